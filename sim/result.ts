@@ -1,0 +1,75 @@
+/**
+ * What one backtest run produces: the contract between the simulator (sim/), the CLI's JSON output
+ * (`--json FILE`, promised in CONTRACTS.md) and the HTML report (`--report DIR`).
+ */
+
+export const POLICY_NAMES = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle'] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+/** One policy's figures. Field names are the JSON contract: keep them exactly. */
+export interface PolicySummary {
+  cost_usd: number;
+  jobs_submitted: number;
+  jobs_completed: number;
+  /** submitted - completed at the end of the run; dead-lettered jobs count as lost. */
+  jobs_lost: number;
+  /** Queue wait (submit to start of the attempt that completed), seconds. Null for the oracle. */
+  wait_p50_s: number | null;
+  wait_p95_s: number | null;
+  wait_max_s: number | null;
+  spot_instance_hours: number | null;
+  on_demand_instance_hours: number | null;
+  swaps: number | null;
+  interruptions: number | null;
+  max_backlog: number | null;
+}
+
+/** The `--json FILE` document. */
+export interface BacktestJson {
+  scenario: string;
+  simulated_hours: number;
+  wall_seconds: number;
+  policies: Record<PolicyName, PolicySummary>;
+}
+
+/** Regularly sampled series of one simulated policy (every `sample_seconds`). */
+export interface PolicySeries {
+  /** Sample times, epoch seconds. */
+  t: number[];
+  /** Visible + in-flight messages. */
+  backlog: number[];
+  /** Running (booting or in service) instances by market. */
+  spot_instances: number[];
+  on_demand_instances: number[];
+  /** Running instances per Auto Scaling group name. */
+  by_group: Record<string, number[]>;
+  /** Cumulative cost so far, USD. */
+  cost_usd: number[];
+  /** Waits of jobs that started in each sample interval: p95 of the interval, seconds (null if none). */
+  wait_p95_s: (number | null)[];
+}
+
+/** Things worth a marker on the charts. */
+export interface PolicyMark {
+  /** Epoch seconds. */
+  t: number;
+  kind: 'interruption' | 'swap-to-on-demand' | 'swap-to-spot' | 'storm' | 'capacity-failure';
+  detail: string;
+}
+
+export interface MarketSeries {
+  /** One step function per pool (instance type x AZ): price holds from t[i] until t[i+1]. */
+  spot: { instance_type: string; availability_zone: string; t: number[]; price: number[] }[];
+  on_demand: { instance_type: string; price: number }[];
+}
+
+/** Everything the report needs; the JSON output is its `json` part. */
+export interface BacktestResult {
+  json: BacktestJson;
+  start_epoch_s: number;
+  end_epoch_s: number;
+  sample_seconds: number;
+  market: MarketSeries;
+  series: Partial<Record<PolicyName, PolicySeries>>;
+  marks: Partial<Record<PolicyName, PolicyMark[]>>;
+}
