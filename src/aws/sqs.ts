@@ -1,0 +1,58 @@
+/** SQS: the farm queue's depth. The only module that talks to SQS (the worker agent has its own client). */
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { AwsCallError, aws, SpotfarmError } from '../errors';
+import type { QueueDepth } from '../model';
+
+export const sqsClient = new SQSClient({ maxAttempts: 5 });
+
+export class QueueNotFoundError extends SpotfarmError {}
+
+const urls = new Map<string, string>();
+
+/** `spotfarm:queue` holds a name or a URL; a name is resolved once per container. */
+export async function resolveQueueUrl(nameOrUrl: string, client: SQSClient = sqsClient): Promise<string> {
+  if (/^https?:\/\//.test(nameOrUrl)) return nameOrUrl;
+  const known = urls.get(nameOrUrl);
+  if (known) return known;
+  try {
+    const { QueueUrl } = await aws(`looking up queue ${nameOrUrl}`, () =>
+      client.send(new GetQueueUrlCommand({ QueueName: nameOrUrl })),
+    );
+    if (!QueueUrl) throw new QueueNotFoundError(`queue ${nameOrUrl} does not exist`);
+    urls.set(nameOrUrl, QueueUrl);
+    return QueueUrl;
+  } catch (error) {
+    throw notFound(error, nameOrUrl) ?? error;
+  }
+}
+
+/** Visible, in-flight and delayed messages (approximate, as SQS reports them). */
+export async function getQueueDepth(nameOrUrl: string, client: SQSClient = sqsClient): Promise<QueueDepth> {
+  const url = await resolveQueueUrl(nameOrUrl, client);
+  try {
+    const { Attributes = {} } = await aws(`reading the depth of queue ${nameOrUrl}`, () =>
+      client.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+        }),
+      ),
+    );
+    return {
+      visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+      inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+      delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+    };
+  } catch (error) {
+    throw notFound(error, nameOrUrl) ?? error;
+  }
+}
+
+function notFound(error: unknown, queue: string): QueueNotFoundError | undefined {
+  const name = error instanceof AwsCallError ? error.awsName : undefined;
+  if (name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue') {
+    urls.delete(queue);
+    return new QueueNotFoundError(`queue ${queue} does not exist`, { cause: error });
+  }
+  return undefined;
+}

@@ -1,0 +1,187 @@
+/**
+ * The state table (DynamoDB): controller state per group with a version attribute, and time-keyed records
+ * (decisions, interruptions, capacity failures) that expire with a TTL.
+ *
+ * Keys: pk (S) + sk (S). Group state: pk `group#<name>`, sk `state`. Records: pk `group#<name>` or
+ * `pool#<type>|<az>`, sk `<kind>#<ISO time>#<id>`, so a time window is one Query with BETWEEN.
+ *
+ * Only these DynamoDB patterns are used (the backtest's simulated cloud emulates exactly these):
+ * GetItem; PutItem with `attribute_not_exists(pk)` or `#version = :expected`; Query with
+ * `pk = :pk AND sk BETWEEN :from AND :to` or `pk = :pk AND begins_with(sk, :prefix)`.
+ */
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { AwsCallError, aws, SpotfarmError } from '../errors';
+
+export const dynamoClient = new DynamoDBClient({ maxAttempts: 5 });
+
+/** Another invocation changed the state since we read it: re-read and re-decide. */
+export class StaleStateError extends SpotfarmError {}
+
+export interface Versioned<T> {
+  data: T | undefined;
+  /** 0 when nothing is stored yet. */
+  version: number;
+}
+
+export const groupKey = (groupName: string): string => `group#${groupName}`;
+export const poolRecordKey = (instanceType: string, availabilityZone: string): string =>
+  `pool#${instanceType}|${availabilityZone}`;
+
+export async function getGroupState<T>(
+  table: string,
+  groupName: string,
+  client: DynamoDBClient = dynamoClient,
+): Promise<Versioned<T>> {
+  const { Item } = await aws(`reading the state of group ${groupName} from table ${table}`, () =>
+    client.send(
+      new GetItemCommand({ TableName: table, Key: marshall({ pk: groupKey(groupName), sk: 'state' }), ConsistentRead: true }),
+    ),
+  );
+  if (!Item) return { data: undefined, version: 0 };
+  const item = unmarshall(Item) as { data: string; version: number };
+  return { data: JSON.parse(item.data) as T, version: item.version };
+}
+
+/**
+ * Writes the group's state if nobody else wrote since `expectedVersion` was read (optimistic concurrency).
+ * Throws StaleStateError on a lost race. Returns the new version.
+ */
+export async function putGroupState<T>(
+  table: string,
+  groupName: string,
+  data: T,
+  expectedVersion: number,
+  client: DynamoDBClient = dynamoClient,
+): Promise<number> {
+  const version = expectedVersion + 1;
+  const conditional =
+    expectedVersion === 0
+      ? { ConditionExpression: 'attribute_not_exists(pk)' }
+      : {
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
+        };
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: marshall({ pk: groupKey(groupName), sk: 'state', version, data: JSON.stringify(data) }),
+        ...conditional,
+      }),
+    );
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+      throw new StaleStateError(`state of group ${groupName} changed since version ${expectedVersion} was read`, {
+        cause: error,
+      });
+    }
+    throw new AwsCallError(`writing the state of group ${groupName} to table ${table}`, error);
+  }
+  return version;
+}
+
+export interface StoredRecord<T> {
+  pk: string;
+  sk: string;
+  /** ISO time of the thing recorded (event time, not wall clock). */
+  at: string;
+  data: T;
+}
+
+/** `<kind>#<ISO time>#<id>`: sorts by time within a kind. */
+export const recordSortKey = (kind: string, at: string, id: string): string => `${kind}#${at}#${id}`;
+
+/**
+ * Stores a record once: a second put of the same key (a duplicate or replayed event) is refused and returns
+ * false, which is how handlers stay idempotent.
+ */
+export async function putRecordOnce<T>(
+  table: string,
+  record: StoredRecord<T>,
+  ttlDays: number,
+  client: DynamoDBClient = dynamoClient,
+): Promise<boolean> {
+  const ttl = Math.floor(Date.parse(record.at) / 1000) + ttlDays * 86_400;
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: marshall({ pk: record.pk, sk: record.sk, at: record.at, ttl, data: JSON.stringify(record.data) }),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return false;
+    throw new AwsCallError(`recording ${record.sk} of ${record.pk} in table ${table}`, error);
+  }
+}
+
+/** Records of one kind under `pk` whose time lies in [from, to]. */
+export async function queryRecords<T>(
+  table: string,
+  pk: string,
+  kind: string,
+  from: Date,
+  to: Date,
+  client: DynamoDBClient = dynamoClient,
+): Promise<StoredRecord<T>[]> {
+  return queryAll<T>(table, pk, `reading ${kind} records of ${pk} from table ${table}`, client, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+    ExpressionAttributeValues: marshall({
+      ':pk': pk,
+      ':from': `${kind}#${from.toISOString()}`,
+      // '~' sorts after every character of an id, so the upper bound includes records at exactly `to`.
+      ':to': `${kind}#${to.toISOString()}#~`,
+    }),
+  });
+}
+
+/** The newest `limit` records of one kind under `pk`. */
+export async function latestRecords<T>(
+  table: string,
+  pk: string,
+  kind: string,
+  limit: number,
+  client: DynamoDBClient = dynamoClient,
+): Promise<StoredRecord<T>[]> {
+  return queryAll<T>(
+    table,
+    pk,
+    `reading the latest ${kind} records of ${pk} from table ${table}`,
+    client,
+    {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: marshall({ ':pk': pk, ':prefix': `${kind}#` }),
+      ScanIndexForward: false,
+      Limit: limit,
+    },
+    limit,
+  );
+}
+
+async function queryAll<T>(
+  table: string,
+  _pk: string,
+  doing: string,
+  client: DynamoDBClient,
+  query: Omit<ConstructorParameters<typeof QueryCommand>[0], 'TableName'>,
+  limit = Infinity,
+): Promise<StoredRecord<T>[]> {
+  const out: StoredRecord<T>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await aws(doing, () =>
+      client.send(new QueryCommand({ TableName: table, ...query, ExclusiveStartKey: startKey as never })),
+    );
+    for (const item of page.Items ?? []) {
+      const row = unmarshall(item) as { pk: string; sk: string; at: string; data: string };
+      out.push({ pk: row.pk, sk: row.sk, at: row.at, data: JSON.parse(row.data) as T });
+      if (out.length >= limit) return out;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return out;
+}

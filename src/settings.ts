@@ -1,0 +1,232 @@
+/**
+ * Per-group settings. A group opts in with the tag `spotfarm:farm=<farm>`; other `spotfarm:<setting>` tags
+ * override the stack's defaults for that group, the setting spelled exactly as below (CONTRACTS.md).
+ * The same parser reads the stack defaults (SPOTFARM_DEFAULTS="swapRatio=0.9,minDwell=1h") and the backtest's
+ * `spotfarm:` block, so a value means the same thing everywhere.
+ */
+import { GroupConfigError } from './errors';
+import { formatDuration, parseDuration } from './duration';
+
+export const TAG_PREFIX = 'spotfarm:';
+export const FARM_TAG = 'spotfarm:farm';
+export const ROLE_TAG = 'spotfarm:role';
+export const QUEUE_TAG = 'spotfarm:queue';
+
+export type GroupRole = 'spot' | 'on-demand';
+export type RebalanceMode = 'ignore' | 'record' | 'replace';
+export type RevertMode = 'none' | 'gradual';
+export type ScalingPolicy = 'target' | 'step';
+
+export interface GroupSettings {
+  /** Fall back to on-demand when spot >= on-demand x swapRatio. */
+  swapRatio: number;
+  /** Consecutive price checks a price signal must hold before a swap either way. */
+  confirmChecks: number;
+  /** Return to spot only when spot <= on-demand x (swapRatio - hysteresis). */
+  hysteresis: number;
+  /** Seconds to stay on on-demand before a return to spot (doubled by back-off). */
+  minDwell: number;
+  /** Capacity failures within capacityWindow that force a fall back at once. */
+  capacityFailures: number;
+  /** Seconds of the capacity-failure window. */
+  capacityWindow: number;
+  /** Interruptions per instance-hour in the group's pools (over breakerWindow) that trip the breaker. */
+  breakerInterruptions: number;
+  /** Seconds of the interruption window the breaker looks at. */
+  breakerWindow: number;
+  rebalance: RebalanceMode;
+  revert: RevertMode;
+  /** Instances replaced per check when revert=gradual. */
+  revertBatch: number;
+  scalingPolicy: ScalingPolicy;
+  /** Messages (visible + in flight) one instance should carry; undefined = derived from the three below. */
+  backlogPerInstance: number | undefined;
+  slotsPerInstance: number;
+  secondsPerJob: number;
+  acceptableWait: number;
+  scaleOutPercent: number;
+  scaleInStep: number;
+  /** Seconds between two scale-ins (and between two step scale-outs). */
+  scaleInCooldown: number;
+  /** Minutes with nothing visible or in flight before scaling to zero. */
+  idleMinutes: number;
+  /** Seconds a spot shortfall must last before the on-demand group covers it. */
+  fallbackDelay: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
+  swapRatio: 1.0,
+  confirmChecks: 2,
+  hysteresis: 0.1,
+  minDwell: 30 * 60,
+  capacityFailures: 2,
+  capacityWindow: 15 * 60,
+  // 0.25 interruptions per instance-hour over the last hour: a pool losing a quarter of its instances in an
+  // hour. The Spot Advisor's worst bucket (>20% a month) is ~0.0003/instance-hour, so this only trips in storms.
+  breakerInterruptions: 0.25,
+  breakerWindow: 60 * 60,
+  rebalance: 'record',
+  revert: 'none',
+  revertBatch: 1,
+  scalingPolicy: 'target',
+  backlogPerInstance: undefined,
+  slotsPerInstance: 1,
+  secondsPerJob: 600,
+  acceptableWait: 600,
+  scaleOutPercent: 50,
+  scaleInStep: 1,
+  scaleInCooldown: 5 * 60,
+  idleMinutes: 15,
+  fallbackDelay: 5 * 60,
+});
+
+type Parser = (raw: string) => { ok: true; value: unknown } | { ok: false; expected: string };
+
+const positiveNumber: Parser = (raw) => {
+  const value = Number(raw);
+  return raw.trim() !== '' && Number.isFinite(value) && value > 0
+    ? { ok: true, value }
+    : { ok: false, expected: 'a positive number' };
+};
+const nonNegativeNumber: Parser = (raw) => {
+  const value = Number(raw);
+  return raw.trim() !== '' && Number.isFinite(value) && value >= 0
+    ? { ok: true, value }
+    : { ok: false, expected: 'a number >= 0' };
+};
+const positiveInteger: Parser = (raw) => {
+  const value = Number(raw);
+  return /^\d+$/.test(raw.trim()) && value >= 1
+    ? { ok: true, value }
+    : { ok: false, expected: 'a whole number >= 1' };
+};
+const nonNegativeInteger: Parser = (raw) => {
+  const value = Number(raw);
+  return /^\d+$/.test(raw.trim()) ? { ok: true, value } : { ok: false, expected: 'a whole number >= 0' };
+};
+const duration: Parser = (raw) => {
+  const value = parseDuration(raw);
+  return value === undefined ? { ok: false, expected: 'a duration such as 90s, 30m, 2h or 1d' } : { ok: true, value };
+};
+const oneOf =
+  (...values: string[]): Parser =>
+  (raw) =>
+    values.includes(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, expected: `one of ${values.join(', ')}` };
+
+const PARSERS: Record<keyof GroupSettings, Parser> = {
+  swapRatio: positiveNumber,
+  confirmChecks: positiveInteger,
+  hysteresis: nonNegativeNumber,
+  minDwell: duration,
+  capacityFailures: positiveInteger,
+  capacityWindow: duration,
+  breakerInterruptions: positiveNumber,
+  breakerWindow: duration,
+  rebalance: oneOf('ignore', 'record', 'replace'),
+  revert: oneOf('none', 'gradual'),
+  revertBatch: positiveInteger,
+  scalingPolicy: oneOf('target', 'step'),
+  backlogPerInstance: positiveNumber,
+  slotsPerInstance: positiveInteger,
+  secondsPerJob: duration,
+  acceptableWait: duration,
+  scaleOutPercent: positiveNumber,
+  scaleInStep: positiveInteger,
+  scaleInCooldown: duration,
+  idleMinutes: nonNegativeInteger,
+  fallbackDelay: duration,
+};
+
+export const SETTING_NAMES = Object.keys(PARSERS) as (keyof GroupSettings)[];
+
+/** Tags that are not settings but are spotfarm's own. */
+const RESERVED_TAGS = new Set([FARM_TAG, ROLE_TAG, QUEUE_TAG]);
+
+/**
+ * Reads `name=value` overrides (from tags or the stack defaults) onto `base`.
+ * Returns the problems instead of throwing so the caller can name the group.
+ */
+export function applySettings(
+  base: Readonly<GroupSettings>,
+  overrides: Record<string, string>,
+  describe: (key: string) => string = (key) => `tag ${TAG_PREFIX}${key}`,
+): { settings: GroupSettings; problems: string[] } {
+  const settings: GroupSettings = { ...base };
+  const problems: string[] = [];
+  for (const [key, raw] of Object.entries(overrides)) {
+    const parser = PARSERS[key as keyof GroupSettings];
+    if (!parser) {
+      problems.push(`unknown setting ${describe(key)}=${raw} (known: ${SETTING_NAMES.join(', ')})`);
+      continue;
+    }
+    const parsed = parser(raw);
+    if (parsed.ok) {
+      (settings as unknown as Record<string, unknown>)[key] = parsed.value;
+    } else {
+      problems.push(`${describe(key)}=${raw}: expected ${parsed.expected}`);
+    }
+  }
+  if (settings.hysteresis >= settings.swapRatio) {
+    problems.push(
+      `hysteresis ${settings.hysteresis} must be below swapRatio ${settings.swapRatio} (spot could never be cheap enough to return)`,
+    );
+  }
+  return { settings, problems };
+}
+
+/** The opt-in and role read from a group's tags, with its settings. */
+export interface GroupTags {
+  farm: string;
+  role: GroupRole;
+  queue: string | undefined;
+  settings: GroupSettings;
+}
+
+/**
+ * Reads a managed group's spotfarm tags. Throws GroupConfigError naming the group, the tag and the value for an
+ * unknown or malformed setting, so the caller skips that group whole and goes on with the others.
+ */
+export function readGroupTags(
+  groupName: string,
+  tags: Record<string, string>,
+  defaults: Readonly<GroupSettings>,
+): GroupTags {
+  const problems: string[] = [];
+  const farm = tags[FARM_TAG]?.trim() ?? '';
+  if (farm === '') problems.push(`tag ${FARM_TAG} is empty`);
+  const roleRaw = tags[ROLE_TAG]?.trim() ?? 'spot';
+  if (roleRaw !== 'spot' && roleRaw !== 'on-demand') {
+    problems.push(`tag ${ROLE_TAG}=${roleRaw}: expected spot or on-demand`);
+  }
+  const queue = tags[QUEUE_TAG]?.trim() || undefined;
+  const overrides: Record<string, string> = {};
+  for (const [key, value] of Object.entries(tags)) {
+    if (key.startsWith(TAG_PREFIX) && !RESERVED_TAGS.has(key)) overrides[key.slice(TAG_PREFIX.length)] = value;
+  }
+  const { settings, problems: settingProblems } = applySettings(defaults, overrides);
+  problems.push(...settingProblems);
+  if (problems.length > 0) throw new GroupConfigError(groupName, problems);
+  return { farm, role: roleRaw as GroupRole, queue, settings };
+}
+
+/** Backlog one instance should carry: set directly, or the AWS "backlog per instance" method. */
+export function effectiveBacklogPerInstance(settings: GroupSettings): number {
+  if (settings.backlogPerInstance !== undefined) return settings.backlogPerInstance;
+  // Acceptable backlog per instance = acceptable queue time / time one instance needs per message,
+  // and an instance with N slots works through N messages at once.
+  return Math.max(1, (settings.acceptableWait / settings.secondsPerJob) * settings.slotsPerInstance);
+}
+
+/** Settings as a user would write them back as tags (durations readable), for plans and logs. */
+export function describeSettings(settings: GroupSettings): Record<string, string | number> {
+  const durations = new Set<keyof GroupSettings>([
+    'minDwell', 'capacityWindow', 'breakerWindow', 'secondsPerJob', 'acceptableWait', 'scaleInCooldown', 'fallbackDelay',
+  ]);
+  const out: Record<string, string | number> = {};
+  for (const name of SETTING_NAMES) {
+    const value = settings[name];
+    if (value === undefined) continue;
+    out[name] = durations.has(name) ? formatDuration(value as number) : (value as string | number);
+  }
+  return out;
+}
