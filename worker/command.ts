@@ -1,0 +1,91 @@
+/**
+ * Runs the user's command once per message: the body on stdin, exit code 0 = success. A job that
+ * is handed back has its command stopped (SIGTERM to its process group, SIGKILL after a grace),
+ * because another worker now owns the message and two runs to completion are what we avoid.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import { WorkerConfigError } from './errors';
+import type { JobProcessor } from './index';
+
+export interface CommandOptions {
+  /** Between SIGTERM and SIGKILL when a job is handed back. */
+  killGraceMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+/** A JobProcessor that runs `command args...` per message. */
+export function commandProcessor(command: string, args: readonly string[], options: CommandOptions = {}): JobProcessor {
+  const killGraceMs = options.killGraceMs ?? 10_000;
+  const baseEnv = options.env ?? process.env;
+  return (message, { signal, receiveCount }) =>
+    new Promise<void>((resolvePromise, reject) => {
+      if (signal.aborted) {
+        reject(new Error('handed back before it started'));
+        return;
+      }
+      const child = spawn(command, [...args], {
+        stdio: ['pipe', 'inherit', 'inherit'],
+        cwd: options.cwd,
+        // Its own process group, so stopping a job also stops whatever the command started.
+        detached: true,
+        env: {
+          ...baseEnv,
+          SPOTFARM_MESSAGE_ID: message.MessageId ?? '',
+          SPOTFARM_RECEIVE_COUNT: String(receiveCount),
+        },
+      });
+      let killTimer: NodeJS.Timeout | undefined;
+      const kill = (sig: NodeJS.Signals): void => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, sig);
+        } catch {
+          // Already gone.
+        }
+      };
+      const onAbort = (): void => {
+        kill('SIGTERM');
+        killTimer = setTimeout(() => kill('SIGKILL'), killGraceMs);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      child.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(new Error(`running ${command}: ${error.message}`, { cause: error }));
+      });
+      child.once('close', (code, sig) => {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(killTimer);
+        if (code === 0) resolvePromise();
+        else reject(new Error(sig ? `${command} was killed by ${sig}` : `${command} exited with code ${code}`));
+      });
+      // A command that does not read stdin closes the pipe early; that is its business, not a failure.
+      child.stdin.on('error', () => {});
+      child.stdin.end(message.Body ?? '');
+    });
+}
+
+/**
+ * Checks the command can be run before any message is taken, so a typo fails at start with a clear
+ * message instead of failing (and backing off) every message.
+ */
+export function assertRunnable(command: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): void {
+  const candidates = command.includes('/')
+    ? [isAbsolute(command) ? command : resolve(cwd, command)]
+    : (env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, command));
+  for (const candidate of candidates) {
+    try {
+      if (!statSync(candidate).isFile()) continue;
+      accessSync(candidate, constants.X_OK);
+      return;
+    } catch {
+      // Not this one.
+    }
+  }
+  throw new WorkerConfigError(
+    command.includes('/')
+      ? `command ${command} does not exist or is not executable`
+      : `command ${command} not found on PATH (${env.PATH ?? 'PATH is empty'})`,
+  );
+}

@@ -1,0 +1,621 @@
+/**
+ * The worker agent the farm's instances run: long-poll the queue for up to `slots` messages, run
+ * each through `process`, extend its visibility while it runs (heartbeat), delete it on success,
+ * back it off on failure, and on a spot interruption notice (or `stop()`) stop receiving, let the
+ * jobs that can finish in time finish and hand the others back to the queue at once.
+ *
+ * No message is ever deleted unless `process` resolved while the worker still held it, and every
+ * message the worker gives up is made visible again at once, so an interruption never loses work
+ * and never waits out a visibility timeout.
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { WorkerConfigError, awsErrorName, errorMessage, fatalQueueError } from './errors';
+import { createImdsClient, type InstanceAction, type MetadataClient } from './imds';
+import { jsonLog, type Log } from './log';
+import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain, type RunningJob } from './policy';
+import { ScaleInProtection } from './protection';
+import {
+  FAILURE_BACKOFF_BASE_SECONDS,
+  FAILURE_BACKOFF_MAX_SECONDS,
+  FINISH_MARGIN_SECONDS,
+  INTERRUPTION_NOTICE_SECONDS,
+  METADATA_POLL_SECONDS,
+  RECEIVE_WAIT_SECONDS,
+} from './rules';
+
+export { WorkerConfigError } from './errors';
+export { createImdsClient, MetadataError, type MetadataClient, type InstanceAction } from './imds';
+export { jsonLog, type Log, type Level } from './log';
+export type { Message } from '@aws-sdk/client-sqs';
+
+/** What a job gets besides its message. */
+export interface JobContext {
+  /** Aborted when the worker hands the message back: stop work, the result will be ignored. */
+  signal: AbortSignal;
+  /** ApproximateReceiveCount: 1 on the first try. */
+  receiveCount: number;
+}
+
+/** Runs one message. Resolve = success (the message is deleted); reject = failure (backed off). */
+export type JobProcessor = (message: Message, context: JobContext) => Promise<void>;
+
+export interface WorkerOptions {
+  queueUrl: string;
+  /** Jobs run at once (default 1). */
+  slots?: number;
+  process: JobProcessor;
+  /**
+   * How long a message's job is expected to take, if known. On an interruption notice only jobs
+   * expected to end FINISH_MARGIN_SECONDS before the deadline keep running; without this every
+   * running job is handed back.
+   */
+  expectedSeconds?: (message: Message) => number | undefined;
+  /** Clients; by default built from the SDK's usual configuration (AWS_ENDPOINT_URL, AWS_REGION). */
+  sqs?: SQSClient;
+  autoScaling?: AutoScalingClient;
+  /** Instance metadata; false runs without interruption awareness or scale-in protection. */
+  metadata?: MetadataClient | false;
+  /** Lease per receive; by default the queue's own VisibilityTimeout. */
+  visibilityTimeoutSeconds?: number;
+  receiveWaitSeconds?: number;
+  metadataPollSeconds?: number;
+  failureBackoffBaseSeconds?: number;
+  failureBackoffMaxSeconds?: number;
+  finishMarginSeconds?: number;
+  /** Deadline `stop()` and SIGTERM give running jobs, like a notice (default 120 s). */
+  stopDeadlineSeconds?: number;
+  /** On a rebalance recommendation: 'log' it (default), 'drain' (finish jobs, take no more, exit), or 'ignore'. */
+  onRebalance?: 'log' | 'drain' | 'ignore';
+  /** Toggle scale-in protection on the instance's group (default true when metadata is available). */
+  protectFromScaleIn?: boolean;
+  log?: Log;
+}
+
+export type ExitReason = 'interruption' | 'rebalance' | 'stopped';
+
+export interface WorkerSummary {
+  reason: ExitReason;
+  succeeded: number;
+  failed: number;
+  handedBack: number;
+  instanceId?: string;
+}
+
+export interface WorkerHandle {
+  /** Resolves on a clean exit; rejects with WorkerConfigError when the worker cannot run. */
+  done: Promise<WorkerSummary>;
+  /**
+   * Drains like an interruption notice with a deadline `stopDeadlineSeconds` away. With
+   * `{force: true}` (a second SIGTERM) everything is handed back at once.
+   */
+  stop(options?: { force?: boolean; reason?: string }): void;
+}
+
+interface Job {
+  id: string;
+  message: Message;
+  receiptHandle: string;
+  receiveCount: number;
+  startedAt: number;
+  expectedSeconds?: number | undefined;
+  /** running → (finishing on a drain) → ending (process settled, delete or back-off under way), or released (handed back). */
+  state: 'running' | 'finishing' | 'ending' | 'released';
+  controller: AbortController;
+  heartbeat?: NodeJS.Timeout;
+  cutoff?: NodeJS.Timeout;
+  settled: Promise<void>;
+}
+
+/** Starts a worker; see WorkerHandle. */
+export function runWorker(options: WorkerOptions): WorkerHandle {
+  const worker = new Worker(options);
+  return { done: worker.run(), stop: (o) => worker.stop(o) };
+}
+
+/** AWS_REGION, else the region in a real SQS URL (https://sqs.eu-west-1.amazonaws.com/...). */
+export function regionFor(queueUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (fromEnv) return fromEnv;
+  return /sqs[.-]([a-z]{2}(?:-[a-z]+)+-\d)\./.exec(queueUrl)?.[1];
+}
+
+class Worker {
+  private readonly log: Log;
+  private readonly sqs: SQSClient;
+  private readonly slots: number;
+  private readonly jobs = new Map<string, Job>();
+  private readonly counts = { succeeded: 0, failed: 0, handedBack: 0 };
+  /** Aborted on drain: wakes the receive loop and the metadata poller. */
+  private readonly draining = new AbortController();
+  /** Aborted on a forced stop: also cancels an in-flight receive. */
+  private readonly forced = new AbortController();
+  /** Aborted once every job has settled: ends the metadata poller without waiting out its sleep. */
+  private readonly finished = new AbortController();
+  private deadline: number | undefined;
+  private exitReason: ExitReason = 'stopped';
+  private lease = 0;
+  private instanceId: string | undefined;
+  private protection: ScaleInProtection | undefined;
+  private slotFreed: () => void = () => {};
+  private started = false;
+
+  constructor(private readonly options: WorkerOptions) {
+    this.log = options.log ?? jsonLog();
+    this.slots = options.slots ?? 1;
+    const region = regionFor(options.queueUrl);
+    this.sqs = options.sqs ?? new SQSClient(region ? { region } : {});
+  }
+
+  async run(): Promise<WorkerSummary> {
+    this.validate();
+    await this.readQueue();
+    await this.readMetadata();
+    this.started = true;
+    this.log('info', 'worker_started', {
+      queueUrl: this.options.queueUrl,
+      slots: this.slots,
+      visibilityTimeoutSeconds: this.lease,
+      instanceId: this.instanceId,
+      asgName: this.protection?.asgName,
+      interruptionAware: this.metadata !== undefined,
+    });
+    const poller = this.pollMetadata();
+    try {
+      await this.receiveLoop();
+    } finally {
+      // Whatever ended the loop, nothing may be left running or held.
+      if (!this.draining.signal.aborted) this.drain(Date.now(), 'stopped', 'receive loop ended');
+      while (this.jobs.size > 0) await Promise.all([...this.jobs.values()].map((job) => job.settled));
+      this.finished.abort();
+      await poller;
+      if (this.protection !== undefined) {
+        await this.protection.set(false);
+        await this.protection.settled();
+      }
+    }
+    const summary: WorkerSummary = { reason: this.exitReason, ...this.counts };
+    if (this.instanceId !== undefined) summary.instanceId = this.instanceId;
+    this.log('info', 'exit', { ...summary });
+    return summary;
+  }
+
+  stop(options: { force?: boolean; reason?: string } = {}): void {
+    const reason = options.reason ?? 'stop requested';
+    if (options.force) {
+      this.log('warn', 'forced_stop', { reason });
+      this.drain(Date.now(), 'stopped', reason);
+      this.forced.abort();
+      return;
+    }
+    const seconds = this.options.stopDeadlineSeconds ?? INTERRUPTION_NOTICE_SECONDS;
+    this.drain(Date.now() + seconds * 1000, 'stopped', reason);
+  }
+
+  private validate(): void {
+    const { queueUrl, slots = 1, visibilityTimeoutSeconds } = this.options;
+    if (typeof queueUrl !== 'string' || !/^https?:\/\/[^/]+\/.+/.test(queueUrl)) {
+      throw new WorkerConfigError(
+        `queue URL must look like https://sqs.<region>.amazonaws.com/<account>/<name>, got ${JSON.stringify(queueUrl)}`,
+      );
+    }
+    if (!Number.isInteger(slots) || slots < 1 || slots > 1000) {
+      throw new WorkerConfigError(`slots must be a whole number from 1 to 1000, got ${slots}`);
+    }
+    if (
+      visibilityTimeoutSeconds !== undefined &&
+      (!Number.isInteger(visibilityTimeoutSeconds) || visibilityTimeoutSeconds < 1 || visibilityTimeoutSeconds > 43_200)
+    ) {
+      throw new WorkerConfigError(
+        `visibility timeout must be a whole number of seconds from 1 to 43200, got ${visibilityTimeoutSeconds}`,
+      );
+    }
+    if (typeof this.options.process !== 'function') throw new WorkerConfigError('process must be a function');
+  }
+
+  /** Checks the queue exists and is ours to read, and learns its visibility timeout. */
+  private async readQueue(): Promise<void> {
+    const { queueUrl, visibilityTimeoutSeconds } = this.options;
+    let attributes: Record<string, string> = {};
+    try {
+      const out = await this.sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
+      );
+      attributes = out.Attributes ?? {};
+    } catch (error) {
+      const fatal = fatalQueueError(error, queueUrl, 'GetQueueAttributes');
+      const denied = fatal !== undefined && /^no permission/.test(fatal.message);
+      // A lease given up front makes the attributes optional: a role without GetQueueAttributes still works.
+      if (fatal !== undefined && !(denied && visibilityTimeoutSeconds !== undefined)) throw fatal;
+      if (fatal === undefined) {
+        throw new WorkerConfigError(
+          `reading queue ${queueUrl}: ${awsErrorName(error) || 'error'}: ${errorMessage(error)}`,
+          { cause: error },
+        );
+      }
+    }
+    const queueLease = Number(attributes.VisibilityTimeout);
+    this.lease = visibilityTimeoutSeconds ?? queueLease;
+    if (!Number.isFinite(this.lease) || this.lease < 1) {
+      throw new WorkerConfigError(
+        `queue ${queueUrl} has visibility timeout ${attributes.VisibilityTimeout ?? 'unknown'}: ` +
+          'give the worker a lease of at least 1 s (--visibility-timeout)',
+      );
+    }
+    if (Object.keys(attributes).length > 0 && attributes.RedrivePolicy === undefined) {
+      this.log('warn', 'no_dead_letter_queue', {
+        queueUrl,
+        reason: 'the queue has no redrive policy, so a message that always fails is retried forever',
+      });
+    }
+  }
+
+  private metadata: MetadataClient | undefined;
+
+  /** Learns the instance id; unreachable metadata is logged once and the worker runs without it. */
+  private async readMetadata(): Promise<void> {
+    if (this.options.metadata === false) return;
+    const metadata = this.options.metadata ?? createImdsClient();
+    try {
+      this.instanceId = await metadata.instanceId();
+      this.metadata = metadata;
+    } catch (error) {
+      this.log('warn', 'metadata_unreachable', {
+        endpoint: metadata.endpoint,
+        reason: `${errorMessage(error)}; running without interruption awareness or scale-in protection`,
+      });
+      return;
+    }
+    if (this.options.protectFromScaleIn === false) return;
+    const region = regionFor(this.options.queueUrl);
+    const client = this.options.autoScaling ?? new AutoScalingClient(region ? { region } : {});
+    const protection = new ScaleInProtection(client, this.instanceId, this.log);
+    if (await protection.init()) this.protection = protection;
+  }
+
+  /** Polls spot/instance-action (and the rebalance recommendation) until the worker drains. */
+  private async pollMetadata(): Promise<void> {
+    const metadata = this.metadata;
+    if (metadata === undefined) return;
+    const every = (this.options.metadataPollSeconds ?? METADATA_POLL_SECONDS) * 1000;
+    const rebalance = this.options.onRebalance ?? 'log';
+    let reachable = true;
+    let rebalanceSeen = false;
+    // Keeps polling while draining: a notice after SIGTERM or a rebalance can bring the deadline closer.
+    const stop = AbortSignal.any([this.forced.signal, this.finished.signal]);
+    while (!stop.aborted) {
+      try {
+        const action = await metadata.instanceAction();
+        if (action !== undefined) this.onNotice(action);
+        if (rebalance !== 'ignore' && !rebalanceSeen) {
+          const recommendation = await metadata.rebalanceRecommendation();
+          if (recommendation !== undefined) {
+            rebalanceSeen = true;
+            this.log('warn', 'rebalance_recommendation', {
+              instanceId: this.instanceId,
+              noticeTime: recommendation.noticeTime,
+              action: rebalance === 'drain' ? 'drain' : 'none',
+            });
+            if (rebalance === 'drain') this.drain(undefined, 'rebalance', 'rebalance recommendation');
+          }
+        }
+        if (!reachable) this.log('info', 'metadata_reachable', { endpoint: metadata.endpoint });
+        reachable = true;
+      } catch (error) {
+        // Log an outage once, not every 5 s.
+        if (reachable) {
+          this.log('warn', 'metadata_unreachable', {
+            endpoint: metadata.endpoint,
+            reason: `${errorMessage(error)}; interruption notices are missed until it answers again`,
+          });
+        }
+        reachable = false;
+      }
+      await sleep(every, stop);
+    }
+  }
+
+  private onNotice(action: InstanceAction): void {
+    const deadline = Date.parse(action.time);
+    if (this.deadline !== undefined && this.deadline <= deadline) return;
+    this.log('warn', 'interruption_notice', {
+      instanceId: this.instanceId,
+      action: action.action,
+      time: action.time,
+      secondsLeft: Math.round((deadline - Date.now()) / 1000),
+    });
+    this.drain(deadline, 'interruption', `spot instance-action ${action.action} at ${action.time}`);
+  }
+
+  /**
+   * Stops receiving and decides each running job's fate against the deadline. Called again with an
+   * earlier deadline (a notice after SIGTERM), it decides again.
+   */
+  private drain(deadline: number | undefined, reason: ExitReason, detail: string): void {
+    const first = !this.draining.signal.aborted;
+    if (!first && deadline === undefined) return;
+    if (!first && this.deadline !== undefined && deadline !== undefined && this.deadline <= deadline) return;
+    if (first || reason === 'interruption') this.exitReason = reason;
+    this.deadline = deadline;
+    if (first) {
+      this.log('info', 'draining', { reason: detail, running: this.jobs.size, instanceId: this.instanceId });
+      this.draining.abort();
+      this.slotFreed();
+    }
+    const now = Date.now();
+    const running = [...this.jobs.values()].filter((job) => job.state === 'running' || job.state === 'finishing');
+    const plan = planDrain(
+      running.map((job): RunningJob => ({ id: job.id, startedAt: job.startedAt, expectedSeconds: job.expectedSeconds })),
+      deadline,
+      now,
+      this.options.finishMarginSeconds ?? FINISH_MARGIN_SECONDS,
+    );
+    for (const decision of plan) {
+      const job = this.jobs.get(decision.id);
+      if (job === undefined) continue;
+      if (decision.kind === 'handBack') {
+        void this.handBack(job, decision.reason);
+        continue;
+      }
+      job.state = 'finishing';
+      if (job.cutoff !== undefined) clearTimeout(job.cutoff);
+      if (decision.handBackAt !== undefined) {
+        job.cutoff = setTimeout(() => void this.handBack(job, 'still running at the cutoff'), decision.handBackAt - now);
+      }
+      this.log('info', 'job_finishing', { messageId: job.id, reason: decision.reason });
+    }
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const { queueUrl } = this.options;
+    let failures = 0;
+    while (!this.draining.signal.aborted) {
+      const free = this.slots - this.jobs.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      let messages: Message[];
+      try {
+        const out = await this.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: Math.min(free, 10),
+            WaitTimeSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            MessageAttributeNames: ['All'],
+            ...(this.options.visibilityTimeoutSeconds !== undefined ? { VisibilityTimeout: this.lease } : {}),
+          }),
+          // Only a forced stop cuts a long poll short: messages SQS hands out as the connection closes
+          // would stay invisible for a whole lease. A normal drain waits for the poll and hands back.
+          { abortSignal: this.forced.signal },
+        );
+        messages = out.Messages ?? [];
+        failures = 0;
+      } catch (error) {
+        if (this.forced.signal.aborted) return;
+        const fatal = fatalQueueError(error, queueUrl, 'ReceiveMessage');
+        if (fatal !== undefined) throw fatal;
+        failures++;
+        const wait = Math.min(20_000, 500 * 2 ** Math.min(failures - 1, 6));
+        this.log('warn', 'receive_failed', {
+          queueUrl,
+          reason: `${awsErrorName(error) || 'error'}: ${errorMessage(error)}`,
+          retryInMs: wait,
+        });
+        await sleep(wait, this.draining.signal);
+        continue;
+      }
+      for (const message of messages) {
+        if (this.draining.signal.aborted) void this.handBackUnstarted(message);
+        else this.start(message);
+      }
+    }
+  }
+
+  private start(message: Message): void {
+    const id = message.MessageId ?? message.ReceiptHandle ?? String(Math.random());
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1') || 1;
+    const job: Job = {
+      id,
+      message,
+      receiptHandle: message.ReceiptHandle ?? '',
+      receiveCount,
+      startedAt: Date.now(),
+      expectedSeconds: this.expectedSeconds(message),
+      state: 'running',
+      controller: new AbortController(),
+      settled: Promise.resolve(),
+    };
+    this.jobs.set(id, job);
+    this.scheduleHeartbeat(job);
+    // The first job waits for protection, so scale-in cannot pick this instance once work is under
+    // way; a failed toggle is logged and the job runs anyway.
+    const protectedNow = this.jobs.size === 1 ? this.protection?.set(true) : undefined;
+    job.settled = (protectedNow ?? Promise.resolve()).then(() => {
+      this.log('info', 'job_started', { messageId: id, receiveCount, running: this.jobs.size });
+      return this.execute(job);
+    });
+  }
+
+  private expectedSeconds(message: Message): number | undefined {
+    try {
+      const seconds = this.options.expectedSeconds?.(message);
+      return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
+    } catch (error) {
+      this.log('warn', 'expected_seconds_failed', { messageId: message.MessageId, reason: errorMessage(error) });
+      return undefined;
+    }
+  }
+
+  private async execute(job: Job): Promise<void> {
+    let outcome: { ok: true } | { ok: false; error: unknown };
+    try {
+      await this.options.process(job.message, { signal: job.controller.signal, receiveCount: job.receiveCount });
+      outcome = { ok: true };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    clearTimeout(job.heartbeat);
+    clearTimeout(job.cutoff);
+    const seconds = round((Date.now() - job.startedAt) / 1000);
+    const released = job.state === 'released';
+    // From here a drain leaves the job alone: its outcome is known and only the queue call remains.
+    job.state = 'ending';
+    if (released) {
+      // Handed back while running: another worker owns it now, so its result here must not count.
+      this.log('debug', 'job_ended_after_hand_back', { messageId: job.id, seconds });
+    } else if (outcome.ok) {
+      await this.succeed(job, seconds);
+    } else {
+      await this.fail(job, seconds, outcome.error);
+    }
+    this.finish(job);
+  }
+
+  private async succeed(job: Job, seconds: number): Promise<void> {
+    try {
+      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: job.receiptHandle }));
+      this.counts.succeeded++;
+      this.log('info', 'job_succeeded', { messageId: job.id, seconds });
+    } catch (error) {
+      this.counts.failed++;
+      this.log('error', 'delete_failed', {
+        messageId: job.id,
+        seconds,
+        reason: `deleting message ${job.id}: ${awsErrorName(error)}: ${errorMessage(error)}; it will run again`,
+      });
+    }
+  }
+
+  private async fail(job: Job, seconds: number, error: unknown): Promise<void> {
+    this.counts.failed++;
+    const backoff = failureBackoffSeconds(
+      job.receiveCount,
+      this.options.failureBackoffBaseSeconds ?? FAILURE_BACKOFF_BASE_SECONDS,
+      this.options.failureBackoffMaxSeconds ?? FAILURE_BACKOFF_MAX_SECONDS,
+    );
+    this.log('warn', 'job_failed', {
+      messageId: job.id,
+      seconds,
+      receiveCount: job.receiveCount,
+      retryInSeconds: backoff,
+      reason: errorMessage(error),
+    });
+    await this.changeVisibility(job, backoff, 'backing off');
+  }
+
+  /** Gives a job's message back to the queue now (visibility 0) and tells the job to stop. */
+  private async handBack(job: Job, reason: string): Promise<void> {
+    if ((job.state !== 'running' && job.state !== 'finishing') || !this.jobs.has(job.id)) return;
+    job.state = 'released';
+    clearTimeout(job.heartbeat);
+    clearTimeout(job.cutoff);
+    job.controller.abort(new Error(`handed back: ${reason}`));
+    this.counts.handedBack++;
+    this.log('info', 'job_handed_back', { messageId: job.id, reason, instanceId: this.instanceId });
+    await this.changeVisibility(job, 0, 'handing back');
+  }
+
+  private async handBackUnstarted(message: Message): Promise<void> {
+    this.counts.handedBack++;
+    this.log('info', 'job_handed_back', { messageId: message.MessageId, reason: 'received while draining' });
+    try {
+      await this.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.options.queueUrl,
+          ReceiptHandle: message.ReceiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    } catch (error) {
+      this.log('error', 'visibility_change_failed', {
+        messageId: message.MessageId,
+        reason: `handing back: ${awsErrorName(error)}: ${errorMessage(error)}; it returns after its lease`,
+      });
+    }
+  }
+
+  private async changeVisibility(job: Job, seconds: number, why: string): Promise<boolean> {
+    try {
+      await this.sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.options.queueUrl,
+          ReceiptHandle: job.receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
+      return true;
+    } catch (error) {
+      this.log('error', 'visibility_change_failed', {
+        messageId: job.id,
+        reason: `${why}: ${awsErrorName(error)}: ${errorMessage(error)}; it returns after its lease`,
+      });
+      return false;
+    }
+  }
+
+  /** Extends the lease once less than HEARTBEAT_FRACTION of it is left, for as long as the job runs. */
+  private scheduleHeartbeat(job: Job, delayMs = heartbeatDelaySeconds(this.lease) * 1000): void {
+    job.heartbeat = setTimeout(async () => {
+      if (!this.holds(job)) return;
+      try {
+        await this.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: this.options.queueUrl,
+            ReceiptHandle: job.receiptHandle,
+            VisibilityTimeout: this.lease,
+          }),
+        );
+        this.log('debug', 'heartbeat', { messageId: job.id, visibilityTimeoutSeconds: this.lease });
+        if (this.holds(job)) this.scheduleHeartbeat(job);
+      } catch (error) {
+        this.log('warn', 'heartbeat_failed', {
+          messageId: job.id,
+          reason: `extending visibility: ${awsErrorName(error)}: ${errorMessage(error)}`,
+        });
+        // A receipt SQS no longer honours (the lease ran out and the message went elsewhere) cannot be
+        // extended again; anything else (network, throttling) is worth another try soon.
+        const lost = LOST_RECEIPT.has(awsErrorName(error));
+        if (!lost && this.holds(job)) this.scheduleHeartbeat(job, 1000);
+      }
+    }, delayMs);
+  }
+
+  /** Whether the worker still holds the job's message (it has not ended or been handed back). */
+  private holds(job: Job): boolean {
+    return (job.state === 'running' || job.state === 'finishing') && this.jobs.get(job.id) === job;
+  }
+
+  private finish(job: Job): void {
+    this.jobs.delete(job.id);
+    if (this.jobs.size === 0 && this.started) void this.protection?.set(false);
+    this.slotFreed();
+  }
+}
+
+const LOST_RECEIPT = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue']);
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
