@@ -1,0 +1,21 @@
+/**
+ * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
+ * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
+ */
+import { getConfig } from '../src/config';
+import { parseManualInvoke } from '../src/events/manual-invoke';
+import { logger } from '../src/log';
+import { withMiddleware } from '../src/middleware';
+import { observeFarms } from '../src/observe';
+import { buildPlan, type Plan } from '../src/plan';
+
+export const handler = withMiddleware('plan', async (event: unknown): Promise<Plan> => {
+  const input = parseManualInvoke(event);
+  const config = getConfig();
+  const now = input.time ? new Date(input.time) : new Date();
+  const farm = input.farm ?? config.farm;
+  const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
+  const plan = buildPlan(observation, farm);
+  logger.info('plan', { farms: plan.farms.length, skippedGroups: plan.skippedGroups.length });
+  return plan;
+});

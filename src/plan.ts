@@ -1,0 +1,140 @@
+/**
+ * The `plan` report: a pure function of one observation. It shows, per farm and group, what spotfarm sees
+ * (market style and market, sizes, types and AZs, prices, cost now) and, as the other functions land, what
+ * they would do. It never mutates anything.
+ */
+import { groupSpotPrice } from './decide/prices';
+import { isRunning } from './model';
+import type { FarmObservation, GroupObservation, Observation } from './observe';
+import { describeSettings } from './settings';
+
+export interface PlanGroup {
+  name: string;
+  role: 'spot' | 'on-demand';
+  status: 'ok' | 'misconfigured';
+  problems: string[];
+  marketStyle: string;
+  /** Market of new instances: spot, on-demand, or mixed (a mixed-instances policy that splits). */
+  market: string | null;
+  size: { min: number; desired: number; max: number; inService: number; pending: number };
+  instanceTypes: string[];
+  availabilityZones: string[];
+  /** USD/h per AZ and type; absent where AWS has no price. */
+  spotPrices: Record<string, Record<string, number>>;
+  /** USD/h per type, with where it came from. */
+  onDemandPrices: Record<string, { usdPerHour: number; source: string; asOf?: string } | null>;
+  /** The group's spot price over on-demand, as the market controller compares it (README: "Which spot price"). */
+  spotToOnDemandRatio: number | null;
+  /** Running instances at their market's price now, USD/h. */
+  estimatedCostPerHour: number | null;
+  instancesByMarket: { spot: number; onDemand: number; unknown: number };
+  settings: Record<string, string | number>;
+  /** Added by the other functions' planners (market, capacity, interruptions). */
+  [section: string]: unknown;
+}
+
+export interface PlanFarm {
+  farm: string;
+  queue: { name: string | null; visible?: number; inFlight?: number; delayed?: number; error?: string };
+  groups: PlanGroup[];
+  [section: string]: unknown;
+}
+
+export interface Plan {
+  generatedAt: string;
+  region: string;
+  dryRun: true;
+  farms: PlanFarm[];
+  skippedGroups: { groupName: string; error: string }[];
+  notes: string[];
+}
+
+const round = (n: number, digits = 6) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function planGroup(g: GroupObservation): PlanGroup {
+  const running = g.group.instances.filter(isRunning);
+  const inService = running.filter((i) => i.lifecycleState === 'InService').length;
+  const onDemand: Record<string, number | undefined> = {};
+  for (const [type, price] of Object.entries(g.onDemandPrices)) onDemand[type] = price?.usdPerHour;
+  const price = groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand);
+
+  const spotPrices: Record<string, Record<string, number>> = {};
+  for (const p of g.spotPrices) (spotPrices[p.availabilityZone] ??= {})[p.instanceType] = p.spot;
+
+  let cost = 0;
+  let costKnown = true;
+  const byMarket = { spot: 0, onDemand: 0, unknown: 0 };
+  for (const instance of running) {
+    const market = g.instanceMarkets[instance.id] ?? (g.market === 'mixed' ? undefined : g.market);
+    const od = onDemand[instance.type];
+    if (market === 'spot') {
+      byMarket.spot++;
+      const spot = g.spotPrices.find((p) => p.instanceType === instance.type && p.availabilityZone === instance.availabilityZone)?.spot;
+      if (spot === undefined) costKnown = false;
+      else cost += spot;
+    } else if (market === 'on-demand') {
+      byMarket.onDemand++;
+      if (od === undefined) costKnown = false;
+      else cost += od;
+    } else {
+      byMarket.unknown++;
+      costKnown = false;
+    }
+  }
+
+  return {
+    name: g.group.name,
+    role: g.role,
+    status: g.problems.length === 0 ? 'ok' : 'misconfigured',
+    problems: g.problems,
+    marketStyle: g.group.launch.style,
+    market: g.market ?? null,
+    size: { min: g.group.min, desired: g.group.desired, max: g.group.max, inService, pending: running.length - inService },
+    instanceTypes: g.instanceTypes,
+    availabilityZones: g.group.availabilityZones,
+    spotPrices,
+    onDemandPrices: Object.fromEntries(
+      Object.entries(g.onDemandPrices).map(([type, p]) => [type, p ? { ...p } : null]),
+    ),
+    spotToOnDemandRatio: price.ratio === undefined ? null : Number(price.ratio.toPrecision(4)),
+    estimatedCostPerHour: costKnown ? round(cost, 4) : null,
+    instancesByMarket: byMarket,
+    settings: describeSettings(g.settings),
+  };
+}
+
+export function planFarm(f: FarmObservation): PlanFarm {
+  return {
+    farm: f.farm,
+    queue: {
+      name: f.queueName ?? null,
+      ...(f.queue ?? {}),
+      ...(f.queueError ? { error: f.queueError } : {}),
+      ...(!f.queueName ? { error: 'no group of this farm is tagged spotfarm:queue' } : {}),
+    },
+    groups: f.groups.map(planGroup),
+  };
+}
+
+export function buildPlan(observation: Observation, farmFilter: string): Plan {
+  const notes: string[] = [];
+  if (observation.farms.length === 0) {
+    notes.push(
+      farmFilter === '*'
+        ? 'no managed group found: tag an Auto Scaling group spotfarm:farm=<farm> to opt it in'
+        : `no managed group found for farm ${farmFilter}: tag its groups spotfarm:farm=${farmFilter}`,
+    );
+  }
+  const fallback = observation.farms.some((f) =>
+    f.groups.some((g) => Object.values(g.onDemandPrices).some((p) => p?.source === 'fallback-table')),
+  );
+  if (fallback) notes.push('on-demand prices come from the bundled fallback table: the Pricing API did not answer');
+  return {
+    generatedAt: observation.at.toISOString(),
+    region: observation.region,
+    dryRun: true,
+    farms: observation.farms.map(planFarm),
+    skippedGroups: observation.skipped,
+    notes,
+  };
+}
