@@ -148,21 +148,24 @@ export function downsampleSteps(table: Table, maxPoints = MAX_POINTS): Table {
 }
 
 /**
- * Per-interval samples reduced to at most `maxPoints` buckets, each holding the maximum of its non-null values
- * (null when the bucket has none) at the bucket's first sample time.
+ * Per-interval samples reduced to at most `maxPoints` rows: buckets holding the maximum of their non-null values
+ * (null when the bucket has none) at the bucket's first sample time, then the last row as it was, so the table
+ * still ends where the others do.
  */
 export function downsampleMax(table: Table, maxPoints = MAX_POINTS): Table {
-  const n = table.x.length;
-  if (n <= maxPoints) return table;
+  const total = table.x.length;
+  if (total <= maxPoints) return table;
+  const n = total - 1;
+  const buckets = Math.max(1, maxPoints - 1);
   const x0 = table.x[0] as number;
   const span = (table.x[n - 1] as number) - x0;
   const x: number[] = [];
   const cols: Column[] = table.cols.map(() => []);
   let start = 0;
   while (start < n) {
-    const b = bucketOf(table.x[start] as number, x0, span, maxPoints);
+    const b = bucketOf(table.x[start] as number, x0, span, buckets);
     let end = start;
-    while (end + 1 < n && bucketOf(table.x[end + 1] as number, x0, span, maxPoints) === b) end++;
+    while (end + 1 < n && bucketOf(table.x[end + 1] as number, x0, span, buckets) === b) end++;
     x.push(table.x[start] as number);
     table.cols.forEach((col, c) => {
       let max: number | null = null;
@@ -174,5 +177,7 @@ export function downsampleMax(table: Table, maxPoints = MAX_POINTS): Table {
     });
     start = end + 1;
   }
+  x.push(table.x[n] as number);
+  table.cols.forEach((col, c) => (cols[c] as Column).push(col[n] ?? null));
   return { x, cols };
 }

@@ -99,6 +99,7 @@ describe('downsampleSteps', () => {
       fc.property(stepTable, fc.integer({ min: 50, max: 2500 }), (table, max) => {
         // Act
         const out = downsampleSteps(table, max);
+        const row = new Map(table.x.map((t, i) => [t, i]));
 
         // Assess
         expect(out.x.length).toBeLessThanOrEqual(Math.max(max, 2));
@@ -109,7 +110,7 @@ describe('downsampleSteps', () => {
           const got = out.cols[c] as number[];
           expect(Math.max(...got)).toBe(Math.max(...src));
           expect(Math.min(...got)).toBe(Math.min(...src));
-          got.forEach((v, i) => expect(v).toBe(src[table.x.indexOf(out.x[i] as number)]));
+          got.forEach((v, i) => expect(v).toBe(src[row.get(out.x[i] as number) ?? -1]));
         }
       }),
       { numRuns: 40 },
@@ -146,6 +147,9 @@ describe('downsampleMax', () => {
     expect(out.x.length).toBeLessThanOrEqual(1000);
     expect(out.cols[0]?.slice(0, 400).every((v) => v === null)).toBe(true);
     expect(Math.max(...(out.cols[0] ?? []).map((v) => v ?? 0))).toBe(9999);
+    expect(out.x[0]).toBe(0);
+    expect(out.x.at(-1)).toBe(x.at(-1));
+    expect(out.cols[0]?.at(-1)).toBe(col.at(-1));
   });
 
   it('leaves short tables as they are', () => {
