@@ -134,6 +134,11 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   let signalled = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signalled++;
+    io.stderr(
+      signalled > 1
+        ? `spotfarm-worker: ${signal} again: handing everything back now\n`
+        : `spotfarm-worker: ${signal}: draining (waits for the current long poll; send it again to stop at once)\n`,
+    );
     handle.stop({ force: signalled > 1, reason: signal });
   };
   io.signals.on('SIGTERM', onSignal);
@@ -167,4 +172,15 @@ function positiveNumber(flag: string, raw: string | undefined): number | undefin
     throw new WorkerConfigError(`${flag} must be a positive number, got ${raw}`);
   }
   return value;
+}
+
+// Run directly when this file is the entry point (the single-file bundle from worker/build.ts).
+if (typeof require !== 'undefined' && require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`spotfarm-worker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
 }
