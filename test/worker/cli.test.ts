@@ -14,7 +14,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildWorkerBundle } from '../../worker/build';
 import { main, parseCli } from '../../worker/cli';
 import { startMoto, type MotoServer } from '../support/moto';
-import { startFakeImds, type FakeImds } from './fake-imds';
+import { startFakeImds, type FakeImds } from '../../worker/fake-imds';
 import { clients, createGroup, createQueue, isProtected, messagesLeft, until } from './farm';
 
 const BIN = resolve(__dirname, '../../bin/spotfarm-worker.cjs');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImdsClient, DEFAULT_IMDS_ENDPOINT, MetadataError } from '../../worker/imds';
 import { freePort } from '../support/moto';
-import { startFakeImds, type FakeImds } from './fake-imds';
+import { startFakeImds, type FakeImds } from '../../worker/fake-imds';
 
 describe('IMDSv2 client against a fake metadata server', () => {
   let imds: FakeImds;

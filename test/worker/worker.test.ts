@@ -8,7 +8,7 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createImdsClient, runWorker, type JobProcessor, type WorkerOptions } from '../../worker/index';
 import { startMoto, type MotoServer } from '../support/moto';
-import { startFakeImds, type FakeImds } from './fake-imds';
+import { startFakeImds, type FakeImds } from '../../worker/fake-imds';
 import { clients, collectLog, createGroup, createQueue, isProtected, messagesLeft, stopWhen, until, work } from './farm';
 
 const FAST = { receiveWaitSeconds: 1, metadataPollSeconds: 0.1 } satisfies Partial<WorkerOptions>;
