@@ -24,6 +24,8 @@ export interface MarkSpec {
   t: number;
   kind: PolicyMark['kind'];
   detail: string;
+  /** How many events this marker stands for (more than 1 once markers are grouped). */
+  count?: number;
 }
 
 export interface ChartSpec {
@@ -75,7 +77,8 @@ function roundTable(table: Table, digits: number): Table {
 export function thinMarks(marks: readonly MarkSpec[], from: number, to: number, max = MAX_MARKS): MarkSpec[] {
   const sorted = [...marks].sort((a, b) => a.t - b.t);
   if (sorted.length <= max) return sorted;
-  const buckets = Math.max(1, Math.floor(max / Object.keys(MARK_STYLE).length));
+  const kinds = new Set(sorted.map((m) => m.kind)).size;
+  const buckets = Math.max(1, Math.floor(max / kinds));
   const span = Math.max(1, to - from);
   const groups = new Map<string, MarkSpec[]>();
   for (const m of sorted) {
@@ -89,7 +92,12 @@ export function thinMarks(marks: readonly MarkSpec[], from: number, to: number, 
     .map((list) => {
       const first = list[0] as MarkSpec;
       if (list.length === 1) return first;
-      return { t: first.t, kind: first.kind, detail: `${list.length}× ${MARK_STYLE[first.kind].label} (first: ${first.detail})` };
+      return {
+        t: first.t,
+        kind: first.kind,
+        detail: `${list.length}× ${MARK_STYLE[first.kind].label} (first: ${first.detail})`,
+        count: list.length,
+      };
     })
     .sort((a, b) => a.t - b.t);
 }

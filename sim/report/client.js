@@ -161,7 +161,14 @@
   function makePlot(spec) {
     var el = document.getElementById(spec.id);
     var hoverEl = document.querySelector('[data-hover-for="' + spec.id + '"]');
-    var series = [{ label: 'time', value: function (u, v) { return v === null || v === undefined ? '–' : formatTime(v); } }];
+    // The legend shows the time under the cursor (rows are only kept where something changed).
+    var series = [{
+      label: 'time',
+      value: function (u) {
+        var left = u.cursor.left;
+        return left === undefined || left === null || left < 0 ? '–' : formatTime(u.posToVal(left, 'x'));
+      },
+    }];
     spec.series.forEach(function (s) {
       series.push({
         label: s.label,
@@ -192,7 +199,19 @@
           values: function (u, vals) { return vals.map(function (v) { return formatAxis(spec.yUnit, v); }); },
         },
       ],
-      cursor: { sync: { key: 'spotfarm-report' } },
+      cursor: {
+        sync: { key: 'spotfarm-report' },
+        // Every line is a step function: the value under the cursor is the row at or before it, not the nearest.
+        dataIdx: function (u, seriesIdx, closestIdx, xValue) {
+          var xs = u.data[0];
+          var i = closestIdx;
+          while (i > 0 && xs[i] > xValue) i--;
+          return i;
+        },
+        points: { show: false },
+        // A horizontal line would be synced to the other charts' pixels, where it means nothing.
+        y: false,
+      },
       legend: { live: true },
       hooks: {
         draw: [drawMarks(spec)],
@@ -221,5 +240,11 @@
   });
 
   // For tests and curious users: how many charts were drawn.
-  window.spotfarmReport = { charts: plots.length, ready: true };
+  window.spotfarmReport = {
+    charts: plots.length,
+    ready: true,
+    xRanges: function () {
+      return plots.map(function (p) { return [p.scales.x.min, p.scales.x.max]; });
+    },
+  };
 })();

@@ -119,7 +119,7 @@ function chartSection(chart: ChartSpec): string {
   const legend = kinds.length
     ? `<div class="marks-legend">${kinds
         .map((k) => {
-          const n = chart.marks.filter((m) => m.kind === k).length;
+          const n = chart.marks.filter((m) => m.kind === k).reduce((sum, m) => sum + (m.count ?? 1), 0);
           return `<span><i style="background:${MARK_STYLE[k].color}"></i>${escapeHtml(MARK_STYLE[k].label)} (${n})</span>`;
         })
         .join('')}</div>`

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReport } from '../../sim/report/index';
-import { buildFixture, HOSTILE } from './fixtures';
+import { buildFixture, buildLargeResult, HOSTILE } from './fixtures';
 
 const CHROMIUM = process.env.SPOTFARM_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
@@ -159,6 +159,64 @@ describe('backtest report in headless Chromium', () => {
     expect(seenOf('chart-capacity-recipe')).toContain('spot');
     // The summary table lists all five policies.
     await expect(page.locator('table.summary tbody tr').count()).resolves.toBe(5);
+    await page.close();
+  });
+
+  it('zooms all charts together and names the events under the cursor', async () => {
+    // Prepare
+    const result = buildFixture();
+    const { page, errors } = await open(result, 'interactive');
+    const over = page.locator('#chart-capacity-spotfarm .u-over');
+    await over.scrollIntoViewIfNeeded();
+    const box = await over.boundingBox();
+    if (!box) throw new Error('capacity chart has no plot area');
+    const storm = result.marks.spotfarm?.find((m) => m.kind === 'storm');
+    const stormX = box.x + ((storm?.t ?? 0) - result.start_epoch_s) / (result.end_epoch_s - result.start_epoch_s) * box.width;
+
+    // Act
+    await page.mouse.move(stormX, box.y + box.height / 2);
+    const hover = await page.locator('[data-hover-for="chart-capacity-spotfarm"]').textContent();
+    await page.mouse.move(box.x + box.width * 0.25, box.y + 20);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + 20, { steps: 5 });
+    await page.mouse.up();
+    const ranges = (await page.evaluate('window.spotfarmReport.xRanges()')) as [number, number][];
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    await page.screenshot({ path: join(tmpdir(), 'spotfarm-report-zoomed.png') });
+
+    // Assess
+    expect(errors).toEqual([]);
+    expect(hover).toContain('storm: c3.xlarge us-east-1a loses 80%');
+    const [first] = ranges;
+    expect(ranges).toHaveLength(8);
+    for (const r of ranges) expect(r).toEqual(first);
+    const [min, max] = first ?? [0, 0];
+    expect(max - min).toBeLessThan((result.end_epoch_s - result.start_epoch_s) * 0.3);
+    expect(min).toBeGreaterThan(result.start_epoch_s);
+    await page.close();
+  });
+
+  it('draws a week-long, 15-pool run with thousands of events', async () => {
+    // Prepare
+    const result = buildLargeResult();
+    const started = performance.now();
+
+    // Act
+    const { page, requests, errors, fileUrl } = await open(result, 'large');
+    const loadMs = Math.round(performance.now() - started);
+    const charts = await inspectCharts(page);
+    const shot = join(tmpdir(), 'spotfarm-report-large.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`week-long report: written and drawn in ${loadMs} ms; screenshot: ${shot}`);
+
+    // Assess
+    expect(errors).toEqual([]);
+    expect(requests).toEqual([fileUrl]);
+    expect(charts).toHaveLength(8);
+    for (const c of charts) {
+      expect(c.inkPixels, c.id).toBeGreaterThan(2000);
+      expect(c.seen.length, c.id).toBeGreaterThan(0);
+    }
     await page.close();
   });
 

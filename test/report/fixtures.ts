@@ -293,3 +293,57 @@ export function buildFixture(
 
 /** Text that would break the page (or run script) if any string reached the HTML unescaped. */
 export const HOSTILE = `<img src=x onerror="window.__pwned=1">&"'</script>`;
+
+/**
+ * A week-long, many-pool result (the bench's size: 7 days at 60 s samples, 5 types x 3 AZs, four policies with
+ * thousands of events), built quickly with plain arithmetic: for checking that the report stays light.
+ */
+export function buildLargeResult(): BacktestResult {
+  const base = buildFixture();
+  const days = 7;
+  const end = START + days * 86400;
+  const r = rng(99);
+  const types = ['c3.xlarge', 'm3.medium', 'r3.large', 'g2.2xlarge', 'd2.8xlarge'];
+  const spot = types.flatMap((type, ti) =>
+    AZS.map((az) => {
+      const t: number[] = [];
+      const price: number[] = [];
+      for (let at = START; at < end; at += 400 + Math.floor(r() * 200)) {
+        t.push(at);
+        price.push(Math.round((0.03 + ti * 0.05) * (0.8 + r() * (r() < 0.02 ? 8 : 0.4)) * 10000) / 10000);
+      }
+      return { instance_type: type, availability_zone: az, t, price };
+    }),
+  );
+  const series: Partial<Record<PolicyName, PolicySeries>> = {};
+  const marks: Partial<Record<PolicyName, PolicyMark[]>> = {};
+  for (const name of ['spotfarm', 'on-demand-only', 'recipe', 'aws-native'] as const) {
+    const s: PolicySeries = { t: [], backlog: [], spot_instances: [], on_demand_instances: [], by_group: { a: [], b: [] }, cost_usd: [], wait_p95_s: [] };
+    const m: PolicyMark[] = [];
+    let cost = 0;
+    let n = 10;
+    for (let t = START; t <= end; t += SAMPLE_S) {
+      n = Math.max(0, Math.min(50, n + (r() < 0.5 ? -1 : 1)));
+      cost += n * 0.001;
+      s.t.push(t);
+      s.backlog.push(Math.floor(r() * 400));
+      s.spot_instances.push(n);
+      s.on_demand_instances.push(50 - n);
+      s.by_group.a?.push(n);
+      s.by_group.b?.push(50 - n);
+      s.cost_usd.push(cost);
+      s.wait_p95_s.push(r() < 0.2 ? null : Math.floor(r() * 3600));
+      if (r() < 0.3) m.push({ t, kind: 'interruption', detail: `i-${t.toString(16)} in c3.xlarge us-east-1a` });
+    }
+    series[name] = s;
+    marks[name] = m;
+  }
+  return {
+    ...base,
+    json: { ...base.json, simulated_hours: days * 24 },
+    end_epoch_s: end,
+    market: { spot, on_demand: types.map((instance_type, i) => ({ instance_type, price: 0.1 + i * 0.2 })) },
+    series,
+    marks,
+  };
+}
