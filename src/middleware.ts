@@ -7,6 +7,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { SkipEventError } from './errors';
 import { logger } from './log';
+import { metrics } from './metrics';
 
 const eventId = (event: unknown): string | undefined =>
   typeof event === 'object' && event !== null && 'id' in event ? String((event as { id: unknown }).id) : undefined;
@@ -21,7 +22,11 @@ export function withMiddleware<TEvent, TResult>(
         logger.addContext(request.context);
         logger.appendKeys({ function: functionName, eventId: eventId(request.event) });
       },
+      after: function metricsAfter() {
+        metrics.publishStoredMetrics();
+      },
       onError: async function errorLoggerOnError(request) {
+        metrics.publishStoredMetrics();
         const error = request.error;
         if (error instanceof SkipEventError) {
           logger.warn('event skipped', { reason: error.message });
