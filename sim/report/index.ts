@@ -7,11 +7,11 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { BacktestResult, PolicyMark } from '../result';
 import { POLICY_NAMES } from '../result';
 import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } from './charts';
+import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsOracle, formatDuration, policiesIn } from './format';
 
 /** The report's file name inside DIR. */
@@ -41,14 +41,14 @@ function inlineSafe(code: string, tag: 'script' | 'style'): string {
   return code.replace(new RegExp(`</${tag}`, 'gi'), `<\\/${tag}`);
 }
 
-// `require` exists under CommonJS (tsx, a CJS bundle); `import.meta.url` under ESM (vitest).
-const localRequire = typeof require === 'function' ? require : createRequire(import.meta.url);
-const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+// The project is CommonJS: `require` exists under tsx, vitest and a CJS bundle, and finds uPlot's files in
+// node_modules (a runtime dependency). Pure ESM has no `require`: resolve from the working directory then (no
+// `import.meta`, which a CJS bundle would leave empty).
+const localRequire = typeof require === 'function' ? require : createRequire(join(process.cwd(), 'package.json'));
 
 interface Assets {
   uplotJs: string;
   uplotCss: string;
-  clientJs: string;
 }
 
 let assets: Promise<Assets> | undefined;
@@ -57,8 +57,7 @@ function loadAssets(): Promise<Assets> {
   assets ??= Promise.all([
     readFile(localRequire.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
     readFile(localRequire.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-    readFile(join(here, 'client.js'), 'utf8'),
-  ]).then(([uplotJs, uplotCss, clientJs]) => ({ uplotJs, uplotCss, clientJs }));
+  ]).then(([uplotJs, uplotCss]) => ({ uplotJs, uplotCss }));
   return assets;
 }
 
@@ -198,7 +197,7 @@ footer { color: var(--muted); font-size: 12px; margin-top: 32px; }
 
 /** The whole page as a string (pure apart from reading the inlined library files once). */
 export async function renderReportHtml(result: BacktestResult): Promise<string> {
-  const { uplotJs, uplotCss, clientJs } = await loadAssets();
+  const { uplotJs, uplotCss } = await loadAssets();
   const charts = buildCharts(result);
   const { from, to } = timeRange(result);
   const json = result.json;
@@ -241,7 +240,7 @@ ${eventLists(result)}
 </main>
 <script type="application/json" id="report-data">${jsonForScript(data)}</script>
 <script>${inlineSafe(uplotJs, 'script')}</script>
-<script>${inlineSafe(clientJs, 'script')}</script>
+<script>${inlineSafe(CLIENT_JS, 'script')}</script>
 </body>
 </html>
 `;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCharts, MAX_MARKS, thinMarks } from '../../sim/report/charts';
+import { CLIENT_JS } from '../../sim/report/client';
 import { MAX_POINTS } from '../../sim/report/downsample';
 import { escapeHtml, jsonForScript, renderReportHtml, writeReport } from '../../sim/report/index';
 import { buildFixture, buildLargeResult, HOSTILE } from './fixtures';
@@ -112,6 +113,18 @@ describe('renderReportHtml', () => {
     // Exactly our three scripts: data, uPlot, the drawing code.
     expect(html.match(/<script\b/g)).toHaveLength(3);
     expect(html.match(/<\/script>/g)).toHaveLength(3);
+  });
+});
+
+describe('the drawing code', () => {
+  it('is valid script with no way to close its element early', () => {
+    // Act
+    const compile = (): unknown => new Function(CLIENT_JS);
+
+    // Assess
+    expect(compile).not.toThrow();
+    expect(CLIENT_JS.includes('</')).toBe(false);
+    expect(CLIENT_JS).not.toMatch(/innerHTML|insertAdjacentHTML|document\.write|fetch\(|XMLHttpRequest/);
   });
 });
 
