@@ -4,7 +4,7 @@
  * it, and a spot/instance-action and rebalance recommendation switched on and off either from code
  * or over HTTP:
  *
- *   npx tsx worker/fake-imds.ts [--port 1338] [--instance-id i-...]
+ *   npx tsx worker/fake-imds.ts [--port 1338] [--instance-id i-... | --group NAME]
  *   curl -X POST 'http://127.0.0.1:1338/spotfarm/interrupt?in=120'   # notice, deadline in 120 s
  *   curl -X POST  http://127.0.0.1:1338/spotfarm/rebalance
  *   curl -X POST  http://127.0.0.1:1338/spotfarm/clear
@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 
 export interface FakeImds {
   endpoint: string;
+  instanceId: string;
   /** Schedules (or with undefined, clears) an interruption `seconds` from now. */
   setInstanceAction(seconds: number | undefined, action?: string): void;
   setRebalance(on: boolean): void;
@@ -82,6 +83,7 @@ export async function startFakeImds(options: { instanceId?: string; port?: numbe
 
   const fake: FakeImds = {
     endpoint: `http://127.0.0.1:${port}`,
+    instanceId,
     requests,
     setInstanceAction(seconds, action = 'terminate') {
       instanceAction =
@@ -101,22 +103,38 @@ export async function startFakeImds(options: { instanceId?: string; port?: numbe
   return fake;
 }
 
+/** The first instance of an Auto Scaling group (through AWS_ENDPOINT_URL, e.g. `npm run local`'s moto). */
+async function instanceOf(group: string): Promise<string> {
+  const { AutoScalingClient, DescribeAutoScalingGroupsCommand } = await import('@aws-sdk/client-auto-scaling');
+  const client = new AutoScalingClient({ region: process.env.AWS_REGION ?? 'us-east-1' });
+  const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }));
+  const id = out.AutoScalingGroups?.[0]?.Instances?.[0]?.InstanceId;
+  if (id === undefined) throw new Error(`auto scaling group ${group} has no instance (is AWS_ENDPOINT_URL set?)`);
+  return id;
+}
+
 if (typeof require !== 'undefined' && require.main === module) {
   const { values } = parseArgs({
-    options: { port: { type: 'string', default: '1338' }, 'instance-id': { type: 'string' } },
+    options: {
+      port: { type: 'string', default: '1338' },
+      'instance-id': { type: 'string' },
+      group: { type: 'string' },
+    },
   });
-  const instanceId = values['instance-id'];
-  startFakeImds({ port: Number(values.port), ...(instanceId ? { instanceId } : {}) }).then(
-    (fake) => {
-      console.log(`fake instance metadata on ${fake.endpoint}; for the worker:`);
-      console.log(`  export SPOTFARM_IMDS_ENDPOINT=${fake.endpoint}`);
-      console.log(`interrupt:  curl -X POST '${fake.endpoint}/spotfarm/interrupt?in=120'`);
-      console.log(`rebalance:  curl -X POST ${fake.endpoint}/spotfarm/rebalance`);
-      console.log(`clear:      curl -X POST ${fake.endpoint}/spotfarm/clear`);
-    },
-    (error: unknown) => {
-      console.error(`fake-imds: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    },
-  );
+  const group = values.group;
+  Promise.resolve(group === undefined ? values['instance-id'] : instanceOf(group))
+    .then((instanceId) => startFakeImds({ port: Number(values.port), ...(instanceId ? { instanceId } : {}) }))
+    .then(
+      (fake) => {
+        console.log(`fake instance metadata on ${fake.endpoint} (instance ${fake.instanceId}); for the worker:`);
+        console.log(`  export SPOTFARM_IMDS_ENDPOINT=${fake.endpoint}`);
+        console.log(`interrupt:  curl -X POST '${fake.endpoint}/spotfarm/interrupt?in=120'`);
+        console.log(`rebalance:  curl -X POST ${fake.endpoint}/spotfarm/rebalance`);
+        console.log(`clear:      curl -X POST ${fake.endpoint}/spotfarm/clear`);
+      },
+      (error: unknown) => {
+        console.error(`fake-imds: ${error instanceof Error ? error.message : String(error)}`);
+        process.exitCode = 1;
+      },
+    );
 }

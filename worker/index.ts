@@ -145,6 +145,7 @@ class Worker {
   private instanceId: string | undefined;
   private protection: ScaleInProtection | undefined;
   private slotFreed: () => void = () => {};
+  private protecting: Promise<void> | undefined;
   private started = false;
 
   constructor(private readonly options: WorkerOptions) {
@@ -328,7 +329,7 @@ class Worker {
     this.log('warn', 'interruption_notice', {
       instanceId: this.instanceId,
       action: action.action,
-      time: action.time,
+      deadline: action.time,
       secondsLeft: Math.round((deadline - Date.now()) / 1000),
     });
     this.drain(deadline, 'interruption', `spot instance-action ${action.action} at ${action.time}`);
@@ -436,10 +437,10 @@ class Worker {
     };
     this.jobs.set(id, job);
     this.scheduleHeartbeat(job);
-    // The first job waits for protection, so scale-in cannot pick this instance once work is under
-    // way; a failed toggle is logged and the job runs anyway.
-    const protectedNow = this.jobs.size === 1 ? this.protection?.set(true) : undefined;
-    job.settled = (protectedNow ?? Promise.resolve()).then(() => {
+    // Jobs wait for protection, so scale-in cannot pick this instance once work is under way; a
+    // failed toggle is logged and the jobs run anyway.
+    if (this.jobs.size === 1) this.protecting = this.protection?.set(true);
+    job.settled = (this.protecting ?? Promise.resolve()).then(() => {
       this.log('info', 'job_started', { messageId: id, receiveCount, running: this.jobs.size });
       return this.execute(job);
     });

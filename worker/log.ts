@@ -17,6 +17,8 @@ export function jsonLog(
   const threshold = RANK[key] ?? RANK.info;
   return (level, event, fields = {}) => {
     if (RANK[level] < threshold) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`);
+    const head = { time: new Date().toISOString(), level, event };
+    // The head keeps its place first in the line and cannot be overwritten by a field of the same name.
+    write(`${JSON.stringify(Object.assign({ ...head }, fields, head))}\n`);
   };
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# spotfarm worker user data: installs Node 20 and the spotfarm worker agent, then runs it under
+# spotfarm worker user data: installs Node 22 and the spotfarm worker agent, then runs it under
 # systemd with the farm's command. Paste it as the launch template's user data, or let the stack
 # fill in the settings below with Fn::Sub: below the settings block the script has no dollar-brace
 # sequences, so Fn::Sub touches nothing else.
@@ -12,7 +12,7 @@ WORKER_SLOTS='${WorkerSlots}'         # jobs at once per instance, e.g. 1
 WORKER_BUNDLE='${WorkerBundle}'       # s3:// or https:// URL of spotfarm-worker.cjs; empty = build from git
 SPOTFARM_GIT='${SpotfarmGit}'         # used when WORKER_BUNDLE is empty, e.g. https://github.com/<you>/spotfarm.git
 SPOTFARM_REF='${SpotfarmRef}'         # branch or tag, e.g. main
-NODE_VERSION='20.18.0'
+NODE_VERSION='22.12.0'            # Node 20 is end of life; the agent runs on 20 or later
 # -------------------------------------------------------------------------------------------------
 
 for setting in QUEUE_URL WORKER_COMMAND WORKER_SLOTS; do
@@ -23,13 +23,14 @@ for setting in QUEUE_URL WORKER_COMMAND WORKER_SLOTS; do
 done
 case "$WORKER_BUNDLE" in '$'*) WORKER_BUNDLE='' ;; esac
 
-# Node 20 from nodejs.org: the same on every distribution and architecture.
+# Node from nodejs.org: the same on every distribution and architecture.
 case "$(uname -m)" in
   x86_64) arch=x64 ;;
   aarch64) arch=arm64 ;;
   *) echo "spotfarm user data: unsupported architecture $(uname -m)" >&2; exit 1 ;;
 esac
-if ! /opt/node/bin/node --version 2>/dev/null | grep -q '^v20\.'; then
+if [ "$(/opt/node/bin/node --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
+  rm -rf /opt/node
   mkdir -p /opt/node
   curl -fsSL "https://nodejs.org/dist/v$NODE_VERSION/node-v$NODE_VERSION-linux-$arch.tar.xz" |
     tar -xJ -C /opt/node --strip-components=1
