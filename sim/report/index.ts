@@ -14,6 +14,8 @@ import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } fro
 import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsOracle, formatDuration, policiesIn } from './format';
 
+export { createProgress, formatSummaryTable, type Progress } from './summary';
+
 /** The report's file name inside DIR. */
 export const REPORT_FILE = 'index.html';
 
