@@ -1,0 +1,142 @@
+/** The AWS wrappers against aws-sdk-client-mock, fed real API responses (test/fixtures/aws). */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
+import { describeSpotPrices } from '../../src/aws/ec2';
+import { fallbackPrice, onDemandPrice, resetPriceCache } from '../../src/aws/pricing';
+import { describeManagedGroups } from '../../src/aws/autoscaling';
+import { getQueueDepth } from '../../src/aws/sqs';
+
+const fixture = (name: string) => readFileSync(join(__dirname, '../fixtures/aws', name), 'utf8');
+const ec2 = mockClient(EC2Client);
+const pricing = mockClient(PricingClient);
+const autoscaling = mockClient(AutoScalingClient);
+const sqs = mockClient(SQSClient);
+
+beforeEach(() => {
+  ec2.reset();
+  pricing.reset();
+  autoscaling.reset();
+  sqs.reset();
+  resetPriceCache();
+});
+
+describe('describeSpotPrices', () => {
+  const history = JSON.parse(fixture('DescribeSpotPriceHistory_m5.large.json')).SpotPriceHistory.map(
+    (row: { Timestamp: string }) => ({ ...row, Timestamp: new Date(row.Timestamp) }),
+  );
+
+  it('keeps the newest price at or before now per pool, across pages, in one query for all pools', async () => {
+    // Prepare: the real response split into two pages, in the API's own (newest first) order.
+    ec2
+      .on(DescribeSpotPriceHistoryCommand)
+      .resolvesOnce({ SpotPriceHistory: history.slice(0, 100), NextToken: 'page-2' })
+      .resolvesOnce({ SpotPriceHistory: history.slice(100), NextToken: '' });
+    const now = new Date('2021-02-09T00:00:00Z');
+    // Act
+    const prices = await describeSpotPrices(
+      [
+        { instanceType: 'm5.large', availabilityZone: 'us-east-1a' },
+        { instanceType: 'm5.large', availabilityZone: 'us-east-1f' },
+        { instanceType: 'm5.large', availabilityZone: 'us-east-1e' },
+      ],
+      now,
+    );
+    // Assess: 1f changed at 01:40 on the 9th (after now), so its price is the 2021-02-08T19:30:39 one.
+    expect(prices.get('m5.large|us-east-1a')).toBe(0.0423);
+    expect(prices.get('m5.large|us-east-1f')).toBe(0.0435);
+    expect(prices.has('m5.large|us-east-1e')).toBe(false);
+    expect(ec2).toHaveReceivedCommandTimes(DescribeSpotPriceHistoryCommand, 2);
+    expect(ec2).toHaveReceivedCommandWith(DescribeSpotPriceHistoryCommand, {
+      InstanceTypes: ['m5.large'],
+      ProductDescriptions: ['Linux/UNIX'],
+      StartTime: now,
+      EndTime: now,
+    });
+  });
+
+  it('makes no call for no pools', async () => {
+    expect((await describeSpotPrices([], new Date())).size).toBe(0);
+    expect(ec2).toHaveReceivedCommandTimes(DescribeSpotPriceHistoryCommand, 0);
+  });
+
+  it('names what it was doing when EC2 fails', async () => {
+    ec2.on(DescribeSpotPriceHistoryCommand).rejects(Object.assign(new Error('You are not authorized'), { name: 'UnauthorizedOperation' }));
+    await expect(describeSpotPrices([{ instanceType: 'm5.large', availabilityZone: 'us-east-1a' }], new Date())).rejects.toThrow(
+      'describing spot price history of m5.large: UnauthorizedOperation: You are not authorized',
+    );
+  });
+});
+
+describe('onDemandPrice', () => {
+  it('reads the hourly on-demand price from a real GetProducts product and caches it', async () => {
+    pricing.on(GetProductsCommand).resolves({ PriceList: [fixture('GetProducts_m5.large.json')] });
+    const first = await onDemandPrice('m5.large', 'us-east-1');
+    const second = await onDemandPrice('m5.large', 'us-east-1');
+    expect(first).toEqual({ usdPerHour: 0.096, source: 'pricing-api' });
+    expect(second).toEqual(first);
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 1);
+    expect(pricing).toHaveReceivedCommandWith(GetProductsCommand, {
+      ServiceCode: 'AmazonEC2',
+      Filters: expect.arrayContaining([
+        { Type: 'TERM_MATCH', Field: 'instanceType', Value: 'm5.large' },
+        { Type: 'TERM_MATCH', Field: 'regionCode', Value: 'us-east-1' },
+        { Type: 'TERM_MATCH', Field: 'operatingSystem', Value: 'Linux' },
+        { Type: 'TERM_MATCH', Field: 'tenancy', Value: 'Shared' },
+        { Type: 'TERM_MATCH', Field: 'preInstalledSw', Value: 'NA' },
+        { Type: 'TERM_MATCH', Field: 'capacitystatus', Value: 'Used' },
+      ]),
+    });
+  });
+
+  it('falls back to the bundled table, with its date, when the API fails, and stops asking', async () => {
+    pricing.on(GetProductsCommand).rejects(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }));
+    const price = await onDemandPrice('c5.xlarge', 'us-east-1');
+    await onDemandPrice('m5.large', 'us-east-1');
+    expect(price).toEqual({ usdPerHour: 0.17, source: 'fallback-table', asOf: '2026-07-20T13:44:30Z' });
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 1);
+  });
+
+  it('knows other regions for the common types, and nothing for unknown types', () => {
+    expect(fallbackPrice('m5.large', 'eu-west-1')).toMatchObject({ source: 'fallback-table', asOf: '2024-04-04' });
+    expect(fallbackPrice('m5.large', 'eu-west-1')!.usdPerHour).toBeGreaterThan(0.096);
+    expect(fallbackPrice('z9.nonexistent', 'us-east-1')).toBeUndefined();
+  });
+});
+
+describe('describeManagedGroups', () => {
+  it('filters on the opt-in tag server-side and follows pages', async () => {
+    autoscaling
+      .on(DescribeAutoScalingGroupsCommand)
+      .resolvesOnce({ AutoScalingGroups: [{ AutoScalingGroupName: 'a', MinSize: 0, MaxSize: 1, DesiredCapacity: 0, AvailabilityZones: [], CreatedTime: new Date(), HealthCheckType: 'EC2', DefaultCooldown: 300 }], NextToken: 't' })
+      .resolvesOnce({ AutoScalingGroups: [{ AutoScalingGroupName: 'b', MinSize: 0, MaxSize: 1, DesiredCapacity: 0, AvailabilityZones: [], CreatedTime: new Date(), HealthCheckType: 'EC2', DefaultCooldown: 300, LaunchConfigurationName: 'lc' }] });
+    const groups = await describeManagedGroups('ml');
+    expect(groups.map((g) => g.name)).toEqual(['a', 'b']);
+    expect(groups[1]!.launch).toEqual({ style: 'launch-configuration', name: 'lc' });
+    expect(autoscaling).toHaveReceivedCommandWith(DescribeAutoScalingGroupsCommand, {
+      Filters: [{ Name: 'tag:spotfarm:farm', Values: ['ml'] }],
+      MaxRecords: 100,
+    });
+    expect(autoscaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 2);
+  });
+});
+
+describe('getQueueDepth', () => {
+  it('resolves a queue name and reads visible, in-flight and delayed counts', async () => {
+    sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/jobs' });
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: '12', ApproximateNumberOfMessagesNotVisible: '3', ApproximateNumberOfMessagesDelayed: '1' },
+    });
+    expect(await getQueueDepth('jobs')).toEqual({ visible: 12, inFlight: 3, delayed: 1 });
+  });
+
+  it('says clearly when the queue does not exist', async () => {
+    sqs.on(GetQueueUrlCommand).rejects(new QueueDoesNotExist({ message: 'The specified queue does not exist.', $metadata: {} }));
+    await expect(getQueueDepth('missing-jobs')).rejects.toThrow('queue missing-jobs does not exist');
+  });
+});

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { GroupConfigError } from '../../src/errors';
+import { DEFAULT_SETTINGS, effectiveBacklogPerInstance, readGroupTags } from '../../src/settings';
+
+const farmTags = { 'spotfarm:farm': 'ml' };
+
+describe('readGroupTags', () => {
+  it.each([
+    { tag: 'swapRatio', value: '0.9', setting: 'swapRatio', expected: 0.9 },
+    { tag: 'confirmChecks', value: '3', setting: 'confirmChecks', expected: 3 },
+    { tag: 'hysteresis', value: '0', setting: 'hysteresis', expected: 0 },
+    { tag: 'minDwell', value: '2h', setting: 'minDwell', expected: 7200 },
+    { tag: 'minDwell', value: '1h30m', setting: 'minDwell', expected: 5400 },
+    { tag: 'capacityFailures', value: '5', setting: 'capacityFailures', expected: 5 },
+    { tag: 'breakerInterruptions', value: '0.5', setting: 'breakerInterruptions', expected: 0.5 },
+    { tag: 'rebalance', value: 'replace', setting: 'rebalance', expected: 'replace' },
+    { tag: 'revert', value: 'gradual', setting: 'revert', expected: 'gradual' },
+    { tag: 'backlogPerInstance', value: '4', setting: 'backlogPerInstance', expected: 4 },
+    { tag: 'scaleOutPercent', value: '50', setting: 'scaleOutPercent', expected: 50 },
+    { tag: 'scaleInStep', value: '2', setting: 'scaleInStep', expected: 2 },
+    { tag: 'scaleInCooldown', value: '10m', setting: 'scaleInCooldown', expected: 600 },
+    { tag: 'idleMinutes', value: '0', setting: 'idleMinutes', expected: 0 },
+    { tag: 'fallbackDelay', value: '90s', setting: 'fallbackDelay', expected: 90 },
+  ])('spotfarm:$tag=$value sets $setting', ({ tag, value, setting, expected }) => {
+    const { settings } = readGroupTags('ml-spot', { ...farmTags, [`spotfarm:${tag}`]: value }, DEFAULT_SETTINGS);
+    expect(settings[setting as keyof typeof settings]).toEqual(expected);
+  });
+
+  it.each([
+    { tag: 'spotfarm:swapRatio', value: 'cheap', message: /group ml-spot: tag spotfarm:swapRatio=cheap: expected a positive number/ },
+    { tag: 'spotfarm:swapRatio', value: '-1', message: /spotfarm:swapRatio=-1: expected a positive number/ },
+    { tag: 'spotfarm:confirmChecks', value: '1.5', message: /spotfarm:confirmChecks=1.5: expected a whole number >= 1/ },
+    { tag: 'spotfarm:minDwell', value: '30', message: /spotfarm:minDwell=30: expected a duration such as 90s, 30m, 2h or 1d/ },
+    { tag: 'spotfarm:rebalance', value: 'always', message: /spotfarm:rebalance=always: expected one of ignore, record, replace/ },
+    { tag: 'spotfarm:swapratio', value: '0.9', message: /unknown setting tag spotfarm:swapratio=0.9 \(known: swapRatio,/ },
+    { tag: 'spotfarm:role', value: 'cheap', message: /tag spotfarm:role=cheap: expected spot or on-demand/ },
+    { tag: 'spotfarm:hysteresis', value: '1.2', message: /hysteresis 1.2 must be below swapRatio 1/ },
+  ])('rejects $tag=$value naming the group, tag and value', ({ tag, value, message }) => {
+    const read = () => readGroupTags('ml-spot', { ...farmTags, [tag]: value }, DEFAULT_SETTINGS);
+    expect(read).toThrow(GroupConfigError);
+    expect(read).toThrow(message);
+  });
+
+  it('reads farm, role (spot by default) and queue, and leaves other tags alone', () => {
+    const tags = readGroupTags('ml-spot', { ...farmTags, 'spotfarm:queue': 'jobs', Name: 'x' }, DEFAULT_SETTINGS);
+    expect(tags).toMatchObject({ farm: 'ml', role: 'spot', queue: 'jobs' });
+    expect(tags.settings).toEqual(DEFAULT_SETTINGS);
+  });
+
+  it('reports every problem of a group at once', () => {
+    const read = () =>
+      readGroupTags('g', { ...farmTags, 'spotfarm:swapRatio': 'x', 'spotfarm:minDwell': 'y' }, DEFAULT_SETTINGS);
+    expect(read).toThrow(/swapRatio=x.*; .*minDwell=y/);
+  });
+});
+
+describe('effectiveBacklogPerInstance', () => {
+  it.each([
+    { name: 'set directly', overrides: { backlogPerInstance: 7 }, expected: 7 },
+    // 4 slots, 10 min acceptable wait, 2 min per job: each slot clears 5 jobs in the wait, 20 per instance.
+    { name: 'derived (AWS method)', overrides: { slotsPerInstance: 4, acceptableWait: 600, secondsPerJob: 120 }, expected: 20 },
+    { name: 'never below one', overrides: { slotsPerInstance: 1, acceptableWait: 60, secondsPerJob: 3600 }, expected: 1 },
+  ])('$name', ({ overrides, expected }) => {
+    expect(effectiveBacklogPerInstance({ ...DEFAULT_SETTINGS, ...overrides })).toBe(expected);
+  });
+});
