@@ -12,7 +12,7 @@ import { lambdaContext } from '../support/lambda';
 describe('plan against moto server', () => {
   let moto: MotoServer;
   let farm: DemoFarm;
-  let handler: (event: unknown, context: unknown) => Promise<Plan>;
+  let handler: (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<Plan>;
   const sent: string[] = [];
 
   beforeAll(async () => {
@@ -43,14 +43,14 @@ describe('plan against moto server', () => {
     );
     vi.stubEnv('AWS_ENDPOINT_URL', moto.endpoint);
     vi.stubEnv('SPOTFARM_STATE_TABLE', farm.stateTable);
-    ({ handler } = await import('../../functions/plan'));
+    handler = (await import('../../functions/plan')).handler as unknown as typeof handler;
     // Record every command name the handler's clients send, to prove plan mutates nothing.
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     const { sqsClient } = await import('../../src/aws/sqs');
     for (const client of [autoScalingClient, ec2Client, sqsClient]) {
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
+      (client.middlewareStack as { add: (m: unknown, o: unknown) => void }).add(
+        (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
           sent.push(String(context.commandName));
           return next(args);
         },

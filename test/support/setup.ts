@@ -1,5 +1,5 @@
-// Adds toReceiveCommandWith & co. from aws-sdk-client-mock-vitest to every test file.
+// Adds toHaveReceivedCommandWith / toReceiveCommandWith & co. from aws-sdk-client-mock-vitest to every test file.
 import { expect } from 'vitest';
-import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
+import { allCustomMatcherWithAliases } from 'aws-sdk-client-mock-vitest';
 
-expect.extend(allCustomMatcher);
+expect.extend(allCustomMatcherWithAliases);
