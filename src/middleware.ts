@@ -23,10 +23,11 @@ export function withMiddleware<TEvent, TResult>(
         logger.appendKeys({ function: functionName, eventId: eventId(request.event) });
       },
       after: function metricsAfter() {
-        metrics.publishStoredMetrics();
+        // Publishing nothing makes Powertools warn on every quiet run.
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       },
       onError: async function errorLoggerOnError(request) {
-        metrics.publishStoredMetrics();
+        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
         const error = request.error;
         if (error instanceof SkipEventError) {
           logger.warn('event skipped', { reason: error.message });
