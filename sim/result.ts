@@ -24,12 +24,37 @@ export interface PolicySummary {
   max_backlog: number | null;
 }
 
+/** How one simulated policy's run went (diagnostics; not part of the CONTRACTS.md figures). */
+export interface RunStats {
+  /** Discrete events the simulator processed. */
+  events: number;
+  /** When the run stopped: all work done, or the drain limit. */
+  end_epoch_s: number;
+  /** Jobs moved to the dead-letter queue (counted in jobs_lost). */
+  dead_lettered: number;
+  /** Jobs still queued or in flight at the end (counted in jobs_lost). */
+  still_queued: number;
+  /** Launches Auto Scaling could not make (no capacity, or spot price above the max price). */
+  launch_failures: number;
+  /** spotfarm only: invocations per function, retries, events that failed all 3 attempts, their errors. */
+  handler_invocations?: Record<string, number>;
+  handler_retries?: number;
+  failed_events?: number;
+  errors?: { message: string; count: number }[];
+  /** SDK calls or expressions the simulated cloud does not emulate (should be empty). */
+  not_implemented?: string[];
+  /** SNS messages published. */
+  notifications?: number;
+}
+
 /** The `--json FILE` document. */
 export interface BacktestJson {
   scenario: string;
   simulated_hours: number;
   wall_seconds: number;
   policies: Record<PolicyName, PolicySummary>;
+  /** Per simulated policy: diagnostics of the run (an addition to the CONTRACTS.md fields). */
+  stats?: Partial<Record<PolicyName, RunStats>>;
 }
 
 /** Regularly sampled series of one simulated policy (every `sample_seconds`). */

@@ -1,0 +1,126 @@
+/**
+ * Plugs a World in under the AWS SDK v3 clients with aws-sdk-client-mock: `mockClient(XClient)` intercepts the
+ * `send` of every instance of the class, so production code (src/aws/*.ts) runs unchanged. Each implemented
+ * command is routed with `.on(XCommand).callsFake`; any other command rejects with "the simulated cloud does not
+ * implement <Command>" so a gap is noticed, never answered with `undefined`.
+ */
+import * as AutoScaling from '@aws-sdk/client-auto-scaling';
+import * as DynamoDB from '@aws-sdk/client-dynamodb';
+import * as EC2 from '@aws-sdk/client-ec2';
+import * as Pricing from '@aws-sdk/client-pricing';
+import * as SNS from '@aws-sdk/client-sns';
+import * as SQS from '@aws-sdk/client-sqs';
+import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
+import * as asg from './autoscaling-api';
+import * as ddb from './dynamodb-api';
+import * as ec2 from './ec2-api';
+import { NotImplementedInSimulator } from './errors';
+import * as misc from './misc-api';
+import type { World } from './world';
+
+export interface SdkTarget {
+  world: World;
+  tables: ddb.Tables;
+}
+
+/** Every SDK call the simulated cloud answered, by command name (for benches and tests). */
+export type CallCounts = Map<string, number>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyStub = AwsStub<any, any, any>;
+type CommandClass = new (input: never) => object;
+type Route = [CommandClass, (target: SdkTarget, input: never) => unknown];
+
+const ROUTES: { client: new (config: object) => object; routes: Route[] }[] = [
+  {
+    client: AutoScaling.AutoScalingClient,
+    routes: [
+      [AutoScaling.DescribeAutoScalingGroupsCommand, (t, i) => asg.describeAutoScalingGroups(t.world, i)],
+      [AutoScaling.DescribeAutoScalingInstancesCommand, (t, i) => asg.describeAutoScalingInstances(t.world, i)],
+      [AutoScaling.SetDesiredCapacityCommand, (t, i) => asg.setDesiredCapacity(t.world, i)],
+      [AutoScaling.UpdateAutoScalingGroupCommand, (t, i) => asg.updateAutoScalingGroup(t.world, i)],
+      [AutoScaling.CreateAutoScalingGroupCommand, (t, i) => asg.createAutoScalingGroup(t.world, i)],
+      [AutoScaling.DetachInstancesCommand, (t, i) => asg.detachInstances(t.world, i)],
+      [AutoScaling.TerminateInstanceInAutoScalingGroupCommand, (t, i) => asg.terminateInstanceInAutoScalingGroup(t.world, i)],
+      [AutoScaling.SetInstanceProtectionCommand, (t, i) => asg.setInstanceProtection(t.world, i)],
+      [AutoScaling.DescribeScalingActivitiesCommand, (t, i) => asg.describeScalingActivities(t.world, i)],
+      [AutoScaling.DescribeLaunchConfigurationsCommand, (t, i) => asg.describeLaunchConfigurations(t.world, i)],
+      [AutoScaling.CreateLaunchConfigurationCommand, (t, i) => asg.createLaunchConfiguration(t.world, i)],
+    ],
+  },
+  {
+    client: EC2.EC2Client,
+    routes: [
+      [EC2.DescribeSpotPriceHistoryCommand, (t, i) => ec2.describeSpotPriceHistory(t.world, i)],
+      [EC2.DescribeInstancesCommand, (t, i) => ec2.describeInstances(t.world, i)],
+      [EC2.TerminateInstancesCommand, (t, i) => ec2.terminateInstances(t.world, i)],
+      [EC2.CreateLaunchTemplateCommand, (t, i) => ec2.createLaunchTemplate(t.world, i)],
+      [EC2.DescribeLaunchTemplatesCommand, (t, i) => ec2.describeLaunchTemplates(t.world, i)],
+      [EC2.CreateLaunchTemplateVersionCommand, (t, i) => ec2.createLaunchTemplateVersion(t.world, i)],
+      [EC2.ModifyLaunchTemplateCommand, (t, i) => ec2.modifyLaunchTemplate(t.world, i)],
+      [EC2.DescribeLaunchTemplateVersionsCommand, (t, i) => ec2.describeLaunchTemplateVersions(t.world, i)],
+    ],
+  },
+  {
+    client: SQS.SQSClient,
+    routes: [
+      [SQS.GetQueueUrlCommand, (t, i) => misc.getQueueUrl(t.world, i)],
+      [SQS.GetQueueAttributesCommand, (t, i) => misc.getQueueAttributes(t.world, i)],
+      [SQS.CreateQueueCommand, (t, i) => misc.createQueue(t.world, i)],
+      [SQS.SendMessageCommand, (t, i) => misc.sendMessage(t.world, i)],
+    ],
+  },
+  {
+    client: Pricing.PricingClient,
+    routes: [[Pricing.GetProductsCommand, (t, i) => misc.getProducts(t.world, i)]],
+  },
+  {
+    client: SNS.SNSClient,
+    routes: [[SNS.PublishCommand, (t, i) => misc.publish(t.world, i)]],
+  },
+  {
+    client: DynamoDB.DynamoDBClient,
+    routes: [
+      [DynamoDB.GetItemCommand, (t, i) => ddb.getItem(t.tables, i)],
+      [DynamoDB.PutItemCommand, (t, i) => ddb.putItem(t.tables, i)],
+      [DynamoDB.QueryCommand, (t, i) => ddb.query(t.tables, i)],
+      [DynamoDB.DeleteItemCommand, (t, i) => ddb.deleteItem(t.tables, i)],
+    ],
+  },
+];
+
+export interface SdkConnection {
+  /** Point every intercepted client at another world (one per policy run). */
+  target: SdkTarget;
+  calls: CallCounts;
+  restore(): void;
+}
+
+/** Intercepts the SDK clients and answers from `target` (switchable). Call `restore()` when done. */
+export function connectSdk(target: SdkTarget): SdkConnection {
+  const stubs: AnyStub[] = [];
+  const connection: SdkConnection = {
+    target,
+    calls: new Map(),
+    restore() {
+      for (const stub of stubs) stub.restore();
+    },
+  };
+  for (const { client, routes } of ROUTES) {
+    const stub = mockClient(client as never) as unknown as AnyStub;
+    stubs.push(stub);
+    // Default: a command nobody routed. `send` receives the command object itself.
+    (stub.send as unknown as { callsFake(fn: (command: object) => unknown): void }).callsFake((command: object) =>
+      Promise.reject(new NotImplementedInSimulator(command.constructor.name)),
+    );
+    for (const [Command, answer] of routes) {
+      stub.on(Command as never).callsFake(async (input: unknown) => {
+        const name = Command.name;
+        connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
+        // Handlers must never share mutable objects with the cloud: inputs are read, outputs are fresh.
+        return answer(connection.target, input as never);
+      });
+    }
+  }
+  return connection;
+}

@@ -1,0 +1,413 @@
+/**
+ * The `spotfarm` policy: the real Lambda handlers from functions/, unchanged, fed EventBridge events in virtual
+ * time, their SDK calls answered by the simulated cloud (sim/cloud/sdk.ts). The scenario's farm becomes a spot
+ * group and an on-demand fallback group tagged for spotfarm, its `spotfarm:` block becomes their
+ * `spotfarm:<setting>` tags.
+ *
+ * Event delivery follows EventBridge and Lambda async invocation: schedules on their rates, CloudWatch alarm
+ * state changes (1-minute periods on the queue's ApproximateNumberOfMessagesVisible), interruption warnings two
+ * minutes before each interruption, rebalance recommendations before some, launch-unsuccessful events on capacity
+ * failures. A handler that throws is retried 1 and then 2 minutes later, then counted as a failed event.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Context } from 'aws-lambda';
+import * as asg from '../cloud/autoscaling-api';
+import { Tables } from '../cloud/dynamodb-api';
+import * as ec2 from '../cloud/ec2-api';
+import { NotImplementedInSimulator } from '../cloud/errors';
+import type { SdkConnection } from '../cloud/sdk';
+import { ACCOUNT_ID, type Activity, type Group, type Instance, type World } from '../cloud/world';
+import { alarmTimestamp, eventTime } from '../time';
+
+/** The functions the spotfarm policy invokes (CONTRACTS.md names; entry files functions/<name>.ts). */
+export const SPOTFARM_FUNCTIONS = ['price-check', 'interruption', 'queue-scaler'] as const;
+export type SpotfarmFunction = (typeof SPOTFARM_FUNCTIONS)[number];
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const REPO = resolve(__dirname, '../..');
+export const STATE_TABLE = 'spotfarm-sim-state';
+
+/** The spotfarm handlers are not (all) there yet: the run says which, instead of failing mysteriously. */
+export class SpotfarmUnavailableError extends Error {
+  constructor(readonly missing: string[]) {
+    super(
+      `the spotfarm policy cannot run: ${missing.join('; ')}. ` +
+        `The handlers land with issues 3 (price-check), 4 (interruption) and 5 (queue-scaler); ` +
+        `run the baselines alone with --policies on-demand-only,recipe,aws-native,oracle.`,
+    );
+    this.name = 'SpotfarmUnavailableError';
+  }
+}
+
+/** Which handler entry files are missing (without importing anything). */
+export function missingHandlers(): string[] {
+  return SPOTFARM_FUNCTIONS.filter((name) => !existsSync(resolve(REPO, 'functions', `${name}.ts`))).map(
+    (name) => `functions/${name}.ts is missing`,
+  );
+}
+
+/** Stack configuration the handlers read from the environment (serverless.yml params, src/config.ts). */
+export function spotfarmEnvironment(world: World): Record<string, string> {
+  const s = world.scenario;
+  const rate = (seconds: number) => {
+    const minutes = Math.max(1, Math.round(seconds / 60));
+    return `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})`;
+  };
+  return {
+    AWS_REGION: s.region,
+    AWS_DEFAULT_REGION: s.region,
+    AWS_ACCESS_KEY_ID: 'simulated',
+    AWS_SECRET_ACCESS_KEY: 'simulated',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    SPOTFARM_FARM: s.farm.name,
+    SPOTFARM_DRY_RUN: 'false',
+    SPOTFARM_STATE_TABLE: STATE_TABLE,
+    SPOTFARM_TOPIC_ARN: `arn:aws:sns:${s.region}:${ACCOUNT_ID}:spotfarm-sim-notifications`,
+    SPOTFARM_LOG_LEVEL: 'SILENT',
+    SPOTFARM_PRICE_CHECK_RATE: rate(s.schedules.priceCheck),
+    SPOTFARM_QUEUE_SCALER_RATE: rate(s.schedules.queueScaler),
+    SPOTFARM_DEFAULTS: '',
+    SPOTFARM_RECORD_TTL_DAYS: '14',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_DEV: 'false',
+    POWERTOOLS_METRICS_NAMESPACE: 'spotfarm',
+    POWERTOOLS_SERVICE_NAME: 'spotfarm',
+  };
+}
+
+/** Sets `vars` in process.env and returns a function that restores what was there. */
+export function withEnvironment(vars: Record<string, string>): () => void {
+  const saved = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(vars)) {
+    saved.set(key, process.env[key]);
+    process.env[key] = value;
+  }
+  return () => {
+    for (const [key, value] of saved) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+/** Imports the handlers (once per process, like a warm Lambda container). */
+export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>> {
+  const missing = missingHandlers();
+  if (missing.length) throw new SpotfarmUnavailableError(missing);
+  const out = {} as Record<SpotfarmFunction, Handler>;
+  for (const name of SPOTFARM_FUNCTIONS) {
+    const file = resolve(REPO, 'functions', `${name}.ts`);
+    const mod = (await import(file)) as { handler?: unknown; default?: { handler?: unknown } };
+    const handler = mod.handler ?? mod.default?.handler;
+    if (typeof handler !== 'function') throw new SpotfarmUnavailableError([`functions/${name}.ts does not export a handler`]);
+    out[name] = handler as Handler;
+  }
+  return out;
+}
+
+/**
+ * The handlers read stack config once per cold start (src/config.ts caches it); a new run is a new stack with
+ * its own environment, so the cache is dropped.
+ */
+export async function resetStackConfig(): Promise<void> {
+  const file = resolve(REPO, 'src/config.ts');
+  if (!existsSync(file)) return;
+  const config = (await import(file)) as { resetConfigCache?: () => void };
+  config.resetConfigCache?.();
+}
+
+export interface SpotfarmStats {
+  invocations: Record<string, number>;
+  failedEvents: number;
+  retries: number;
+  /** Distinct error messages of failed invocations, with counts. */
+  errors: Map<string, number>;
+  /** The simulated cloud met a command or expression it does not emulate. */
+  notImplemented: Set<string>;
+}
+
+export interface SpotfarmFarm {
+  spotGroup: string;
+  onDemandGroup: string;
+  queueName: string;
+}
+
+/** Builds the farm in the world the way a user would: launch template(s) or configurations, two tagged groups. */
+export function buildSpotfarmFarm(world: World): SpotfarmFarm {
+  const s = world.scenario;
+  const farm = s.farm.name;
+  const type = s.instanceTypes[0]!;
+  const spotGroup = `${farm}-spot`;
+  const onDemandGroup = `${farm}-on-demand`;
+  const queueName = world.farmQueueName;
+  const tags = (role: 'spot' | 'on-demand') => {
+    const settings: Record<string, string> = { slotsPerInstance: String(s.farm.slotsPerInstance), ...s.spotfarm };
+    return [
+      { Key: 'spotfarm:farm', Value: farm, PropagateAtLaunch: true },
+      { Key: 'spotfarm:role', Value: role, PropagateAtLaunch: true },
+      { Key: 'spotfarm:queue', Value: queueName, PropagateAtLaunch: false },
+      ...Object.entries(settings).map(([k, v]) => ({ Key: `spotfarm:${k}`, Value: v, PropagateAtLaunch: false })),
+    ];
+  };
+  const common = {
+    AvailabilityZones: [...s.availabilityZones],
+    TerminationPolicies: ['OldestLaunchTemplate', 'OldestLaunchConfiguration', 'Default'],
+  };
+  const spotMarket = {
+    InstanceMarketOptions: {
+      MarketType: 'spot' as const,
+      SpotOptions: { SpotInstanceType: 'one-time' as const, InstanceInterruptionBehavior: 'terminate' as const },
+    },
+  };
+  const image = { ImageId: 'ami-0sim0000000000000', InstanceType: type as never };
+  if (s.farm.marketStyle === 'launch-configuration') {
+    const od = world.market.onDemandPrice(type);
+    asg.createLaunchConfiguration(world, { LaunchConfigurationName: `${farm}-spot`, ImageId: image.ImageId, InstanceType: type, SpotPrice: String(od) });
+    asg.createLaunchConfiguration(world, { LaunchConfigurationName: `${farm}-on-demand`, ImageId: image.ImageId, InstanceType: type });
+    asg.createAutoScalingGroup(world, {
+      AutoScalingGroupName: spotGroup,
+      MinSize: s.farm.spot.min,
+      MaxSize: s.farm.spot.max,
+      DesiredCapacity: s.farm.spot.min,
+      LaunchConfigurationName: `${farm}-spot`,
+      Tags: tags('spot'),
+      ...common,
+    });
+    asg.createAutoScalingGroup(world, {
+      AutoScalingGroupName: onDemandGroup,
+      MinSize: s.farm.onDemand.min,
+      MaxSize: s.farm.onDemand.max,
+      DesiredCapacity: s.farm.onDemand.min,
+      LaunchConfigurationName: `${farm}-on-demand`,
+      Tags: tags('on-demand'),
+      ...common,
+    });
+  } else {
+    const odLt = ec2.createLaunchTemplate(world, { LaunchTemplateName: `${farm}-on-demand`, LaunchTemplateData: image });
+    const odId = odLt.LaunchTemplate!.LaunchTemplateId!;
+    if (s.farm.marketStyle === 'launch-template') {
+      const spotLt = ec2.createLaunchTemplate(world, { LaunchTemplateName: `${farm}-spot`, LaunchTemplateData: { ...image, ...spotMarket } });
+      asg.createAutoScalingGroup(world, {
+        AutoScalingGroupName: spotGroup,
+        MinSize: s.farm.spot.min,
+        MaxSize: s.farm.spot.max,
+        DesiredCapacity: s.farm.spot.min,
+        LaunchTemplate: { LaunchTemplateId: spotLt.LaunchTemplate!.LaunchTemplateId!, Version: '1' },
+        Tags: tags('spot'),
+        ...common,
+      });
+    } else {
+      asg.createAutoScalingGroup(world, {
+        AutoScalingGroupName: spotGroup,
+        MinSize: s.farm.spot.min,
+        MaxSize: s.farm.spot.max,
+        DesiredCapacity: s.farm.spot.min,
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateId: odId, Version: '1' },
+            Overrides: s.instanceTypes.map((t) => ({ InstanceType: t })),
+          },
+          InstancesDistribution: {
+            OnDemandBaseCapacity: 0,
+            OnDemandPercentageAboveBaseCapacity: 0,
+            SpotAllocationStrategy: 'price-capacity-optimized',
+          },
+        },
+        Tags: tags('spot'),
+        ...common,
+      });
+    }
+    asg.createAutoScalingGroup(world, {
+      AutoScalingGroupName: onDemandGroup,
+      MinSize: s.farm.onDemand.min,
+      MaxSize: s.farm.onDemand.max,
+      DesiredCapacity: s.farm.onDemand.min,
+      LaunchTemplate: { LaunchTemplateId: odId, Version: '1' },
+      Tags: tags('on-demand'),
+      ...common,
+    });
+  }
+  world.groupWorkers.set(spotGroup, 'agent');
+  world.groupWorkers.set(onDemandGroup, 'agent');
+  return { spotGroup, onDemandGroup, queueName };
+}
+
+let eventCounter = 0;
+
+function uuid(): string {
+  eventCounter++;
+  const hex = eventCounter.toString(16).padStart(12, '0');
+  return `5e1f0000-0000-4000-8000-${hex}`;
+}
+
+function envelope(world: World, source: string, detailType: string, resources: string[], detail: unknown) {
+  return {
+    version: '0',
+    id: uuid(),
+    'detail-type': detailType,
+    source,
+    account: ACCOUNT_ID,
+    time: eventTime(world.now),
+    region: world.scenario.region,
+    resources,
+    detail,
+  };
+}
+
+function lambdaContext(fn: string): Context {
+  const name = `spotfarm-sim-${fn}`;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:${ACCOUNT_ID}:function:${name}`,
+    memoryLimitInMB: '256',
+    awsRequestId: uuid(),
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'simulated',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Lambda async retries: 2, one minute and then two minutes after the failure. */
+const RETRY_DELAYS = [60, 120];
+
+/**
+ * Wires the handlers to the world's events. Returns the stats the run reports. The SDK connection must point at
+ * this world (and a fresh state table) while the world runs.
+ */
+export function installSpotfarm(world: World, handlers: Record<SpotfarmFunction, Handler>, connection: SdkConnection): SpotfarmStats {
+  const s = world.scenario;
+  const tables = new Tables();
+  tables.create(STATE_TABLE, 'pk', 'sk');
+  connection.target = { world, tables };
+  const farm = buildSpotfarmFarm(world);
+  const stats: SpotfarmStats = { invocations: {}, failedEvents: 0, retries: 0, errors: new Map(), notImplemented: new Set() };
+
+  const invoke = (fn: SpotfarmFunction, event: unknown, attempt = 0): Promise<void> => {
+    stats.invocations[fn] = (stats.invocations[fn] ?? 0) + 1;
+    connection.target = { world, tables };
+    return handlers[fn](structuredClone(event), lambdaContext(fn)).then(
+      () => undefined,
+      (err: unknown) => {
+        const message = `${fn}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+        if (err instanceof NotImplementedInSimulator || /simulated cloud does not implement/.test(message)) {
+          stats.notImplemented.add(message);
+        }
+        if (attempt < RETRY_DELAYS.length) {
+          stats.retries++;
+          world.at(world.now + RETRY_DELAYS[attempt]!, () => invoke(fn, event, attempt + 1));
+        } else {
+          stats.failedEvents++;
+          stats.errors.set(message, (stats.errors.get(message) ?? 0) + 1);
+        }
+      },
+    );
+  };
+
+  // Schedules.
+  const schedule = (fn: SpotfarmFunction, period: number) => {
+    const rule = `arn:aws:events:${s.region}:${ACCOUNT_ID}:rule/spotfarm-sim-${fn}-schedule`;
+    const tick = (): Promise<void> => {
+      world.at(world.now + period, tick);
+      return invoke(fn, envelope(world, 'aws.events', 'Scheduled Event', [rule], {}));
+    };
+    world.at(s.start, tick);
+  };
+  schedule('queue-scaler', s.schedules.queueScaler);
+  schedule('price-check', s.schedules.priceCheck);
+
+  // CloudWatch alarms on ApproximateNumberOfMessagesVisible, 1-minute periods, N evaluation periods.
+  const alarms = [
+    { name: `${s.farm.name}-backlog-high`, ...s.alarms.backlogHigh, op: 'GreaterThanOrEqualToThreshold' as const },
+    { name: `${s.farm.name}-backlog-low`, ...s.alarms.backlogLow, op: 'LessThanOrEqualToThreshold' as const },
+  ].map((a) => ({ ...a, state: 'INSUFFICIENT_DATA', since: s.start, datapoints: [] as number[] }));
+  const evaluate = (): Promise<void> | void => {
+    world.at(world.now + 60, evaluate);
+    const value = world.visible;
+    const pending: Promise<void>[] = [];
+    for (const alarm of alarms) {
+      alarm.datapoints.push(value);
+      if (alarm.datapoints.length > alarm.evaluationPeriods) alarm.datapoints.shift();
+      if (alarm.datapoints.length < alarm.evaluationPeriods) continue;
+      const breaching = alarm.datapoints.every((v) => (alarm.op === 'GreaterThanOrEqualToThreshold' ? v >= alarm.threshold : v <= alarm.threshold));
+      const next = breaching ? 'ALARM' : 'OK';
+      if (next === alarm.state) continue;
+      const previous = { value: alarm.state, timestamp: alarmTimestamp(alarm.since) };
+      alarm.state = next;
+      alarm.since = world.now;
+      const reasonData = JSON.stringify({
+        version: '1.0',
+        queryDate: alarmTimestamp(world.now),
+        statistic: 'Sum',
+        period: 60,
+        recentDatapoints: [...alarm.datapoints],
+        threshold: alarm.threshold,
+      });
+      const reason = `Threshold Crossed: ${alarm.evaluationPeriods} datapoint(s) [${alarm.datapoints.join(', ')}] ${breaching ? 'were' : 'were not'} ${alarm.op === 'GreaterThanOrEqualToThreshold' ? 'greater than or equal to' : 'less than or equal to'} the threshold (${alarm.threshold}).`;
+      pending.push(
+        invoke(
+          'queue-scaler',
+          envelope(world, 'aws.cloudwatch', 'CloudWatch Alarm State Change', [`arn:aws:cloudwatch:${s.region}:${ACCOUNT_ID}:alarm:${alarm.name}`], {
+            alarmName: alarm.name,
+            configuration: {
+              description: `spotfarm ${s.farm.name}: backlog ${alarm.op === 'GreaterThanOrEqualToThreshold' ? 'high' : 'low'}`,
+              metrics: [
+                {
+                  id: 'm1',
+                  metricStat: {
+                    metric: { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: farm.queueName } },
+                    period: 60,
+                    stat: 'Sum',
+                  },
+                  returnData: true,
+                },
+              ],
+            },
+            previousState: { ...previous, reason: 'previous state', reasonData: '{}' },
+            state: { value: next, reason, reasonData, timestamp: alarmTimestamp(world.now) },
+          }),
+        ),
+      );
+    }
+    if (pending.length) return Promise.all(pending).then(() => undefined);
+  };
+  world.at(s.start + 60, evaluate);
+
+  // EC2 and Auto Scaling events.
+  const instanceArn = (i: Instance) => `arn:aws:ec2:${s.region}:${ACCOUNT_ID}:instance/${i.id}`;
+  world.hooks.onInterruptionWarning = (i: Instance) => {
+    world.at(world.now, () =>
+      invoke('interruption', envelope(world, 'aws.ec2', 'EC2 Spot Instance Interruption Warning', [instanceArn(i)], { 'instance-id': i.id, 'instance-action': 'terminate' })),
+    );
+  };
+  world.hooks.onRebalanceRecommendation = (i: Instance) => {
+    world.at(world.now, () => invoke('interruption', envelope(world, 'aws.ec2', 'EC2 Instance Rebalance Recommendation', [instanceArn(i)], { 'instance-id': i.id })));
+  };
+  world.hooks.onLaunchFailed = (g: Group, a: Activity) => {
+    world.at(world.now, () =>
+      invoke(
+        'interruption',
+        envelope(world, 'aws.autoscaling', 'EC2 Instance Launch Unsuccessful', [g.arn], {
+          StatusCode: 'Failed',
+          Description: a.Description,
+          AutoScalingGroupName: g.name,
+          ActivityId: a.ActivityId,
+          Details: { 'Availability Zone': JSON.parse(a.Details)['Availability Zone'] ?? '', 'Subnet ID': 'subnet-0sim' },
+          RequestId: a.ActivityId,
+          StatusMessage: a.StatusMessage ?? '',
+          EndTime: eventTime(a.EndTime),
+          StartTime: eventTime(a.StartTime),
+          Cause: a.Cause,
+        }),
+      ),
+    );
+  };
+  return stats;
+}
