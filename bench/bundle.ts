@@ -1,0 +1,114 @@
+/**
+ * Bundle size and cold import time of each Lambda function, beside a "floor" bundle that imports only the same
+ * AWS SDK clients and commands the function's bundle contains, built and measured in the same run with the
+ * same esbuild options as serverless.yml. Target: every function <= 1.25x its floor, in bytes and in time.
+ * Prints figures; asserts nothing.
+ */
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(__dirname, '..');
+const OUT = join(ROOT, 'bench/out');
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
+
+const esbuildOptions = {
+  bundle: true,
+  minify: true,
+  platform: 'node' as const,
+  target: 'node22',
+  format: 'cjs' as const,
+  mainFields: ['module', 'main'],
+  metafile: true,
+  logLevel: 'silent' as const,
+};
+
+/** Median wall time (ms) of requiring `file` in a fresh Node process. */
+function importMillis(file: string): number {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const out = execFileSync(
+      process.execPath,
+      ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
+      { env: { ...process.env, NODE_NO_WARNINGS: '1', AWS_REGION: 'us-east-1', SPOTFARM_LOG_LEVEL: 'SILENT' } },
+    );
+    times.push(Number(out.toString()));
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+/** `@aws-sdk/client-x` -> the command classes of it that ended up in the bundle. */
+function sdkUsage(inputs: string[]): Map<string, Set<string>> {
+  const usage = new Map<string, Set<string>>();
+  for (const input of inputs) {
+    const m = input.match(/node_modules\/(@aws-sdk\/client-[a-z0-9-]+)\/dist-[a-z]+\/(?:commands\/([A-Za-z]+Command)\.js)?/);
+    if (!m) continue;
+    const commands = usage.get(m[1]!) ?? new Set<string>();
+    if (m[2]) commands.add(m[2]);
+    usage.set(m[1]!, commands);
+  }
+  return usage;
+}
+
+function clientClass(pkg: string): string {
+  const special: Record<string, string> = { '@aws-sdk/client-auto-scaling': 'AutoScalingClient', '@aws-sdk/client-ec2': 'EC2Client', '@aws-sdk/client-sqs': 'SQSClient', '@aws-sdk/client-sns': 'SNSClient', '@aws-sdk/client-dynamodb': 'DynamoDBClient', '@aws-sdk/client-pricing': 'PricingClient', '@aws-sdk/client-cloudwatch': 'CloudWatchClient' };
+  return special[pkg] ?? `${pkg.replace('@aws-sdk/client-', '').replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Client`;
+}
+
+export async function benchBundles(): Promise<{ name: string; bytes: number; floorBytes: number; ms: number; floorMs: number }[]> {
+  mkdirSync(OUT, { recursive: true });
+  const functions = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
+  const rows = [];
+  for (const name of functions) {
+    const outfile = join(OUT, `${name}.cjs`);
+    const result = await build({ ...esbuildOptions, entryPoints: [join(ROOT, 'functions', `${name}.ts`)], outfile });
+    // Only files that contributed bytes: `inputs` also lists what tree-shaking dropped.
+    const output = Object.values(result.metafile!.outputs)[0]!;
+    const used = Object.entries(output.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([file]) => file);
+    const usage = sdkUsage(used);
+    let n = 0;
+    // The floor builds each client once at import, as a function's AWS wrappers do.
+    const floorSource = [...usage]
+      .map(([pkg, commands]) => {
+        const client = clientClass(pkg);
+        const alias = `c${n++}`;
+        return [
+          `import { ${client} as ${alias} } from '${pkg}';`,
+          `export const i${n} = new ${alias}({});`,
+          `export { ${commands.size > 0 ? [...commands].map((c) => `${c} as e${n++}`).join(', ') : ''} } from '${pkg}';`,
+        ].join('\n');
+      })
+      .join('\n');
+    const floorEntry = join(OUT, `${name}.floor.ts`);
+    writeFileSync(floorEntry, floorSource + '\n');
+    const floorFile = join(OUT, `${name}.floor.cjs`);
+    await build({ ...esbuildOptions, entryPoints: [floorEntry], outfile: floorFile, absWorkingDir: ROOT, nodePaths: [join(ROOT, 'node_modules')] });
+    rows.push({
+      name,
+      bytes: statSync(outfile).size,
+      floorBytes: statSync(floorFile).size,
+      ms: importMillis(outfile),
+      floorMs: importMillis(floorFile),
+    });
+  }
+  return rows;
+}
+
+if (require.main === module) {
+  void benchBundles().then(printBundles);
+}
+
+export function printBundles(rows: Awaited<ReturnType<typeof benchBundles>>): void {
+  console.log(`\nLambda bundles (esbuild, minified CommonJS, as serverless.yml builds them); cold import = median of ${RUNS} fresh Node processes`);
+  console.log('function       bytes     floor bytes  ratio   import ms  floor ms  ratio   target <= 1.25x');
+  for (const r of rows) {
+    const byteRatio = r.bytes / r.floorBytes;
+    const timeRatio = r.ms / r.floorMs;
+    const ok = byteRatio <= 1.25 && timeRatio <= 1.25 ? 'met' : 'MISSED';
+    console.log(
+      `${r.name.padEnd(14)} ${String(r.bytes).padStart(9)} ${String(r.floorBytes).padStart(12)}  ${byteRatio.toFixed(2).padStart(5)}x ${r.ms.toFixed(1).padStart(10)} ${r.floorMs.toFixed(1).padStart(9)}  ${timeRatio.toFixed(2).padStart(5)}x  ${ok}`,
+    );
+  }
+}
