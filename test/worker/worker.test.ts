@@ -74,13 +74,13 @@ describe('worker agent against moto', () => {
   });
 
   it("extends a slow job's visibility so it is not redelivered", async () => {
-    // Prepare: a 2 s lease and a 5 s job; a second free slot would pick the message up again if the lease lapsed.
-    const queueUrl = await queue(2, ['slow']);
+    // Prepare: a 3 s lease and a 7 s job; a second free slot would pick the message up again if the lease lapsed.
+    const queueUrl = await queue(3, ['slow']);
     let runs = 0;
     const { log, events } = collectLog();
     const process: JobProcessor = async (_message, { signal }) => {
       runs++;
-      await work(5000, signal);
+      await work(7000, signal);
     };
     // Act
     const handle = runWorker({ queueUrl, slots: 2, process, sqs, metadata: false, log, ...FAST });
