@@ -19,6 +19,8 @@ export interface FakeImds {
   /** Schedules (or with undefined, clears) an interruption `seconds` from now. */
   setInstanceAction(seconds: number | undefined, action?: string): void;
   setRebalance(on: boolean): void;
+  /** Forgets every session token, as IMDS does when one expires: the next GET gets 401. */
+  expireTokens(): void;
   /** Every request, as "METHOD path status". */
   requests: string[];
   close(): Promise<void>;
@@ -27,6 +29,7 @@ export interface FakeImds {
 export async function startFakeImds(options: { instanceId?: string; port?: number } = {}): Promise<FakeImds> {
   const instanceId = options.instanceId ?? 'i-0123456789abcdef0';
   const tokens = new Set<string>();
+  let issued = 0;
   let instanceAction: string | undefined;
   let rebalance: string | undefined;
   const requests: string[] = [];
@@ -39,7 +42,7 @@ export async function startFakeImds(options: { instanceId?: string; port?: numbe
     if (req.method === 'PUT' && req.url === '/latest/api/token') {
       const ttl = Number(req.headers['x-aws-ec2-metadata-token-ttl-seconds']);
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21_600) return send(400);
-      const token = `token-${tokens.size + 1}`;
+      const token = `token-${++issued}`;
       tokens.add(token);
       return send(200, token);
     }
@@ -90,6 +93,9 @@ export async function startFakeImds(options: { instanceId?: string; port?: numbe
         seconds === undefined
           ? undefined
           : JSON.stringify({ action, time: new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z') });
+    },
+    expireTokens() {
+      tokens.clear();
     },
     setRebalance(on) {
       rebalance = on ? JSON.stringify({ noticeTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }) : undefined;

@@ -28,6 +28,23 @@ describe('IMDSv2 client against a fake metadata server', () => {
     ]);
   });
 
+  it('fetches a new token when the old one is refused (401)', async () => {
+    // Prepare
+    const client = createImdsClient({ endpoint: imds.endpoint });
+    await client.instanceId();
+    imds.expireTokens();
+    imds.requests.length = 0;
+    // Act
+    const id = await client.instanceId();
+    // Assess
+    expect(id).toBe('i-0abc');
+    expect(imds.requests).toEqual([
+      'GET /latest/meta-data/instance-id 401',
+      'PUT /latest/api/token 200',
+      'GET /latest/meta-data/instance-id 200',
+    ]);
+  });
+
   it('treats 404 as no notice and parses a scheduled interruption', async () => {
     // Prepare
     const client = createImdsClient({ endpoint: imds.endpoint });
