@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { applySettings, DEFAULT_SETTINGS } from '../src/settings';
 import { ADVISOR_SNAPSHOTS, advisorRate, knownInstanceTypes } from './advisor';
 import { Market, StepSeries } from './market';
 import { isoToEpoch, parseDuration } from './time';
@@ -22,25 +23,6 @@ export class ScenarioError extends Error {
     this.name = 'ScenarioError';
   }
 }
-
-/** Per-group settings spotfarm reads from `spotfarm:<setting>` tags (CONTRACTS.md), plus the scaling policy. */
-export const SPOTFARM_SETTINGS = [
-  'swapRatio',
-  'confirmChecks',
-  'hysteresis',
-  'minDwell',
-  'capacityFailures',
-  'breakerInterruptions',
-  'rebalance',
-  'revert',
-  'backlogPerInstance',
-  'scaleOutPercent',
-  'scaleInStep',
-  'scaleInCooldown',
-  'idleMinutes',
-  'fallbackDelay',
-  'policy',
-] as const;
 
 const duration = z.union([z.string(), z.number()], { error: 'expected a duration such as 30m, 2h or 3d' }).refine(
   (v) => parseDuration(v) !== null,
@@ -134,14 +116,16 @@ const schema = z.strictObject({
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' }))
     .optional()
     .superRefine((value, ctx) => {
-      for (const key of Object.keys(value ?? {})) {
-        if (!(SPOTFARM_SETTINGS as readonly string[]).includes(key)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: `unknown setting (known: ${SPOTFARM_SETTINGS.join(', ')})`,
-          });
-        }
+      // The same parser that reads the groups' spotfarm:<setting> tags (src/settings.ts).
+      const raw: Record<string, string> = {};
+      for (const [key, v] of Object.entries(value ?? {})) raw[key] = String(v);
+      const { problems } = applySettings(DEFAULT_SETTINGS, raw, (key) => key);
+      for (const problem of problems) {
+        const key = Object.keys(raw).find((k) => problem.startsWith(`${k}=`) || problem.startsWith(`unknown setting ${k}=`));
+        let message = problem;
+        if (key && problem.startsWith('unknown setting')) message = `unknown setting${problem.slice(problem.indexOf(' (known'))}`;
+        else if (key) message = `${problem.slice(`${key}=${raw[key]}: `.length)} (got "${raw[key]}")`;
+        ctx.addIssue({ code: 'custom', path: key ? [key] : [], message });
       }
     }),
 });
@@ -235,13 +219,19 @@ function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
+/** A path as the user should see it: relative to the working directory when inside it. */
+function display(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
+}
+
 function seconds(value: string | number | undefined, fallback: number): number {
   return value === undefined ? fallback : parseDuration(value)!;
 }
 
 /** Reads, validates and loads a scenario. Throws ScenarioError with every problem found, each with its path. */
 export function loadScenario(path: string): Scenario {
-  const shown = relative(process.cwd(), path) || path;
+  const shown = display(path);
   const fail = (issues: string[]): never => {
     throw new ScenarioError(issues.map((i) => `${shown}: ${i}`).join('\n'), issues.map((i) => `${shown}: ${i}`));
   };
@@ -280,7 +270,7 @@ export function loadScenario(path: string): Scenario {
   if (typeof file.prices.on_demand === 'string') files.push(['prices.on_demand', file.prices.on_demand]);
   for (const [field, rel] of files) {
     const full = resolve(dir, rel);
-    if (!existsSync(full)) issues.push(`${field}: file not found: ${relative(process.cwd(), full) || full}`);
+    if (!existsSync(full)) issues.push(`${field}: file not found: ${display(full)}`);
   }
   if (issues.length) fail(issues);
 
@@ -378,7 +368,7 @@ export function loadScenario(path: string): Scenario {
   let workload: Workload;
   try {
     const tracePath = resolve(dir, file.workload.trace);
-    workload = buildWorkload(parseTrace(readText(tracePath), relative(process.cwd(), tracePath)), {
+    workload = buildWorkload(parseTrace(readText(tracePath), display(tracePath)), {
       start,
       duration: durationS,
       from: seconds(file.workload.from, 0),

@@ -153,6 +153,7 @@ export function evaluateCondition(expression: string, item: Item | undefined, ct
       const exists = attr(name) !== undefined;
       return token === 'attribute_exists' ? exists : !exists;
     }
+    if (peek() === '(') throw new NotImplementedInSimulator(`DynamoDB condition expression "${expression}" (function ${token})`);
     const left = resolveName(token, ctx, expression);
     const op = next();
     const right = resolveValue(next() ?? '', ctx);

@@ -250,6 +250,8 @@ export class World {
       }),
     }).farm = true;
     if (n > 0) this.at(this.arrival[0]!, () => this.arrive());
+    // The arrival window closes: from now on the run ends as soon as the work is done.
+    this.at(scenario.start + scenario.duration, () => undefined);
     for (const storm of scenario.interruptions.storms) this.at(storm.at, () => this.storm(storm));
   }
 
@@ -285,8 +287,14 @@ export class World {
     if (!this.stopped) this.now = Math.max(this.now, Math.min(until, this.endT));
   }
 
+  /** Arrivals are over (the window has passed) and nothing is queued or in flight. */
   private workDone(): boolean {
-    return this.nextArrival >= this.arrival.length && this.ringSize === 0 && this.inflight === 0;
+    return (
+      this.now >= this.scenario.start + this.scenario.duration &&
+      this.nextArrival >= this.arrival.length &&
+      this.ringSize === 0 &&
+      this.inflight === 0
+    );
   }
 
   private finish(t: number): void {
@@ -629,8 +637,8 @@ export class World {
       StartTime: this.now,
       EndTime: this.now,
       Progress: 100,
-      Details: JSON.stringify({ 'Availability Zone': a.Details ?? '' }),
       ...a,
+      Details: JSON.stringify({ 'Subnet ID': 'subnet-0sim', 'Availability Zone': a.Details ?? '' }),
     } as Activity;
     group.activities.push(activity);
     if (group.activities.length > MAX_ACTIVITIES) group.activities.splice(0, group.activities.length - MAX_ACTIVITIES);

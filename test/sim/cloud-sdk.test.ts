@@ -1,0 +1,250 @@
+/**
+ * The simulated cloud through the real SDK clients (aws-sdk-client-mock routes every send to it): outputs in the
+ * SDK's shapes, errors with the SDK's names, loud failures for what it does not emulate.
+ */
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  DetachInstancesCommand,
+  PutScalingPolicyCommand,
+  SetDesiredCapacityCommand,
+  UpdateAutoScalingGroupCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
+  DescribeInstancesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+  ModifyLaunchTemplateCommand,
+} from '@aws-sdk/client-ec2';
+import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Tables } from '../../sim/cloud/dynamodb-api';
+import { connectSdk, type SdkConnection } from '../../sim/cloud/sdk';
+import type { World } from '../../sim/cloud/world';
+import { T0, testScenario } from './support/scenario';
+import { world } from './support/world';
+
+const asg = new AutoScalingClient({ region: 'us-east-1' });
+const ec2 = new EC2Client({ region: 'us-east-1' });
+const sqs = new SQSClient({ region: 'us-east-1' });
+const ddb = new DynamoDBClient({ region: 'us-east-1' });
+const pricing = new PricingClient({ region: 'us-east-1' });
+
+let w: World;
+let sdk: SdkConnection;
+
+beforeEach(() => {
+  w = world(testScenario({ jobs: [{ at: 0, runtime: 10 }], spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.06]] } }));
+  const tables = new Tables();
+  tables.create('state', 'pk', 'sk');
+  sdk = connectSdk({ world: w, tables });
+});
+afterEach(() => sdk.restore());
+
+async function makeGroup(name: string, tags: Record<string, string> = {}, max = 3) {
+  const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: `${name}-lt`, LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge' } }));
+  await asg.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      MinSize: 0,
+      MaxSize: max,
+      DesiredCapacity: 0,
+      LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '1' },
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true })),
+    }),
+  );
+  return lt.LaunchTemplate!.LaunchTemplateId!;
+}
+
+describe('Auto Scaling through the SDK', () => {
+  it('filters groups by tag (ANDed filters, ORed values) and paginates', async () => {
+    // Prepare
+    await makeGroup('a', { 'spotfarm:farm': 'ml', 'spotfarm:role': 'spot' });
+    await makeGroup('b', { 'spotfarm:farm': 'ml', 'spotfarm:role': 'on-demand' });
+    await makeGroup('c', { 'spotfarm:farm': 'other' });
+    // Act
+    const ml = await asg.send(new DescribeAutoScalingGroupsCommand({ Filters: [{ Name: 'tag:spotfarm:farm', Values: ['ml'] }] }));
+    const both = await asg.send(
+      new DescribeAutoScalingGroupsCommand({
+        Filters: [
+          { Name: 'tag:spotfarm:farm', Values: ['ml', 'other'] },
+          { Name: 'tag-key', Values: ['spotfarm:role'] },
+        ],
+      }),
+    );
+    const page1 = await asg.send(new DescribeAutoScalingGroupsCommand({ MaxRecords: 2 }));
+    const page2 = await asg.send(new DescribeAutoScalingGroupsCommand({ MaxRecords: 2, NextToken: page1.NextToken }));
+    // Assess
+    expect(ml.AutoScalingGroups!.map((g) => g.AutoScalingGroupName)).toEqual(['a', 'b']);
+    expect(both.AutoScalingGroups!.map((g) => g.AutoScalingGroupName)).toEqual(['a', 'b']);
+    expect(page1.AutoScalingGroups).toHaveLength(2);
+    expect(page2.AutoScalingGroups!.map((g) => g.AutoScalingGroupName)).toEqual(['c']);
+    expect(page2.NextToken).toBeUndefined();
+  });
+
+  it('rejects a desired capacity above max with ValidationError, as the SDK shapes it', async () => {
+    await makeGroup('a');
+    const call = asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 5 }));
+    await expect(call).rejects.toMatchObject({
+      name: 'ValidationError',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: 'New SetDesiredCapacity value 5 is above max value 3 for the AutoScalingGroup.',
+    });
+  });
+
+  it('launches instances as desired grows; a new MaxSize below desired lowers it', async () => {
+    await makeGroup('a', {}, 5);
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 4 }));
+    await w.runUntil(T0 + 10);
+    const before = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }));
+    await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'a', MaxSize: 2 }));
+    await w.runUntil(T0 + 20);
+    const after = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }));
+    expect(before.AutoScalingGroups![0]!.Instances).toHaveLength(4);
+    expect(after.AutoScalingGroups![0]).toMatchObject({ MaxSize: 2, DesiredCapacity: 2 });
+    expect(after.AutoScalingGroups![0]!.Instances).toHaveLength(2);
+  });
+
+  it('detaching without decrement launches a replacement; the detached instance keeps running', async () => {
+    await makeGroup('a');
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 100);
+    const id = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }))).AutoScalingGroups![0]!.Instances![0]!.InstanceId!;
+    await asg.send(new DetachInstancesCommand({ AutoScalingGroupName: 'a', InstanceIds: [id], ShouldDecrementDesiredCapacity: false }));
+    await w.runUntil(T0 + 110);
+    const g = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }))).AutoScalingGroups![0]!;
+    const detached = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
+    expect(g.DesiredCapacity).toBe(1);
+    expect(g.Instances!.map((i) => i.InstanceId)).not.toContain(id);
+    expect(g.Instances).toHaveLength(1);
+    expect(detached.Reservations![0]!.Instances![0]!.State!.Name).toBe('running');
+    const activities = await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'a' }));
+    expect(activities.Activities![0]!.Description).toMatch(/^Launching a new EC2 instance: i-/);
+  });
+
+  it('a command the simulated cloud does not emulate fails loudly', async () => {
+    await expect(asg.send(new PutScalingPolicyCommand({ AutoScalingGroupName: 'a', PolicyName: 'p' }))).rejects.toThrow(
+      'the simulated cloud does not implement PutScalingPolicyCommand',
+    );
+  });
+});
+
+describe('EC2 launch templates through the SDK', () => {
+  it('a new version from SourceVersion inherits what it does not set; ModifyLaunchTemplate moves $Default', async () => {
+    const lt = await ec2.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: 't',
+        LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge', InstanceMarketOptions: { MarketType: 'spot' } },
+      }),
+    );
+    const id = lt.LaunchTemplate!.LaunchTemplateId!;
+    const v2 = await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: id, SourceVersion: '1', LaunchTemplateData: { InstanceMarketOptions: {} } }));
+    await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: id, DefaultVersion: '2' }));
+    const versions = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id, Versions: ['$Default', '1'] }));
+    expect(v2.LaunchTemplateVersion!.VersionNumber).toBe(2);
+    expect(versions.LaunchTemplateVersions!.map((v) => [v.VersionNumber, v.DefaultVersion, v.LaunchTemplateData!.ImageId, v.LaunchTemplateData!.InstanceMarketOptions?.MarketType])).toEqual([
+      [2, true, 'ami-1', undefined],
+      [1, false, 'ami-1', 'spot'],
+    ]);
+    await expect(ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: 'lt-nope' }))).rejects.toMatchObject({ name: 'InvalidLaunchTemplateId.NotFound' });
+  });
+});
+
+describe('SQS and Pricing through the SDK', () => {
+  it('answers queue depths as strings and QueueDoesNotExist for an unknown queue', async () => {
+    await w.runUntil(T0 + 1);
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: 'farm-jobs' }));
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+    );
+    expect(Attributes).toEqual({ ApproximateNumberOfMessages: '1', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' });
+    await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'nope' }))).rejects.toMatchObject({ name: 'QueueDoesNotExist' });
+  });
+
+  it('answers GetProducts in the Price List shape: JSON strings with the on-demand price', async () => {
+    const out = await pricing.send(
+      new GetProductsCommand({
+        ServiceCode: 'AmazonEC2',
+        Filters: [
+          { Type: 'TERM_MATCH', Field: 'instanceType', Value: 'c3.xlarge' },
+          { Type: 'TERM_MATCH', Field: 'regionCode', Value: 'us-east-1' },
+          { Type: 'TERM_MATCH', Field: 'operatingSystem', Value: 'Linux' },
+          { Type: 'TERM_MATCH', Field: 'tenancy', Value: 'Shared' },
+          { Type: 'TERM_MATCH', Field: 'preInstalledSw', Value: 'NA' },
+          { Type: 'TERM_MATCH', Field: 'capacitystatus', Value: 'Used' },
+        ],
+      }),
+    );
+    expect(out.PriceList).toHaveLength(1);
+    const product = JSON.parse(String(out.PriceList![0]));
+    const dims = Object.values(Object.values(product.terms.OnDemand as Record<string, { priceDimensions: Record<string, { unit: string; pricePerUnit: { USD: string } }> }>)[0]!.priceDimensions);
+    expect(dims[0]).toMatchObject({ unit: 'Hrs' });
+    expect(Number(dims[0]!.pricePerUnit.USD)).toBe(0.21);
+    const none = await pricing.send(new GetProductsCommand({ ServiceCode: 'AmazonEC2', Filters: [{ Type: 'TERM_MATCH', Field: 'instanceType', Value: 'm5.large' }] }));
+    expect(none.PriceList).toEqual([]);
+  });
+});
+
+describe('DynamoDB state table through the SDK', () => {
+  const key = marshall({ pk: 'group#a', sk: 'state' });
+
+  it('puts with attribute_not_exists once, then only with the expected version (optimistic concurrency)', async () => {
+    const create = () =>
+      ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk: 'group#a', sk: 'state', version: 1 }), ConditionExpression: 'attribute_not_exists(pk)' }));
+    await create();
+    await expect(create()).rejects.toMatchObject({ name: 'ConditionalCheckFailedException', $metadata: { httpStatusCode: 400 } });
+    const update = (expected: number) =>
+      ddb.send(
+        new PutItemCommand({
+          TableName: 'state',
+          Item: marshall({ pk: 'group#a', sk: 'state', version: expected + 1 }),
+          ConditionExpression: 'attribute_not_exists(pk) OR #version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: marshall({ ':expected': expected }),
+        }),
+      );
+    await update(1);
+    await expect(update(1)).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+    const item = await ddb.send(new GetItemCommand({ TableName: 'state', Key: key, ConsistentRead: true }));
+    expect(unmarshall(item.Item!)).toEqual({ pk: 'group#a', sk: 'state', version: 2 });
+  });
+
+  it('queries a time window with BETWEEN and a kind with begins_with, in sort-key order', async () => {
+    for (const sk of ['decision#2015-05-05T00:10:00Z#1', 'decision#2015-05-05T00:20:00Z#2', 'interruption#2015-05-05T00:15:00Z#3']) {
+      await ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk: 'pool#c3.xlarge|us-east-1a', sk }) }));
+    }
+    const between = await ddb.send(
+      new QueryCommand({
+        TableName: 'state',
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: marshall({ ':pk': 'pool#c3.xlarge|us-east-1a', ':from': 'decision#2015-05-05T00:15', ':to': 'decision#2015-05-05T01' }),
+      }),
+    );
+    const prefix = await ddb.send(
+      new QueryCommand({
+        TableName: 'state',
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: marshall({ ':pk': 'pool#c3.xlarge|us-east-1a', ':prefix': 'decision#' }),
+        ScanIndexForward: false,
+      }),
+    );
+    expect(between.Items!.map((i) => unmarshall(i).sk)).toEqual(['decision#2015-05-05T00:20:00Z#2']);
+    expect(prefix.Items!.map((i) => unmarshall(i).sk)).toEqual(['decision#2015-05-05T00:20:00Z#2', 'decision#2015-05-05T00:10:00Z#1']);
+  });
+
+  it('fails loudly on anything else', async () => {
+    await expect(ddb.send(new UpdateItemCommand({ TableName: 'state', Key: key }))).rejects.toThrow('does not implement UpdateItemCommand');
+    await expect(
+      ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk: 'x', sk: 'y' }), ConditionExpression: 'size(#a) > :n', ExpressionAttributeNames: { '#a': 'a' }, ExpressionAttributeValues: marshall({ ':n': 1 }) })),
+    ).rejects.toThrow(/does not implement DynamoDB condition expression/);
+    await expect(ddb.send(new GetItemCommand({ TableName: 'nope', Key: key }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+});
