@@ -6,6 +6,8 @@
  * case to the executor's switch (src/execute.ts).
  */
 
+import type { MarketOriginals, MarketTrigger } from './market-state';
+
 interface ActionBase {
   /** The Auto Scaling group the action is about. */
   asgName: string;
@@ -25,7 +27,21 @@ export interface SetDesiredCapacityAction extends ActionBase {
   to: number;
 }
 
-export type Action = SkipAction | SetDesiredCapacityAction;
+/** Market controller (src/decide/market.ts): new instances launch on-demand; running instances are left alone. */
+export interface SwapToOnDemandAction extends ActionBase {
+  kind: 'swapToOnDemand';
+  trigger: MarketTrigger;
+  /** The group's spot launch source, remembered to return to. */
+  from: MarketOriginals;
+}
+
+/** Market controller: new instances launch from the remembered spot launch source again. */
+export interface SwapToSpotAction extends ActionBase {
+  kind: 'swapToSpot';
+  to: MarketOriginals;
+}
+
+export type Action = SkipAction | SetDesiredCapacityAction | SwapToOnDemandAction | SwapToSpotAction;
 
 export type ActionKind = Action['kind'];
 

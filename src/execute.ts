@@ -9,6 +9,7 @@ import { groupKey, putRecordOnce, recordSortKey } from './aws/state-store';
 import type { Action } from './actions';
 import type { Config } from './config';
 import { logDecision } from './log';
+import { executeSwap } from './market/swap';
 
 export interface ExecutionContext {
   config: Readonly<Config>;
@@ -48,6 +49,10 @@ export async function executeAction(action: Action, ctx: ExecutionContext): Prom
   switch (action.kind) {
     case 'setDesiredCapacity':
       await setDesiredCapacity(action.asgName, action.to);
+      break;
+    case 'swapToOnDemand':
+    case 'swapToSpot':
+      await executeSwap(action, ctx.eventId);
       break;
     default: {
       const unknown: never = action;

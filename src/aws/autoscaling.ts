@@ -4,16 +4,19 @@
  */
 import {
   AutoScalingClient,
+  CreateLaunchConfigurationCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLaunchConfigurationsCommand,
   DescribeScalingActivitiesCommand,
   SetDesiredCapacityCommand,
+  UpdateAutoScalingGroupCommand,
   type AutoScalingGroup,
+  type CreateLaunchConfigurationCommandInput,
   type Filter,
   type LaunchTemplateSpecification,
 } from '@aws-sdk/client-auto-scaling';
-import { aws } from '../errors';
+import { aws, AwsCallError } from '../errors';
 import type { GroupInstance, GroupSnapshot, LaunchDetails, LaunchSource, TemplateRef } from '../model';
 import { FARM_TAG } from '../settings';
 
@@ -155,6 +158,134 @@ export async function setDesiredCapacity(
   await aws(`setting desired capacity of auto scaling group ${groupName} to ${desired}`, () =>
     client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: desired, HonorCooldown: false })),
   );
+}
+
+/**
+ * Failed or cancelled launches of every group in the account since `since`, by group, in one paginated call
+ * (no group name: the history of all groups, newest first), so the cost scales with pages, not groups.
+ */
+export async function describeRecentFailedLaunches(
+  since: Date,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<Map<string, FailedLaunch[]>> {
+  const out = new Map<string, FailedLaunch[]>();
+  let nextToken: string | undefined;
+  do {
+    const page = await aws('describing recent scaling activities', () =>
+      client.send(new DescribeScalingActivitiesCommand({ MaxRecords: 100, NextToken: nextToken })),
+    );
+    let newer = false;
+    for (const activity of page.Activities ?? []) {
+      const start = activity.StartTime;
+      if (start && start < since) continue;
+      newer = true;
+      if ((activity.StatusCode === 'Failed' || activity.StatusCode === 'Cancelled') && activity.AutoScalingGroupName) {
+        const list = out.get(activity.AutoScalingGroupName) ?? [];
+        list.push({
+          activityId: activity.ActivityId ?? '',
+          time: (start ?? since).toISOString(),
+          statusCode: activity.StatusCode,
+          message: [activity.StatusMessage, activity.Description].filter(Boolean).join(' '),
+        });
+        out.set(activity.AutoScalingGroupName, list);
+      }
+    }
+    // Newest first: a page with nothing in the window means the rest is older still.
+    nextToken = newer ? page.NextToken || undefined : undefined;
+  } while (nextToken);
+  return out;
+}
+
+/** Everything CreateLaunchConfiguration needs to make a copy of a launch configuration (name aside). */
+export type LaunchConfigurationData = Omit<CreateLaunchConfigurationCommandInput, 'LaunchConfigurationName'>;
+
+/** The settings of one launch configuration, as CreateLaunchConfiguration takes them; undefined if it is gone. */
+export async function getLaunchConfiguration(
+  name: string,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<LaunchConfigurationData | undefined> {
+  const page = await aws(`describing launch configuration ${name}`, () =>
+    client.send(new DescribeLaunchConfigurationsCommand({ LaunchConfigurationNames: [name] })),
+  );
+  const lc = page.LaunchConfigurations?.find((c) => c.LaunchConfigurationName === name);
+  if (!lc) return undefined;
+  const { LaunchConfigurationName: _name, LaunchConfigurationARN: _arn, CreatedTime: _created, ...rest } = lc;
+  const data: Record<string, unknown> = {};
+  // Describe answers "" and [] for unset fields, which Create would reject as invalid values.
+  for (const [key, value] of Object.entries(rest)) {
+    if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) continue;
+    data[key] = value;
+  }
+  return data as LaunchConfigurationData;
+}
+
+/** Creates a launch configuration. AlreadyExistsFault and refusals surface as AwsCallError (see `.awsName`). */
+export async function createLaunchConfiguration(
+  name: string,
+  data: LaunchConfigurationData,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<void> {
+  await aws(`creating launch configuration ${name}`, () =>
+    client.send(new CreateLaunchConfigurationCommand({ ...data, LaunchConfigurationName: name })),
+  );
+}
+
+/** Points a group at a launch configuration or a launch template version (new instances only). */
+export async function updateGroupLaunchSource(
+  groupName: string,
+  source: { launchConfigurationName: string } | { launchTemplate: TemplateRef },
+  client: AutoScalingClient = autoScalingClient,
+): Promise<void> {
+  const input =
+    'launchConfigurationName' in source
+      ? { LaunchConfigurationName: source.launchConfigurationName }
+      : {
+          LaunchTemplate: source.launchTemplate.id
+            ? { LaunchTemplateId: source.launchTemplate.id, Version: source.launchTemplate.version }
+            : { LaunchTemplateName: source.launchTemplate.name, Version: source.launchTemplate.version },
+        };
+  const target = 'launchConfigurationName' in source ? `launch configuration ${source.launchConfigurationName}` : `launch template ${source.launchTemplate.id ?? source.launchTemplate.name} version ${source.launchTemplate.version}`;
+  await aws(`pointing auto scaling group ${groupName} at ${target}`, () =>
+    client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: groupName, ...input })),
+  );
+}
+
+/**
+ * Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is.
+ * The whole policy is sent back: fields left out of an update take their defaults (AWS) or vanish (moto).
+ * Returns the percentage it had.
+ */
+export async function setOnDemandPercentage(
+  groupName: string,
+  percentage: number,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<number> {
+  const page = await aws(`describing auto scaling group ${groupName}`, () =>
+    client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
+  );
+  const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
+  const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
+  if (!policy || !spec) {
+    throw new AwsCallError(`setting the on-demand percentage of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
+  }
+  const previous = policy.InstancesDistribution?.OnDemandPercentageAboveBaseCapacity ?? 100;
+  const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
+  await aws(`setting the on-demand percentage of auto scaling group ${groupName} to ${percentage}`, () =>
+    client.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MixedInstancesPolicy: {
+          ...policy,
+          LaunchTemplate: {
+            ...policy.LaunchTemplate,
+            LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
+          },
+          InstancesDistribution: { ...policy.InstancesDistribution, OnDemandPercentageAboveBaseCapacity: percentage },
+        },
+      }),
+    ),
+  );
+  return previous;
 }
 
 function templateRef(spec: LaunchTemplateSpecification | undefined): TemplateRef | undefined {

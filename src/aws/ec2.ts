@@ -1,10 +1,12 @@
 /** EC2: spot prices, launch template versions, instance markets. The only module that talks to EC2. */
 import {
+  CreateLaunchTemplateVersionCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeSpotPriceHistoryCommand,
   EC2Client,
   type LaunchTemplateVersion,
+  type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
 import { aws } from '../errors';
 import type { LaunchDetails, Market, Pool, TemplateRef } from '../model';
@@ -124,4 +126,45 @@ export async function describeInstanceMarkets(
     } while (nextToken);
   }
   return out;
+}
+
+/** The settings of a launch template version, in the form CreateLaunchTemplateVersion takes them. */
+export type TemplateData = RequestLaunchTemplateData;
+
+/** The data of one template version (a number, `$Latest` or `$Default`), with the number it resolved to. */
+export async function describeTemplateData(
+  template: TemplateRef,
+  client: EC2Client = ec2Client,
+): Promise<{ data: TemplateData; versionNumber: number | undefined }> {
+  const details = await describeTemplateVersion(template, client);
+  // Describe answers with the response shape, which matches the request shape field for field.
+  return { data: structuredClone(details.data.LaunchTemplateData ?? {}) as TemplateData, versionNumber: details.resolvedVersion };
+}
+
+/**
+ * Adds a version to a launch template and returns its number. `clientToken` makes a retry of the same swap
+ * return the version the first attempt created instead of adding another.
+ */
+export async function createLaunchTemplateVersion(
+  template: TemplateRef,
+  data: TemplateData,
+  description: string,
+  clientToken: string,
+  client: EC2Client = ec2Client,
+): Promise<number> {
+  const label = template.name ?? template.id ?? 'unknown';
+  const result = await aws(`creating a version of launch template ${label}`, () =>
+    client.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateId: template.id,
+        LaunchTemplateName: template.id ? undefined : template.name,
+        LaunchTemplateData: data,
+        VersionDescription: description.slice(0, 255),
+        ClientToken: clientToken.slice(0, 128),
+      }),
+    ),
+  );
+  const version = result.LaunchTemplateVersion?.VersionNumber;
+  if (version === undefined) throw new Error(`launch template ${label}: CreateLaunchTemplateVersion returned no version number`);
+  return version;
 }

@@ -185,3 +185,61 @@ async function queryAll<T>(
   } while (startKey);
   return out;
 }
+
+/** A farm's items (the queue scaler's capacity state: sk `capacity`). */
+export const farmKey = (farm: string): string => `farm#${farm}`;
+
+/** A farm's state item (`farm#<farm>`, sk `<section>`), versioned like a group's. */
+export async function getFarmState<T>(
+  table: string,
+  farm: string,
+  section: string,
+  client: DynamoDBClient = dynamoClient,
+): Promise<Versioned<T>> {
+  const { Item } = await aws(`reading the ${section} state of farm ${farm} from table ${table}`, () =>
+    client.send(new GetItemCommand({ TableName: table, Key: marshall({ pk: farmKey(farm), sk: section }), ConsistentRead: true })),
+  );
+  if (!Item) return { data: undefined, version: 0 };
+  const item = unmarshall(Item) as { data: string; version: number };
+  return { data: JSON.parse(item.data) as T, version: item.version };
+}
+
+/**
+ * Writes a farm's state item if nobody wrote it since `expectedVersion` (same conditions as putGroupState).
+ * Throws StaleStateError on a lost race. Returns the new version.
+ */
+export async function putFarmState<T>(
+  table: string,
+  farm: string,
+  section: string,
+  data: T,
+  expectedVersion: number,
+  client: DynamoDBClient = dynamoClient,
+): Promise<number> {
+  const version = expectedVersion + 1;
+  const conditional =
+    expectedVersion === 0
+      ? { ConditionExpression: 'attribute_not_exists(pk)' }
+      : {
+          ConditionExpression: '#version = :expected',
+          ExpressionAttributeNames: { '#version': 'version' },
+          ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
+        };
+  try {
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: marshall({ pk: farmKey(farm), sk: section, version, data: JSON.stringify(data) }),
+        ...conditional,
+      }),
+    );
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
+      throw new StaleStateError(`${section} state of farm ${farm} changed since version ${expectedVersion} was read`, {
+        cause: error,
+      });
+    }
+    throw new AwsCallError(`writing the ${section} state of farm ${farm} to table ${table}`, error);
+  }
+  return version;
+}

@@ -1,0 +1,314 @@
+/**
+ * The capacity decision (pure): how many instances a farm needs from its backlog, and how that total is split
+ * between the spot group and the on-demand fallback group. `now` is a parameter; nothing here reads a clock or
+ * calls AWS. docs/scaling.md explains every rule with its setting.
+ *
+ * 1. Backlog = visible + in-flight messages. Policy `target`: total = ceil(backlog / backlogPerInstance).
+ *    Policy `step` (the recipe's): +scaleOutPercent of the current capacity while the farm's backlog-high alarm
+ *    is in ALARM (at most once per scaleInCooldown), -scaleInStep while its backlog-low alarm is.
+ * 2. Scale out at once. Scale in only below the current capacity, never below what the in-flight work needs
+ *    (ceil(inFlight / slotsPerInstance)) and never to zero before the queue has been empty (nothing visible,
+ *    in flight or delayed) for idleMinutes. Clamped to the farm's summed [min, max].
+ * 3. Split: the spot group gets the total (up to its max); what its max cannot hold goes to the on-demand group
+ *    at once; the spot group's shortfall (its share minus its in-service and pending instances) goes to the
+ *    on-demand group once it has lasted fallbackDelay.
+ * 4. Apply: a group's desired rises at once. It falls at once by instances it never launched (they run nothing);
+ *    running capacity leaves at most scaleInStep per scaleInCooldown for the whole farm, the on-demand group
+ *    first. Any scale-out, and any change to a group's desired that this function did not make (an interruption
+ *    replacement, a user), restarts the scale-in cooldown, so the scaler never fights another writer.
+ */
+import { skip, type Action } from '../actions';
+import type { AlarmDirection, AlarmStateValue } from '../events/alarm-state-change';
+import type { Market, QueueDepth } from '../model';
+import { effectiveBacklogPerInstance, type GroupSettings, type ScalingPolicy } from '../settings';
+
+/** One of the farm's two groups, as the decision needs it. */
+export interface CapacityGroup {
+  name: string;
+  min: number;
+  max: number;
+  desired: number;
+  inService: number;
+  /** Launched, not yet in service. */
+  pending: number;
+}
+
+export interface AlarmMemory {
+  value: AlarmStateValue;
+  /** When the alarm entered `value` (CloudWatch's timestamp): a late event with an older one changes nothing. */
+  since: string;
+}
+
+/** The queue scaler's memory of one farm (src/capacity-state.ts keeps it in the state table). */
+export interface CapacityState {
+  /** Last time a group's desired rose. */
+  lastScaleOutAt?: string;
+  /** Last time running capacity was scaled in. */
+  lastScaleInAt?: string;
+  /** Last +scaleOutPercent of the step policy. */
+  lastStepOutAt?: string;
+  /** Since when the spot group has had fewer instances in service and pending than its share. */
+  shortfallSince?: string;
+  /** Since when the queue has had nothing visible, in flight or delayed. */
+  idleSince?: string;
+  /** Last time a group's desired was found changed by someone else. */
+  externalChangeAt?: string;
+  /** Latest state of the farm's backlog alarms. */
+  alarms: Partial<Record<AlarmDirection, AlarmMemory>>;
+  /** The desired capacity this function last left each group at. */
+  desired: Record<string, number>;
+}
+
+export const emptyCapacityState = (): CapacityState => ({ alarms: {}, desired: {} });
+
+export interface CapacityInput {
+  farm: string;
+  queue: QueueDepth;
+  spot: CapacityGroup | undefined;
+  onDemand: CapacityGroup | undefined;
+  /** Where the market controller has put the spot group (`on-demand` after a fall-back). */
+  spotMarket: Market;
+  /** The farm's scaling settings (the spot group's tags; the on-demand group's when there is no spot group). */
+  settings: GroupSettings;
+  state: CapacityState;
+  /** The alarm transition that triggered this run, if one did. */
+  alarm?: { direction: AlarmDirection; value: AlarmStateValue; since: string };
+}
+
+export interface CapacityFigures {
+  farm: string;
+  policy: ScalingPolicy;
+  visible: number;
+  inFlight: number;
+  delayed: number;
+  backlog: number;
+  /** The backlog one instance should carry (setting or derived). */
+  targetBacklogPerInstance: number;
+  /** The backlog each running instance carries now (backlog itself when none runs, as AWS's guard does). */
+  backlogPerInstance: number;
+  /** Capacity the farm has now (the spot group's desired plus on-demand instances that are not cover). */
+  current: number;
+  /** What the policy asks for, before floors and limits. */
+  wanted: number;
+  /** The farm's total after floors and [min, max]. */
+  total: number;
+  inFlightFloor: number;
+  idleSeconds: number;
+  shortfall: number;
+  shortfallSeconds: number;
+  /** On-demand instances covering the spot shortfall. */
+  cover: number;
+  /** On-demand instances beyond the spot group's max. */
+  overflow: number;
+  spotMarket: Market;
+  /** Seconds until running capacity may be scaled in again (0: now). */
+  scaleInWait: number;
+}
+
+export interface CapacityDecision {
+  actions: Action[];
+  state: CapacityState;
+  figures: CapacityFigures;
+  /** The policy's verdict in words, repeated in each action's reason. */
+  summary: string;
+}
+
+const seconds = (from: string | undefined, now: number): number =>
+  from === undefined ? Infinity : Math.max(0, (now - Date.parse(from)) / 1000);
+const clamp = (n: number, min: number, max: number): number => Math.min(max, Math.max(min, n));
+const later = (a: string | undefined, b: string): string => (a !== undefined && Date.parse(a) > Date.parse(b) ? a : b);
+const supply = (g: CapacityGroup): number => g.inService + g.pending;
+
+/** Decides the desired capacity of a farm's groups. Pure: same input and `now`, same decision. */
+export function decideCapacity(input: CapacityInput, now: Date): CapacityDecision {
+  const at = now.getTime();
+  const iso = now.toISOString();
+  const s = input.settings;
+  const { spot, onDemand } = input;
+  const state: CapacityState = { ...input.state, alarms: { ...input.state.alarms }, desired: { ...input.state.desired } };
+
+  if (input.alarm) {
+    const known = state.alarms[input.alarm.direction];
+    if (!known || Date.parse(input.alarm.since) >= Date.parse(known.since)) {
+      state.alarms[input.alarm.direction] = { value: input.alarm.value, since: input.alarm.since };
+    }
+  }
+  const groups = [spot, onDemand].filter((g): g is CapacityGroup => g !== undefined);
+  for (const g of groups) {
+    const mine = state.desired[g.name];
+    if (mine !== undefined && mine !== g.desired) state.externalChangeAt = later(state.externalChangeAt, iso);
+  }
+
+  // Queue.
+  const { visible, inFlight, delayed } = input.queue;
+  const backlog = visible + inFlight;
+  const idle = visible + inFlight + delayed === 0;
+  state.idleSince = idle ? (state.idleSince ?? iso) : undefined;
+  const idleSeconds = idle ? seconds(state.idleSince, at) : 0;
+  const idleLongEnough = idle && idleSeconds >= s.idleMinutes * 60;
+  const running = groups.reduce((n, g) => n + g.inService, 0);
+  const targetBacklogPerInstance = effectiveBacklogPerInstance(s);
+
+  // Current capacity: on-demand instances that stand in for missing spot instances are not extra capacity.
+  const spotGap = spot ? Math.max(0, spot.desired - supply(spot)) : 0;
+  const current = (spot?.desired ?? 0) + Math.max(0, (onDemand?.desired ?? 0) - spotGap);
+
+  // Policy.
+  let wanted: number;
+  let why: string;
+  let stepOut = false;
+  if (s.scalingPolicy === 'target') {
+    wanted = Math.ceil(backlog / targetBacklogPerInstance);
+    why = `backlog ${backlog} at ${round(targetBacklogPerInstance)} per instance needs ${wanted}`;
+  } else {
+    const high = state.alarms.high?.value === 'ALARM';
+    const low = state.alarms.low?.value === 'ALARM';
+    const stepWait = s.scaleInCooldown - seconds(state.lastStepOutAt, at);
+    if (high && stepWait <= 0) {
+      const add = Math.max(1, Math.floor((current * s.scaleOutPercent) / 100));
+      wanted = current + add;
+      stepOut = true;
+      why = `backlog-high alarm: +${s.scaleOutPercent}% of ${current} = +${add}`;
+    } else if (high) {
+      wanted = current;
+      why = `backlog-high alarm: next +${s.scaleOutPercent}% in ${Math.ceil(stepWait)}s (scaleInCooldown)`;
+    } else if (low) {
+      wanted = current - s.scaleInStep;
+      why = `backlog-low alarm: -${s.scaleInStep}`;
+    } else {
+      wanted = current;
+      why = 'no backlog alarm in ALARM: hold';
+    }
+  }
+  if (backlog > 0 && wanted < 1) {
+    wanted = 1;
+    why += '; visible work needs at least one instance';
+  }
+
+  // Floors on the way down, then the farm's bounds.
+  const inFlightFloor = Math.ceil(inFlight / s.slotsPerInstance);
+  let total = wanted;
+  if (total < current) {
+    const floor = Math.max(inFlightFloor, idleLongEnough ? 0 : 1);
+    if (total < Math.min(current, floor)) {
+      total = Math.min(current, floor);
+      why +=
+        inFlightFloor >= 1 && total === Math.min(current, inFlightFloor)
+          ? `; in-flight work (${inFlight} messages, ${s.slotsPerInstance} per instance) needs ${inFlightFloor}`
+          : `; queue idle ${Math.floor(idleSeconds)}s of idleMinutes ${s.idleMinutes}m: keep one`;
+    }
+  }
+  const minTotal = groups.reduce((n, g) => n + g.min, 0);
+  const maxTotal = groups.reduce((n, g) => n + g.max, 0);
+  if (total !== clamp(total, minTotal, maxTotal)) {
+    total = clamp(total, minTotal, maxTotal);
+    why += `; farm bounds [${minTotal}, ${maxTotal}] give ${total}`;
+  }
+
+  // Split.
+  const spotShare = spot ? clamp(Math.min(total, spot.max), spot.min, spot.max) : 0;
+  const overflow = Math.max(0, total - (spot ? spotShare : 0));
+  const shortfall = spot ? Math.max(0, spotShare - supply(spot)) : 0;
+  state.shortfallSince = shortfall > 0 ? (state.shortfallSince ?? iso) : undefined;
+  const shortfallSeconds = shortfall > 0 ? seconds(state.shortfallSince, at) : 0;
+  const cover = onDemand && shortfall > 0 && shortfallSeconds >= s.fallbackDelay ? shortfall : 0;
+  const onDemandShare = onDemand ? clamp(overflow + cover, onDemand.min, onDemand.max) : 0;
+
+  // Apply.
+  const cooldownFrom = [state.lastScaleInAt, state.lastScaleOutAt, state.externalChangeAt]
+    .filter((t): t is string => t !== undefined)
+    .reduce<string | undefined>((a, b) => (a === undefined ? b : later(a, b)), undefined);
+  const scaleInWait = Math.max(0, Math.ceil(s.scaleInCooldown - seconds(cooldownFrom, at)));
+  let budget = scaleInWait === 0 ? s.scaleInStep : 0;
+  const summary = `${input.farm}: ${why}; total ${total}`;
+  const figures: CapacityFigures = {
+    farm: input.farm,
+    policy: s.scalingPolicy,
+    visible,
+    inFlight,
+    delayed,
+    backlog,
+    targetBacklogPerInstance: round(targetBacklogPerInstance),
+    backlogPerInstance: round(running > 0 ? backlog / running : backlog),
+    current,
+    wanted,
+    total,
+    inFlightFloor,
+    idleSeconds: Number.isFinite(idleSeconds) ? Math.floor(idleSeconds) : 0,
+    shortfall,
+    shortfallSeconds: Math.floor(shortfallSeconds),
+    cover,
+    overflow,
+    spotMarket: input.spotMarket,
+    scaleInWait,
+  };
+
+  const plans: { group: CapacityGroup; share: number; role: string }[] = [];
+  // The on-demand group takes the scale-in budget first: it is the first to shrink.
+  if (onDemand) plans.push({ group: onDemand, share: onDemandShare, role: 'on-demand' });
+  if (spot) plans.push({ group: spot, share: spotShare, role: 'spot' });
+  const actions: Action[] = [];
+  let scaledOut = false;
+  let scaledIn = false;
+  for (const { group: g, share, role } of plans) {
+    const shareWhy =
+      role === 'spot'
+        ? `spot group's share ${share}${input.spotMarket === 'on-demand' ? ' (the market controller has it on on-demand)' : ''}`
+        : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${shortfall > 0 && cover === 0 ? ` (spot shortfall ${shortfall} for ${Math.floor(shortfallSeconds)}s of fallbackDelay ${s.fallbackDelay}s)` : ''}`;
+    let to = g.desired;
+    let reason: string;
+    if (share > g.desired) {
+      to = share;
+      scaledOut = true;
+      reason = `scale out at once: ${summary}; ${shareWhy}`;
+    } else if (share < g.desired) {
+      const unlaunched = Math.min(g.desired - share, Math.max(0, g.desired - supply(g)));
+      const paid = Math.min(g.desired - share - unlaunched, budget);
+      budget -= paid;
+      to = g.desired - unlaunched - paid;
+      if (paid > 0) scaledIn = true;
+      const parts: string[] = [];
+      if (unlaunched > 0) parts.push(`withdraw ${unlaunched} never launched`);
+      if (paid > 0) parts.push(`scale in by ${paid} (scaleInStep ${s.scaleInStep} per scaleInCooldown, on-demand first)`);
+      if (to > share) {
+        parts.push(
+          scaleInWait > 0
+            ? `hold ${to - share} more: scale-in cooldown ${scaleInWait}s left`
+            : `hold ${to - share} more: this tick's scale-in step is used`,
+        );
+      }
+      reason = `${parts.join('; ')}: ${summary}; ${shareWhy}`;
+    } else {
+      reason = `no change: ${summary}; ${shareWhy}`;
+    }
+    const groupFigures = { ...figures, role, min: g.min, max: g.max, desired: g.desired, inService: g.inService, pending: g.pending, share };
+    actions.push(
+      to === g.desired
+        ? skip(g.name, reason, groupFigures)
+        : { kind: 'setDesiredCapacity', asgName: g.name, reason, from: g.desired, to: clamp(to, g.min, g.max), figures: groupFigures },
+    );
+    state.desired[g.name] = clamp(to, g.min, g.max);
+  }
+  // Capacity comes up spot first; it goes down on-demand first (the order the plans were made in).
+  if (actions.length === 2 && actions.every((a) => a.kind !== 'setDesiredCapacity' || a.to > a.from)) actions.reverse();
+
+  if (scaledOut) state.lastScaleOutAt = later(state.lastScaleOutAt, iso);
+  if (scaledIn) state.lastScaleInAt = later(state.lastScaleInAt, iso);
+  if (stepOut && total > current) state.lastStepOutAt = later(state.lastStepOutAt, iso);
+  return { actions, state, figures, summary };
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/** Whether two states differ (the state is written only when it does). */
+export function capacityStateChanged(a: CapacityState, b: CapacityState): boolean {
+  return JSON.stringify(normalise(a)) !== JSON.stringify(normalise(b));
+}
+
+function normalise(state: CapacityState): unknown {
+  const sortKeys = (o: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined).sort(([x], [y]) => x.localeCompare(y)));
+  return sortKeys({ ...state, alarms: sortKeys(state.alarms), desired: sortKeys(state.desired) });
+}

@@ -1,0 +1,307 @@
+/**
+ * The market controller's decision, pure: `decideMarket(input, settings, now, options)` -> one action (swap to
+ * on-demand, swap back to spot, or skip with the reason) and the state to store. `now` is the event's time.
+ *
+ * Rules (README "Market controller"; every threshold is a per-group setting):
+ * - To on-demand when, for `confirmChecks` consecutive checks, the group's spot/on-demand ratio
+ *   (src/decide/prices.ts) is >= `swapRatio`; at once when capacity failures in `capacityWindow` reach
+ *   `capacityFailures`, or when the group's pools were interrupted at `breakerInterruptions` per instance-hour
+ *   over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times); or when forced (the interruption
+ *   function's breaker trip calls this same function with `force`).
+ * - Back to spot only after the dwell (`minDwell`, doubled per back-off level, at most 24 h) on on-demand, with
+ *   the ratio <= `swapRatio - hysteresis` for `confirmChecks` consecutive checks, no capacity failure in the
+ *   window and the breaker quiet.
+ * - Back-off: a fall-back within the dwell after a return to spot doubles the next dwell; a day without a
+ *   fall-back resets it.
+ * - A check at or before the last one that counted (a duplicated or late event) changes nothing.
+ * - A swap another check has claimed and not finished (state.pending) makes this check stand back.
+ */
+import { skip, type SkipAction, type SwapToOnDemandAction, type SwapToSpotAction } from '../actions';
+import {
+  initialMarketState,
+  MAX_DWELL_SECONDS,
+  PENDING_TIMEOUT_SECONDS,
+  QUIET_PERIOD_SECONDS,
+  type MarketOriginals,
+  type MarketState,
+  type MarketTrigger,
+} from '../market-state';
+import type { LaunchMarket } from '../observe';
+import type { GroupRole, GroupSettings } from '../settings';
+
+/** One interruption is bad luck, not a storm: the breaker needs at least this many in its window. */
+export const BREAKER_MIN_INTERRUPTIONS = 2;
+
+export interface MarketSignals {
+  /** Spot / on-demand as src/decide/prices.ts defines it; undefined when no pool is priced. */
+  ratio: number | undefined;
+  spotPrice: number | undefined;
+  onDemandPrice: number | undefined;
+  /** Spot capacity failures (launches refused for capacity or price) in the last `capacityWindow`. */
+  capacityFailures: number;
+  /** Interruptions recorded in the group's pools in the last `breakerWindow`. */
+  interruptions: number;
+  /** Running instances of the group: the exposure the interruption rate is per. */
+  instances: number;
+}
+
+export interface MarketInput {
+  asgName: string;
+  role: GroupRole;
+  /** What new instances get now, read from the group's launch source; undefined when unreadable. */
+  observed: LaunchMarket | undefined;
+  /** The group's launch source now, in the form a fall-back remembers; undefined when unreadable. */
+  current: MarketOriginals | undefined;
+  /** Why the group cannot be managed as it stands (from the observation). */
+  problems: string[];
+  signals: MarketSignals;
+  /** Stored state; undefined for a group the controller has never seen. */
+  state: MarketState | undefined;
+}
+
+export interface MarketOptions {
+  /** Identifies this check in a pending-swap claim (`<function>:<event id>`). */
+  checkId: string;
+  /** Fall back now whatever the price (breaker trip from the interruption function, or a user). */
+  force?: { trigger: MarketTrigger; reason: string };
+  /** A dry run decides as if the check counted, even for a time already checked (nothing is stored). */
+  dryRun?: boolean;
+}
+
+export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction;
+
+export interface MarketDecision {
+  action: MarketAction;
+  /** The state to store now (streaks, last check; with `pending` set when the action is a swap). */
+  state: MarketState | undefined;
+  /** The state to store once the swap has succeeded. */
+  after: MarketState | undefined;
+}
+
+/** Seconds the group must stay on on-demand before a return, at back-off level `backoff`. */
+export function dwellSeconds(settings: Pick<GroupSettings, 'minDwell'>, backoff: number): number {
+  return Math.min(settings.minDwell * 2 ** backoff, Math.max(MAX_DWELL_SECONDS, settings.minDwell));
+}
+
+/** Interruptions per instance-hour, and whether that trips the breaker. */
+export function breakerState(
+  interruptions: number,
+  instances: number,
+  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
+): { rate: number; tripped: boolean } {
+  const instanceHours = Math.max(1, instances) * (settings.breakerWindow / 3600);
+  const rate = instanceHours > 0 ? interruptions / instanceHours : 0;
+  return { rate, tripped: interruptions >= BREAKER_MIN_INTERRUPTIONS && rate >= settings.breakerInterruptions };
+}
+
+const seconds = (from: string | undefined, now: Date): number =>
+  from === undefined ? Infinity : (now.getTime() - Date.parse(from)) / 1000;
+
+const round = (n: number | undefined, digits = 4): number | undefined =>
+  n === undefined ? undefined : Math.round(n * 10 ** digits) / 10 ** digits;
+
+export function decideMarket(
+  input: MarketInput,
+  settings: GroupSettings,
+  now: Date,
+  options: MarketOptions,
+): MarketDecision {
+  const { asgName, signals } = input;
+  const at = now.toISOString();
+  const breaker = breakerState(signals.interruptions, signals.instances, settings);
+  const figures: Record<string, unknown> = {
+    ratio: round(signals.ratio),
+    spotPrice: round(signals.spotPrice, 6),
+    onDemandPrice: round(signals.onDemandPrice, 6),
+    swapRatio: settings.swapRatio,
+    returnAtOrBelow: round(settings.swapRatio - settings.hysteresis),
+    capacityFailures: signals.capacityFailures,
+    capacityFailuresLimit: settings.capacityFailures,
+    interruptions: signals.interruptions,
+    interruptionRate: round(breaker.rate),
+    breakerInterruptions: settings.breakerInterruptions,
+  };
+  const nothing = (reason: string, state?: MarketState): MarketDecision => ({
+    action: skip(asgName, reason, figures),
+    state,
+    after: undefined,
+  });
+
+  if (input.role !== 'spot') return nothing('on-demand fallback group: the market controller leaves it alone');
+  if (input.problems.length > 0) return nothing(`cannot manage the group's market: ${input.problems.join('; ')}`);
+  if (input.observed === undefined || input.current === undefined) {
+    return nothing("cannot manage the group's market: its launch source could not be read");
+  }
+
+  const stored = input.state;
+  if (stored?.pending && seconds(stored.pending.at, now) < PENDING_TIMEOUT_SECONDS && seconds(stored.pending.at, now) >= 0) {
+    return nothing(`a swap to ${stored.pending.to} claimed by ${stored.pending.by} at ${stored.pending.at} is in progress`);
+  }
+  if (!options.force && !options.dryRun && stored?.lastCheckAt !== undefined && Date.parse(stored.lastCheckAt) >= now.getTime()) {
+    return nothing(`duplicate or late check: the group was already checked at ${stored.lastCheckAt}`);
+  }
+
+  const observedMarket = input.observed === 'on-demand' ? 'on-demand' : 'spot';
+  // Not in progress (checked above), so a pending swap here was abandoned half way by a failed check.
+  const abandoned = stored?.pending;
+  let state: MarketState;
+  if (!stored) {
+    if (observedMarket === 'on-demand') {
+      return nothing(
+        'the group launches on-demand and spotfarm has no record of its spot configuration: set it to spot once and spotfarm takes it from there',
+      );
+    }
+    state = initialMarketState('spot', now);
+  } else if (stored.market === 'spot' && observedMarket === 'on-demand') {
+    if (abandoned?.to === 'on-demand' && stored.originals) {
+      // A template group following $Latest launches on-demand as soon as the new version exists: finish the job.
+      const reason = `finishing the swap to on-demand that ${abandoned.by} started at ${abandoned.at}`;
+      return fallBack({ ...stored, pending: undefined, lastCheckAt: at }, abandoned.trigger ?? 'price', reason, stored.originals, false);
+    }
+    return nothing(
+      'the group was moved to on-demand outside spotfarm: leaving it alone until it launches spot again',
+      { ...stored, pending: undefined, lastCheckAt: at },
+    );
+  } else if (stored.market === 'on-demand' && observedMarket === 'spot') {
+    if (abandoned?.to === 'spot' && stored.originals) {
+      const reason = `finishing the return to spot that ${abandoned.by} started at ${abandoned.at}`;
+      return goBack({ ...stored, pending: undefined, lastCheckAt: at }, reason, stored.originals);
+    }
+    // Someone put the group back on spot by hand: follow them rather than fight them.
+    state = { ...initialMarketState('spot', now), backoff: stored.backoff, lastFallbackAt: stored.lastFallbackAt, lastReturnAt: at };
+    state.lastCheckAt = at;
+    return nothing('the group was put back on spot outside spotfarm: following it', state);
+  } else {
+    state = { ...stored, pending: undefined };
+  }
+  state.lastCheckAt = at;
+  const inMarket = seconds(state.since, now);
+
+  if (state.market === 'spot') {
+    // A day without a fall-back forgets the back-off.
+    if (state.backoff > 0 && seconds(state.lastFallbackAt, now) >= QUIET_PERIOD_SECONDS) state.backoff = 0;
+    const high = signals.ratio !== undefined && signals.ratio >= settings.swapRatio;
+    state.highStreak = high ? state.highStreak + 1 : 0;
+    state.lowStreak = 0;
+    figures.highStreak = state.highStreak;
+    figures.confirmChecks = settings.confirmChecks;
+
+    let trigger: MarketTrigger | undefined;
+    let reason = '';
+    if (options.force) {
+      trigger = options.force.trigger;
+      reason = options.force.reason;
+    } else if (signals.capacityFailures >= settings.capacityFailures) {
+      trigger = 'capacity';
+      reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures})`;
+    } else if (breaker.tripped) {
+      trigger = 'breaker';
+      reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min, ${round(breaker.rate)} per instance-hour (limit ${settings.breakerInterruptions})`;
+    } else if (high && state.highStreak >= settings.confirmChecks) {
+      trigger = 'price';
+      reason = `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`;
+    }
+
+    if (!trigger) {
+      if (signals.ratio === undefined) return nothing('staying on spot: no spot price for any of the group\'s pools', state);
+      return nothing(
+        high
+          ? `staying on spot: spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
+          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`,
+        state,
+      );
+    }
+    if (state.launchConfigurationRefused && input.current.style === 'launch-configuration') {
+      return nothing(
+        `would fall back to on-demand (${reason}) but this account cannot create launch configurations: move the group to a launch template`,
+        state,
+      );
+    }
+
+    return fallBack(state, trigger, reason, input.current, true);
+  }
+
+  // On on-demand.
+  const low = signals.ratio !== undefined && signals.ratio <= settings.swapRatio - settings.hysteresis;
+  state.lowStreak = low ? state.lowStreak + 1 : 0;
+  state.highStreak = 0;
+  const dwell = dwellSeconds(settings, state.backoff);
+  figures.lowStreak = state.lowStreak;
+  figures.confirmChecks = settings.confirmChecks;
+  figures.dwellSeconds = dwell;
+  figures.onDemandForSeconds = Math.round(inMarket);
+  if (options.force) return nothing(`already on on-demand (${options.force.reason})`, state);
+  if (!state.originals) return nothing('on on-demand with no remembered spot configuration to return to', state);
+  if (inMarket < dwell) {
+    return nothing(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`, state);
+  }
+  if (signals.capacityFailures > 0) {
+    return nothing(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`, state);
+  }
+  if (breaker.tripped) {
+    return nothing(`staying on on-demand: the interruption breaker is still tripped (${round(breaker.rate)} per instance-hour)`, state);
+  }
+  if (signals.ratio === undefined) return nothing("staying on on-demand: no spot price for any of the group's pools", state);
+  if (!low) {
+    return nothing(
+      `staying on on-demand: spot costs ${round(signals.ratio)} x on-demand, above ${round(settings.swapRatio - settings.hysteresis)} (swapRatio - hysteresis)`,
+      state,
+    );
+  }
+  if (state.lowStreak < settings.confirmChecks) {
+    return nothing(`staying on on-demand: spot cheap enough for ${state.lowStreak} of ${settings.confirmChecks} checks`, state);
+  }
+  return goBack(
+    state,
+    `spot costs ${round(signals.ratio)} x on-demand (<= ${round(settings.swapRatio - settings.hysteresis)}) for ${state.lowStreak} checks after ${Math.round(inMarket / 60)} min on on-demand`,
+    state.originals,
+  );
+
+  function fallBack(state: MarketState, trigger: MarketTrigger, reason: string, from: MarketOriginals, fresh: boolean): MarketDecision {
+    // A fall-back within the dwell just served after a return to spot: flapping, so the next dwell doubles.
+    const dwellServed = dwellSeconds(settings, state.backoff);
+    const flapped = fresh && seconds(state.lastReturnAt, now) < dwellServed;
+    const backoff = flapped && dwellSeconds(settings, state.backoff + 1) > dwellServed ? state.backoff + 1 : state.backoff;
+    figures.trigger = trigger;
+    figures.nextDwellSeconds = dwellSeconds(settings, backoff);
+    const after: MarketState = {
+      ...state,
+      market: 'on-demand',
+      since: at,
+      highStreak: 0,
+      lowStreak: 0,
+      backoff,
+      lastFallbackAt: at,
+      lastFallbackTrigger: trigger,
+      originals: from,
+      pending: undefined,
+      lastError: undefined,
+      revert: undefined,
+    };
+    const action: SwapToOnDemandAction = {
+      kind: 'swapToOnDemand',
+      asgName,
+      reason: backoff > state.backoff ? `${reason}; back-off: the next dwell doubles to ${dwellSeconds(settings, backoff) / 60} min` : reason,
+      figures,
+      trigger,
+      from,
+    };
+    // The claim remembers the originals already, so a swap abandoned half way can still be finished.
+    return { action, state: { ...state, originals: from, pending: { to: 'on-demand', at, by: options.checkId, trigger } }, after };
+  }
+
+  function goBack(state: MarketState, reason: string, to: MarketOriginals): MarketDecision {
+    const after: MarketState = {
+      ...state,
+      market: 'spot',
+      since: at,
+      highStreak: 0,
+      lowStreak: 0,
+      lastReturnAt: at,
+      pending: undefined,
+      lastError: undefined,
+    };
+    const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
+    return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId } }, after };
+  }
+}

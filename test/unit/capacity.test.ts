@@ -1,0 +1,302 @@
+/**
+ * Decision tables for the queue scaler's pure capacity decision: both policies, cooldowns, in-flight-aware
+ * scale-in, scale to zero, the split between the spot and on-demand groups and its delay. Plain objects, no mocks.
+ */
+import { describe, expect, it } from 'vitest';
+import type { SetDesiredCapacityAction } from '../../src/actions';
+import {
+  capacityStateChanged,
+  decideCapacity,
+  emptyCapacityState,
+  type CapacityGroup,
+  type CapacityInput,
+  type CapacityState,
+} from '../../src/decide/capacity';
+import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
+
+const NOW = new Date('2025-03-01T12:00:00Z');
+const ago = (seconds: number) => new Date(NOW.getTime() - seconds * 1000).toISOString();
+
+const group = (name: string, desired: number, extra: Partial<CapacityGroup> = {}): CapacityGroup => ({
+  name,
+  min: 0,
+  max: 20,
+  desired,
+  inService: desired,
+  pending: 0,
+  ...extra,
+});
+
+interface Row {
+  name: string;
+  queue?: Partial<CapacityInput['queue']>;
+  spot?: CapacityGroup | null;
+  onDemand?: CapacityGroup | null;
+  settings?: Partial<GroupSettings>;
+  state?: Partial<CapacityState>;
+  alarm?: CapacityInput['alarm'];
+  spotMarket?: CapacityInput['spotMarket'];
+  /** Expected desired per group after the decision (absent: unchanged). */
+  spotTo?: number;
+  onDemandTo?: number;
+  reason?: RegExp;
+}
+
+function input(row: Row): CapacityInput {
+  return {
+    farm: 'ml',
+    queue: { visible: 0, inFlight: 0, delayed: 0, ...row.queue },
+    spot: row.spot === null ? undefined : (row.spot ?? group('ml-spot', 2)),
+    onDemand: row.onDemand === null ? undefined : (row.onDemand ?? group('ml-od', 0)),
+    spotMarket: row.spotMarket ?? 'spot',
+    settings: { ...DEFAULT_SETTINGS, ...row.settings },
+    state: { ...emptyCapacityState(), ...row.state },
+    alarm: row.alarm,
+  };
+}
+
+function desiredAfter(row: Row) {
+  const decision = decideCapacity(input(row), NOW);
+  const to = (name: string | undefined) => {
+    const action = decision.actions.find((a) => a.asgName === name);
+    return action?.kind === 'setDesiredCapacity' ? action.to : undefined;
+  };
+  const i = input(row);
+  return { decision, spot: to(i.spot?.name), onDemand: to(i.onDemand?.name) };
+}
+
+function check(row: Row) {
+  // Act
+  const { decision, spot, onDemand } = desiredAfter(row);
+  // Assess
+  expect(spot).toBe(row.spotTo);
+  expect(onDemand).toBe(row.onDemandTo);
+  if (row.reason) expect(decision.actions.map((a) => a.reason).join(' | ')).toMatch(row.reason);
+  return decision;
+}
+
+describe('target policy: total = ceil(backlog / backlogPerInstance)', () => {
+  it.each<Row>([
+    { name: 'scales out at once to the backlog', queue: { visible: 10, inFlight: 2 }, spotTo: 12, reason: /scale out at once: ml: backlog 12 at 1 per instance needs 12/ },
+    { name: 'uses backlogPerInstance when set', queue: { visible: 120 }, settings: { backlogPerInstance: 50 }, spotTo: 3 },
+    {
+      name: 'derives backlogPerInstance from acceptableWait / secondsPerJob x slotsPerInstance',
+      queue: { visible: 100 },
+      settings: { slotsPerInstance: 4, secondsPerJob: 60, acceptableWait: 300 },
+      spotTo: 5,
+    },
+    { name: 'starts from zero when work appears', spot: group('ml-spot', 0), queue: { visible: 1 }, spotTo: 1 },
+    { name: 'holds when the backlog matches', queue: { visible: 2 }, reason: /no change/ },
+    { name: 'does not scale out on delayed messages alone', spot: group('ml-spot', 0), queue: { delayed: 30 }, reason: /no change/ },
+    { name: 'scales out even inside the scale-in cooldown', queue: { visible: 5 }, state: { lastScaleInAt: ago(10) }, spotTo: 5 },
+    { name: 'stays within the spot group max, overflow to on-demand at once', spot: group('ml-spot', 4, { max: 10 }), queue: { visible: 14 }, spotTo: 10, onDemandTo: 4 },
+    { name: 'stays within the farm max', spot: group('ml-spot', 4, { max: 10 }), onDemand: group('ml-od', 0, { max: 3 }), queue: { visible: 50 }, spotTo: 10, onDemandTo: 3, reason: /farm bounds \[0, 13\] give 13/ },
+  ])('$name', (row) => {
+    check(row);
+  });
+});
+
+describe('scale-in: one step per cooldown, never below in-flight work, to zero only when idle', () => {
+  it.each<Row>([
+    { name: 'scales in by scaleInStep', spot: group('ml-spot', 6), queue: { visible: 3 }, spotTo: 5, reason: /scale in by 1 \(scaleInStep 1 per scaleInCooldown/ },
+    { name: 'scales in by a larger scaleInStep', spot: group('ml-spot', 6), queue: { visible: 1 }, settings: { scaleInStep: 3 }, spotTo: 3 },
+    { name: 'waits out the scale-in cooldown', spot: group('ml-spot', 6), queue: { visible: 3 }, state: { lastScaleInAt: ago(60) }, reason: /scale-in cooldown 240s left/ },
+    { name: 'scales in again once the cooldown has passed', spot: group('ml-spot', 6), queue: { visible: 3 }, state: { lastScaleInAt: ago(300) }, spotTo: 5 },
+    { name: 'a recent scale-out delays the scale-in', spot: group('ml-spot', 6), queue: { visible: 3 }, state: { lastScaleOutAt: ago(100) }, reason: /cooldown 200s left/ },
+    {
+      name: 'a change someone else made restarts the cooldown',
+      spot: group('ml-spot', 6),
+      queue: { visible: 3 },
+      state: { desired: { 'ml-spot': 5 } },
+      reason: /cooldown 300s left/,
+    },
+    { name: 'never below what the in-flight work needs', spot: group('ml-spot', 4), queue: { inFlight: 4 }, settings: { backlogPerInstance: 10 }, reason: /no change.*in-flight work \(4 messages, 1 per instance\) needs 4/ },
+    { name: 'in-flight need counts slots per instance', spot: group('ml-spot', 3), queue: { inFlight: 4 }, settings: { backlogPerInstance: 10, slotsPerInstance: 2 }, spotTo: 2 },
+    { name: 'keeps one instance while the queue has not been idle for idleMinutes', spot: group('ml-spot', 1), reason: /no change.*queue idle 0s of idleMinutes 15m: keep one/ },
+    { name: 'keeps one after 14 idle minutes', spot: group('ml-spot', 1), state: { idleSince: ago(14 * 60) }, reason: /no change/ },
+    { name: 'scales to zero after idleMinutes with nothing visible or in flight', spot: group('ml-spot', 1), state: { idleSince: ago(15 * 60) }, spotTo: 0 },
+    { name: 'not to zero while messages are delayed', spot: group('ml-spot', 1), queue: { delayed: 2 }, state: { idleSince: ago(60 * 60) }, reason: /no change/ },
+    { name: 'not to zero when min forbids', spot: group('ml-spot', 1, { min: 1 }), state: { idleSince: ago(60 * 60) }, reason: /no change/ },
+    { name: 'at zero an empty queue changes nothing', spot: group('ml-spot', 0), reason: /no change/ },
+    { name: 'idleMinutes 0 goes to zero as soon as the queue is empty', spot: group('ml-spot', 1), settings: { idleMinutes: 0 }, spotTo: 0 },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('starts the idle clock when the queue empties and clears it when work returns', () => {
+    // Prepare / Act
+    const emptied = decideCapacity(input({ name: 'idle', spot: group('ml-spot', 1) }), NOW);
+    const busy = decideCapacity(input({ name: 'busy', queue: { visible: 1 }, state: { idleSince: ago(60) } }), NOW);
+    // Assess
+    expect(emptied.state.idleSince).toBe(NOW.toISOString());
+    expect(busy.state.idleSince).toBeUndefined();
+  });
+
+  it('records the scale-in time, and not for instances that never launched', () => {
+    // Prepare / Act
+    const paid = decideCapacity(input({ name: 'paid', spot: group('ml-spot', 6), queue: { visible: 3 } }), NOW);
+    const free = decideCapacity(
+      input({ name: 'free', spot: group('ml-spot', 10, { inService: 4 }), onDemand: null, queue: { visible: 5 } }),
+      NOW,
+    );
+    // Assess
+    expect(paid.state.lastScaleInAt).toBe(NOW.toISOString());
+    expect((free.actions[0] as SetDesiredCapacityAction).to).toBe(5);
+    expect(free.actions[0]!.reason).toMatch(/withdraw 5 never launched/);
+    expect(free.state.lastScaleInAt).toBeUndefined();
+  });
+});
+
+describe('step policy: the recipe\'s +scaleOutPercent / -scaleInStep on the backlog alarms', () => {
+  const step = { scalingPolicy: 'step' as const };
+  const alarmed = (direction: 'high' | 'low', since = ago(30)) => ({ [direction]: { value: 'ALARM' as const, since } });
+  it.each<Row>([
+    { name: '+50% on backlog-high', settings: step, spot: group('ml-spot', 4), queue: { visible: 50 }, state: { alarms: alarmed('high') }, spotTo: 6, reason: /backlog-high alarm: \+50% of 4 = \+2/ },
+    { name: '+50% of 10 is +5', settings: step, spot: group('ml-spot', 10), queue: { visible: 50 }, state: { alarms: alarmed('high') }, spotTo: 15 },
+    { name: 'at least +1', settings: step, spot: group('ml-spot', 1), queue: { visible: 50 }, state: { alarms: alarmed('high') }, spotTo: 2 },
+    { name: 'a custom scaleOutPercent', settings: { ...step, scaleOutPercent: 100 }, spot: group('ml-spot', 3), queue: { visible: 50 }, state: { alarms: alarmed('high') }, spotTo: 6 },
+    { name: 'the alarm event itself counts', settings: step, spot: group('ml-spot', 4), queue: { visible: 50 }, alarm: { direction: 'high', value: 'ALARM', since: ago(0) }, spotTo: 6 },
+    { name: 'once per cooldown while the alarm stays in ALARM', settings: step, spot: group('ml-spot', 6), queue: { visible: 50 }, state: { alarms: alarmed('high'), lastStepOutAt: ago(120) }, reason: /next \+50% in 180s/ },
+    { name: 'again after the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 50 }, state: { alarms: alarmed('high'), lastStepOutAt: ago(300) }, spotTo: 9 },
+    { name: '-1 on backlog-low', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low') }, spotTo: 5, reason: /backlog-low alarm: -1/ },
+    { name: '-1 waits for the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low'), lastScaleInAt: ago(200) }, reason: /cooldown 100s left/ },
+    { name: '-1 never below in-flight work', settings: step, spot: group('ml-spot', 3), queue: { inFlight: 3 }, state: { alarms: alarmed('low') }, reason: /no change.*in-flight work/ },
+    { name: 'holds with no alarm in ALARM', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: { high: { value: 'OK', since: ago(30) } } }, reason: /no backlog alarm in ALARM: hold/ },
+    { name: 'an alarm back to OK stops the scale-out', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: alarmed('high') }, alarm: { direction: 'high', value: 'OK', since: ago(0) }, reason: /hold/ },
+    { name: 'a late event with an older state is ignored', settings: step, spot: group('ml-spot', 4), queue: { visible: 100 }, state: { alarms: alarmed('high', ago(30)) }, alarm: { direction: 'high', value: 'OK', since: ago(600) }, spotTo: 6 },
+    { name: 'visible work with nothing running starts one', settings: step, spot: group('ml-spot', 0), queue: { visible: 3 }, spotTo: 1 },
+    { name: 'to zero only after idleMinutes', settings: step, spot: group('ml-spot', 1), state: { alarms: alarmed('low'), idleSince: ago(5 * 60) }, reason: /keep one/ },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('remembers when it stepped out, so a duplicate alarm event does not step again', () => {
+    // Prepare
+    const row: Row = { name: 'dup', settings: step, spot: group('ml-spot', 4), queue: { visible: 50 }, alarm: { direction: 'high', value: 'ALARM', since: ago(0) } };
+    const first = decideCapacity(input(row), NOW);
+    // Act: the same event again, with the group as the first decision left it
+    const second = decideCapacity(input({ ...row, spot: group('ml-spot', 6, { inService: 4, pending: 2 }), state: first.state }), NOW);
+    // Assess
+    expect(first.state.lastStepOutAt).toBe(NOW.toISOString());
+    expect(second.actions.every((a) => a.kind === 'skip')).toBe(true);
+  });
+});
+
+describe('split between the spot group and the on-demand group', () => {
+  it.each<Row>([
+    { name: 'the spot group gets the total while it is healthy', queue: { visible: 6 }, spotTo: 6, reason: /on-demand share 0 = overflow 0 \+ cover 0/ },
+    {
+      name: 'a young shortfall waits for fallbackDelay',
+      spot: group('ml-spot', 6, { inService: 3 }),
+      queue: { visible: 6 },
+      reason: /spot shortfall 3 for 0s of fallbackDelay 300s/,
+    },
+    {
+      name: 'a shortfall that lasted fallbackDelay goes to the on-demand group',
+      spot: group('ml-spot', 6, { inService: 3 }),
+      queue: { visible: 6 },
+      state: { shortfallSince: ago(300) },
+      onDemandTo: 3,
+      reason: /cover 3/,
+    },
+    {
+      name: 'pending spot instances count as supply',
+      spot: group('ml-spot', 6, { inService: 3, pending: 3 }),
+      queue: { visible: 6 },
+      state: { shortfallSince: ago(900) },
+      reason: /no change/,
+    },
+    {
+      name: 'the on-demand group shrinks first when the shortfall closes',
+      spot: group('ml-spot', 6),
+      onDemand: group('ml-od', 3),
+      queue: { visible: 6 },
+      onDemandTo: 2,
+    },
+    {
+      name: 'the on-demand group shrinks first when the total falls',
+      spot: group('ml-spot', 6, { max: 6 }),
+      onDemand: group('ml-od', 2),
+      queue: { visible: 7 },
+      onDemandTo: 1,
+    },
+    {
+      name: 'one scale-in step per farm: the spot group waits while the on-demand group shrinks',
+      spot: group('ml-spot', 6),
+      onDemand: group('ml-od', 1),
+      queue: { visible: 2 },
+      onDemandTo: 0,
+      reason: /this tick's scale-in step is used/,
+    },
+    {
+      name: 'on-demand cover is not counted as extra capacity',
+      spot: group('ml-spot', 6, { inService: 2 }),
+      onDemand: group('ml-od', 4),
+      queue: { visible: 6 },
+      state: { shortfallSince: ago(600) },
+      reason: /no change.*no change/,
+    },
+    {
+      name: 'after a fall-back to on-demand the spot group still takes the total first',
+      spotMarket: 'on-demand',
+      queue: { visible: 5 },
+      spotTo: 5,
+      reason: /the market controller has it on on-demand/,
+    },
+    { name: 'a farm without an on-demand group', onDemand: null, queue: { visible: 30 }, spot: group('ml-spot', 2, { max: 10 }), spotTo: 10 },
+    { name: 'a farm without a spot group', spot: null, onDemand: group('ml-od', 1), queue: { visible: 4 }, onDemandTo: 4 },
+    { name: 'the on-demand group min is kept', onDemand: group('ml-od', 1, { min: 1 }), queue: { visible: 2 }, reason: /no change.*no change/ },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('starts the shortfall clock, keeps it while the shortfall lasts and clears it when it closes', () => {
+    // Prepare / Act
+    const opened = decideCapacity(input({ name: 'o', spot: group('ml-spot', 6, { inService: 3 }), queue: { visible: 6 } }), NOW);
+    const kept = decideCapacity(
+      input({ name: 'k', spot: group('ml-spot', 6, { inService: 3 }), queue: { visible: 6 }, state: { shortfallSince: ago(100) } }),
+      NOW,
+    );
+    const closed = decideCapacity(input({ name: 'c', queue: { visible: 2 }, state: { shortfallSince: ago(100) } }), NOW);
+    // Assess
+    expect(opened.state.shortfallSince).toBe(NOW.toISOString());
+    expect(kept.state.shortfallSince).toBe(ago(100));
+    expect(closed.state.shortfallSince).toBeUndefined();
+  });
+
+  it('orders actions: up spot first, down on-demand first', () => {
+    // Prepare / Act
+    const up = decideCapacity(input({ name: 'up', spot: group('ml-spot', 2, { max: 4 }), queue: { visible: 6 } }), NOW);
+    const down = decideCapacity(input({ name: 'down', spot: group('ml-spot', 6), onDemand: group('ml-od', 2), queue: { visible: 2 } }), NOW);
+    // Assess
+    expect(up.actions.map((a) => a.asgName)).toEqual(['ml-spot', 'ml-od']);
+    expect(down.actions.map((a) => a.asgName)).toEqual(['ml-od', 'ml-spot']);
+  });
+});
+
+describe('state', () => {
+  it('remembers what it left each group at, so it can tell a change someone else made', () => {
+    // Act
+    const decision = decideCapacity(input({ name: 's', queue: { visible: 5 } }), NOW);
+    // Assess
+    expect(decision.state.desired).toEqual({ 'ml-spot': 5, 'ml-od': 0 });
+    expect(decision.state.lastScaleOutAt).toBe(NOW.toISOString());
+  });
+
+  it('is unchanged on a quiet tick, so nothing is written', () => {
+    // Prepare
+    const first = decideCapacity(input({ name: 'q', queue: { visible: 2 } }), NOW);
+    // Act
+    const again = decideCapacity(input({ name: 'q', queue: { visible: 2 }, state: first.state }), new Date(NOW.getTime() + 60_000));
+    // Assess
+    expect(capacityStateChanged(first.state, again.state)).toBe(false);
+    expect(capacityStateChanged(first.state, { ...first.state, idleSince: NOW.toISOString() })).toBe(true);
+  });
+
+  it('reports the figures it decided on', () => {
+    // Act
+    const { figures } = decideCapacity(input({ name: 'f', queue: { visible: 8, inFlight: 2, delayed: 1 } }), NOW);
+    // Assess
+    expect(figures).toMatchObject({ farm: 'ml', policy: 'target', backlog: 10, delayed: 1, backlogPerInstance: 5, current: 2, wanted: 10, total: 10 });
+  });
+});
