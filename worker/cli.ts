@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { assertRunnable, commandProcessor } from './command';
 import { WorkerConfigError, errorMessage } from './errors';
+import { createImdsClient } from './imds';
 import { runWorker, type WorkerOptions } from './index';
 import { jsonLog } from './log';
 
@@ -129,6 +130,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
   const handle = runWorker({
     ...parsed.options,
     process: commandProcessor(parsed.command, parsed.args, { killGraceMs: parsed.killGraceMs, env: io.env }),
+    metadata: createImdsClient({ env: io.env }),
     log,
   });
   let signalled = 0;
