@@ -195,9 +195,22 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-function issueMessages(error: z.ZodError): string[] {
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function issueMessages(error: z.ZodError, raw: unknown): string[] {
   const out: string[] = [];
   for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys' && issue.code !== 'custom' && valueAt(raw, issue.path) === undefined) {
+      out.push(`${formatPath(issue.path)}: required field is missing`);
+      continue;
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) out.push(`${formatPath([...issue.path, key])}: unknown field`);
       continue;
@@ -245,7 +258,7 @@ export function loadScenario(path: string): Scenario {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(['expected a mapping of scenario fields']);
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) fail(issueMessages(parsed.error));
+  if (!parsed.success) fail(issueMessages(parsed.error, raw));
   const file = parsed.data!;
   const dir = dirname(path);
   const issues: string[] = [];

@@ -20,7 +20,8 @@ export interface Workload {
 export function readText(path: string): string {
   const bytes = readFileSync(path);
   const gz = bytes.length > 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-  return (gz ? gunzipSync(bytes) : bytes).toString('utf8');
+  // Windows line endings (some exports have them) would otherwise stick to the last column.
+  return (gz ? gunzipSync(bytes) : bytes).toString('utf8').replace(/\r\n/g, '\n');
 }
 
 /** Parses a trace file into (submit offset, run time) pairs; jobs with an unknown run time are left out. */

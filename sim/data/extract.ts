@@ -22,7 +22,7 @@ if (!existsSync(shared)) {
 
 function read(path: string): string {
   const bytes = readFileSync(resolve(shared, path));
-  return (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  return (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8').replace(/\r\n/g, '\n');
 }
 
 function writeGz(path: string, text: string): void {

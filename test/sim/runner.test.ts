@@ -1,0 +1,111 @@
+/**
+ * A whole backtest run: the policies side by side, the oracle, the spotfarm plumbing (events in virtual time,
+ * Lambda retries, failed events counted) with a stand-in controller, and the clear error when the real handlers
+ * are missing.
+ */
+import { describe, expect, it } from 'vitest';
+import { oracle } from '../../sim/policies/oracle';
+import { missingHandlers, SpotfarmUnavailableError } from '../../sim/policies/spotfarm';
+import { percentile, runBacktest } from '../../sim/runner';
+import { T0, testScenario } from './support/scenario';
+import { fakeHandlers } from './support/fake-handlers';
+
+describe('the oracle', () => {
+  it('prices each job at the cheapest price of its moment, per slot, with no boot or idle time', () => {
+    // Prepare: 2 slots; spot in 1a is 0.10 then 0.50 from t=1000; 1b is 0.30; on-demand 0.21.
+    const s = testScenario({
+      jobs: [{ at: 0, runtime: 3600 }, { at: 1000, runtime: 1800 }],
+      spot: { 'us-east-1a': [[-60, 0.1], [1000, 0.5]], 'us-east-1b': [[-60, 0.3]] },
+      farm: { slotsPerInstance: 2 },
+    });
+    // Act
+    const o = oracle(s);
+    // Assess: job 1: 1000 s at 0.10 + 2600 s at 0.21; job 2: 1800 s at 0.21; halved for 2 slots.
+    const expected = ((1000 * 0.1 + 2600 * 0.21) / 3600 + (1800 * 0.21) / 3600) / 2;
+    expect(o.cost_usd).toBeCloseTo(expected, 12);
+    expect(o).toMatchObject({ jobs_submitted: 2, jobs_completed: 2, jobs_lost: 0, wait_p95_s: null, swaps: null });
+  });
+});
+
+describe('percentile', () => {
+  it.each([
+    [[], 50, null],
+    [[5], 95, 5],
+    [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 50, 5],
+    [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95, 10],
+  ])('of %j at p%d is %j (nearest rank)', (values, p, expected) => {
+    expect(percentile(values, p)).toBe(expected);
+  });
+});
+
+const jobs = Array.from({ length: 300 }, (_, k) => ({ at: k * 20, runtime: 120 + (k % 7) * 60 }));
+const spiky = testScenario({
+  jobs,
+  duration: 6 * 3600,
+  drainLimit: 3600,
+  spot: {
+    'us-east-1a': [[-60, 0.05], [3600, 0.4], [5400, 0.05]],
+    'us-east-1b': [[-60, 0.06], [3700, 0.5], [5500, 0.06]],
+  },
+  farm: { slotsPerInstance: 4, spot: { min: 0, max: 20 }, onDemand: { min: 0, max: 20 } },
+});
+
+describe('a backtest run', () => {
+  it('runs the baselines and the oracle on the same arrivals, and accounts for every job', async () => {
+    const result = await runBacktest(spiky, { policies: ['on-demand-only', 'recipe', 'aws-native', 'oracle'] });
+    const p = result.json.policies;
+    for (const name of ['on-demand-only', 'recipe', 'aws-native'] as const) {
+      expect(p[name].jobs_submitted).toBe(300);
+      const stats = result.json.stats![name]!;
+      expect(p[name].jobs_completed + stats.dead_lettered + stats.still_queued).toBe(300);
+      expect(p[name].jobs_lost).toBe(300 - p[name].jobs_completed);
+      expect(p[name].cost_usd).toBeGreaterThan(p.oracle.cost_usd);
+      expect(result.series[name]!.t.length).toBeGreaterThan(10);
+    }
+    expect(p['on-demand-only'].spot_instance_hours).toBe(0);
+    expect(p['aws-native'].on_demand_instance_hours).toBe(0);
+    // The price spike above on-demand interrupts spot instances of the recipe (max price = on-demand).
+    expect(p.recipe.interruptions).toBeGreaterThan(0);
+    expect(result.market.spot).toHaveLength(2);
+    expect(result.marks.recipe!.some((m) => m.kind === 'interruption')).toBe(true);
+  });
+
+  it('drives a controller through the real SDK clients with EventBridge events in virtual time', async () => {
+    const result = await runBacktest(spiky, { policies: ['spotfarm'], handlers: fakeHandlers });
+    const stats = result.json.stats!.spotfarm!;
+    const p = result.json.policies.spotfarm;
+    expect(stats.not_implemented).toEqual([]);
+    expect(stats.failed_events).toBe(0);
+    expect(stats.handler_invocations!['queue-scaler']).toBeGreaterThan(6 * 60);
+    expect(stats.handler_invocations!['price-check']).toBeGreaterThan(6 * 12 - 1);
+    expect(stats.handler_invocations!.interruption).toBeGreaterThan(0);
+    // The stand-in swaps to on-demand during the spike and back after it.
+    expect(p.swaps).toBeGreaterThanOrEqual(2);
+    expect(result.marks.spotfarm!.some((m) => m.kind === 'swap-to-on-demand')).toBe(true);
+    expect(p.jobs_completed + stats.dead_lettered + stats.still_queued).toBe(300);
+  });
+
+  it('retries a failing handler like Lambda (1 then 2 minutes later) and counts the event as failed', async () => {
+    const times: number[] = [];
+    const failing = {
+      ...fakeHandlers,
+      'price-check': async (event: unknown) => {
+        times.push(Date.parse((event as { time: string }).time) / 1000);
+        throw Object.assign(new Error('boom'), { name: 'Boom' });
+      },
+    };
+    const short = testScenario({ jobs: [{ at: 0, runtime: 10 }], duration: 600, drainLimit: 0 });
+    const result = await runBacktest(short, { policies: ['spotfarm'], handlers: failing });
+    const stats = result.json.stats!.spotfarm!;
+    // The tick at t=0 is tried at 0, 60 and 180 s (all with the original event time).
+    expect(times.slice(0, 3)).toEqual([T0, T0, T0]);
+    expect(stats.failed_events).toBeGreaterThanOrEqual(1);
+    expect(stats.errors![0]!.message).toBe('price-check: Boom: boom');
+    expect(stats.handler_retries).toBeGreaterThanOrEqual(2);
+  });
+
+  it.skipIf(missingHandlers().length === 0)('says clearly which handlers are missing (before any simulation)', async () => {
+    await expect(runBacktest(spiky, { policies: ['spotfarm'] })).rejects.toThrow(SpotfarmUnavailableError);
+    await expect(runBacktest(spiky, { policies: ['spotfarm'] })).rejects.toThrow(/functions\/.*\.ts is missing/);
+  });
+});
