@@ -1,0 +1,56 @@
+/**
+ * The issue's "done when", on the bundled scenarios, with spotfarm's real handlers (functions/*.ts):
+ * spotfarm loses no job, costs less than recipe, aws-native and on-demand-only with a p95 wait no worse than
+ * theirs, and the calm scenario shows no swap. The ratio to the oracle is printed, not asserted (the target is
+ * 1.2x; the honest figure is reported in docs/backtest.md).
+ * Until every handler has landed these are skipped, with the reason in the test name.
+ */
+import { resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { missingHandlers } from '../../sim/policies/spotfarm';
+import type { BacktestResult } from '../../sim/result';
+import { runBacktest } from '../../sim/runner';
+import { loadScenario } from '../../sim/scenario';
+
+const missing = missingHandlers();
+const reason = missing.length ? ` (skipped: ${missing.join(', ')})` : '';
+const scenario = (name: string) => loadScenario(resolve(__dirname, `../../scenarios/${name}.yaml`));
+
+describe.skipIf(missing.length > 0)(`the default scenario with the real handlers${reason}`, () => {
+  let result: BacktestResult;
+  beforeAll(async () => {
+    result = await runBacktest(scenario('default'));
+    const p = result.json.policies;
+    const line = (n: keyof typeof p) =>
+      `${n}: $${p[n].cost_usd.toFixed(2)} (${(p[n].cost_usd / p.oracle.cost_usd).toFixed(2)}x oracle), lost ${p[n].jobs_lost}, p95 ${p[n].wait_p95_s}s, swaps ${p[n].swaps}`;
+    console.log(['spotfarm', 'on-demand-only', 'recipe', 'aws-native'].map((n) => line(n as keyof typeof p)).join('\n'));
+  }, 120_000);
+
+  it('runs every handler without a failed event or a gap in the simulated cloud', () => {
+    const stats = result.json.stats!.spotfarm!;
+    expect(stats.not_implemented).toEqual([]);
+    expect(stats.errors).toEqual([]);
+    expect(stats.failed_events).toBe(0);
+  });
+
+  it('loses no job', () => {
+    expect(result.json.policies.spotfarm.jobs_lost).toBe(0);
+  });
+
+  it.each(['recipe', 'aws-native', 'on-demand-only'] as const)('costs less than %s', (baseline) => {
+    expect(result.json.policies.spotfarm.cost_usd).toBeLessThan(result.json.policies[baseline].cost_usd);
+  });
+
+  it.each(['recipe', 'aws-native', 'on-demand-only'] as const)('has a p95 wait no worse than %s', (baseline) => {
+    expect(result.json.policies.spotfarm.wait_p95_s!).toBeLessThanOrEqual(result.json.policies[baseline].wait_p95_s!);
+  });
+});
+
+describe.skipIf(missing.length > 0)(`the calm scenario with the real handlers${reason}`, () => {
+  it('shows no swap and loses no job', async () => {
+    const result = await runBacktest(scenario('calm-2023'), { policies: ['spotfarm'] });
+    expect(result.json.stats!.spotfarm!.failed_events).toBe(0);
+    expect(result.json.policies.spotfarm.swaps).toBe(0);
+    expect(result.json.policies.spotfarm.jobs_lost).toBe(0);
+  }, 120_000);
+});
