@@ -7,6 +7,7 @@
  */
 
 import type { MarketOriginals, MarketTrigger } from './market-state';
+import type { Pool } from './model';
 
 interface ActionBase {
   /** The Auto Scaling group the action is about. */
@@ -41,7 +42,61 @@ export interface SwapToSpotAction extends ActionBase {
   to: MarketOriginals;
 }
 
-export type Action = SkipAction | SetDesiredCapacityAction | SwapToOnDemandAction | SwapToSpotAction;
+export type DetachReason = 'interruption' | 'rebalance';
+
+export interface RecordInterruptionAction extends ActionBase {
+  kind: 'recordInterruption';
+  instanceId: string;
+  pool: Pool;
+  /** `interruption` for a two-minute warning, `rebalance` for a recommendation (a risk, not a loss). */
+  signal: 'interruption' | 'rebalance';
+  /** The event's time (ISO): the record's time. */
+  at: string;
+  instanceAction?: string;
+}
+
+export interface DetachInstanceAction extends ActionBase {
+  kind: 'detachInstance';
+  instanceId: string;
+  farm: string;
+  why: DetachReason;
+  /** ISO time after which the sweep terminates the instance if EC2 has not. */
+  deadline: string;
+  /** The event's time (ISO), for the replacement-latency metric. */
+  eventTime: string;
+}
+
+export interface TerminateInstanceAction extends ActionBase {
+  kind: 'terminateInstance';
+  instanceId: string;
+  /** Still in a group (its detach never happened): terminate through the group, which replaces it. */
+  inGroup: boolean;
+}
+
+export interface RecordCapacityFailureAction extends ActionBase {
+  kind: 'recordCapacityFailure';
+  /** The scaling activity's id (or the event's, without one): one record per failure whatever its source. */
+  failureId: string;
+  at: string;
+  message: string;
+  availabilityZone: string | undefined;
+}
+
+export interface FallBackToOnDemandAction extends ActionBase {
+  kind: 'fallBackToOnDemand';
+  trigger: 'breaker' | 'capacity';
+  pool?: Pool;
+}
+
+/** The interruption function's actions (src/decide/interruption.ts). */
+export type InterruptionAction =
+  | RecordInterruptionAction
+  | DetachInstanceAction
+  | TerminateInstanceAction
+  | RecordCapacityFailureAction
+  | FallBackToOnDemandAction;
+
+export type Action = SkipAction | SetDesiredCapacityAction | SwapToOnDemandAction | SwapToSpotAction | InterruptionAction;
 
 export type ActionKind = Action['kind'];
 

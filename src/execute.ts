@@ -10,6 +10,7 @@ import type { Action } from './actions';
 import type { Config } from './config';
 import { logDecision } from './log';
 import { executeSwap } from './market/swap';
+import { executeInterruptionAction } from './interruption/execute';
 
 export interface ExecutionContext {
   config: Readonly<Config>;
@@ -54,6 +55,15 @@ export async function executeAction(action: Action, ctx: ExecutionContext): Prom
     case 'swapToSpot':
       await executeSwap(action, ctx.eventId);
       break;
+    case 'recordInterruption':
+    case 'detachInstance':
+    case 'terminateInstance':
+    case 'recordCapacityFailure':
+    case 'fallBackToOnDemand': {
+      const result = await executeInterruptionAction(action, ctx);
+      if (!result.audit) return result.outcome;
+      break;
+    }
     default: {
       const unknown: never = action;
       throw new Error(`no executor for action ${JSON.stringify(unknown)}`);

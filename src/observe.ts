@@ -55,12 +55,14 @@ export interface ObserveOptions {
   prices?: boolean;
   queues?: boolean;
   instanceMarkets?: boolean;
+  /** Read each group's launch configuration or template (market, instance types); default true. */
+  launchSources?: boolean;
   /** Only this farm (a manual invoke may narrow it); default the stack's. */
   farm?: string;
 }
 
 export async function observeFarms(config: Config, now: Date, options: ObserveOptions = {}): Promise<Observation> {
-  const { prices = true, queues = true, instanceMarkets = false } = options;
+  const { prices = true, queues = true, instanceMarkets = false, launchSources = true } = options;
   const farmFilter = options.farm ?? config.farm;
   const snapshots = await describeManagedGroups(farmFilter);
 
@@ -90,7 +92,7 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
     }
   }
 
-  await readLaunchSources(groups);
+  if (launchSources) await readLaunchSources(groups);
 
   if (prices) {
     const pools: Pool[] = groups.flatMap((g) =>

@@ -9,7 +9,9 @@ import {
   DescribeAutoScalingInstancesCommand,
   DescribeLaunchConfigurationsCommand,
   DescribeScalingActivitiesCommand,
+  DetachInstancesCommand,
   SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
   type AutoScalingGroup,
   type CreateLaunchConfigurationCommandInput,
@@ -159,6 +161,55 @@ export async function setDesiredCapacity(
     client.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: groupName, DesiredCapacity: desired, HonorCooldown: false })),
   );
 }
+
+/**
+ * Detaches instances without lowering desired capacity, so the group launches their replacements at once while
+ * the instances live on outside it. Returns false when an instance is no longer in the group (a concurrent run
+ * or Auto Scaling itself got there first): that is "already handled", not a failure.
+ */
+export async function detachInstances(
+  groupName: string,
+  instanceIds: string[],
+  client: AutoScalingClient = autoScalingClient,
+): Promise<boolean> {
+  try {
+    await aws(`detaching ${instanceIds.join(', ')} from auto scaling group ${groupName}`, () =>
+      client.send(
+        new DetachInstancesCommand({ AutoScalingGroupName: groupName, InstanceIds: instanceIds, ShouldDecrementDesiredCapacity: false }),
+      ),
+    );
+    return true;
+  } catch (error) {
+    if (isNotInGroup(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Terminates a group's instance without lowering desired capacity (the group replaces it). Returns false when
+ * the instance is not (any more) in a group.
+ */
+export async function terminateInstanceInGroup(
+  instanceId: string,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<boolean> {
+  try {
+    await aws(`terminating ${instanceId} in its auto scaling group`, () =>
+      client.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: instanceId, ShouldDecrementDesiredCapacity: false })),
+    );
+    return true;
+  } catch (error) {
+    if (isNotInGroup(error)) return false;
+    throw error;
+  }
+}
+
+// AWS says "The instance i-... is not part of Auto Scaling group ..." (DetachInstances) and "Instance Id not
+// found - No managed instance found for instance ID: i-..." (TerminateInstanceInAutoScalingGroup).
+const isNotInGroup = (error: unknown): boolean =>
+  error instanceof AwsCallError &&
+  error.awsName === 'ValidationError' &&
+  /not part of Auto Scaling group|No managed instance found|Instance Id not found/i.test(error.message);
 
 /**
  * Failed or cancelled launches of every group in the account since `since`, by group, in one paginated call

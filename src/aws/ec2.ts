@@ -1,14 +1,17 @@
 /** EC2: spot prices, launch template versions, instance markets. The only module that talks to EC2. */
 import {
   CreateLaunchTemplateVersionCommand,
+  CreateTagsCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeSpotPriceHistoryCommand,
   EC2Client,
+  TerminateInstancesCommand,
+  type Instance,
   type LaunchTemplateVersion,
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
-import { aws } from '../errors';
+import { aws, AwsCallError } from '../errors';
 import type { LaunchDetails, Market, Pool, TemplateRef } from '../model';
 import { poolKey } from '../model';
 
@@ -126,6 +129,103 @@ export async function describeInstanceMarkets(
     } while (nextToken);
   }
   return out;
+}
+
+/** What the interruption handling needs of one EC2 instance. */
+export interface InstanceDetails {
+  id: string;
+  type: string;
+  availabilityZone: string;
+  /** pending | running | shutting-down | terminated | stopping | stopped */
+  state: string;
+  market: Market;
+  tags: Record<string, string>;
+}
+
+function instanceDetails(instance: Instance): InstanceDetails {
+  const tags: Record<string, string> = {};
+  for (const tag of instance.Tags ?? []) if (tag.Key) tags[tag.Key] = tag.Value ?? '';
+  return {
+    id: instance.InstanceId ?? '',
+    type: instance.InstanceType ?? 'unknown',
+    availabilityZone: instance.Placement?.AvailabilityZone ?? 'unknown',
+    state: instance.State?.Name ?? 'unknown',
+    market: instance.InstanceLifecycle === 'spot' ? 'spot' : 'on-demand',
+    tags,
+  };
+}
+
+const isInstanceNotFound = (error: unknown): boolean =>
+  error instanceof AwsCallError && (error.awsName === 'InvalidInstanceID.NotFound' || error.awsName === 'InvalidInstanceID.Malformed');
+
+/** One instance, or undefined when EC2 no longer knows it (terminated instances vanish after about an hour). */
+export async function describeInstance(instanceId: string, client: EC2Client = ec2Client): Promise<InstanceDetails | undefined> {
+  try {
+    const page = await aws(`describing instance ${instanceId}`, () =>
+      client.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    const instance = page.Reservations?.[0]?.Instances?.[0];
+    return instance ? instanceDetails(instance) : undefined;
+  } catch (error) {
+    if (isInstanceNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Instances carrying a tag key (any value) in the given states, following every page: one call per 1000
+ * instances, whatever the number of groups.
+ */
+export async function describeTaggedInstances(
+  tagKey: string,
+  states: string[],
+  client: EC2Client = ec2Client,
+): Promise<InstanceDetails[]> {
+  const out: InstanceDetails[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await aws(`describing instances tagged ${tagKey}`, () =>
+      client.send(
+        new DescribeInstancesCommand({
+          Filters: [
+            { Name: 'tag-key', Values: [tagKey] },
+            { Name: 'instance-state-name', Values: states },
+          ],
+          MaxResults: 1000,
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    for (const reservation of page.Reservations ?? []) {
+      for (const instance of reservation.Instances ?? []) if (instance.InstanceId) out.push(instanceDetails(instance));
+    }
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return out;
+}
+
+/** Adds or overwrites tags on instances. */
+export async function createInstanceTags(
+  instanceIds: string[],
+  tags: Record<string, string>,
+  client: EC2Client = ec2Client,
+): Promise<void> {
+  await aws(`tagging ${instanceIds.join(', ')} with ${Object.keys(tags).join(', ')}`, () =>
+    client.send(
+      new CreateTagsCommand({ Resources: instanceIds, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+    ),
+  );
+}
+
+/** Terminates instances outside any group. Returns false when EC2 no longer knows one of them. */
+export async function terminateInstances(instanceIds: string[], client: EC2Client = ec2Client): Promise<boolean> {
+  try {
+    await aws(`terminating ${instanceIds.join(', ')}`, () => client.send(new TerminateInstancesCommand({ InstanceIds: instanceIds })));
+    return true;
+  } catch (error) {
+    if (isInstanceNotFound(error)) return false;
+    throw error;
+  }
 }
 
 /** The settings of a launch template version, in the form CreateLaunchTemplateVersion takes them. */

@@ -1,0 +1,40 @@
+/**
+ * `interruption`: spot interruption warnings, rebalance recommendations and failed launches (EventBridge, default
+ * bus), and a schedule that sweeps up detached instances. A manual invoke runs the sweep:
+ * `serverless invoke -f interruption --data '{"dryRun": true}'`. Rules: src/decide/interruption.ts.
+ */
+import { getConfig } from '../src/config';
+import { decideLaunchFailure, decideSweep, decideWarning } from '../src/decide/interruption';
+import { ConfigError } from '../src/errors';
+import { executeActions } from '../src/execute';
+import { observeLaunchFailure, observeSweep, observeWarning } from '../src/interruption/observe';
+import { parseInterruptionEvent } from '../src/interruption/registry';
+import { summarise, type InterruptionResult } from '../src/interruption/summary';
+import { logger } from '../src/log';
+import { withMiddleware } from '../src/middleware';
+
+export const handler = withMiddleware('interruption', async (event: unknown, context): Promise<InterruptionResult> => {
+  const message = parseInterruptionEvent(event);
+  const config = getConfig();
+  if (message.kind === 'noop') {
+    logger.info('not an event the interruption function handles', { source: message.source, detailType: message.detailType });
+    return { event: 'noop', actions: [] };
+  }
+  if (config.stateTable === '') throw new ConfigError('the interruption function needs the state table (SPOTFARM_STATE_TABLE)');
+  const manual = message.kind === 'manual_invoke';
+  const now = manual ? (message.time ? new Date(message.time) : new Date()) : message.time;
+  const actions =
+    message.kind === 'spot_interruption' || message.kind === 'rebalance_recommendation'
+      ? decideWarning(await observeWarning(config, message), now)
+      : message.kind === 'launch_unsuccessful'
+        ? decideLaunchFailure(await observeLaunchFailure(config, message))
+        : decideSweep(await observeSweep(config, now, (manual ? message.farm : undefined) ?? config.farm), now);
+  const executed = await executeActions(actions, {
+    config,
+    now,
+    dryRun: config.dryRun || (manual && message.dryRun === true),
+    source: 'interruption',
+    eventId: manual ? `manual:${context.awsRequestId}` : message.id,
+  });
+  return summarise(message.kind, executed);
+});

@@ -1,0 +1,114 @@
+/**
+ * The executor's cases for the interruption function's actions (src/execute.ts delegates here). Dry run,
+ * the decision log line and the audit record are the shared executor's; this module does the AWS calls and
+ * says whether the action was new (`done`) or already done by someone else (`skipped`: a duplicate record, an
+ * instance another run detached first, an instance already gone).
+ */
+import type { InterruptionAction } from '../actions';
+import { detachInstances, terminateInstanceInGroup } from '../aws/autoscaling';
+import { createInstanceTags, terminateInstances } from '../aws/ec2';
+import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store';
+import type { ExecutionContext, Outcome } from '../execute';
+import { logger } from '../log';
+import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market-state';
+import { metrics, MetricUnit } from '../metrics';
+import { fallBackToOnDemand } from './breaker';
+import { detachTags } from './tags';
+
+/** The record kind of a rebalance recommendation: a risk for the pool, not an interruption. */
+export const REBALANCE_RECORD = 'rebalance';
+
+/** Data of an interruption / rebalance record (pk `pool#<type>|<az>`, sk `<kind>#<time>#<instance id>`). */
+export interface InterruptionRecord {
+  instanceId: string;
+  groupName: string;
+  eventId: string;
+  instanceAction?: string;
+}
+
+/**
+ * Wall clock for the replacement-latency metric only (never for a decision). The backtest sets its virtual
+ * clock here so the figure means the same in a simulation.
+ */
+let clock: () => number = () => Date.now();
+export function setInterruptionClock(next: () => number): void {
+  clock = next;
+}
+
+export interface InterruptionOutcome {
+  outcome: Outcome;
+  /** Write the shared audit record too (false for actions that are a record themselves). */
+  audit: boolean;
+}
+
+export async function executeInterruptionAction(action: InterruptionAction, ctx: ExecutionContext): Promise<InterruptionOutcome> {
+  const table = ctx.config.stateTable;
+  switch (action.kind) {
+    case 'recordInterruption': {
+      const kind = action.signal === 'interruption' ? INTERRUPTION_RECORD : REBALANCE_RECORD;
+      const data: InterruptionRecord = {
+        instanceId: action.instanceId,
+        groupName: action.asgName,
+        eventId: ctx.eventId,
+        ...(action.instanceAction ? { instanceAction: action.instanceAction } : {}),
+      };
+      const fresh = await putRecordOnce(
+        table,
+        {
+          pk: poolRecordKey(action.pool.instanceType, action.pool.availabilityZone),
+          sk: recordSortKey(kind, action.at, action.instanceId),
+          at: action.at,
+          data,
+        },
+        ctx.config.recordTtlDays,
+      );
+      if (!fresh) {
+        logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
+        return { outcome: 'skipped', audit: false };
+      }
+      const single = metrics.singleMetric();
+      single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
+      single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
+      return { outcome: 'done', audit: false };
+    }
+    case 'detachInstance': {
+      // Tag first: whatever fails after this, the sweep can find the instance and see it gone by its deadline.
+      await createInstanceTags([action.instanceId], detachTags(action.asgName, action.deadline, action.why));
+      const detached = await detachInstances(action.asgName, [action.instanceId]);
+      if (!detached) {
+        logger.info('already detached by a concurrent run or gone from the group', { instanceId: action.instanceId, asgName: action.asgName });
+        return { outcome: 'skipped', audit: false };
+      }
+      metrics.addMetric('Replacements', MetricUnit.Count, 1);
+      metrics.addMetric('ReplacementLatency', MetricUnit.Milliseconds, Math.max(0, clock() - Date.parse(action.eventTime)));
+      return { outcome: 'done', audit: true };
+    }
+    case 'terminateInstance': {
+      const terminated = action.inGroup
+        ? await terminateInstanceInGroup(action.instanceId)
+        : await terminateInstances([action.instanceId]);
+      if (!terminated) return { outcome: 'skipped', audit: false };
+      metrics.addMetric('DetachedInstancesTerminated', MetricUnit.Count, 1);
+      return { outcome: 'done', audit: true };
+    }
+    case 'recordCapacityFailure': {
+      const fresh = await recordCapacityFailure(
+        table,
+        action.asgName,
+        { id: action.failureId, at: action.at, message: action.message, source: `event:${ctx.eventId}` },
+        ctx.config.recordTtlDays,
+      );
+      if (!fresh) return { outcome: 'skipped', audit: false };
+      metrics.addMetric('CapacityFailures', MetricUnit.Count, 1);
+      return { outcome: 'done', audit: false };
+    }
+    case 'fallBackToOnDemand': {
+      const outcome = await fallBackToOnDemand(action, ctx);
+      return { outcome, audit: outcome === 'done' };
+    }
+    default: {
+      const unknown: never = action;
+      throw new Error(`no executor for interruption action ${JSON.stringify(unknown)}`);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The interruption function's gather phase: read-only calls, as few as the common path allows. A warning for
+ * an instance of a managed group costs one Auto Scaling call (the managed groups, with their instances) and
+ * one DynamoDB query (the pool's recent interruptions); the rest is read only on the paths that need it.
+ */
+import { describeInstance, describeTaggedInstances } from '../aws/ec2';
+import { poolRecordKey, queryRecords } from '../aws/state-store';
+import type { Config } from '../config';
+import {
+  poolBreaker,
+  type LaunchFailureObservation,
+  type ManagedGroup,
+  type SweepObservation,
+  type WarningObservation,
+} from '../decide/interruption';
+import type { LaunchUnsuccessful } from '../events/launch-unsuccessful';
+import type { RebalanceRecommendation } from '../events/rebalance-recommendation';
+import type { SpotInterruption } from '../events/spot-interruption';
+import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../market-state';
+import type { Market } from '../model';
+import { observeFarms, type GroupObservation } from '../observe';
+import { ALIVE_STATES, DEADLINE_TAG, DETACHED_FROM_TAG, readDetachTags } from './tags';
+
+export function toManagedGroup(g: GroupObservation): ManagedGroup {
+  return {
+    name: g.group.name,
+    farm: g.farm,
+    role: g.role,
+    settings: g.settings,
+    min: g.group.min,
+    max: g.group.max,
+    desired: g.group.desired,
+    capacityRebalance: g.group.capacityRebalance,
+    instances: g.group.instances,
+  };
+}
+
+/** Every managed group of the stack's farm(s), without launch sources, prices or queues. */
+export async function observeManagedGroups(config: Readonly<Config>, now: Date, farm?: string): Promise<ManagedGroup[]> {
+  const observation = await observeFarms(config, now, {
+    prices: false,
+    queues: false,
+    launchSources: false,
+    ...(farm ? { farm } : {}),
+  });
+  return observation.farms.flatMap((f) => f.groups.map(toManagedGroup));
+}
+
+/**
+ * Records around `at`: the window either side, so that when events arrive out of order the last one handled
+ * still sees all of its neighbours (the count is then right whatever the order).
+ */
+function around(at: Date, seconds: number): [Date, Date] {
+  return [new Date(at.getTime() - seconds * 1000), new Date(at.getTime() + seconds * 1000)];
+}
+
+async function marketOrUndefined(config: Readonly<Config>, groupName: string): Promise<Market | undefined> {
+  return (await marketOf(config.stateTable, groupName)).market;
+}
+
+export async function observeWarning(
+  config: Readonly<Config>,
+  message: SpotInterruption | RebalanceRecommendation,
+): Promise<WarningObservation> {
+  const groups = await observeManagedGroups(config, message.time);
+  let group = groups.find((g) => g.instances.some((i) => i.id === message.instanceId));
+  const instance = group?.instances.find((i) => i.id === message.instanceId);
+  const observation: WarningObservation = {
+    message,
+    group,
+    instance,
+    detached: undefined,
+    poolInterruptions: [],
+    earlyReplacements: [],
+    onDemandGroup: undefined,
+    market: undefined,
+  };
+  if (!group) {
+    // Not in a managed group: maybe one spotfarm detached earlier (a rebalance replaced early). Its tags say.
+    const details = await describeInstance(message.instanceId);
+    const detached = details ? readDetachTags(details, undefined) : undefined;
+    group = detached ? groups.find((g) => g.name === detached.fromGroup) : undefined;
+    if (!detached || !group) return observation;
+    observation.detached = detached;
+    observation.group = group;
+  }
+  const pool = instance
+    ? { instanceType: instance.type, availabilityZone: instance.availabilityZone }
+    : { instanceType: observation.detached!.instanceType, availabilityZone: observation.detached!.availabilityZone };
+
+  if (message.kind === 'spot_interruption') {
+    const [from, to] = around(message.time, group.settings.breakerWindow);
+    const records = await queryRecords<{ instanceId?: string }>(
+      config.stateTable,
+      poolRecordKey(pool.instanceType, pool.availabilityZone),
+      INTERRUPTION_RECORD,
+      from,
+      to,
+    );
+    observation.poolInterruptions = records.map((r) => ({ instanceId: r.data.instanceId ?? r.sk, at: r.at }));
+    if (poolBreaker(group, pool, observation.poolInterruptions, message.instanceId).tripped) {
+      const spotGroup = group;
+      observation.market = await marketOrUndefined(config, group.name);
+      observation.onDemandGroup = groups.find((g) => g.farm === spotGroup.farm && g.role === 'on-demand');
+    }
+  } else if (group.settings.rebalance === 'replace' && instance && !group.capacityRebalance) {
+    const spotGroup = group;
+    const tagged = await describeTaggedInstances(DETACHED_FROM_TAG, ALIVE_STATES);
+    observation.earlyReplacements = tagged
+      .map((t) => readDetachTags(t, undefined))
+      .filter((d) => d !== undefined && d.fromGroup === spotGroup.name && d.reason === 'rebalance' && d.id !== message.instanceId)
+      .map((d) => d!.id);
+  }
+  return observation;
+}
+
+export async function observeLaunchFailure(config: Readonly<Config>, message: LaunchUnsuccessful): Promise<LaunchFailureObservation> {
+  const groups = await observeManagedGroups(config, message.time);
+  const group = groups.find((g) => g.name === message.groupName);
+  const observation: LaunchFailureObservation = { message, group, capacityFailures: [], market: undefined };
+  if (!group) return observation;
+  const [from, to] = around(new Date(message.startedAt), group.settings.capacityWindow);
+  const records = await readCapacityFailures(config.stateTable, group.name, from, to);
+  observation.capacityFailures = records.map((r) => r.data.id);
+  const failureId = message.activityId ?? message.id;
+  if (new Set([...observation.capacityFailures, failureId]).size >= group.settings.capacityFailures) {
+    observation.market = await marketOrUndefined(config, group.name);
+  }
+  return observation;
+}
+
+/** Every instance spotfarm marked for detaching that EC2 has not terminated; the groups only when there are any. */
+export async function observeSweep(config: Readonly<Config>, now: Date, farm: string): Promise<SweepObservation> {
+  const tagged = await describeTaggedInstances(DEADLINE_TAG, ALIVE_STATES);
+  if (tagged.length === 0) return { detached: [], groups: new Map(), farm };
+  const groups = await observeManagedGroups(config, now, farm);
+  const memberOf = new Map<string, string>();
+  for (const g of groups) for (const i of g.instances) memberOf.set(i.id, g.name);
+  const detached = tagged.flatMap((t) => readDetachTags(t, memberOf.get(t.id)) ?? []);
+  return { detached, groups: new Map(groups.map((g) => [g.name, g])), farm };
+}
