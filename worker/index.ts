@@ -157,7 +157,7 @@ class Worker {
 
   async run(): Promise<WorkerSummary> {
     this.validate();
-    await this.readQueue();
+    if (!(await this.readQueue())) return this.summarise();
     await this.readMetadata();
     this.started = true;
     this.log('info', 'worker_started', {
@@ -182,6 +182,10 @@ class Worker {
         await this.protection.settled();
       }
     }
+    return this.summarise();
+  }
+
+  private summarise(): WorkerSummary {
     const summary: WorkerSummary = { reason: this.exitReason, ...this.counts };
     if (this.instanceId !== undefined) summary.instanceId = this.instanceId;
     this.log('info', 'exit', { ...summary });
@@ -221,25 +225,36 @@ class Worker {
     if (typeof this.options.process !== 'function') throw new WorkerConfigError('process must be a function');
   }
 
-  /** Checks the queue exists and is ours to read, and learns its visibility timeout. */
-  private async readQueue(): Promise<void> {
+  /**
+   * Checks the queue exists and is ours to read, and learns its visibility timeout. False when the
+   * worker was stopped before the queue answered.
+   */
+  private async readQueue(): Promise<boolean> {
     const { queueUrl, visibilityTimeoutSeconds } = this.options;
     let attributes: Record<string, string> = {};
-    try {
-      const out = await this.sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
-      );
-      attributes = out.Attributes ?? {};
-    } catch (error) {
-      const fatal = fatalQueueError(error, queueUrl, 'GetQueueAttributes');
-      const denied = fatal !== undefined && /^no permission/.test(fatal.message);
-      // A lease given up front makes the attributes optional: a role without GetQueueAttributes still works.
-      if (fatal !== undefined && !(denied && visibilityTimeoutSeconds !== undefined)) throw fatal;
-      if (fatal === undefined) {
-        throw new WorkerConfigError(
-          `reading queue ${queueUrl}: ${awsErrorName(error) || 'error'}: ${errorMessage(error)}`,
-          { cause: error },
+    // Errors no retry can fix stop the worker; anything else (the network not up yet at boot,
+    // throttling, a 5xx) is retried with back-off until it answers or the worker is stopped.
+    for (let failures = 0; ; failures++) {
+      try {
+        const out = await this.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }),
         );
+        attributes = out.Attributes ?? {};
+        break;
+      } catch (error) {
+        const fatal = fatalQueueError(error, queueUrl, 'GetQueueAttributes');
+        const denied = fatal !== undefined && /^no permission/.test(fatal.message);
+        // A lease given up front makes the attributes optional: a role without GetQueueAttributes still works.
+        if (denied && visibilityTimeoutSeconds !== undefined) break;
+        if (fatal !== undefined) throw fatal;
+        if (this.draining.signal.aborted) return false;
+        const wait = Math.min(20_000, 1000 * 2 ** Math.min(failures, 5));
+        this.log('warn', 'queue_unreachable', {
+          queueUrl,
+          reason: `reading queue ${queueUrl}: ${awsErrorName(error) || 'error'}: ${errorMessage(error)}`,
+          retryInMs: wait,
+        });
+        await sleep(wait, this.draining.signal);
       }
     }
     const queueLease = Number(attributes.VisibilityTimeout);
@@ -256,6 +271,7 @@ class Worker {
         reason: 'the queue has no redrive policy, so a message that always fails is retried forever',
       });
     }
+    return true;
   }
 
   private metadata: MetadataClient | undefined;

@@ -223,6 +223,41 @@ describe('worker edge cases with mocked clients', () => {
     expect(String(events('job_handed_back')[0]?.reason)).toMatch(/after the cutoff/);
   });
 
+  it('retries a queue it cannot reach yet (network not up at boot) instead of giving up', async () => {
+    // Prepare
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' });
+    sqsMock
+      .on(GetQueueAttributesCommand)
+      .rejectsOnce(refused)
+      .rejectsOnce(refused)
+      .resolves({ Attributes: { VisibilityTimeout: '30', RedrivePolicy: '{}' } });
+    queueOf(sqsMock, [message('m1')]);
+    const { log, events } = collectLog();
+    const handle = runWorker({ queueUrl: QUEUE, process: async () => {}, sqs, metadata: false, log, ...FAST });
+    // Act
+    await until(() => events('job_succeeded').length === 1);
+    handle.stop();
+    const summary = await handle.done;
+    // Assess
+    expect(summary).toMatchObject({ succeeded: 1 });
+    expect(events('queue_unreachable').map((e) => e.retryInMs)).toEqual([1000, 2000]);
+    expect(String(events('queue_unreachable')[0]?.reason)).toContain('ECONNREFUSED');
+  });
+
+  it('exits cleanly when stopped while the queue is still unreachable', async () => {
+    // Prepare
+    sqsMock.on(GetQueueAttributesCommand).rejects(Object.assign(new Error('getaddrinfo EAI_AGAIN'), { code: 'EAI_AGAIN' }));
+    const { log, events } = collectLog();
+    const handle = runWorker({ queueUrl: QUEUE, process: async () => {}, sqs, metadata: false, log, ...FAST });
+    await until(() => events('queue_unreachable').length === 1);
+    // Act
+    handle.stop({ reason: 'SIGTERM' });
+    const summary = await handle.done;
+    // Assess
+    expect(summary).toEqual({ reason: 'stopped', succeeded: 0, failed: 0, handedBack: 0 });
+    expect(sqsMock).not.toReceiveCommand(ReceiveMessageCommand);
+  });
+
   it('rejects bad options before calling AWS', async () => {
     // Act
     const handle = runWorker({ queueUrl: QUEUE, slots: 0, process: async () => {}, sqs, metadata: false, log: collectLog().log });
