@@ -11,7 +11,12 @@ async function instanceTypes(resolveVariable) {
   return list(await resolveVariable('param:instanceTypes'));
 }
 
+/** A comma-separated list param without the spaces users type after commas. */
+const tidyList = (name) => async ({ resolveVariable }) => list(await resolveVariable(`param:${name}`)).join(',');
+
 module.exports = {
+  subnets: tidyList('subnets'),
+  securityGroups: tidyList('securityGroups'),
   /**
    * The farm's work queue name: the queueName param when given; otherwise the stack's own queue when it creates
    * the farm, or '*' (no particular queue) when it adopts one.

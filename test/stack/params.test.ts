@@ -1,0 +1,126 @@
+/**
+ * Param validation: a table of bad params, each failing with a message that names the param (stack/params.cjs),
+ * and the real CLI: `serverless package` stops with that message before building anything.
+ */
+import { describe, expect, it } from 'vitest';
+import { validateParams } from '../../stack/params.cjs';
+import { serverless } from '../support/serverless';
+
+/** The defaults of serverless.yml for a stage, as custom.spotfarm.params resolves them. */
+const ADOPT = {
+  farm: '*',
+  dryRun: 'false',
+  priceCheckRate: 'rate(5 minutes)',
+  queueScalerRate: 'rate(1 minute)',
+  recordTtlDays: '14',
+  farmMode: 'adopt',
+  marketStyle: 'launch-template',
+  subnets: '',
+  securityGroups: '',
+  instanceTypes: 'c5.large',
+  imageId: '{{resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64}}',
+  minSize: '0',
+  maxSize: '10',
+  onDemandMaxSize: '10',
+  spotMaxPrice: '',
+  capacityRebalance: 'false',
+  queueName: '*',
+  visibilityTimeout: '900',
+  maxReceiveCount: '5',
+  backlogHigh: '10',
+  backlogLow: '0',
+  workerCommand: '',
+  workerSlots: '1',
+  workerBundle: '',
+  spotfarmGit: '',
+  spotfarmRef: 'main',
+  alertEmail: '',
+};
+const CREATE = {
+  ...ADOPT,
+  farmMode: 'create',
+  farm: 'ml',
+  queueName: 'spotfarm-dev-jobs',
+  subnets: 'subnet-0123456789abcdef0, subnet-0fedcba9',
+  workerCommand: 'python3 train.py',
+  spotfarmGit: 'https://github.com/example/spotfarm.git',
+};
+
+describe('validateParams', () => {
+  it.each([
+    ['the defaults (adopt every farm)', ADOPT],
+    ['a new farm', CREATE],
+    ['a new farm, launch configurations with a price', { ...CREATE, marketStyle: 'launch-configuration', spotMaxPrice: '0.05' }],
+    ['a new farm, mixed instances', { ...CREATE, marketStyle: 'mixed-instances', instanceTypes: 'c5.large, m5.large' }],
+    ['a new farm with an S3 bundle and no git', { ...CREATE, spotfarmGit: '', workerBundle: 's3://b/k.cjs' }],
+    ['adopting with a bad-for-create but unused subnet list', { ...ADOPT, subnets: 'nonsense' }],
+  ])('accepts %s', (_, params) => {
+    expect(validateParams(params)).toEqual([]);
+  });
+
+  it.each([
+    ['subnets', { ...CREATE, subnets: '' }, 'empty subnet list'],
+    ['subnets', { ...CREATE, subnets: ' , ' }, 'empty subnet list'],
+    ['subnets', { ...CREATE, subnets: 'subnet-0123456789abcdef0,vpc-12345678' }, 'not subnet ids: vpc-12345678'],
+    ['marketStyle', { ...ADOPT, marketStyle: 'spot-fleet' }, 'unknown value; expected one of launch-template, launch-configuration, mixed-instances'],
+    ['farmMode', { ...ADOPT, farmMode: 'new' }, 'unknown value; expected one of adopt, create'],
+    ['maxSize', { ...CREATE, minSize: '5', maxSize: '2' }, 'max < min: maxSize 2 is below minSize 5'],
+    ['maxSize', { ...CREATE, maxSize: 'ten' }, 'expected a whole number'],
+    ['farm', { ...CREATE, farm: '*' }, 'a new farm needs a name'],
+    ['farm', { ...ADOPT, farm: 'my farm' }, "expected '*' or a name"],
+    ['workerCommand', { ...CREATE, workerCommand: '' }, 'needs the command'],
+    ['workerCommand', { ...CREATE, workerCommand: "echo 'hi'" }, 'no single quotes'],
+    ['spotMaxPrice', { ...CREATE, marketStyle: 'launch-configuration' }, 'needs a spot price'],
+    ['spotMaxPrice', { ...CREATE, spotMaxPrice: '0.0001' }, 'at least 0.001'],
+    ['instanceTypes', { ...CREATE, instanceTypes: 'c5.large,m5.large' }, 'use marketStyle=mixed-instances'],
+    ['instanceTypes', { ...CREATE, instanceTypes: '' }, 'at least one instance type'],
+    ['backlogLow', { ...CREATE, backlogLow: '10' }, 'must be below backlogHigh (10)'],
+    ['spotfarmGit', { ...CREATE, spotfarmGit: '' }, 'expected an https:// URL'],
+    ['workerBundle', { ...CREATE, workerBundle: 'ftp://x/y' }, 'expected an s3:// or https:// URL'],
+    ['imageId', { ...CREATE, imageId: 'ubuntu' }, 'expected an AMI id'],
+    ['visibilityTimeout', { ...CREATE, visibilityTimeout: '50000' }, '43200'],
+    ['alertEmail', { ...ADOPT, alertEmail: 'ops' }, 'expected an email address'],
+    ['dryRun', { ...ADOPT, dryRun: 'yes' }, 'expected one of true, false'],
+    ['priceCheckRate', { ...ADOPT, priceCheckRate: 'every 5 minutes' }, 'expected rate('],
+    ['queueName', { ...CREATE, queueName: '*' }, 'needs a queue name'],
+  ])('rejects %s: %s', (param, params, why) => {
+    // Act
+    const problems = validateParams(params);
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^param "${param}" \\(`));
+    expect(problems[0]).toContain(why);
+  });
+
+  it('lists every problem at once', () => {
+    // Act
+    const problems = validateParams({ ...CREATE, subnets: '', minSize: '3', maxSize: '1', marketStyle: 'fleet' });
+    // Assess
+    expect(problems.map((p) => p.split(' ')[1])).toEqual(['"marketStyle"', '"subnets"', '"maxSize"']);
+  });
+});
+
+describe('serverless package with a bad param', () => {
+  const failure = (params: string[]) =>
+    serverless(['package', '--stage', 'test', '--package', '/tmp/spotfarm-never-written', ...params.map((p) => `--param=${p}`)]).then(
+      () => 'packaged',
+      (error: { stdout?: string; stderr?: string; code?: number }) => `exit ${error.code}: ${error.stdout ?? ''}${error.stderr ?? ''}`,
+    );
+
+  it('fails on an empty subnet list (a new farm without subnets), naming the param', async () => {
+    // Act: the CLI refuses `--param=subnets=` itself, so the empty list is the default left in place.
+    const output = await failure(['farmMode=create', 'farm=ml', 'workerCommand=run', 'spotfarmGit=https://x/y.git']);
+    // Assess
+    expect(output).toMatch(/^exit 1: /);
+    expect(output).toContain('param "subnets" (""): empty subnet list');
+  });
+
+  it('fails on max < min and an unknown market style together', async () => {
+    // Act
+    const output = await failure(['marketStyle=spot-fleet', 'farmMode=create', 'farm=ml', 'subnets=subnet-0123456789abcdef0', 'minSize=4', 'maxSize=2', 'workerCommand=run', 'spotfarmGit=https://x/y.git']);
+    // Assess
+    expect(output).toContain('2 params are invalid');
+    expect(output).toContain('param "marketStyle" ("spot-fleet"): unknown value');
+    expect(output).toContain('param "maxSize" ("2"): max < min: maxSize 2 is below minSize 4');
+  });
+});
