@@ -86,7 +86,7 @@ export interface CapacityFigures {
   targetBacklogPerInstance: number;
   /** The backlog each running instance carries now (backlog itself when none runs, as AWS's guard does). */
   backlogPerInstance: number;
-  /** Capacity the farm has now (the spot group's desired plus on-demand instances that are not cover). */
+  /** Capacity the farm has now: the spot group's desired, plus on-demand overflow beyond the spot group's max. */
   current: number;
   /** What the policy asks for, before floors and limits. */
   wanted: number;
@@ -149,9 +149,14 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const running = groups.reduce((n, g) => n + g.inService, 0);
   const targetBacklogPerInstance = effectiveBacklogPerInstance(s);
 
-  // Current capacity: on-demand instances that stand in for missing spot instances are not extra capacity.
-  const spotGap = spot ? Math.max(0, spot.desired - supply(spot)) : 0;
-  const current = (spot?.desired ?? 0) + Math.max(0, (onDemand?.desired ?? 0) - spotGap);
+  // Current capacity. The split gives the on-demand group only what the spot group's max cannot hold (overflow)
+  // and cover for the spot group's shortfall; cover is not extra capacity. So below the spot max every
+  // on-demand instance is cover (or someone else's stand-in, such as an interruption's), and at the max the
+  // on-demand instances beyond the spot shortfall are overflow.
+  let current: number;
+  if (!spot) current = onDemand?.desired ?? 0;
+  else if (spot.desired < spot.max || !onDemand) current = spot.desired;
+  else current = spot.desired + Math.max(0, onDemand.desired - Math.max(0, spot.desired - supply(spot)));
 
   // Policy.
   let wanted: number;
@@ -161,8 +166,10 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = Math.ceil(backlog / targetBacklogPerInstance);
     why = `backlog ${backlog} at ${round(targetBacklogPerInstance)} per instance needs ${wanted}`;
   } else {
-    const high = state.alarms.high?.value === 'ALARM';
-    const low = state.alarms.low?.value === 'ALARM';
+    // Both in ALARM means one transition out of it was lost or is late: the newer alarm speaks for now.
+    const inAlarm = (d: AlarmDirection) => (state.alarms[d]?.value === 'ALARM' ? Date.parse(state.alarms[d]!.since) : -Infinity);
+    const high = inAlarm('high') > -Infinity && inAlarm('high') >= inAlarm('low');
+    const low = !high && inAlarm('low') > -Infinity;
     const stepWait = s.scaleInCooldown - seconds(state.lastStepOutAt, at);
     if (high && stepWait <= 0) {
       const add = Math.max(1, Math.floor((current * s.scaleOutPercent) / 100));
@@ -208,7 +215,8 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   // Split.
   const spotShare = spot ? clamp(Math.min(total, spot.max), spot.min, spot.max) : 0;
   const overflow = Math.max(0, total - (spot ? spotShare : 0));
-  const shortfall = spot ? Math.max(0, spotShare - supply(spot)) : 0;
+  // Only instances the group was already asked for and does not have: the ones asked for now get a tick to appear.
+  const shortfall = spot ? Math.max(0, Math.min(spotShare, spot.desired) - supply(spot)) : 0;
   state.shortfallSince = shortfall > 0 ? (state.shortfallSince ?? iso) : undefined;
   const shortfallSeconds = shortfall > 0 ? seconds(state.shortfallSince, at) : 0;
   const cover = onDemand && shortfall > 0 && shortfallSeconds >= s.fallbackDelay ? shortfall : 0;

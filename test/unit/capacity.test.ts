@@ -246,6 +246,24 @@ describe('split between the spot group and the on-demand group', () => {
     { name: 'a farm without an on-demand group', onDemand: null, queue: { visible: 30 }, spot: group('ml-spot', 2, { max: 10 }), spotTo: 10 },
     { name: 'a farm without a spot group', spot: null, onDemand: group('ml-od', 1), queue: { visible: 4 }, onDemandTo: 4 },
     { name: 'the on-demand group min is kept', onDemand: group('ml-od', 1, { min: 1 }), queue: { visible: 2 }, reason: /no change.*no change/ },
+    {
+      name: 'below the spot max, on-demand instances are cover, not capacity: shed first, the spot group does not grow',
+      settings: { scalingPolicy: 'step' },
+      spot: group('ml-spot', 5),
+      onDemand: group('ml-od', 2),
+      queue: { visible: 3 },
+      onDemandTo: 1,
+      reason: /this tick's scale-in step is used|no change/,
+    },
+    {
+      name: 'at the spot max, on-demand instances beyond the shortfall are overflow capacity',
+      settings: { scalingPolicy: 'step' },
+      spot: group('ml-spot', 10, { max: 10, inService: 8 }),
+      onDemand: group('ml-od', 5),
+      queue: { visible: 3 },
+      state: { shortfallSince: ago(600) },
+      reason: /no change.*overflow 3 \+ cover 2/,
+    },
   ])('$name', (row) => {
     check(row);
   });
