@@ -62,10 +62,11 @@ export interface MarketState {
   /** Time of the last check that counted: a duplicate or late event at or before it changes nothing. */
   lastCheckAt?: string;
   /**
-   * A swap claimed but not finished. Written (conditionally) before the first mutation and cleared after the
+   * A swap claimed but not finished (`failed`: its check gave up with that error, so the next check may retry
+   * at once instead of waiting PENDING_TIMEOUT_SECONDS). Written (conditionally) before the first mutation and cleared after the
    * last, so a racing check sees it and stands back, and a swap that failed half way is never recorded as done.
    */
-  pending?: { to: Market; at: string; by: string; trigger?: MarketTrigger };
+  pending?: { to: Market; at: string; by: string; trigger?: MarketTrigger; failed?: string };
   /** CreateLaunchConfiguration was refused for this account: told once, then the group is left alone. */
   launchConfigurationRefused?: { at: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */

@@ -134,10 +134,12 @@ export function decideMarket(
   }
 
   const stored = input.state;
-  if (stored?.pending && seconds(stored.pending.at, now) < PENDING_TIMEOUT_SECONDS && seconds(stored.pending.at, now) >= 0) {
+  const pendingAge = stored?.pending ? seconds(stored.pending.at, now) : Infinity;
+  if (stored?.pending && !stored.pending.failed && pendingAge < PENDING_TIMEOUT_SECONDS && pendingAge >= 0) {
     return nothing(`a swap to ${stored.pending.to} claimed by ${stored.pending.by} at ${stored.pending.at} is in progress`);
   }
-  if (!options.force && !options.dryRun && stored?.lastCheckAt !== undefined && Date.parse(stored.lastCheckAt) >= now.getTime()) {
+  // A swap left half done is worth finishing even on a retried event, so only a clean state dedupes.
+  if (!options.force && !options.dryRun && !stored?.pending && stored?.lastCheckAt !== undefined && Date.parse(stored.lastCheckAt) >= now.getTime()) {
     return nothing(`duplicate or late check: the group was already checked at ${stored.lastCheckAt}`);
   }
 

@@ -1,0 +1,209 @@
+/**
+ * One market check of one group, following the state protocol that makes racing checks safe:
+ *
+ *   read state (version v) -> decide (pure) -> claim: write the state with `pending` if still at v
+ *   -> swap (AWS) -> write the state after the swap -> decision record, SNS message, metrics.
+ *
+ * A lost claim (StaleStateError) re-reads and re-decides, and then sees the winner's claim or its result: two
+ * racing checks make exactly one swap. A swap that fails leaves `pending` (marked failed when the write still
+ * works), never the post-swap state, so it is not recorded as done and the next check finishes it. Checks that
+ * only count (streaks, last check time) write the state too, conditionally, so a duplicated event counts once.
+ */
+import { notify } from '../aws/notify';
+import { StaleStateError } from '../aws/state-store';
+import type { Config } from '../config';
+import { decideMarket, type MarketAction, type MarketDecision } from '../decide/market';
+import { errorMessage } from '../errors';
+import { executeActions, type ExecutionContext } from '../execute';
+import { logger } from '../log';
+import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from '../market-state';
+import { metrics, MetricUnit } from '../metrics';
+import { isRunning } from '../model';
+import type { GroupMarketView } from './gather';
+import { LaunchConfigurationRefusedError } from './swap';
+
+export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';
+
+export interface MarketCheckResult {
+  asgName: string;
+  outcome: MarketOutcome;
+  action: MarketAction;
+}
+
+/** Lost races re-read and re-decide at most this many times before leaving the group to the next check. */
+const MAX_ATTEMPTS = 3;
+
+export interface CheckOptions {
+  /** Fall back now (breaker trip, capacity burst): decideMarket's `force`. */
+  force?: { trigger: 'breaker' | 'capacity' | 'manual'; reason: string };
+}
+
+export async function checkGroupMarket(
+  view: GroupMarketView,
+  ctx: ExecutionContext,
+  options: CheckOptions = {},
+): Promise<MarketCheckResult> {
+  const { config, now } = ctx;
+  const table = config.stateTable;
+  const asgName = view.input.asgName;
+  const checkId = `${ctx.source}:${ctx.eventId}`;
+  let stored: VersionedMarketState = view.stored;
+  let decision: MarketDecision | undefined;
+
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (attempt > 1) stored = await readMarketState(table, asgName);
+    decision = decideMarket({ ...view.input, state: stored.state }, view.group.settings, now, {
+      checkId,
+      dryRun: ctx.dryRun,
+      ...(options.force ? { force: options.force } : {}),
+    });
+    const { action } = decision;
+
+    if (ctx.dryRun || table === '') {
+      const [done] = await executeActions([action], { ...ctx, dryRun: true });
+      return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
+    }
+
+    if (action.kind === 'skip') {
+      if (decision.state) {
+        try {
+          await writeMarketState(table, asgName, decision.state, stored.version, stored.others);
+        } catch (error) {
+          if (error instanceof StaleStateError) continue;
+          throw error;
+        }
+      }
+      await executeActions([action], ctx);
+      return { asgName, outcome: 'skipped', action };
+    }
+
+    // Claim the swap: only one of several racing checks gets past this write.
+    let claimed: number;
+    try {
+      claimed = await writeMarketState(table, asgName, decision.state!, stored.version, stored.others);
+    } catch (error) {
+      if (error instanceof StaleStateError) continue;
+      throw error;
+    }
+    try {
+      await executeActions([action], ctx);
+    } catch (error) {
+      if (error instanceof LaunchConfigurationRefusedError) {
+        await refused(config, view, decision.state!, claimed, stored.others, error, now);
+        return { asgName, outcome: 'refused', action };
+      }
+      // Leave the claim in place, marked failed, so the next check (or Lambda's retry) finishes the swap.
+      const failedState: MarketState = {
+        ...decision.state!,
+        pending: { ...decision.state!.pending!, failed: errorMessage(error) },
+        lastError: { at: now.toISOString(), message: errorMessage(error) },
+      };
+      await writeMarketState(table, asgName, failedState, claimed, stored.others).catch((writeError: unknown) =>
+        logger.warn('could not mark the failed swap in the state table; it times out instead', {
+          asgName,
+          error: errorMessage(writeError),
+        }),
+      );
+      throw error;
+    }
+    await writeMarketState(table, asgName, decision.after!, claimed, stored.others);
+    await announce(config, view, action, now, ctx.eventId);
+    return { asgName, outcome: 'swapped', action };
+  }
+
+  const reason = `lost the race for the group's state ${MAX_ATTEMPTS} times: another check is deciding; the next check re-reads`;
+  const action: MarketAction = { kind: 'skip', asgName, reason };
+  await executeActions([action], ctx);
+  return { asgName, outcome: 'skipped', action };
+}
+
+/** One SNS message per swap (and per breaker trip, which is a swap with trigger `breaker`), one metric. */
+async function announce(config: Readonly<Config>, view: GroupMarketView, action: MarketAction, now: Date, eventId: string) {
+  if (action.kind === 'skip') return;
+  const to = action.kind === 'swapToOnDemand' ? 'on-demand' : 'spot';
+  const trigger = action.kind === 'swapToOnDemand' ? action.trigger : 'price';
+  const single = metrics.singleMetric();
+  single.addDimensions({ asgName: action.asgName, to });
+  single.addMetric('MarketSwaps', MetricUnit.Count, 1);
+  if (trigger === 'breaker') metrics.addMetric('BreakerTrips', MetricUnit.Count, 1);
+  const subject =
+    trigger === 'breaker'
+      ? `spotfarm: breaker tripped, ${action.asgName} now launches on-demand`
+      : `spotfarm: ${action.asgName} now launches ${to}`;
+  await notify(config.topicArn, subject, {
+    group: action.asgName,
+    farm: view.group.farm,
+    swap: to,
+    trigger,
+    reason: action.reason,
+    at: now.toISOString(),
+    eventId,
+    figures: action.figures ?? {},
+    runningInstances: view.group.group.instances.filter(isRunning).length,
+    note: 'running instances are not touched; only new instances launch in the new market',
+  });
+  logger.info('market swap', { asgName: action.asgName, to, trigger });
+}
+
+/** Launch configurations cannot be created in this account: say so once per group, then leave it alone. */
+async function refused(
+  config: Readonly<Config>,
+  view: GroupMarketView,
+  claim: MarketState,
+  version: number,
+  others: Record<string, unknown>,
+  error: LaunchConfigurationRefusedError,
+  now: Date,
+): Promise<void> {
+  const first = !view.stored.state?.launchConfigurationRefused;
+  const state: MarketState = {
+    ...claim,
+    pending: undefined,
+    launchConfigurationRefused: { at: now.toISOString(), message: error.awsMessage },
+  };
+  await writeMarketState(config.stateTable, view.input.asgName, state, version, others);
+  logger.error('cannot swap: launch configurations cannot be created in this account', {
+    asgName: view.input.asgName,
+    error: error.message,
+  });
+  if (first) {
+    await notify(config.topicArn, `spotfarm: ${view.input.asgName} cannot fall back: move it to a launch template`, {
+      group: view.input.asgName,
+      problem: error.message,
+      at: now.toISOString(),
+    });
+  }
+}
+
+/** Per-group EMF metrics of one check: prices, ratio, market, estimated savings per hour. */
+export function publishMarketMetrics(view: GroupMarketView): void {
+  const g = view.group;
+  if (g.role !== 'spot' || g.problems.length > 0) return;
+  const { ratio, spotPrice, onDemandPrice } = view.input.signals;
+  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
+    if (value === undefined || !Number.isFinite(value)) return;
+    const single = metrics.singleMetric();
+    single.addDimension('asgName', g.group.name);
+    single.addMetric(name, unit, value);
+  };
+  metric('SpotPrice', MetricUnit.NoUnit, spotPrice);
+  metric('OnDemandPrice', MetricUnit.NoUnit, onDemandPrice);
+  metric('SpotToOnDemandRatio', MetricUnit.NoUnit, ratio);
+  metric('OnSpot', MetricUnit.Count, g.market === 'on-demand' ? 0 : 1);
+  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, estimatedSavingsPerHour(view));
+}
+
+/** What the group's running spot instances save per hour against on-demand, at today's prices (USD). */
+export function estimatedSavingsPerHour(view: GroupMarketView): number | undefined {
+  const g = view.group;
+  let savings = 0;
+  for (const instance of g.group.instances.filter(isRunning)) {
+    const market = g.instanceMarkets[instance.id] ?? (g.market === 'spot' ? 'spot' : undefined);
+    if (market !== 'spot') continue;
+    const od = g.onDemandPrices[instance.type]?.usdPerHour;
+    const spot = g.spotPrices.find((p) => p.instanceType === instance.type && p.availabilityZone === instance.availabilityZone)?.spot;
+    if (od === undefined || spot === undefined) continue;
+    savings += od - spot;
+  }
+  return Math.round(savings * 10_000) / 10_000;
+}

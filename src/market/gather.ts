@@ -1,0 +1,153 @@
+/**
+ * The market controller's gather phase, read-only: on top of `observeFarms` (groups, launch sources, prices),
+ * each spot group's stored market state, its spot capacity failures (the account's scaling-activity history in
+ * one paginated call, plus the failures the interruption function recorded from events, one per activity id)
+ * and the interruptions recorded in its pools. `plan` uses it too, so plan shows what the next check would do.
+ */
+import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
+import type { Config } from '../config';
+import { groupSpotPrice } from '../decide/prices';
+import type { MarketInput, MarketSignals } from '../decide/market';
+import { breakerState } from '../decide/market';
+import {
+  readCapacityFailures,
+  readMarketState,
+  readPoolInterruptions,
+  type MarketOriginals,
+  type VersionedMarketState,
+} from '../market-state';
+import { isRunning } from '../model';
+import type { GroupObservation, Observation } from '../observe';
+
+/**
+ * Launch failures that mean "no spot capacity (at this price) now", matched on AWS's free text and codes:
+ * InsufficientInstanceCapacity, InsufficientCapacity, UnfulfillableCapacity, SpotMaxPriceTooLow,
+ * MaxSpotInstanceCountExceeded and their English wordings. Other failures (bad AMI, quota on on-demand vCPUs,
+ * a missing security group) are not a market signal: swapping markets would not fix them.
+ */
+const CAPACITY_FAILURE =
+  /InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded|capacity-not-available|do not have sufficient .*capacity|insufficient capacity|no Spot capacity|Spot request price of .* is lower than|max spot instance count exceeded|spot instance count exceeded/i;
+
+export function isCapacityFailure(message: string): boolean {
+  return CAPACITY_FAILURE.test(message);
+}
+
+/** What one group's market decision is made on. */
+export interface GroupMarketView {
+  group: GroupObservation;
+  stored: VersionedMarketState;
+  input: MarketInput;
+  /** The failures counted, for the log and plan. */
+  capacityFailureMessages: string[];
+  /** The pool the breaker figures come from (the worst one), if any was interrupted. */
+  breakerPool: string | undefined;
+}
+
+/** The group's launch source in the form a fall-back remembers (what the market controller returns to). */
+export function originalsOf(g: GroupObservation): MarketOriginals | undefined {
+  const launch = g.group.launch;
+  switch (launch.style) {
+    case 'launch-configuration':
+      return { style: 'launch-configuration', name: launch.name };
+    case 'launch-template':
+      return {
+        style: 'launch-template',
+        templateId: launch.template.id,
+        templateName: launch.template.name,
+        version: launch.template.version,
+        resolvedVersion: g.launch?.resolvedVersion,
+      };
+    case 'mixed-instances':
+      return { style: 'mixed-instances', onDemandPercentageAboveBaseCapacity: launch.onDemandPercentageAboveBaseCapacity };
+    case 'none':
+      return undefined;
+  }
+}
+
+export function priceSignals(g: GroupObservation): Pick<MarketSignals, 'ratio' | 'spotPrice' | 'onDemandPrice'> {
+  const onDemand: Record<string, number | undefined> = {};
+  for (const [type, price] of Object.entries(g.onDemandPrices)) onDemand[type] = price?.usdPerHour;
+  const price = groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand);
+  return { ratio: price.ratio, spotPrice: price.spotPrice, onDemandPrice: price.onDemandPrice };
+}
+
+export async function gatherMarket(observation: Observation, config: Readonly<Config>, now: Date): Promise<GroupMarketView[]> {
+  const groups = observation.farms.flatMap((f) => f.groups);
+  const spotGroups = groups.filter((g) => g.role === 'spot' && g.problems.length === 0);
+  const table = config.stateTable;
+
+  const longestWindow = Math.max(0, ...spotGroups.map((g) => g.settings.capacityWindow));
+  const failed =
+    spotGroups.length > 0 ? await describeRecentFailedLaunches(new Date(now.getTime() - longestWindow * 1000)) : new Map<string, FailedLaunch[]>();
+
+  // Pools are shared between groups (a farm's spot and fallback groups, several farms): read each once.
+  const poolReads = new Map<string, Promise<Set<string>>>();
+  const interruptedIn = (type: string, az: string, windowSeconds: number): Promise<Set<string>> => {
+    const key = `${type}|${az}|${windowSeconds}`;
+    let read = poolReads.get(key);
+    if (!read) {
+      read =
+        table === ''
+          ? Promise.resolve(new Set<string>())
+          : readPoolInterruptions(table, type, az, new Date(now.getTime() - windowSeconds * 1000), now).then(
+              (records) =>
+                new Set(records.map((r) => (r.data as { instanceId?: string } | null)?.instanceId ?? r.sk.split('#').pop() ?? r.sk)),
+            );
+      poolReads.set(key, read);
+    }
+    return read;
+  };
+
+  return Promise.all(
+    groups.map(async (g): Promise<GroupMarketView> => {
+      const managed = g.role === 'spot' && g.problems.length === 0;
+      const stored: VersionedMarketState =
+        managed && table !== '' ? await readMarketState(table, g.group.name) : { state: undefined, version: 0, others: {} };
+      const running = g.group.instances.filter(isRunning);
+
+      const since = new Date(now.getTime() - g.settings.capacityWindow * 1000);
+      const failures = new Map<string, string>();
+      for (const f of failed.get(g.group.name) ?? []) {
+        if (Date.parse(f.time) >= since.getTime() && isCapacityFailure(f.message)) failures.set(f.activityId, f.message);
+      }
+      if (managed && table !== '') {
+        for (const r of await readCapacityFailures(table, g.group.name, since, now)) {
+          if (isCapacityFailure(r.data.message)) failures.set(r.data.id, r.data.message);
+        }
+      }
+
+      // The breaker per pool, as the interruption function applies it; the group's worst pool decides.
+      let interruptions = 0;
+      let instances = running.length;
+      let worst = -1;
+      let breakerPool: string | undefined;
+      if (managed) {
+        for (const type of g.instanceTypes) {
+          for (const az of g.group.availabilityZones) {
+            const ids = await interruptedIn(type, az, g.settings.breakerWindow);
+            if (ids.size === 0) continue;
+            const exposure = Math.max(running.filter((i) => i.type === type && i.availabilityZone === az).length, ids.size);
+            const { rate } = breakerState(ids.size, exposure, g.settings);
+            if (rate > worst) {
+              worst = rate;
+              interruptions = ids.size;
+              instances = exposure;
+              breakerPool = `${type}|${az}`;
+            }
+          }
+        }
+      }
+
+      const input: MarketInput = {
+        asgName: g.group.name,
+        role: g.role,
+        observed: g.market,
+        current: originalsOf(g),
+        problems: g.problems,
+        signals: { ...priceSignals(g), capacityFailures: failures.size, interruptions, instances },
+        state: stored.state,
+      };
+      return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
+    }),
+  );
+}
