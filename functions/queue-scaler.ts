@@ -4,7 +4,7 @@
  * Change), a schedule as the safety net, and manual invokes (`{"dryRun": true, "farm": "ml"}`).
  */
 import type { Context } from 'aws-lambda';
-import { scaleFarm, type FarmScaleResult } from '../src/capacity-state';
+import { farmsOfAlarm, scaleFarm, type FarmScaleResult } from '../src/capacity-state';
 import { getConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { alarmStateChange, type QueueDepthAlarm } from '../src/events/alarm-state-change';
@@ -29,15 +29,14 @@ export const handler = withMiddleware('queue-scaler', async (event: unknown, con
   const message = manual ? undefined : events.parse(event);
   if (message?.kind === 'noop') return noop(`not an event the queue scaler handles (${message.source} / ${message.detailType})`);
   const alarm = message?.kind === 'queue_depth_alarm' ? message : undefined;
-  if (alarm?.farm && config.farm !== '*' && alarm.farm !== config.farm) return noop(`alarm ${alarm.alarmName} is of farm ${alarm.farm}, not ${config.farm}`);
 
   const now = message ? message.time : manual?.time ? new Date(manual.time) : new Date();
   const dryRun = config.dryRun || manual?.dryRun === true;
-  const observation = await observeFarms(config, now, { farm: alarm?.farm ?? manual?.farm ?? config.farm, prices: false, launchSources: false });
-  // An alarm named otherwise is matched to a farm by the queue it watches.
-  const farms = observation.farms.filter((f) => !alarm || alarm.farm !== undefined || (f.queueName !== undefined && alarm.queueNames.some((q) => f.queueName === q || f.queueName!.endsWith(`/${q}`))));
+  const observation = await observeFarms(config, now, { farm: manual?.farm ?? config.farm, prices: false, launchSources: false });
+  const farms = alarm ? farmsOfAlarm(observation.farms, alarm) : observation.farms;
   if (alarm && farms.length === 0) {
-    return noop(alarm.farm ? `alarm ${alarm.alarmName}: farm ${alarm.farm} has no managed group` : `alarm ${alarm.alarmName} watches no managed farm's queue (${alarm.queueNames.join(', ') || 'no SQS metric'})`);
+    const watched = alarm.queueNames.length > 0 ? `queue ${alarm.queueNames.join(', ')}` : 'no SQS queue';
+    return noop(`alarm ${alarm.alarmName} (${watched}) is not about a farm this stack manages (${config.farm})`);
   }
 
   const ctx = { config, now, dryRun, source: 'queue-scaler', eventId: message?.id ?? `manual:${context.awsRequestId}` };

@@ -83,6 +83,17 @@ export function alarmInput(alarm: QueueDepthAlarm | undefined): CapacityInput['a
   return alarm?.direction ? { direction: alarm.direction, value: alarm.state, since: alarm.stateSince } : undefined;
 }
 
+/**
+ * The farms an alarm is about: those whose queue (`spotfarm:queue`, a name or a URL) the alarm's SQS metrics
+ * watch; for an alarm without an SQS metric, the farm its name starts with (`ml-backlog-high`).
+ */
+export function farmsOfAlarm(farms: FarmObservation[], alarm: QueueDepthAlarm): FarmObservation[] {
+  if (alarm.queueNames.length === 0) return farms.filter((f) => alarm.namePrefix === f.farm);
+  const watches = (queue: string | undefined) =>
+    queue !== undefined && alarm.queueNames.some((q) => queue === q || queue.endsWith(`/${q}`));
+  return farms.filter((f) => watches(f.queueName));
+}
+
 /** Why a farm cannot be scaled now (no queue, a missing queue, ambiguous groups), or undefined. */
 export function farmProblem(farm: FarmObservation): string | undefined {
   if (!farm.queueName) return `farm ${farm.farm}: no group is tagged spotfarm:queue, so there is no backlog to scale on`;

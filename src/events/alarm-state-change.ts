@@ -4,18 +4,19 @@
  * The queue scaler reads it as a hint to reconcile one farm now, and remembers the alarm's state for the `step`
  * policy, which acts while its alarm is in ALARM (as Auto Scaling re-runs a policy every period of an alarm).
  *
- * Which farm and which way: an alarm named `<farm>-backlog-high` or `<farm>-backlog-low` (the names the stack
- * gives the queue alarms) says both. Any other alarm still names its queue in the metric's `QueueName`
- * dimension; the handler matches that against the farms' `spotfarm:queue` tags and treats it as a plain hint.
+ * Which farm: the queue in the alarm's SQS metrics (`QueueName` dimension), matched against the farms'
+ * `spotfarm:queue` tags; an alarm without one is matched by its name's prefix against the farm names. Which way:
+ * a name ending in `backlog-high` or `backlog-low` (the stack names its alarms `<service>-<stage>-backlog-high|low`,
+ * the backtest `<farm>-backlog-high|low`); any other alarm on a farm's queue is a plain hint to reconcile now.
  *
  * Example (the single-metric sample of the CloudWatch User Guide, "Alarm events and EventBridge", with the
- * metric and names of a farm's backlog-high alarm):
+ * metric and name of the stack's backlog-high alarm for a farm whose queue is `demo-jobs`):
  * ```json
  * {"version": "0", "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92", "detail-type": "CloudWatch Alarm State Change",
  *  "source": "aws.cloudwatch", "account": "123456789012", "time": "2019-10-02T17:04:40Z", "region": "us-east-1",
- *  "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:demo-backlog-high"],
+ *  "resources": ["arn:aws:cloudwatch:us-east-1:123456789012:alarm:spotfarm-prod-backlog-high"],
  *  "detail": {
- *    "alarmName": "demo-backlog-high",
+ *    "alarmName": "spotfarm-prod-backlog-high",
  *    "configuration": {"description": "spotfarm demo: backlog high",
  *      "metrics": [{"id": "m1", "metricStat": {"metric": {"namespace": "AWS/SQS",
  *        "name": "ApproximateNumberOfMessagesVisible", "dimensions": {"QueueName": "demo-jobs"}},
@@ -70,8 +71,9 @@ export interface QueueDepthAlarm {
   /** The event's time: the `now` of the decision. */
   time: Date;
   alarmName: string;
-  /** From the alarm's name (`<farm>-backlog-high|low`); undefined for an alarm named otherwise. */
-  farm: string | undefined;
+  /** The name before `backlog-high|low` (`spotfarm-prod-`, `ml-`), without its trailing dash. */
+  namePrefix: string | undefined;
+  /** From the name's `backlog-high|low` ending; undefined for an alarm named otherwise. */
   direction: AlarmDirection | undefined;
   state: AlarmStateValue;
   previousState: AlarmStateValue | undefined;
@@ -81,12 +83,12 @@ export interface QueueDepthAlarm {
   queueNames: string[];
 }
 
-const NAMED = /^(.+)-backlog-(high|low)$/;
+const NAMED = /^(?:(.*?)-)?backlog-(high|low)$/;
 
-/** `ml-backlog-high` -> {farm: 'ml', direction: 'high'}. */
-export function parseAlarmName(alarmName: string): { farm: string; direction: AlarmDirection } | undefined {
+/** `spotfarm-prod-backlog-high` -> {prefix: 'spotfarm-prod', direction: 'high'}. */
+export function parseAlarmName(alarmName: string): { prefix: string | undefined; direction: AlarmDirection } | undefined {
   const match = NAMED.exec(alarmName);
-  return match ? { farm: match[1]!, direction: match[2] as AlarmDirection } : undefined;
+  return match ? { prefix: match[1] || undefined, direction: match[2] as AlarmDirection } : undefined;
 }
 
 /** CloudWatch writes `2019-10-02T17:04:40.989+0000`, which Date.parse refuses on some engines: add the colon. */
@@ -113,7 +115,7 @@ export const alarmStateChange: EventKind<QueueDepthAlarm> = {
       id: envelope.id,
       time,
       alarmName: detail.alarmName,
-      farm: named?.farm,
+      namePrefix: named?.prefix,
       direction: named?.direction,
       state: detail.state.value,
       previousState: detail.previousState?.value,

@@ -91,8 +91,11 @@ describe('queue-scaler against moto server', () => {
     const { sqsClient } = await import('../../src/aws/sqs');
     const { dynamoClient } = await import('../../src/aws/state-store');
     const { ec2Client } = await import('../../src/aws/ec2');
+    // Record every command name the handler's clients send (the clients' stacks differ in type, not in shape).
+    type Next = (args: unknown) => Promise<unknown>;
+    type Stack = { add(mw: (next: Next, context: { commandName?: string }) => Next, options: { step: 'initialize'; name: string }): void };
     for (const client of [autoScalingClient, sqsClient, dynamoClient, ec2Client]) {
-      client.middlewareStack.add(
+      (client.middlewareStack as unknown as Stack).add(
         (next, context) => async (args) => {
           sent.push(String(context.commandName));
           return next(args);
@@ -285,13 +288,13 @@ describe('queue-scaler against moto server', () => {
       // Act
       const result = await handler(fixture('alarm-other-farm.json'), lambdaContext('queue-scaler'));
       // Assess
-      expect(result.noop).toMatch(/alarm render-backlog-high: farm render has no managed group/);
+      expect(result.noop).toMatch(/alarm render-backlog-high \(queue render-jobs\) is not about a farm this stack manages \(\*\)/);
       expect(sent.filter((c) => !/^(Describe|Get|List|Query)/.test(c))).toEqual([]);
     });
 
     it('an alarm on another metric (the AWS sample) is a logged no-op', async () => {
       const result = await handler(fixture('alarm-cpu-aws-sample.json'), lambdaContext('queue-scaler'));
-      expect(result.noop).toMatch(/ServerCpuTooHigh watches no managed farm's queue \(no SQS metric\)/);
+      expect(result.noop).toMatch(/ServerCpuTooHigh \(no SQS queue\) is not about a farm this stack manages/);
     });
 
     it('a metric-math alarm on a farm queue, named otherwise, is matched by its queue', async () => {
