@@ -52,7 +52,11 @@ describe('parseCli', () => {
 });
 
 describe('main with a mocked SQS', () => {
-  const sqsMock = mockClient(SQSClient);
+  // Mocked only while this block runs, so the moto tests below get real clients.
+  let sqsMock: ReturnType<typeof mockClient>;
+  beforeAll(() => {
+    sqsMock = mockClient(SQSClient);
+  });
   beforeEach(() => {
     sqsMock.reset();
   });
@@ -182,7 +186,10 @@ process.stdin.on('end', () => {
     imds.setInstanceAction(undefined);
     const queueUrl = await createQueue(c.sqs, 'cli-jobs', 30, ['alpha', 'beta', 'fail']);
     const worker = start(['--queue-url', queueUrl, '--slots', '2', '--', job]);
-    await until(() => worker.events().filter((e) => e.event === 'job_failed').length === 1 && done().length === 2, 30_000);
+    // Wait for the worker's own verdicts, not the job's output: a job that wrote its output but has
+    // not exited yet is still running, and SIGTERM would rightly hand it back.
+    const count = (event: string) => worker.events().filter((e) => e.event === event).length;
+    await until(() => count('job_failed') === 1 && count('job_succeeded') === 2, 30_000);
     // Act
     worker.child.kill('SIGTERM');
     const code = await worker.exited;
@@ -239,7 +246,7 @@ process.stdin.on('end', () => {
     const bundle = await buildWorkerBundle(join(dir, 'bundle', 'spotfarm-worker.cjs'));
     const queueUrl = await createQueue(c.sqs, 'bundle-jobs', 30, ['gamma']);
     const worker = start(['--queue-url', queueUrl, '--', job], bundle);
-    await until(() => done().includes('gamma 1'), 30_000);
+    await until(() => worker.events().some((e) => e.event === 'job_succeeded'), 30_000);
     // Act
     worker.child.kill('SIGTERM');
     const code = await worker.exited;
