@@ -152,7 +152,9 @@ class Model {
       group,
       instance: member,
       detached,
-      poolInterruptions: this.poolRecords.filter((r) => r.pool === pool && Math.abs(r.at - at) <= W),
+      poolInterruptions: this.poolRecords
+        .filter((r) => r.pool === pool && Math.abs(r.at - at) <= W)
+        .map((r) => ({ instanceId: r.instanceId, at: new Date(r.at * 1000).toISOString() })),
       earlyReplacements: [...this.instances.values()]
         .filter((x) => x.alive && x.id !== id && x.tags['spotfarm:detached-for'] === 'rebalance')
         .map((x) => x.id),
