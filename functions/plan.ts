@@ -2,6 +2,7 @@
  * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
  * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
  */
+import { planCapacity, readCapacityPlanInputs } from '../src/capacity-state';
 import { getConfig } from '../src/config';
 import { parseManualInvoke } from '../src/events/manual-invoke';
 import { logger } from '../src/log';
@@ -16,6 +17,11 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   const farm = input.farm ?? config.farm;
   const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
   const plan = buildPlan(observation, farm);
+  // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
+  for (const farmPlan of plan.farms) {
+    const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;
+    farmPlan.capacity = planCapacity(observed, await readCapacityPlanInputs(config, observed), now);
+  }
   logger.info('plan', { farms: plan.farms.length, skippedGroups: plan.skippedGroups.length });
   return plan;
 });

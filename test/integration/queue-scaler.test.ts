@@ -281,6 +281,28 @@ describe('queue-scaler against moto server', () => {
     });
   });
 
+  describe('plan', () => {
+    it('shows what the queue scaler would do now, its state and its recent decisions, and mutates nothing', async () => {
+      // Prepare
+      const { handler: plan } = (await import('../../functions/plan')) as unknown as {
+        handler: (event: unknown, context: unknown) => Promise<import('../../src/plan').Plan>;
+      };
+      await send(grow.queueUrl, 9);
+      sent.length = 0;
+      // Act
+      const result = await plan({ farm: 'grow', time: '2025-03-01T14:00:00Z' }, lambdaContext('plan'));
+      // Assess
+      const capacity = result.farms[0]!.capacity!;
+      expect(capacity).toMatchObject({ policy: 'target', now: { backlog: 9, total: 2 }, spotMarket: 'spot' });
+      expect(capacity.wouldDo).toContainEqual(expect.objectContaining({ asgName: grow.spotGroup, action: 'setDesiredCapacity', from: 0, to: 2 }));
+      expect(capacity.recentDecisions[0]).toMatchObject({ asgName: grow.spotGroup, from: 1, to: 0, reason: expect.stringMatching(/scale in by 1/) });
+      expect(capacity.state?.desired).toEqual({ [grow.spotGroup]: 0, [grow.onDemandGroup]: 0 });
+      expect(sent.filter((c) => !/^(Describe|Get|List|Query)/.test(c))).toEqual([]);
+      expect((await desired(grow.spotGroup)).desired).toBe(0);
+      await drain(grow.queueUrl);
+    });
+  });
+
   describe('bad input', () => {
     it('an alarm of another farm is a logged no-op', async () => {
       // Prepare
