@@ -6,13 +6,20 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
-import type { Client } from '@smithy/smithy-client';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
 import { lambdaContext } from '../support/lambda';
 import type { PriceCheckSummary } from '../../src/market/run';
 
 type Handler = (event: unknown, context: unknown) => Promise<PriceCheckSummary>;
+
+/** The part of the SDK's middleware stack used here, the same for every client. */
+interface MiddlewareStack {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: object) => (args: unknown) => Promise<unknown>,
+    options: { step: string; name: string; priority?: string },
+  ): void;
+}
 
 describe('price-check with throttling and 5xx on every call', () => {
   let moto: MotoServer;
@@ -39,9 +46,9 @@ describe('price-check with throttling and 5xx on every call', () => {
     const { ec2Client } = await import('../../src/aws/ec2');
     const { dynamoClient } = await import('../../src/aws/state-store');
     let n = 0;
-    for (const client of [autoScalingClient, ec2Client, dynamoClient] as unknown as Client<never, never, never, never>[]) {
+    for (const client of [autoScalingClient, ec2Client, dynamoClient]) {
       const seen = new WeakSet<object>();
-      client.middlewareStack.add(
+      (client.middlewareStack as unknown as MiddlewareStack).add(
         (next, context) => async (args) => {
           const name = String((context as { commandName?: string }).commandName);
           attempts.set(name, (attempts.get(name) ?? 0) + 1);

@@ -27,7 +27,16 @@ import type { PriceCheckSummary } from '../../src/market/run';
 import type { MarketState } from '../../src/market-state';
 import tick from '../fixtures/events/price-check-tick.json';
 
+
 type Handler = (event: unknown, context: unknown) => Promise<PriceCheckSummary>;
+
+/** The part of the SDK's middleware stack used here, the same for every client. */
+interface MiddlewareStack {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>, context: object) => (args: unknown) => Promise<unknown>,
+    options: { step: string; name: string },
+  ): void;
+}
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
@@ -159,9 +168,9 @@ describe('price-check against moto server', () => {
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     for (const client of [autoScalingClient, ec2Client]) {
-      client.middlewareStack.add(
+      (client.middlewareStack as unknown as MiddlewareStack).add(
         (next, context) => async (args) => {
-          sent.push(String(context.commandName));
+          sent.push(String((context as { commandName?: string }).commandName));
           return next(args);
         },
         { step: 'initialize', name: 'recordCommands' },
