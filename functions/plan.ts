@@ -4,6 +4,7 @@
  */
 import { planCapacity, readCapacityPlanInputs } from '../src/capacity-state';
 import { getConfig } from '../src/config';
+import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';
 import { logger } from '../src/log';
 import { withMiddleware } from '../src/middleware';
@@ -17,6 +18,13 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   const farm = input.farm ?? config.farm;
   const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
   const plan = buildPlan(observation, farm);
+  // The interruption function's section per group: recent interruptions per pool, the breaker (reads only).
+  const groups = observation.farms.flatMap((f) => f.groups);
+  const interruptionInputs = await readInterruptionPlanInputs(config, groups, now);
+  for (const groupPlan of plan.farms.flatMap((f) => f.groups)) {
+    const observed = groups.find((g) => g.group.name === groupPlan.name);
+    if (observed) groupPlan.interruptions = planInterruptions(observed, interruptionInputs);
+  }
   // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
   for (const farmPlan of plan.farms) {
     const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;

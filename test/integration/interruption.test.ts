@@ -15,6 +15,7 @@ import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
 import { lambdaContext } from '../support/lambda';
 import type { InterruptionResult } from '../../src/interruption/summary';
+import type { InterruptionPlan } from '../../src/interruption/plan';
 
 type Handler = (event: unknown, context: unknown) => Promise<InterruptionResult>;
 
@@ -209,6 +210,19 @@ describe('interruption against moto server', () => {
     const third = after.Instances!.find((i) => i.LifecycleState === 'InService' && !pool.includes(i.InstanceId!))!;
     const again = await handler(warning(third.InstanceId!, new Date()), lambdaContext('interruption'));
     expect(again.actions.map((a) => a.kind)).not.toContain('fallBackToOnDemand');
+
+    // plan shows the storm: the pool's interruptions, the breaker tripped, the detached instances (reads only).
+    sent.length = 0;
+    const { handler: planHandler } = (await import('../../functions/plan')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<{ farms: { groups: { name: string; interruptions?: InterruptionPlan }[] }[] }>;
+    };
+    const plan = await planHandler({}, lambdaContext('plan'));
+    const section = plan.farms.flatMap((f) => f.groups).find((g) => g.name === farm.spotGroup)!.interruptions!;
+    const stormPool = section.pools.find((p) => p.interruptions >= 2)!;
+    expect(stormPool).toMatchObject({ breaker: 'tripped' });
+    expect(section.breaker.state).toBe('tripped');
+    expect(section.detachedInstances.map((d) => d.instanceId)).toEqual(expect.arrayContaining([pool[0], pool[1]]));
+    expect(sent.filter((c) => !/^(Describe|Get|List)/.test(c))).toEqual([]);
   });
 
   it('fails a malformed warning without calling AWS', async () => {
