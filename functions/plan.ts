@@ -7,6 +7,7 @@ import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';
 import { logger } from '../src/log';
+import { planMarket, readMarketPlanInputs } from '../src/market/plan';
 import { withMiddleware } from '../src/middleware';
 import { observeFarms } from '../src/observe';
 import { buildPlan, type Plan } from '../src/plan';
@@ -29,6 +30,12 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   for (const farmPlan of plan.farms) {
     const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;
     farmPlan.capacity = planCapacity(observed, await readCapacityPlanInputs(config, observed), now);
+  }
+  // The market controller's section per spot group: what the next price check would do, state, last swaps (reads only).
+  const marketInputs = await readMarketPlanInputs(config, observation, now);
+  for (const groupPlan of plan.farms.flatMap((f) => f.groups)) {
+    const section = planMarket(groupPlan.name, marketInputs, now);
+    if (section) groupPlan.marketController = section;
   }
   logger.info('plan', { farms: plan.farms.length, skippedGroups: plan.skippedGroups.length });
   return plan;

@@ -323,4 +323,27 @@ describe('price-check against moto server', () => {
     expect(outcome(duplicate, 'lc-spot')).toMatchObject({ action: 'skip', reason: expect.stringMatching(/duplicate or late check/) });
     expect((await group('lc-spot')).LaunchConfigurationName).toBe('lc-spot-on-demand');
   });
+
+  it('plan shows the market section: the next decision, the state, the last swaps, and mutates nothing', async () => {
+    // Prepare
+    const { handler: plan } = (await import('../../functions/plan')) as unknown as { handler: (e: unknown, c: unknown) => Promise<import('../../src/plan').Plan> };
+    sent.length = 0;
+    // Act
+    const report = await plan({ time: at(135) }, lambdaContext('plan'));
+    // Assess
+    const lc = report.farms.flatMap((f) => f.groups).find((g) => g.name === 'lc-spot')!;
+    expect(lc.marketController).toMatchObject({
+      next: { action: 'skip', reason: expect.stringMatching(/staying on on-demand: \d+ min of the 30 min dwell left/) },
+      state: { market: 'on-demand', lastFallbackTrigger: 'capacity' },
+      dwellSeconds: 1800,
+      lastSwaps: [
+        { action: 'swapToOnDemand', source: 'price-check' },
+        { action: 'swapToSpot', source: 'price-check' },
+        { action: 'swapToOnDemand', source: 'price-check' },
+      ],
+    });
+    const onDemand = report.farms.flatMap((f) => f.groups).find((g) => g.name === farm.onDemandGroup)!;
+    expect(onDemand.marketController).toBeUndefined();
+    expect(sent.filter((name) => !/^(Describe|Get|List)/.test(name))).toEqual([]);
+  });
 });
