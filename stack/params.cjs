@@ -54,6 +54,7 @@ function validateParams(raw) {
   if (p.alertEmail !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail)) {
     bad('alertEmail', 'expected an email address, or empty for no subscription');
   }
+  if (!/^[\w+=,.@-]{1,64}$/.test(p.workerRoleName)) bad('workerRoleName', 'expected an IAM role name (at most 64 characters)');
   if (p.queueName !== '*' && !/^[A-Za-z0-9_-]{1,80}$/.test(p.queueName)) {
     bad('queueName', "expected an SQS queue name (letters, digits, '-', '_', at most 80), or '*' when adopting");
   }

@@ -35,6 +35,7 @@ const ADOPT = {
   spotfarmGit: '',
   spotfarmRef: 'main',
   alertEmail: '',
+  workerRoleName: 'spotfarm-dev-us-east-1-worker',
 };
 const CREATE = {
   ...ADOPT,
@@ -83,6 +84,7 @@ describe('validateParams', () => {
     ['dryRun', { ...ADOPT, dryRun: 'yes' }, 'expected one of true, false'],
     ['priceCheckRate', { ...ADOPT, priceCheckRate: 'every 5 minutes' }, 'expected rate('],
     ['queueName', { ...CREATE, queueName: '*' }, 'needs a queue name'],
+    ['workerRoleName', { ...ADOPT, workerRoleName: 'arn:aws:iam::1:role/x' }, 'expected an IAM role name'],
   ])('rejects %s: %s', (param, params, why) => {
     // Act
     const problems = validateParams(params);
