@@ -47,16 +47,41 @@ export interface CapacityState {
   lastScaleInAt?: string;
   /** Last +scaleOutPercent of the step policy. */
   lastStepOutAt?: string;
-  /** Since when the spot group has had fewer instances in service and pending than its share. */
-  shortfallSince?: string;
+  /**
+   * The spot group's shortfall (instances it was asked for and has neither in service nor pending), in parts by
+   * when each part appeared, oldest first: each part goes to the on-demand group once it has lasted
+   * fallbackDelay, so a shortfall that grows does not hand its newest part over early.
+   */
+  shortfall?: ShortfallPart[];
   /** Since when the queue has had nothing visible, in flight or delayed. */
   idleSince?: string;
   /** Last time a group's desired was found changed by someone else. */
   externalChangeAt?: string;
+  /** The farm's total capacity as last decided (spot share + overflow, without cover). */
+  total?: number;
   /** Latest state of the farm's backlog alarms. */
   alarms: Partial<Record<AlarmDirection, AlarmMemory>>;
   /** The desired capacity this function last left each group at. */
   desired: Record<string, number>;
+}
+
+export interface ShortfallPart {
+  since: string;
+  amount: number;
+}
+
+/** The shortfall's parts after seeing `now` instances missing: a new part for growth, newest parts closed first. */
+export function trackShortfall(parts: ShortfallPart[], now: number, at: string): ShortfallPart[] {
+  const out: ShortfallPart[] = [];
+  let left = now;
+  for (const part of parts) {
+    if (left <= 0) break;
+    const amount = Math.min(part.amount, left);
+    out.push({ since: part.since, amount });
+    left -= amount;
+  }
+  if (left > 0) out.push({ since: at, amount: left });
+  return out;
 }
 
 export const emptyCapacityState = (): CapacityState => ({ alarms: {}, desired: {} });
@@ -134,10 +159,12 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     }
   }
   const groups = [spot, onDemand].filter((g): g is CapacityGroup => g !== undefined);
+  let changedByOthers = false;
   for (const g of groups) {
     const mine = state.desired[g.name];
-    if (mine !== undefined && mine !== g.desired) state.externalChangeAt = later(state.externalChangeAt, iso);
+    if (mine !== undefined && mine !== g.desired) changedByOthers = true;
   }
+  if (changedByOthers) state.externalChangeAt = later(state.externalChangeAt, iso);
 
   // Queue.
   const { visible, inFlight, delayed } = input.queue;
@@ -149,14 +176,23 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const running = groups.reduce((n, g) => n + g.inService, 0);
   const targetBacklogPerInstance = effectiveBacklogPerInstance(s);
 
-  // Current capacity. The split gives the on-demand group only what the spot group's max cannot hold (overflow)
-  // and cover for the spot group's shortfall; cover is not extra capacity. So below the spot max every
-  // on-demand instance is cover (or someone else's stand-in, such as an interruption's), and at the max the
-  // on-demand instances beyond the spot shortfall are overflow.
+  // Current capacity: the total this function decided last, while the groups are as it left them. Otherwise
+  // (first run, or someone else changed a group) an estimate: the split gives the on-demand group only what the
+  // spot group's max cannot hold (overflow) and cover for the spot group's shortfall, and cover is not extra
+  // capacity. So below the spot max every on-demand instance counts as cover (or as someone else's stand-in,
+  // such as an interruption's), and at the max the on-demand instances beyond the spot shortfall as overflow.
   let current: number;
-  if (!spot) current = onDemand?.desired ?? 0;
+  if (state.total !== undefined && !changedByOthers) current = state.total;
+  else if (!spot) current = onDemand?.desired ?? 0;
   else if (spot.desired < spot.max || !onDemand) current = spot.desired;
   else current = spot.desired + Math.max(0, onDemand.desired - Math.max(0, spot.desired - supply(spot)));
+
+  // Running capacity may leave once scaleInCooldown has passed since the last scale-in, scale-out or change by
+  // someone else.
+  const cooldownFrom = [state.lastScaleInAt, state.lastScaleOutAt, state.externalChangeAt]
+    .filter((t): t is string => t !== undefined)
+    .reduce<string | undefined>((a, b) => (a === undefined ? b : later(a, b)), undefined);
+  const scaleInWait = Math.max(0, Math.ceil(s.scaleInCooldown - seconds(cooldownFrom, at)));
 
   // Policy.
   let wanted: number;
@@ -179,9 +215,14 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     } else if (high) {
       wanted = current;
       why = `backlog-high alarm: next +${s.scaleOutPercent}% in ${Math.ceil(stepWait)}s (scaleInCooldown)`;
-    } else if (low) {
+    } else if (low && scaleInWait === 0) {
       wanted = current - s.scaleInStep;
       why = `backlog-low alarm: -${s.scaleInStep}`;
+    } else if (low) {
+      // The -scaleInStep waits for the cooldown here, not only in the apply step, so the farm's total follows
+      // what its groups actually do.
+      wanted = current;
+      why = `backlog-low alarm: next -${s.scaleInStep} in ${scaleInWait}s (scaleInCooldown)`;
     } else {
       wanted = current;
       why = 'no backlog alarm in ALARM: hold';
@@ -213,20 +254,23 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   }
 
   // Split.
-  const spotShare = spot ? clamp(Math.min(total, spot.max), spot.min, spot.max) : 0;
+  // The on-demand group's min instances always run, so they count toward the total before the spot group's share.
+  const spotShare = spot ? clamp(Math.min(total - (onDemand?.min ?? 0), spot.max), spot.min, spot.max) : 0;
   const overflow = Math.max(0, total - (spot ? spotShare : 0));
   // Only instances the group was already asked for and does not have: the ones asked for now get a tick to appear.
   const shortfall = spot ? Math.max(0, Math.min(spotShare, spot.desired) - supply(spot)) : 0;
-  state.shortfallSince = shortfall > 0 ? (state.shortfallSince ?? iso) : undefined;
-  const shortfallSeconds = shortfall > 0 ? seconds(state.shortfallSince, at) : 0;
-  const cover = onDemand && shortfall > 0 && shortfallSeconds >= s.fallbackDelay ? shortfall : 0;
+  const parts = trackShortfall(state.shortfall ?? [], shortfall, iso);
+  state.shortfall = parts.length > 0 ? parts : undefined;
+  const shortfallSeconds = parts.length > 0 ? seconds(parts[0]!.since, at) : 0;
+  const newCover = onDemand ? parts.filter((p) => seconds(p.since, at) >= s.fallbackDelay).reduce((n, p) => n + p.amount, 0) : 0;
+  // Cover already running stays until the spot instances that replace it are in service, not merely pending:
+  // capacity never dips while they boot.
+  const booting = spot ? Math.max(0, Math.min(spotShare, spot.desired) - spot.inService) : 0;
+  const heldCover = onDemand ? Math.min(booting, Math.max(0, onDemand.desired - overflow)) : 0;
+  const cover = Math.max(newCover, heldCover);
   const onDemandShare = onDemand ? clamp(overflow + cover, onDemand.min, onDemand.max) : 0;
 
   // Apply.
-  const cooldownFrom = [state.lastScaleInAt, state.lastScaleOutAt, state.externalChangeAt]
-    .filter((t): t is string => t !== undefined)
-    .reduce<string | undefined>((a, b) => (a === undefined ? b : later(a, b)), undefined);
-  const scaleInWait = Math.max(0, Math.ceil(s.scaleInCooldown - seconds(cooldownFrom, at)));
   let budget = scaleInWait === 0 ? s.scaleInStep : 0;
   const summary = `${input.farm}: ${why}; total ${total}`;
   const figures: CapacityFigures = {
@@ -255,6 +299,10 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   // The on-demand group takes the scale-in budget first: it is the first to shrink.
   if (onDemand) plans.push({ group: onDemand, share: onDemandShare, role: 'on-demand' });
   if (spot) plans.push({ group: spot, share: spotShare, role: 'spot' });
+  // While any group grows, no running instance is let go: a hand-over from one group to the other waits for
+  // the next tick after a cooldown, so capacity never dips while the new instances boot.
+  const growing = plans.some((p) => p.share > p.group.desired);
+  if (growing) budget = 0;
   const actions: Action[] = [];
   let scaledOut = false;
   let scaledIn = false;
@@ -262,7 +310,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     const shareWhy =
       role === 'spot'
         ? `spot group's share ${share}${input.spotMarket === 'on-demand' ? ' (the market controller has it on on-demand)' : ''}`
-        : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${shortfall > 0 && cover === 0 ? ` (spot shortfall ${shortfall} for ${Math.floor(shortfallSeconds)}s of fallbackDelay ${s.fallbackDelay}s)` : ''}`;
+        : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${shortfall > cover ? ` (spot shortfall ${shortfall}, oldest part ${Math.floor(shortfallSeconds)}s old; ${shortfall - cover} not yet fallbackDelay ${s.fallbackDelay}s old)` : ''}`;
     let to = g.desired;
     let reason: string;
     if (share > g.desired) {
@@ -280,9 +328,11 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       if (paid > 0) parts.push(`scale in by ${paid} (scaleInStep ${s.scaleInStep} per scaleInCooldown, on-demand first)`);
       if (to > share) {
         parts.push(
-          scaleInWait > 0
-            ? `hold ${to - share} more: scale-in cooldown ${scaleInWait}s left`
-            : `hold ${to - share} more: this tick's scale-in step is used`,
+          growing
+            ? `hold ${to - share} more: the farm is scaling out`
+            : scaleInWait > 0
+              ? `hold ${to - share} more: scale-in cooldown ${scaleInWait}s left`
+              : `hold ${to - share} more: this tick's scale-in step is used`,
         );
       }
       reason = `${parts.join('; ')}: ${summary}; ${shareWhy}`;
@@ -300,6 +350,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   // Capacity comes up spot first; it goes down on-demand first (the order the plans were made in).
   if (actions.length === 2 && actions.every((a) => a.kind !== 'setDesiredCapacity' || a.to > a.from)) actions.reverse();
 
+  state.total = total;
   if (scaledOut) state.lastScaleOutAt = later(state.lastScaleOutAt, iso);
   if (scaledIn) state.lastScaleInAt = later(state.lastScaleInAt, iso);
   if (stepOut && total > current) state.lastStepOutAt = later(state.lastStepOutAt, iso);

@@ -8,6 +8,7 @@ import {
   capacityStateChanged,
   decideCapacity,
   emptyCapacityState,
+  trackShortfall,
   type CapacityGroup,
   type CapacityInput,
   type CapacityState,
@@ -159,7 +160,7 @@ describe('step policy: the recipe\'s +scaleOutPercent / -scaleInStep on the back
     { name: 'once per cooldown while the alarm stays in ALARM', settings: step, spot: group('ml-spot', 6), queue: { visible: 50 }, state: { alarms: alarmed('high'), lastStepOutAt: ago(120) }, reason: /next \+50% in 180s/ },
     { name: 'again after the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 50 }, state: { alarms: alarmed('high'), lastStepOutAt: ago(300) }, spotTo: 9 },
     { name: '-1 on backlog-low', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low') }, spotTo: 5, reason: /backlog-low alarm: -1/ },
-    { name: '-1 waits for the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low'), lastScaleInAt: ago(200) }, reason: /cooldown 100s left/ },
+    { name: '-1 waits for the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low'), lastScaleInAt: ago(200) }, reason: /backlog-low alarm: next -1 in 100s/ },
     { name: '-1 never below in-flight work', settings: step, spot: group('ml-spot', 3), queue: { inFlight: 3 }, state: { alarms: alarmed('low') }, reason: /no change.*in-flight work/ },
     { name: 'holds with no alarm in ALARM', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: { high: { value: 'OK', since: ago(30) } } }, reason: /no backlog alarm in ALARM: hold/ },
     { name: 'an alarm back to OK stops the scale-out', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: alarmed('high') }, alarm: { direction: 'high', value: 'OK', since: ago(0) }, reason: /hold/ },
@@ -189,13 +190,13 @@ describe('split between the spot group and the on-demand group', () => {
       name: 'a young shortfall waits for fallbackDelay',
       spot: group('ml-spot', 6, { inService: 3 }),
       queue: { visible: 6 },
-      reason: /spot shortfall 3 for 0s of fallbackDelay 300s/,
+      reason: /spot shortfall 3, oldest part 0s old; 3 not yet fallbackDelay 300s old/,
     },
     {
       name: 'a shortfall that lasted fallbackDelay goes to the on-demand group',
       spot: group('ml-spot', 6, { inService: 3 }),
       queue: { visible: 6 },
-      state: { shortfallSince: ago(300) },
+      state: { shortfall: [{ since: ago(300), amount: 3 }] },
       onDemandTo: 3,
       reason: /cover 3/,
     },
@@ -203,7 +204,7 @@ describe('split between the spot group and the on-demand group', () => {
       name: 'pending spot instances count as supply',
       spot: group('ml-spot', 6, { inService: 3, pending: 3 }),
       queue: { visible: 6 },
-      state: { shortfallSince: ago(900) },
+      state: { shortfall: [{ since: ago(900), amount: 3 }] },
       reason: /no change/,
     },
     {
@@ -233,7 +234,7 @@ describe('split between the spot group and the on-demand group', () => {
       spot: group('ml-spot', 6, { inService: 2 }),
       onDemand: group('ml-od', 4),
       queue: { visible: 6 },
-      state: { shortfallSince: ago(600) },
+      state: { shortfall: [{ since: ago(600), amount: 4 }] },
       reason: /no change.*no change/,
     },
     {
@@ -245,7 +246,15 @@ describe('split between the spot group and the on-demand group', () => {
     },
     { name: 'a farm without an on-demand group', onDemand: null, queue: { visible: 30 }, spot: group('ml-spot', 2, { max: 10 }), spotTo: 10 },
     { name: 'a farm without a spot group', spot: null, onDemand: group('ml-od', 1), queue: { visible: 4 }, onDemandTo: 4 },
-    { name: 'the on-demand group min is kept', onDemand: group('ml-od', 1, { min: 1 }), queue: { visible: 2 }, reason: /no change.*no change/ },
+    { name: 'the on-demand group min counts toward the total', onDemand: group('ml-od', 1, { min: 1 }), queue: { visible: 2 }, spotTo: 1, reason: /spot group's share 1/ },
+    {
+      name: 'cover stays until the spot instances replacing it are in service',
+      spot: group('ml-spot', 6, { inService: 4, pending: 2 }),
+      onDemand: group('ml-od', 2),
+      queue: { visible: 6 },
+      state: { total: 6, desired: { 'ml-spot': 6, 'ml-od': 2 } },
+      reason: /no change.*no change.*cover 2/,
+    },
     {
       name: 'below the spot max, on-demand instances are cover, not capacity: shed first, the spot group does not grow',
       settings: { scalingPolicy: 'step' },
@@ -261,7 +270,7 @@ describe('split between the spot group and the on-demand group', () => {
       spot: group('ml-spot', 10, { max: 10, inService: 8 }),
       onDemand: group('ml-od', 5),
       queue: { visible: 3 },
-      state: { shortfallSince: ago(600) },
+      state: { shortfall: [{ since: ago(600), amount: 2 }] },
       reason: /no change.*overflow 3 \+ cover 2/,
     },
   ])('$name', (row) => {
@@ -272,14 +281,39 @@ describe('split between the spot group and the on-demand group', () => {
     // Prepare / Act
     const opened = decideCapacity(input({ name: 'o', spot: group('ml-spot', 6, { inService: 3 }), queue: { visible: 6 } }), NOW);
     const kept = decideCapacity(
-      input({ name: 'k', spot: group('ml-spot', 6, { inService: 3 }), queue: { visible: 6 }, state: { shortfallSince: ago(100) } }),
+      input({ name: 'k', spot: group('ml-spot', 6, { inService: 3 }), queue: { visible: 6 }, state: { shortfall: [{ since: ago(100), amount: 3 }] } }),
       NOW,
     );
-    const closed = decideCapacity(input({ name: 'c', queue: { visible: 2 }, state: { shortfallSince: ago(100) } }), NOW);
+    const closed = decideCapacity(input({ name: 'c', queue: { visible: 2 }, state: { shortfall: [{ since: ago(100), amount: 3 }] } }), NOW);
     // Assess
-    expect(opened.state.shortfallSince).toBe(NOW.toISOString());
-    expect(kept.state.shortfallSince).toBe(ago(100));
-    expect(closed.state.shortfallSince).toBeUndefined();
+    expect(opened.state.shortfall).toEqual([{ since: NOW.toISOString(), amount: 3 }]);
+    expect(kept.state.shortfall).toEqual([{ since: ago(100), amount: 3 }]);
+    expect(closed.state.shortfall).toBeUndefined();
+  });
+
+  it('covers a growing shortfall part by part, each after fallbackDelay', () => {
+    // Prepare: 2 missing for 10 minutes; now 5 are missing.
+    const row: Row = {
+      name: 'grow',
+      spot: group('ml-spot', 8, { inService: 3 }),
+      queue: { visible: 8 },
+      state: { shortfall: [{ since: ago(600), amount: 2 }] },
+    };
+    // Act
+    const decision = decideCapacity(input(row), NOW);
+    // Assess: the old 2 go to the on-demand group now, the new 3 wait.
+    expect(decision.state.shortfall).toEqual([{ since: ago(600), amount: 2 }, { since: NOW.toISOString(), amount: 3 }]);
+    expect(decision.actions).toContainEqual(expect.objectContaining({ asgName: 'ml-od', to: 2 }));
+  });
+
+  it.each([
+    [[], 0, []],
+    [[], 2, [{ since: 'now', amount: 2 }]],
+    [[{ since: 'a', amount: 2 }], 5, [{ since: 'a', amount: 2 }, { since: 'now', amount: 3 }]],
+    [[{ since: 'a', amount: 2 }, { since: 'b', amount: 3 }], 3, [{ since: 'a', amount: 2 }, { since: 'b', amount: 1 }]],
+    [[{ since: 'a', amount: 2 }, { since: 'b', amount: 3 }], 0, []],
+  ])('shortfall parts %j seeing %i missing -> %j (newest parts close first)', (parts, missing, expected) => {
+    expect(trackShortfall(parts, missing, 'now')).toEqual(expected);
   });
 
   it('orders actions: up spot first, down on-demand first', () => {
