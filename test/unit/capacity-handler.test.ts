@@ -1,0 +1,153 @@
+/**
+ * The queue-scaler handler with aws-sdk-client-mock: the AWS calls it makes, the conditional claim of its state
+ * before acting, and how it takes a lost race and an Auto Scaling activity in progress.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { QueueScalerResult } from '../../functions/queue-scaler';
+import { lambdaContext } from '../support/lambda';
+
+const autoscaling = mockClient(AutoScalingClient);
+const sqs = mockClient(SQSClient);
+const dynamodb = mockClient(DynamoDBClient);
+
+const tick = (): Record<string, unknown> => ({
+  ...(JSON.parse(readFileSync(resolve(__dirname, '../fixtures/events/queue-scaler-tick.json'), 'utf8')) as object),
+});
+
+const group = (name: string, role: string, desired: number) => ({
+  AutoScalingGroupName: name,
+  MinSize: 0,
+  MaxSize: 20,
+  DesiredCapacity: desired,
+  AvailabilityZones: ['us-east-1a'],
+  LaunchTemplate: { LaunchTemplateName: name, Version: '$Latest' },
+  Instances: Array.from({ length: desired }, (_, i) => ({
+    InstanceId: `i-${name}-${i}`,
+    InstanceType: 'c5.large',
+    AvailabilityZone: 'us-east-1a',
+    LifecycleState: 'InService' as const,
+    HealthStatus: 'Healthy',
+    ProtectedFromScaleIn: false,
+  })),
+  Tags: [
+    { Key: 'spotfarm:farm', Value: 'ml' },
+    { Key: 'spotfarm:role', Value: role },
+    { Key: 'spotfarm:queue', Value: 'ml-jobs' },
+  ],
+  CreatedTime: new Date('2025-01-01T00:00:00Z'),
+  HealthCheckType: 'EC2',
+  DefaultCooldown: 300,
+});
+
+describe('queue-scaler handler (mocked SDK)', () => {
+  let handler: (event: unknown, context: unknown) => Promise<QueueScalerResult>;
+
+  beforeAll(async () => {
+    vi.stubEnv('SPOTFARM_STATE_TABLE', 'state');
+    const { resetConfigCache } = await import('../../src/config');
+    resetConfigCache();
+    ({ handler } = (await import('../../functions/queue-scaler')) as unknown as { handler: typeof handler });
+  });
+
+  afterAll(() => {
+    vi.unstubAllEnvs();
+  });
+
+  beforeEach(() => {
+    // Prepare: a farm at 2 spot instances with 10 messages waiting (1 per instance: wants 10).
+    autoscaling.reset();
+    sqs.reset();
+    dynamodb.reset();
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('ml-spot', 'spot', 2), group('ml-od', 'on-demand', 0)] });
+    autoscaling.on(SetDesiredCapacityCommand).resolves({});
+    sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/ml-jobs' });
+    sqs.on(GetQueueAttributesCommand).resolves({
+      Attributes: { ApproximateNumberOfMessages: '10', ApproximateNumberOfMessagesNotVisible: '0', ApproximateNumberOfMessagesDelayed: '0' },
+    });
+    dynamodb.on(GetItemCommand).resolves({});
+    dynamodb.on(PutItemCommand).resolves({});
+  });
+
+  it('reads the farm once, claims its state with a conditional write, then scales out', async () => {
+    // Act
+    const result = await handler(tick(), lambdaContext('queue-scaler'));
+    // Assess
+    expect(result.farms?.[0]).toMatchObject({ farm: 'ml', outcome: 'acted', figures: { backlog: 10, total: 10 } });
+    expect(autoscaling).toHaveReceivedCommandTimes(DescribeAutoScalingGroupsCommand, 1);
+    expect(sqs).toHaveReceivedCommandTimes(GetQueueAttributesCommand, 1);
+    expect(autoscaling).toHaveReceivedCommandWith(SetDesiredCapacityCommand, { AutoScalingGroupName: 'ml-spot', DesiredCapacity: 10 });
+    expect(autoscaling).toHaveReceivedCommandTimes(SetDesiredCapacityCommand, 1);
+    expect(dynamodb).toHaveReceivedCommandWith(PutItemCommand, {
+      TableName: 'state',
+      ConditionExpression: 'attribute_not_exists(pk)',
+      Item: expect.objectContaining({ pk: { S: 'farm#ml' }, sk: { S: 'capacity' } }),
+    });
+  });
+
+  it('a lost race (another run wrote the state first) changes nothing', async () => {
+    // Prepare
+    dynamodb
+      .on(PutItemCommand)
+      .rejects(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }));
+    // Act
+    const result = await handler(tick(), lambdaContext('queue-scaler'));
+    // Assess
+    expect(result.farms?.[0]?.outcome).toBe('lost-race');
+    expect(autoscaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+  });
+
+  it('writes with the version it read', async () => {
+    // Prepare
+    const stored = { alarms: {}, desired: { 'ml-spot': 2, 'ml-od': 0 }, total: 2 };
+    dynamodb.on(GetItemCommand, { Key: marshall({ pk: 'farm#ml', sk: 'capacity' }) }).resolves({
+      Item: marshall({ pk: 'farm#ml', sk: 'capacity', version: 7, data: JSON.stringify(stored) }),
+    });
+    // Act
+    await handler(tick(), lambdaContext('queue-scaler'));
+    // Assess
+    expect(dynamodb).toHaveReceivedCommandWith(PutItemCommand, {
+      ConditionExpression: '#version = :expected',
+      ExpressionAttributeValues: { ':expected': { N: '7' } },
+      Item: expect.objectContaining({ version: { N: '8' } }),
+    });
+  });
+
+  it('an Auto Scaling activity in progress is left to the next tick, not retried in a loop or failed', async () => {
+    // Prepare
+    autoscaling
+      .on(SetDesiredCapacityCommand)
+      .rejects(Object.assign(new Error('Scaling activity 1234 is in progress and blocks this action.'), { name: 'ScalingActivityInProgressFault' }));
+    // Act
+    const result = await handler(tick(), lambdaContext('queue-scaler'));
+    // Assess
+    expect(result.farms?.[0]?.outcome).toBe('scaling-in-progress');
+    expect(autoscaling).toHaveReceivedCommandTimes(SetDesiredCapacityCommand, 1);
+  });
+
+  it('any other Auto Scaling error fails the invocation, naming the group and the value', async () => {
+    // Prepare
+    autoscaling
+      .on(SetDesiredCapacityCommand)
+      .rejects(Object.assign(new Error('New SetDesiredCapacity value 10 is above max value 1 for the AutoScalingGroup.'), { name: 'ValidationError' }));
+    // Act / Assess
+    await expect(handler(tick(), lambdaContext('queue-scaler'))).rejects.toThrow(
+      /setting desired capacity of auto scaling group ml-spot to 10: ValidationError: New SetDesiredCapacity value 10 is above max/,
+    );
+  });
+
+  it('a manual dry run reads and decides, and writes nothing', async () => {
+    // Act
+    const result = await handler({ dryRun: true, time: '2025-03-01T12:00:00Z' }, lambdaContext('queue-scaler'));
+    // Assess
+    expect(result).toMatchObject({ dryRun: true, farms: [{ outcome: 'dry-run', figures: { total: 10 } }] });
+    expect(autoscaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+    expect(dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+  });
+});
