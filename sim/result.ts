@@ -28,6 +28,8 @@ export interface PolicySummary {
 export interface RunStats {
   /** Discrete events the simulator processed. */
   events: number;
+  /** Wall-clock seconds this policy's simulation took. */
+  wall_seconds: number;
   /** When the run stopped: all work done, or the drain limit. */
   end_epoch_s: number;
   /** Jobs moved to the dead-letter queue (counted in jobs_lost). */

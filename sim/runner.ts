@@ -65,6 +65,7 @@ async function simulate(
   options: RunOptions,
   spotfarm: { connection: SdkConnection; handlers: Awaited<ReturnType<typeof loadHandlers>> } | undefined,
 ): Promise<PolicyRun> {
+  const wallStart = process.hrtime.bigint();
   const horizon = scenario.start + scenario.duration + scenario.drainLimit;
   const world = new World(scenario, { workers: 'agent', horizon });
   let spotfarmStats: SpotfarmStats | undefined;
@@ -138,6 +139,7 @@ async function simulate(
   };
   const stats: RunStats = {
     events: world.eventsProcessed,
+    wall_seconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
     end_epoch_s: world.endT,
     dead_lettered: world.deadLettered,
     still_queued: scenario.workload.arrival.length - world.completed - world.deadLettered,

@@ -19,14 +19,15 @@ export interface Table {
   name: string;
   hashKey: string;
   rangeKey?: string | undefined;
-  items: Map<string, Item>;
+  /** Items by hash key value, then by full key: a Query reads one partition, as DynamoDB does. */
+  partitions: Map<string, Map<string, Item>>;
 }
 
 export class Tables {
   readonly tables = new Map<string, Table>();
 
   create(name: string, hashKey: string, rangeKey?: string): Table {
-    const table: Table = { name, hashKey, rangeKey, items: new Map() };
+    const table: Table = { name, hashKey, rangeKey, partitions: new Map() };
     this.tables.set(name, table);
     return table;
   }
@@ -44,6 +45,13 @@ function scalar(v: AttributeValue | undefined): string | number | undefined {
   if (v.N !== undefined) return Number(v.N);
   if (v.B !== undefined) return Buffer.from(v.B).toString('base64');
   return undefined;
+}
+
+function partitionOf(table: Table, item: Item): Map<string, Item> {
+  const h = JSON.stringify(scalar(item[table.hashKey]) ?? null);
+  let partition = table.partitions.get(h);
+  if (!partition) table.partitions.set(h, (partition = new Map()));
+  return partition;
 }
 
 function keyOf(table: Table, item: Item, what: string): string {
@@ -194,7 +202,8 @@ function checkCondition(input: PutItemCommandInput | DeleteItemCommandInput, cur
 export function getItem(tables: Tables, input: GetItemCommandInput) {
   if (input.ProjectionExpression) throw new NotImplementedInSimulator('GetItemCommand ProjectionExpression');
   const table = tables.get(input.TableName);
-  const item = table.items.get(keyOf(table, input.Key ?? {}, 'Key'));
+  const key = keyOf(table, input.Key ?? {}, 'Key');
+  const item = partitionOf(table, input.Key ?? {}).get(key);
   return item ? { Item: structuredClone(item) } : {};
 }
 
@@ -202,18 +211,20 @@ export function putItem(tables: Tables, input: PutItemCommandInput) {
   const table = tables.get(input.TableName);
   const item = input.Item ?? {};
   const key = keyOf(table, item, 'item');
-  const current = table.items.get(key);
+  const partition = partitionOf(table, item);
+  const current = partition.get(key);
   checkCondition(input, current);
-  table.items.set(key, structuredClone(item));
+  partition.set(key, structuredClone(item));
   return input.ReturnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
 }
 
 export function deleteItem(tables: Tables, input: DeleteItemCommandInput) {
   const table = tables.get(input.TableName);
   const key = keyOf(table, input.Key ?? {}, 'Key');
-  const current = table.items.get(key);
+  const partition = partitionOf(table, input.Key ?? {});
+  const current = partition.get(key);
   checkCondition(input, current);
-  table.items.delete(key);
+  partition.delete(key);
   return input.ReturnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
 }
 
@@ -255,7 +266,8 @@ export function query(tables: Tables, input: QueryCommandInput) {
       throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
     }
   }
-  let items = [...table.items.values()].filter((item) => equal(item[table.hashKey], hashValue) && rangeTest(item));
+  const partition = table.partitions.get(JSON.stringify(scalar(hashValue) ?? null));
+  let items = [...(partition?.values() ?? [])].filter((item) => equal(item[table.hashKey], hashValue) && rangeTest(item));
   if (table.rangeKey) {
     const rk = table.rangeKey;
     items.sort((a, b) => compare(a[rk], b[rk]));

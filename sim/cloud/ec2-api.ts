@@ -3,6 +3,8 @@
  * a StartTime or EndTime in the future is read as "now".
  */
 import type {
+  CreateTagsCommandInput,
+  DeleteTagsCommandInput,
   CreateLaunchTemplateCommandInput,
   CreateLaunchTemplateVersionCommandInput,
   DescribeInstancesCommandInput,
@@ -76,7 +78,8 @@ function describeInstance(world: World, i: Instance): Ec2Instance {
     ...(i.market === 'spot' ? { InstanceLifecycle: 'spot' as const, SpotInstanceRequestId: `sir-${i.id.slice(2, 10)}` } : {}),
     Tags: [
       { Key: 'aws:autoscaling:groupName', Value: i.groupName },
-      ...groupTags.map((t) => ({ Key: t.Key, Value: t.Value })),
+      ...groupTags.filter((t) => !i.tags.has(t.Key ?? '')).map((t) => ({ Key: t.Key, Value: t.Value })),
+      ...[...i.tags].map(([Key, Value]) => ({ Key, Value })),
     ],
   };
 }
@@ -126,6 +129,39 @@ export function describeInstances(world: World, input: DescribeInstancesCommandI
     })),
     ...(page.next ? { NextToken: page.next } : {}),
   };
+}
+
+function taggedInstances(world: World, resources: string[] | undefined): Instance[] {
+  const ids = resources ?? [];
+  if (ids.length === 0) throw awsError('ec2', 'MissingParameter', 'The request must contain the parameter resourceIdSet');
+  const visible = new Map(visibleInstances(world).map((i) => [i.id, i]));
+  for (const id of ids) {
+    if (!id.startsWith('i-')) throw new NotImplementedInSimulator(`CreateTags/DeleteTags on ${id} (only instances are tagged in the simulation)`);
+  }
+  const missing = ids.filter((id) => !visible.has(id));
+  if (missing.length) throw awsError('ec2', 'InvalidInstanceID.NotFound', `The instance IDs '${missing.join(', ')}' do not exist`);
+  return ids.map((id) => visible.get(id)!);
+}
+
+export function createTags(world: World, input: CreateTagsCommandInput) {
+  const instances = taggedInstances(world, input.Resources);
+  for (const tag of input.Tags ?? []) {
+    if (!tag.Key) throw awsError('ec2', 'InvalidParameterValue', 'Tag keys must not be empty');
+    if (tag.Key.startsWith('aws:')) throw awsError('ec2', 'InvalidParameterValue', `Tag keys starting with 'aws:' are reserved for internal use`);
+  }
+  for (const i of instances) for (const tag of input.Tags ?? []) i.tags.set(tag.Key!, tag.Value ?? '');
+  return {};
+}
+
+export function deleteTags(world: World, input: DeleteTagsCommandInput) {
+  const instances = taggedInstances(world, input.Resources);
+  for (const i of instances) {
+    for (const tag of input.Tags ?? [...i.tags.keys()].map((Key) => ({ Key, Value: undefined }))) {
+      // A value given deletes the tag only when it matches.
+      if (tag.Value === undefined || i.tags.get(tag.Key!) === tag.Value) i.tags.delete(tag.Key!);
+    }
+  }
+  return {};
 }
 
 export function terminateInstances(world: World, input: TerminateInstancesCommandInput) {

@@ -1,8 +1,8 @@
 /**
  * Plugs a World in under the AWS SDK v3 clients with aws-sdk-client-mock: `mockClient(XClient)` intercepts the
  * `send` of every instance of the class, so production code (src/aws/*.ts) runs unchanged. Each implemented
- * command is routed with `.on(XCommand).callsFake`; any other command rejects with "the simulated cloud does not
- * implement <Command>" so a gap is noticed, never answered with `undefined`.
+ * command class is routed to its answer; any other command rejects with "the simulated cloud does not implement
+ * <Command>" so a gap is noticed, never answered with `undefined`.
  */
 import * as AutoScaling from '@aws-sdk/client-auto-scaling';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
@@ -54,6 +54,8 @@ const ROUTES: { client: new (config: object) => object; routes: Route[] }[] = [
       [EC2.DescribeSpotPriceHistoryCommand, (t, i) => ec2.describeSpotPriceHistory(t.world, i)],
       [EC2.DescribeInstancesCommand, (t, i) => ec2.describeInstances(t.world, i)],
       [EC2.TerminateInstancesCommand, (t, i) => ec2.terminateInstances(t.world, i)],
+      [EC2.CreateTagsCommand, (t, i) => ec2.createTags(t.world, i)],
+      [EC2.DeleteTagsCommand, (t, i) => ec2.deleteTags(t.world, i)],
       [EC2.CreateLaunchTemplateCommand, (t, i) => ec2.createLaunchTemplate(t.world, i)],
       [EC2.DescribeLaunchTemplatesCommand, (t, i) => ec2.describeLaunchTemplates(t.world, i)],
       [EC2.CreateLaunchTemplateVersionCommand, (t, i) => ec2.createLaunchTemplateVersion(t.world, i)],
@@ -93,6 +95,8 @@ export interface SdkConnection {
   /** Point every intercepted client at another world (one per policy run). */
   target: SdkTarget;
   calls: CallCounts;
+  /** Drops the mocks' call history (sinon keeps every call's input and output otherwise). */
+  resetHistory(): void;
   restore(): void;
 }
 
@@ -102,6 +106,9 @@ export function connectSdk(target: SdkTarget): SdkConnection {
   const connection: SdkConnection = {
     target,
     calls: new Map(),
+    resetHistory() {
+      for (const stub of stubs) stub.resetHistory();
+    },
     restore() {
       for (const stub of stubs) stub.restore();
     },
@@ -109,18 +116,16 @@ export function connectSdk(target: SdkTarget): SdkConnection {
   for (const { client, routes } of ROUTES) {
     const stub = mockClient(client as never) as unknown as AnyStub;
     stubs.push(stub);
-    // Default: a command nobody routed. `send` receives the command object itself.
-    (stub.send as unknown as { callsFake(fn: (command: object) => unknown): void }).callsFake((command: object) =>
-      Promise.reject(new NotImplementedInSimulator(command.constructor.name)),
-    );
-    for (const [Command, answer] of routes) {
-      stub.on(Command as never).callsFake(async (input: unknown) => {
-        const name = Command.name;
-        connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
-        // Handlers must never share mutable objects with the cloud: inputs are read, outputs are fresh.
-        return answer(connection.target, input as never);
-      });
-    }
+    const table = new Map<unknown, Route[1]>(routes.map(([Command, answer]) => [Command, answer]));
+    // One fake on `send` that looks the command's class up, rather than one `.on(XCommand)` per route: sinon
+    // tries every `.on()` matcher on every call, which cost a third of a backtest's time. Same interception.
+    (stub.send as unknown as { callsFake(fn: (command: { input: unknown }) => unknown): void }).callsFake(async (command: { input: unknown }) => {
+      const answer = table.get(command.constructor);
+      if (!answer) throw new NotImplementedInSimulator(command.constructor.name);
+      const name = command.constructor.name;
+      connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
+      return answer(connection.target, command.input as never);
+    });
   }
   return connection;
 }

@@ -103,6 +103,8 @@ export interface Instance {
   accepting: boolean;
   running: Set<number>;
   cost: number;
+  /** Tags set with CreateTags (the group's propagated tags and aws:autoscaling:groupName come on top). */
+  tags: Map<string, string>;
 }
 
 export interface LaunchTemplate {
@@ -809,6 +811,7 @@ export class World {
       accepting: false,
       running: new Set(),
       cost: 0,
+      tags: new Map(),
     };
     this.instances.set(instance.id, instance);
     group.members.add(instance);

@@ -294,12 +294,12 @@ export function installSpotfarm(world: World, handlers: Record<SpotfarmFunction,
     stats.invocations[fn] = (stats.invocations[fn] ?? 0) + 1;
     connection.target = { world, tables };
     return handlers[fn](structuredClone(event), lambdaContext(fn)).then(
-      () => undefined,
+      () => connection.resetHistory(),
       (err: unknown) => {
+        connection.resetHistory();
         const message = `${fn}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-        if (err instanceof NotImplementedInSimulator || /simulated cloud does not implement/.test(message)) {
-          stats.notImplemented.add(message);
-        }
+        const gap = /the simulated cloud does not implement [^:]+?(?=$|:)/.exec(message);
+        if (err instanceof NotImplementedInSimulator || gap) stats.notImplemented.add(gap ? gap[0] : message);
         if (attempt < RETRY_DELAYS.length) {
           stats.retries++;
           world.at(world.now + RETRY_DELAYS[attempt]!, () => invoke(fn, event, attempt + 1));
