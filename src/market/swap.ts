@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import {
   createLaunchConfiguration,
-  describeGroup,
   getLaunchConfiguration,
   setOnDemandPercentage,
   updateGroupLaunchSource,
@@ -105,27 +104,20 @@ async function templateToOnDemand(groupName: string, spot: TemplateOriginals, to
 }
 
 /**
- * Back to the version the group named before. `$Latest` now means the on-demand version spotfarm made, so for
- * a group that followed `$Latest` a new version is made from the one in use with the remembered spot version's
- * market options, and the group follows `$Latest` again.
+ * Back to spot with a new version copied from the remembered spot version: newer than the on-demand version, so
+ * the OldestLaunchTemplate termination policy retires the on-demand instances first as the group scales in. A
+ * group that followed `$Latest` follows it again; any other group names the new version's number.
  */
 async function templateToSpot(groupName: string, spot: TemplateOriginals, token: string): Promise<void> {
-  if (spot.version !== '$Latest') {
-    await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version) });
-    return;
-  }
-  const group = await describeGroup(groupName);
-  const inUse = group?.launch.style === 'launch-template' ? group.launch.template.version : '$Latest';
-  const current = await describeTemplateData(templateOf(spot, inUse));
-  const remembered = await describeTemplateData(templateOf(spot, String(spot.resolvedVersion ?? '$Default')));
-  const data = { ...current.data, InstanceMarketOptions: remembered.data.InstanceMarketOptions ?? { MarketType: 'spot' } };
-  await createLaunchTemplateVersion(
-    templateOf(spot, inUse),
+  const source = templateOf(spot, spot.resolvedVersion !== undefined ? String(spot.resolvedVersion) : spot.version);
+  const { data, versionNumber } = await describeTemplateData(source);
+  const version = await createLaunchTemplateVersion(
+    source,
     data,
-    `spotfarm: spot again from version ${current.versionNumber ?? inUse} for group ${groupName}`,
+    `spotfarm: spot again, copy of version ${versionNumber ?? spot.version}, for group ${groupName}`,
     token,
   );
-  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, '$Latest') });
+  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version === '$Latest' ? '$Latest' : String(version)) });
 }
 
 /** Same swap of the same event -> same token, so EC2 returns the version it already made. */
