@@ -347,7 +347,8 @@ function templateRef(spec: LaunchTemplateSpecification | undefined): TemplateRef
 function launchSource(group: AutoScalingGroup): LaunchSource {
   if (group.LaunchConfigurationName) return { style: 'launch-configuration', name: group.LaunchConfigurationName };
   const mixed = group.MixedInstancesPolicy;
-  if (mixed) {
+  // moto reports an empty policy ({}) on groups CloudFormation made without one; AWS leaves the field out.
+  if (mixed && (mixed.LaunchTemplate || mixed.InstancesDistribution)) {
     const template = templateRef(mixed.LaunchTemplate?.LaunchTemplateSpecification);
     if (!template) return { style: 'none' };
     const distribution = mixed.InstancesDistribution ?? {};

@@ -145,7 +145,7 @@ describe('packaged stack: farm paths', () => {
     expect(subnets.Subnets?.Default).toBe('subnet-0123456789abcdef0,subnet-0fedcba9876543210');
     for (const [id, role] of [['SpotGroup', 'spot'], ['OnDemandGroup', 'on-demand']] as const) {
       const group = deployed[name][id]?.Properties ?? {};
-      expect(group.VPCZoneIdentifier).toEqual({ Ref: 'Subnets' });
+      expect(group.VPCZoneIdentifier).toEqual({ 'Fn::Split': [',', { Ref: 'Subnets' }] });
       expect(group.DesiredCapacity).toBeUndefined();
       expect(group.Tags).toEqual([
         { Key: 'spotfarm:farm', Value: 'ml', PropagateAtLaunch: true },

@@ -82,12 +82,8 @@ describe('deploy-shaped smoke test against moto', () => {
       new CreateStackCommand({
         StackName: 'spotfarm-test',
         TemplateBody: JSON.stringify(template),
+        // No parameters, as `serverless deploy` passes none: the defaults carry the serverless params.
         Capabilities: ['CAPABILITY_NAMED_IAM'],
-        // The defaults, as given: moto does not split a CommaDelimitedList default (CloudFormation does).
-        Parameters: Object.entries(template.Parameters as Record<string, { Default: string }>).map(([key, p]) => ({
-          ParameterKey: key,
-          ParameterValue: p.Default,
-        })),
       }),
     );
     for (let i = 0; i < 100; i++) {
@@ -225,10 +221,13 @@ describe('deploy-shaped smoke test against moto', () => {
     });
     // Assess
     const plan = JSON.parse(stdout.slice(stdout.indexOf('{\n'))) as {
-      farms: { farm: string; queue: { name: string; visible: number }; groups: { name: string; desired: number }[] }[];
+      farms: { farm: string; queue: { name: string; visible: number }; groups: { name: string }[] }[];
     };
     expect(plan.farms).toHaveLength(1);
     expect(plan.farms[0]).toMatchObject({ farm: 'ml', queue: { name: 'spotfarm-test-jobs', visible: 4 } });
-    expect(plan.farms[0]?.groups.map((g) => g.name).sort()).toEqual(['spotfarm-test-on-demand', 'spotfarm-test-spot']);
+    const groups = Object.fromEntries(plan.farms[0]!.groups.map((g) => [g.name, g]));
+    expect(Object.keys(groups).sort()).toEqual(['spotfarm-test-on-demand', 'spotfarm-test-spot']);
+    expect(groups['spotfarm-test-spot']).toMatchObject({ role: 'spot', status: 'ok', marketStyle: 'launch-template', market: 'spot', size: { min: 0, desired: 2, max: 10 } });
+    expect(groups['spotfarm-test-on-demand']).toMatchObject({ role: 'on-demand', marketStyle: 'launch-template', market: 'on-demand' });
   });
 });
