@@ -339,7 +339,9 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     } else {
       reason = `no change: ${summary}; ${shareWhy}`;
     }
-    const groupFigures = { ...figures, role, min: g.min, max: g.max, desired: g.desired, inService: g.inService, pending: g.pending, share };
+    // The farm's figures ride along whole (not spread: this runs per group, and copying ~20 fields dominated the
+    // decision's cost in bench/queue-scaler.ts).
+    const groupFigures = { role, min: g.min, max: g.max, desired: g.desired, inService: g.inService, pending: g.pending, share, capacity: figures };
     actions.push(
       to === g.desired
         ? skip(g.name, reason, groupFigures)
