@@ -8,6 +8,7 @@ import { Tables } from './cloud/dynamodb-api';
 import { oracle } from './policies/oracle';
 import { setupAwsNative, setupOnDemandOnly, setupRecipe } from './policies/baselines';
 import {
+  connectClocks,
   installSpotfarm,
   loadHandlers,
   resetStackConfig,
@@ -72,7 +73,10 @@ async function simulate(
   if (name === 'on-demand-only') setupOnDemandOnly(world);
   else if (name === 'recipe') setupRecipe(world);
   else if (name === 'aws-native') setupAwsNative(world);
-  else spotfarmStats = installSpotfarm(world, spotfarm!.handlers, spotfarm!.connection);
+  else {
+    spotfarmStats = installSpotfarm(world, spotfarm!.handlers, spotfarm!.connection);
+    await connectClocks(() => world.now * 1000);
+  }
 
   const series: PolicySeries = {
     t: [],
@@ -200,6 +204,7 @@ export async function runBacktest(scenario: Scenario, options: RunOptions = {}):
         end = Math.max(end, run.endT);
       } finally {
         if (name === 'spotfarm') {
+          await connectClocks(() => Date.now());
           spotfarm?.connection.restore();
           spotfarm = undefined;
           restoreEnv?.();

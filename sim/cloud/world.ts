@@ -9,7 +9,7 @@
  */
 import type { LaunchTemplateVersion, RequestLaunchTemplateData } from '@aws-sdk/client-ec2';
 import type { MixedInstancesPolicy, Tag } from '@aws-sdk/client-auto-scaling';
-import { FINISH_MARGIN_SECONDS, HEARTBEAT_FRACTION, INTERRUPTION_NOTICE_SECONDS } from '../../worker/rules';
+import { FINISH_MARGIN_SECONDS, HEARTBEAT_FRACTION, INTERRUPTION_NOTICE_SECONDS, METADATA_POLL_SECONDS } from '../../worker/rules';
 import { EventQueue } from '../heap';
 import { poolKey, type Market } from '../market';
 import { exponential, keyedUniform } from '../rng';
@@ -440,9 +440,10 @@ export class World {
 
   /** The worker agent's reaction to a notice (interruption warning or SIGTERM) with `deadline` to go. */
   private drain(instance: Instance, deadline: number): void {
+    // Plain workers know nothing of notices: they keep pulling work until the instance dies.
+    if (instance.workers !== 'agent') return;
     instance.accepting = false;
     this.available.delete(instance);
-    if (instance.workers !== 'agent') return;
     for (const job of [...instance.running]) {
       const finishAt = this.attemptStart[job]! + this.runtime[job]!;
       if (finishAt > deadline - FINISH_MARGIN_SECONDS) this.handBack(job, instance);
@@ -1019,7 +1020,12 @@ export class World {
     instance.interruptAt = this.now + INTERRUPTION_NOTICE_SECONDS;
     this.interruptions++;
     this.marks.push({ t: this.now, kind: 'interruption', detail: `${instance.id} (${instance.type} ${instance.az}): ${cause}` });
-    this.drain(instance, instance.interruptAt);
+    // The agent sees the notice on its next metadata poll (every METADATA_POLL_SECONDS, at its own phase).
+    const seen = this.now + keyedUniform(this.scenario.seed, 'imds-phase', instance.id) * METADATA_POLL_SECONDS;
+    const deadline = instance.interruptAt;
+    this.at(seen, () => {
+      if (instance.ec2State !== 'terminated') this.drain(instance, deadline);
+    });
     const group = instance.group;
     if (group?.capacityRebalance && !instance.replaced && instance.lifecycle !== 'Terminated') {
       // With Capacity Rebalancing, the final notice also makes the group launch a replacement at once.

@@ -119,6 +119,22 @@ export async function resetStackConfig(): Promise<void> {
   config.resetConfigCache?.();
 }
 
+/**
+ * Modules of the handlers that read a clock for figures (never for decisions) expose a setter so a backtest can
+ * give them virtual time. Missing modules or setters are fine: nothing to set.
+ */
+const CLOCK_SETTERS: [file: string, setter: string][] = [['src/interruption/execute.ts', 'setInterruptionClock']];
+
+export async function connectClocks(nowMs: () => number): Promise<void> {
+  for (const [rel, name] of CLOCK_SETTERS) {
+    const file = resolve(REPO, rel);
+    if (!existsSync(file)) continue;
+    const mod = (await import(file)) as Record<string, unknown>;
+    const setter = mod[name];
+    if (typeof setter === 'function') (setter as (clock: () => number) => void)(nowMs);
+  }
+}
+
 export interface SpotfarmStats {
   invocations: Record<string, number>;
   failedEvents: number;

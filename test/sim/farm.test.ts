@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as asg from '../../sim/cloud/autoscaling-api';
-import { FINISH_MARGIN_SECONDS, INTERRUPTION_NOTICE_SECONDS } from '../../worker/rules';
+import { FINISH_MARGIN_SECONDS, INTERRUPTION_NOTICE_SECONDS, METADATA_POLL_SECONDS } from '../../worker/rules';
 import { T0, testScenario } from './support/scenario';
 import { alive, group, world } from './support/world';
 
@@ -65,9 +65,11 @@ describe('SQS semantics and the worker model', () => {
     const w = world(s, 'agent');
     group(w, { spot: true, desired: 1 });
     await w.runUntil(T0 + 300);
-    // Act / Assess: at the warning (t=300) the short job (finishes at 62+300=362 <= 420-15) keeps running; the
-    // long one is handed back at visibility 0 (visible again now, no instance to take it).
     expect(w.interruptions).toBe(1);
+    expect(w.inflight).toBe(2);
+    // Act / Assess: the agent sees the notice on its next metadata poll (within METADATA_POLL_SECONDS); the short
+    // job (finishes at 62+300=362 <= 420-15) keeps running, the long one is handed back at visibility 0.
+    await w.runUntil(T0 + 300 + METADATA_POLL_SECONDS);
     expect(w.visible).toBe(1);
     await w.runUntil(T0 + 300 + INTERRUPTION_NOTICE_SECONDS);
     expect(w.completed).toBe(1);
