@@ -215,12 +215,24 @@ export function describeLaunchTemplates(world: World, input: DescribeLaunchTempl
 
 export function createLaunchTemplateVersion(world: World, input: CreateLaunchTemplateVersionCommandInput) {
   const lt = world.findLaunchTemplate(input);
+  // A ClientToken makes the call idempotent: the same request again returns the version it created.
+  const request = JSON.stringify([input.SourceVersion, input.LaunchTemplateData, input.VersionDescription]);
+  if (input.ClientToken) {
+    const earlier = lt.clientTokens.get(input.ClientToken);
+    if (earlier) {
+      if (earlier.request !== request) {
+        throw awsError('ec2', 'IdempotentParameterMismatch', `The client token ${input.ClientToken} was already used with different parameters.`);
+      }
+      return { LaunchTemplateVersion: world.describeVersion(lt, earlier.version) };
+    }
+  }
   // With SourceVersion the new version inherits every top-level parameter the request does not set.
   const base = input.SourceVersion !== undefined ? lt.versions.get(world.resolveVersion(lt, input.SourceVersion))!.data : {};
   const data = { ...structuredClone(base), ...structuredClone(input.LaunchTemplateData ?? {}) };
   const n = lt.latestVersion + 1;
   lt.latestVersion = n;
   lt.versions.set(n, { data, description: input.VersionDescription, created: world.now });
+  if (input.ClientToken) lt.clientTokens.set(input.ClientToken, { version: n, request });
   world.noteLaunchSourceChange();
   return { LaunchTemplateVersion: world.describeVersion(lt, n) };
 }

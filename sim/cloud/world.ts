@@ -114,6 +114,8 @@ export interface LaunchTemplate {
   latestVersion: number;
   versions: Map<number, { data: RequestLaunchTemplateData; description?: string | undefined; created: number }>;
   created: number;
+  /** ClientToken of CreateLaunchTemplateVersion -> the version it created (idempotent retries). */
+  clientTokens: Map<string, { version: number; request: string }>;
 }
 
 export interface LaunchConfiguration {
@@ -499,6 +501,7 @@ export class World {
       latestVersion: 1,
       versions: new Map([[1, { data: structuredClone(data), description, created: this.now }]]),
       created: this.now,
+      clientTokens: new Map(),
     };
     this.launchTemplates.set(lt.id, lt);
     return lt;

@@ -156,6 +156,17 @@ describe('EC2 launch templates through the SDK', () => {
     ]);
     await expect(ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: 'lt-nope' }))).rejects.toMatchObject({ name: 'InvalidLaunchTemplateId.NotFound' });
   });
+
+  it('a ClientToken makes CreateLaunchTemplateVersion idempotent', async () => {
+    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 't', LaunchTemplateData: { ImageId: 'ami-1' } }));
+    const id = lt.LaunchTemplate!.LaunchTemplateId!;
+    const create = (image: string) =>
+      ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: id, ClientToken: 'swap-1', LaunchTemplateData: { ImageId: image } }));
+    const first = await create('ami-2');
+    const again = await create('ami-2');
+    expect(again.LaunchTemplateVersion!.VersionNumber).toBe(first.LaunchTemplateVersion!.VersionNumber);
+    await expect(create('ami-3')).rejects.toMatchObject({ name: 'IdempotentParameterMismatch' });
+  });
 });
 
 describe('SQS and Pricing through the SDK', () => {
