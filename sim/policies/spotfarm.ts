@@ -42,10 +42,8 @@ export class SpotfarmUnavailableError extends Error {
 }
 
 /** Which handler entry files are missing (without importing anything). */
-export function missingHandlers(): string[] {
-  return SPOTFARM_FUNCTIONS.filter((name) => !existsSync(resolve(REPO, 'functions', `${name}.ts`))).map(
-    (name) => `functions/${name}.ts is missing`,
-  );
+export function missingHandlers(dir = resolve(REPO, 'functions')): string[] {
+  return SPOTFARM_FUNCTIONS.filter((name) => !existsSync(resolve(dir, `${name}.ts`))).map((name) => `functions/${name}.ts is missing`);
 }
 
 /** Stack configuration the handlers read from the environment (serverless.yml params, src/config.ts). */
