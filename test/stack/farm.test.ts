@@ -4,7 +4,9 @@
  * Each variant is packaged once (about 10 s each), in beforeAll.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cfnLint, packageStack, type CloudFormationTemplate, type PackagedStack } from '../support/serverless';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cfnLint, packageStack, ROOT, type CloudFormationTemplate, type PackagedStack } from '../support/serverless';
 import {
   asyncProblems,
   deployedResources,
@@ -239,8 +241,11 @@ describe('packaged stack: farm paths', () => {
     expect(Object.keys(deployed['create-launch-template'])).not.toContain('AlertEmailSubscription');
   });
 
-  it('the dashboard body is valid JSON once CloudFormation substitutes it', () => {
+  it('the dashboard body is valid JSON once CloudFormation substitutes it, and names metrics the functions publish', () => {
     // Prepare
+    const sources = ['src/market/controller.ts', 'src/interruption/execute.ts', 'src/capacity-state.ts']
+      .map((file) => readFileSync(join(ROOT, file), 'utf8'))
+      .join('\n');
     const body = stacks['create-launch-template'].template.Resources.Dashboard?.Properties?.DashboardBody as {
       'Fn::Sub': [string, Record<string, unknown>];
     };
@@ -251,13 +256,19 @@ describe('packaged stack: farm paths', () => {
     );
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };
+    // The metric names the functions publish (their EMF metrics), so no widget stays empty for a typo.
+    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'DesiredCapacity', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
+      expect(source).toContain(`MetricName=\\"${name}\\"`);
+      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|\\? '${name}'|: '${name}'`));
+    }
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
-      'Spot and on-demand price (USD/h)',
+      'Spot and on-demand price per spot group (USD/h)',
       'Estimated savings vs on-demand (USD/h)',
       'In-service instances by group',
-      'Instances by market',
+      'Market of each spot group (1 = spot, 0 = on-demand)',
       'Backlog (visible, in flight)',
-      'Interruptions and swaps',
+      'Desired capacity by group (queue scaler)',
+      'Interruptions, replacements, capacity failures, swaps',
       'Failure queue and work dead letters',
       'Function errors and throttles',
     ]);
