@@ -59,6 +59,8 @@ export function spotfarmEnvironment(world: World): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'simulated',
     AWS_SECRET_ACCESS_KEY: 'simulated',
     AWS_EC2_METADATA_DISABLED: 'true',
+    // The simulated Lambdas run on this machine's Node; the SDK's "use Node 22" notice is noise in a backtest.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     SPOTFARM_FARM: s.farm.name,
     SPOTFARM_DRY_RUN: 'false',
     SPOTFARM_STATE_TABLE: STATE_TABLE,
