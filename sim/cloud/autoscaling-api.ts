@@ -131,6 +131,9 @@ export function setDesiredCapacity(world: World, input: SetDesiredCapacityComman
   const desired = input.DesiredCapacity;
   if (desired === undefined || !Number.isInteger(desired)) throw awsError('autoscaling', 'ValidationError', 'DesiredCapacity is required.');
   checkRange(g, desired);
+  if (input.HonorCooldown && world.now < g.lastScalingAt + g.defaultCooldown) {
+    throw awsError('autoscaling', 'ScalingActivityInProgressFault', `Scaling activity in progress or cooldown in effect for AutoScalingGroup ${g.name}; HonorCooldown is set.`);
+  }
   g.desired = desired;
   world.requestReconcile(g);
   return {};

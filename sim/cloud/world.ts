@@ -71,6 +71,8 @@ export interface Group {
   activities: Activity[];
   reconcileAt: number;
   retryAfter: number;
+  /** When the last launch or termination by the group itself started (for HonorCooldown). */
+  lastScalingAt: number;
   /** Market new instances get; tracked to count swaps. */
   market: MarketKind;
 }
@@ -556,7 +558,7 @@ export class World {
     return group;
   }
 
-  createGroup(g: Omit<Group, 'arn' | 'members' | 'activities' | 'reconcileAt' | 'retryAfter' | 'market' | 'createdTime'>): Group {
+  createGroup(g: Omit<Group, 'arn' | 'members' | 'activities' | 'reconcileAt' | 'retryAfter' | 'lastScalingAt' | 'market' | 'createdTime'>): Group {
     if (this.groups.has(g.name)) {
       throw awsError('autoscaling', 'AlreadyExistsFault', `AutoScalingGroup by this name already exists - A group with the name ${g.name} already exists`);
     }
@@ -567,6 +569,7 @@ export class World {
       activities: [],
       reconcileAt: Infinity,
       retryAfter: -Infinity,
+      lastScalingAt: -Infinity,
       market: 'spot',
       createdTime: this.now,
     };
@@ -655,6 +658,7 @@ export class World {
   reconcile(group: Group): void {
     if (!this.groups.has(group.name)) return;
     const have = this.countToward(group);
+    if (have !== group.desired) group.lastScalingAt = this.now;
     if (have < group.desired) this.launch(group, group.desired - have);
     else if (have > group.desired) this.scaleIn(group, have - group.desired);
   }

@@ -100,6 +100,22 @@ describe('Auto Scaling through the SDK', () => {
     });
   });
 
+  it('with HonorCooldown, a change during the cooldown is ScalingActivityInProgressFault; without, it goes through', async () => {
+    await makeGroup('a');
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 10);
+    await expect(asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 2, HonorCooldown: true }))).rejects.toMatchObject({
+      name: 'ScalingActivityInProgressFault',
+      $metadata: { httpStatusCode: 400 },
+    });
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 2, HonorCooldown: false }));
+    await w.runUntil(T0 + 400);
+    // The cooldown (300 s) has passed since the last launch: honoured, the change goes through.
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 3, HonorCooldown: true }));
+    const g = await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }));
+    expect(g.AutoScalingGroups![0]!.DesiredCapacity).toBe(3);
+  });
+
   it('launches instances as desired grows; a new MaxSize below desired lowers it', async () => {
     await makeGroup('a', {}, 5);
     await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 4 }));
