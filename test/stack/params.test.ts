@@ -126,3 +126,35 @@ describe('serverless package with a bad param', () => {
     expect(output).toContain('param "maxSize" ("2"): max < min: maxSize 2 is below minSize 4');
   });
 });
+
+describe('stages', () => {
+  const printed = async (stage: string, params: string[]) => {
+    const { stdout } = await serverless(['print', '--stage', stage, '--format', 'json', ...params.map((p) => `--param=${p}`)]);
+    return JSON.parse(stdout) as {
+      custom: { spotfarm: { params: Record<string, string>; queueName: string; spotGroupName: string; workerRoleName: string } };
+      provider: { environment: Record<string, string> };
+    };
+  };
+  const NEW = ['farmMode=create', 'farm=ml', 'subnets=subnet-0123456789abcdef0', 'workerCommand=run', 'spotfarmGit=https://x/y.git'];
+
+  it('separate farms by stage: names carry the stage, each stage has its own params', async () => {
+    // Act
+    const [dev, prod] = [await printed('dev', NEW), await printed('prod', NEW)];
+    // Assess
+    expect(dev.custom.spotfarm.params.maxSize).toBe('4');
+    expect(prod.custom.spotfarm.params.maxSize).toBe('50');
+    expect(prod.provider.environment.SPOTFARM_RECORD_TTL_DAYS).toBe('30');
+    expect([dev.custom.spotfarm.queueName, prod.custom.spotfarm.queueName]).toEqual(['spotfarm-dev-jobs', 'spotfarm-prod-jobs']);
+    expect([dev.custom.spotfarm.spotGroupName, prod.custom.spotfarm.spotGroupName]).toEqual(['spotfarm-dev-spot', 'spotfarm-prod-spot']);
+    expect(prod.custom.spotfarm.workerRoleName).toBe('spotfarm-prod-us-east-1-worker');
+    expect(prod.provider.environment.SPOTFARM_STATE_TABLE).toBe('spotfarm-prod-state');
+  });
+
+  it('a --param beats the stage block', async () => {
+    // Act
+    const prod = await printed('prod', [...NEW, 'maxSize=8']);
+    // Assess
+    expect(prod.custom.spotfarm.params.maxSize).toBe('8');
+    expect(prod.custom.spotfarm.params.onDemandMaxSize).toBe('8');
+  });
+});
