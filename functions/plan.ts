@@ -19,17 +19,17 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   const farm = input.farm ?? config.farm;
   const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
   const plan = buildPlan(observation, farm);
+  // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
+  for (const farmPlan of plan.farms) {
+    const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;
+    farmPlan.capacity = planCapacity(observed, await readCapacityPlanInputs(config, observed), now);
+  }
   // The interruption function's section per group: recent interruptions per pool, the breaker (reads only).
   const groups = observation.farms.flatMap((f) => f.groups);
   const interruptionInputs = await readInterruptionPlanInputs(config, groups, now);
   for (const groupPlan of plan.farms.flatMap((f) => f.groups)) {
     const observed = groups.find((g) => g.group.name === groupPlan.name);
     if (observed) groupPlan.interruptions = planInterruptions(observed, interruptionInputs);
-  }
-  // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
-  for (const farmPlan of plan.farms) {
-    const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;
-    farmPlan.capacity = planCapacity(observed, await readCapacityPlanInputs(config, observed), now);
   }
   // The market controller's section per spot group: what the next price check would do, state, last swaps (reads only).
   const marketInputs = await readMarketPlanInputs(config, observation, now);

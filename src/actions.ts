@@ -86,6 +86,11 @@ export interface FallBackToOnDemandAction extends ActionBase {
   kind: 'fallBackToOnDemand';
   trigger: 'breaker' | 'capacity';
   pool?: Pool;
+  /**
+   * A breaker trip's cover for the capacity the storm took, on the farm's on-demand group. It rides with the
+   * fall-back because it is carried out only when the market controller confirms the trip.
+   */
+  cover?: SetDesiredCapacityAction;
 }
 
 /** The interruption function's actions (src/decide/interruption.ts). */

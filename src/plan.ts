@@ -59,7 +59,7 @@ export function planGroup(g: GroupObservation): PlanGroup {
   const inService = running.filter((i) => i.lifecycleState === 'InService').length;
   const onDemand: Record<string, number | undefined> = {};
   for (const [type, price] of Object.entries(g.onDemandPrices)) onDemand[type] = price?.usdPerHour;
-  const price = groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand);
+  const price = groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand, g.launch?.spotMaxPrice);
 
   const spotPrices: Record<string, Record<string, number>> = {};
   for (const p of g.spotPrices) (spotPrices[p.availabilityZone] ??= {})[p.instanceType] = p.spot;

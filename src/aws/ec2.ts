@@ -268,3 +268,48 @@ export async function createLaunchTemplateVersion(
   if (version === undefined) throw new Error(`launch template ${label}: CreateLaunchTemplateVersion returned no version number`);
   return version;
 }
+
+/** One pool's spot price changes, oldest first; the first is the price in effect at the window's start. */
+export type PriceSteps = { at: number; price: number }[];
+
+/**
+ * Spot price history of the pools over [from, to], in one paginated call for all their types (AWS includes the
+ * last change before `from`, so every pool has the price in effect over the whole window). Keys: poolKey().
+ */
+export async function describeSpotPriceSteps(
+  pools: Pool[],
+  from: Date,
+  to: Date,
+  client: EC2Client = ec2Client,
+): Promise<Map<string, PriceSteps>> {
+  const wanted = new Set(pools.map(poolKey));
+  const types = [...new Set(pools.map((p) => p.instanceType))].sort();
+  const steps = new Map<string, PriceSteps>();
+  if (types.length === 0) return steps;
+  let nextToken: string | undefined;
+  do {
+    const page = await aws(`describing spot price history of ${types.join(', ')} since ${from.toISOString()}`, () =>
+      client.send(
+        new DescribeSpotPriceHistoryCommand({
+          InstanceTypes: types as never,
+          ProductDescriptions: [PRODUCT_DESCRIPTION],
+          StartTime: from,
+          EndTime: to,
+          MaxResults: 1000,
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    for (const row of page.SpotPriceHistory ?? []) {
+      if (!row.InstanceType || !row.AvailabilityZone || !row.SpotPrice || !row.Timestamp) continue;
+      const key = poolKey({ instanceType: row.InstanceType, availabilityZone: row.AvailabilityZone });
+      if (!wanted.has(key)) continue;
+      let list = steps.get(key);
+      if (!list) steps.set(key, (list = []));
+      list.push({ at: row.Timestamp.getTime(), price: Number(row.SpotPrice) });
+    }
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  for (const list of steps.values()) list.sort((a, b) => a.at - b.at);
+  return steps;
+}

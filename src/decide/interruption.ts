@@ -23,7 +23,7 @@
  * - Sweep (schedule): an instance spotfarm detached that still runs past its deadline is terminated (no
  *   orphans); one detached early for a rebalance goes as soon as its group is back to full strength.
  */
-import type { Action, DetachReason, SetDesiredCapacityAction } from '../actions';
+import type { Action, DetachReason, FallBackToOnDemandAction } from '../actions';
 import { skip } from '../actions';
 import type { LaunchUnsuccessful } from '../events/launch-unsuccessful';
 import type { RebalanceRecommendation } from '../events/rebalance-recommendation';
@@ -115,8 +115,8 @@ export function poolInstances(group: ManagedGroup, pool: Pool): GroupInstance[] 
 }
 
 /**
- * The breaker as the market controller defines it (`breakerState`), applied to one pool: distinct interrupted
- * instances in the window (this one included) per instance-hour of the group in that pool.
+ * The breaker as the market controller defines it (`breakerState`), for a warning in one pool: distinct
+ * interrupted instances of that pool in the window (this one included) per instance-hour of the group.
  */
 export function poolBreaker(
   group: ManagedGroup,
@@ -127,8 +127,10 @@ export function poolBreaker(
   const ids = new Set(recorded.map((r) => r.instanceId));
   if (current !== undefined) ids.add(current);
   const interruptions = ids.size;
-  // Interrupted instances leave the group as they are replaced: they were exposure all the same.
-  const instances = Math.max(poolInstances(group, pool).length, interruptions);
+  // Per instance-hour of the whole group, as the market controller counts it: a pool losing most of its few
+  // instances is bad luck for a big group and a storm for a small one. Interrupted instances leave the group as
+  // they are replaced: they were exposure all the same.
+  const instances = Math.max(group.instances.filter(isRunning).length, interruptions);
   const { rate, tripped } = breakerState(interruptions, instances, group.settings);
   return { interruptions, instances, rate, tripped };
 }
@@ -263,9 +265,8 @@ function breaker(obs: WarningObservation, group: ManagedGroup, pool: Pool, figur
     return [skip(group.name, 'interruption breaker: the group is already on on-demand (tripped earlier in this storm)', breakerFigures)];
   }
   const reason = `interruption breaker: ${state.interruptions} interruptions in pool ${pool.instanceType} ${pool.availabilityZone} in the last ${group.settings.breakerWindow / 60} min, ${breakerFigures.interruptionRate} per instance-hour (limit ${group.settings.breakerInterruptions})`;
-  const actions: Action[] = [
-    { kind: 'fallBackToOnDemand', asgName: group.name, reason, figures: breakerFigures, trigger: 'breaker', pool },
-  ];
+  const fallBack: FallBackToOnDemandAction = { kind: 'fallBackToOnDemand', asgName: group.name, reason, figures: breakerFigures, trigger: 'breaker', pool };
+  const actions: Action[] = [fallBack];
   const od = obs.onDemandGroup;
   if (!od) {
     actions.push(skip(group.name, `${reason}: the farm ${group.farm} has no on-demand group to cover the lost capacity`, breakerFigures));
@@ -276,7 +277,7 @@ function breaker(obs: WarningObservation, group: ManagedGroup, pool: Pool, figur
     actions.push(skip(od.name, `cannot cover the ${state.interruptions} interrupted instances: on-demand group at its max (${od.max})`, breakerFigures));
     return actions;
   }
-  const cover: SetDesiredCapacityAction = {
+  fallBack.cover = {
     kind: 'setDesiredCapacity',
     asgName: od.name,
     reason: `cover the capacity the storm in ${group.name} took: +${to - od.desired} on-demand (${state.interruptions} interrupted, max ${od.max})`,
@@ -284,7 +285,6 @@ function breaker(obs: WarningObservation, group: ManagedGroup, pool: Pool, figur
     from: od.desired,
     to,
   };
-  actions.push(cover);
   return actions;
 }
 

@@ -39,6 +39,18 @@ export interface MarketSignals {
   onDemandPrice: number | undefined;
   /** Spot capacity failures (launches refused for capacity or price) in the last `capacityWindow`. */
   capacityFailures: number;
+  /**
+   * Instances the group is short of its desired capacity now (desired - pending - in service). Failures only
+   * count as "spot capacity failing" while the group is short: when Auto Scaling placed the instances in other
+   * pools, spot still delivers.
+   */
+  shortfall: number;
+  /**
+   * Instances the farm's on-demand fallback group can still add (its max - desired; 0 without one). The queue
+   * scaler covers a spot shortfall with that group and sheds it first when spot recovers, which is cheaper than
+   * moving the spot group itself, so capacity failures swap the group only when the shortfall exceeds it.
+   */
+  fallbackRoom: number;
   /** Interruptions recorded in the group's pools in the last `breakerWindow`. */
   interruptions: number;
   /** Running instances of the group: the exposure the interruption rate is per. */
@@ -117,6 +129,8 @@ export function decideMarket(
     returnAtOrBelow: round(settings.swapRatio - settings.hysteresis),
     capacityFailures: signals.capacityFailures,
     capacityFailuresLimit: settings.capacityFailures,
+    shortfall: signals.shortfall,
+    fallbackRoom: signals.fallbackRoom,
     interruptions: signals.interruptions,
     interruptionRate: round(breaker.rate),
     breakerInterruptions: settings.breakerInterruptions,
@@ -193,9 +207,9 @@ export function decideMarket(
     if (options.force) {
       trigger = options.force.trigger;
       reason = options.force.reason;
-    } else if (signals.capacityFailures >= settings.capacityFailures) {
+    } else if (signals.capacityFailures >= settings.capacityFailures && signals.shortfall > signals.fallbackRoom) {
       trigger = 'capacity';
-      reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures})`;
+      reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures}) and the group is ${signals.shortfall} short of desired, more than the on-demand fallback group can add (${signals.fallbackRoom})`;
     } else if (breaker.tripped) {
       trigger = 'breaker';
       reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min, ${round(breaker.rate)} per instance-hour (limit ${settings.breakerInterruptions})`;

@@ -9,6 +9,8 @@ import type { ExecutionContext, Outcome } from '../execute';
 import { logDecision } from '../log';
 import { checkGroupMarket } from '../market/controller';
 import { gatherMarket } from '../market/gather';
+import { breakerState } from '../decide/market';
+import { executeAction } from '../execute';
 import { observeFarms } from '../observe';
 
 export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: ExecutionContext): Promise<Outcome> {
@@ -18,14 +20,45 @@ export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: 
   const narrowed = {
     ...observation,
     farms: observation.farms
-      .map((f) => ({ ...f, groups: f.groups.filter((g) => g.group.name === action.asgName) }))
-      .filter((f) => f.groups.length > 0),
+      .filter((f) => f.groups.some((g) => g.group.name === action.asgName))
+      // The farm's on-demand groups come along: how much they can still add decides a capacity fall-back.
+      .map((f) => ({ ...f, groups: f.groups.filter((g) => g.group.name === action.asgName || g.role === 'on-demand') })),
   };
-  const [view] = await gatherMarket(narrowed, config, now);
+  const view = (await gatherMarket(narrowed, config, now)).find((v) => v.group.group.name === action.asgName);
   if (!view) {
     logDecision({ asgName: action.asgName, action: 'skip', reason: 'fall-back: the group is no longer managed' });
     return 'skipped';
   }
+  // A launch refused in one pool is usually followed by one that succeeds in another (Auto Scaling tries the
+  // group's other AZs). Capacity is failing only if the group is still short now, on this fresh read.
+  const { shortfall, fallbackRoom } = view.input.signals;
+  if (action.trigger === 'capacity' && shortfall <= fallbackRoom) {
+    logDecision({
+      asgName: action.asgName,
+      action: 'skip',
+      reason:
+        shortfall === 0
+          ? `not falling back: ${action.reason}, but the group is at its desired capacity (other pools launched)`
+          : `not falling back: ${action.reason}, but the on-demand fallback group can cover the ${shortfall} missing (room for ${fallbackRoom})`,
+    });
+    return 'skipped';
+  }
+  // The warning's pool crossed the threshold; the market controller's own count over the group's pools, price
+  // interruptions left out (src/market/gather.ts), must agree before the whole group moves.
+  if (action.trigger === 'breaker') {
+    const { interruptions, instances } = view.input.signals;
+    const confirmed = breakerState(interruptions, instances, view.group.settings);
+    if (!confirmed.tripped) {
+      logDecision({
+        asgName: action.asgName,
+        action: 'skip',
+        reason: `not falling back: ${action.reason}, but over the group's pools, price interruptions left out, it is ${interruptions} interruptions, ${Math.round(confirmed.rate * 1000) / 1000} per instance-hour`,
+      });
+      return 'skipped';
+    }
+  }
+  if (action.cover) await executeAction(action.cover, ctx);
   const result = await checkGroupMarket(view, ctx, { force: { trigger: action.trigger, reason: action.reason } });
   return result.outcome === 'swapped' ? 'done' : 'skipped';
 }
+

@@ -6,7 +6,8 @@
  */
 import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
-import { groupSpotPrice } from '../decide/prices';
+import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../decide/prices';
+import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
 import type { MarketInput, MarketSignals } from '../decide/market';
 import { breakerState } from '../decide/market';
 import {
@@ -64,10 +65,15 @@ export function originalsOf(g: GroupObservation): MarketOriginals | undefined {
   }
 }
 
-export function priceSignals(g: GroupObservation): Pick<MarketSignals, 'ratio' | 'spotPrice' | 'onDemandPrice'> {
+/** The group's price as src/decide/prices.ts defines it. */
+export function priceOf(g: GroupObservation): GroupPrice {
   const onDemand: Record<string, number | undefined> = {};
   for (const [type, price] of Object.entries(g.onDemandPrices)) onDemand[type] = price?.usdPerHour;
-  const price = groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand);
+  return groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand, g.launch?.spotMaxPrice);
+}
+
+export function priceSignals(g: GroupObservation): Pick<MarketSignals, 'ratio' | 'spotPrice' | 'onDemandPrice'> {
+  const price = priceOf(g);
   return { ratio: price.ratio, spotPrice: price.spotPrice, onDemandPrice: price.onDemandPrice };
 }
 
@@ -81,21 +87,39 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
     spotGroups.length > 0 ? await describeRecentFailedLaunches(new Date(now.getTime() - longestWindow * 1000)) : new Map<string, FailedLaunch[]>();
 
   // Pools are shared between groups (a farm's spot and fallback groups, several farms): read each once.
-  const poolReads = new Map<string, Promise<Set<string>>>();
-  const interruptedIn = (type: string, az: string, windowSeconds: number): Promise<Set<string>> => {
+  const poolReads = new Map<string, Promise<Map<string, number>>>();
+  /** Interrupted instance id -> when it was warned (epoch ms), in the pool over the last `windowSeconds`. */
+  const interruptedIn = (type: string, az: string, windowSeconds: number): Promise<Map<string, number>> => {
     const key = `${type}|${az}|${windowSeconds}`;
     let read = poolReads.get(key);
     if (!read) {
       read =
         table === ''
-          ? Promise.resolve(new Set<string>())
+          ? Promise.resolve(new Map<string, number>())
           : readPoolInterruptions(table, type, az, new Date(now.getTime() - windowSeconds * 1000), now).then(
               (records) =>
-                new Set(records.map((r) => (r.data as { instanceId?: string } | null)?.instanceId ?? r.sk.split('#').pop() ?? r.sk)),
+                new Map(
+                  records.map((r) => [
+                    (r.data as { instanceId?: string } | null)?.instanceId ?? r.sk.split('#').pop() ?? r.sk,
+                    Date.parse(r.at),
+                  ]),
+                ),
             );
       poolReads.set(key, read);
     }
     return read;
+  };
+  // Spot price history over the longest breaker window, read once (one call for every pool) and only when some
+  // pool had interruptions: it tells the old market's price interruptions from capacity storms.
+  const longestBreakerWindow = Math.max(0, ...spotGroups.map((g) => g.settings.breakerWindow));
+  let history: Promise<Map<string, PriceSteps>> | undefined;
+  const priceHistory = (): Promise<Map<string, PriceSteps>> => {
+    history ??= describeSpotPriceSteps(
+      spotGroups.flatMap((g) => g.instanceTypes.flatMap((instanceType) => g.group.availabilityZones.map((availabilityZone) => ({ instanceType, availabilityZone })))),
+      new Date(now.getTime() - (longestBreakerWindow + 120) * 1000),
+      now,
+    );
+    return history;
   };
 
   return Promise.all(
@@ -116,26 +140,29 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         }
       }
 
-      // The breaker per pool, as the interruption function applies it; the group's worst pool decides.
+      // The breaker over the group's pools: interruptions per instance-hour of the whole group (issue 3's rule;
+      // the interruption function applies the same threshold to one pool's interruptions when a warning comes).
+      // Price interruptions (the pool at or above the max price) are left out: the price rule weighs those.
       let interruptions = 0;
       let instances = running.length;
-      let worst = -1;
       let breakerPool: string | undefined;
       if (managed) {
+        let most = 0;
         for (const type of g.instanceTypes) {
+          const maxPrice = g.launch?.spotMaxPrice ?? g.onDemandPrices[type]?.usdPerHour;
           for (const az of g.group.availabilityZones) {
-            const ids = await interruptedIn(type, az, g.settings.breakerWindow);
-            if (ids.size === 0) continue;
-            const exposure = Math.max(running.filter((i) => i.type === type && i.availabilityZone === az).length, ids.size);
-            const { rate } = breakerState(ids.size, exposure, g.settings);
-            if (rate > worst) {
-              worst = rate;
-              interruptions = ids.size;
-              instances = exposure;
+            const warned = await interruptedIn(type, az, g.settings.breakerWindow);
+            if (warned.size === 0) continue;
+            const steps = (await priceHistory()).get(`${type}|${az}`);
+            const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
+            interruptions += storm;
+            if (storm > most) {
+              most = storm;
               breakerPool = `${type}|${az}`;
             }
           }
         }
+        instances = Math.max(running.length, interruptions);
       }
 
       const input: MarketInput = {
@@ -144,10 +171,24 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         observed: g.market,
         current: originalsOf(g),
         problems: g.problems,
-        signals: { ...priceSignals(g), capacityFailures: failures.size, interruptions, instances },
+        signals: {
+          ...priceSignals(g),
+          capacityFailures: failures.size,
+          shortfall: Math.max(0, g.group.desired - running.length),
+          fallbackRoom: fallbackRoom(groups, g),
+          interruptions,
+          instances,
+        },
         state: stored.state,
       };
       return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
     }),
   );
+}
+
+/** What the farm's on-demand fallback group(s) can still add: max - desired, summed; 0 without one. */
+function fallbackRoom(groups: readonly GroupObservation[], spot: GroupObservation): number {
+  return groups
+    .filter((g) => g.farm === spot.farm && g.role === 'on-demand')
+    .reduce((room, g) => room + Math.max(0, g.group.max - g.group.desired), 0);
 }

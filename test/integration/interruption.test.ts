@@ -194,7 +194,6 @@ describe('interruption against moto server', () => {
       ['recordInterruption', 'done'],
       ['detachInstance', 'done'],
       ['fallBackToOnDemand', 'done'],
-      ['setDesiredCapacity', 'done'],
     ]);
     const after = await group(farm.spotGroup);
     expect(after.DesiredCapacity).toBe(before.DesiredCapacity);

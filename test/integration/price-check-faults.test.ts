@@ -4,7 +4,7 @@
  * what is tested is the SDK's real retry of our real calls. The swap completes once, and is recorded once.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
@@ -37,10 +37,17 @@ describe('price-check with throttling and 5xx on every call', () => {
     const { resetConfigCache } = await import('../../src/config');
     resetConfigCache();
     ({ handler } = (await import('../../functions/price-check')) as unknown as { handler: Handler });
-    const { recordCapacityFailure } = await import('../../src/market-state');
-    for (const id of ['f1', 'f2']) {
-      await recordCapacityFailure(farm.stateTable, farm.spotGroup, { id, at: '2026-03-02T09:59:00.000Z', message: 'InsufficientInstanceCapacity', source: 'test' }, 14);
-    }
+    // Spot "dear" at once (swapRatio tiny, one check confirms): the next check falls back. (moto keeps groups at
+    // their desired capacity, so capacity failures alone would not: the group is never short.)
+    await clientsFor(moto.endpoint).autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          ['spotfarm:swapRatio', '0.0001'],
+          ['spotfarm:hysteresis', '0'],
+          ['spotfarm:confirmChecks', '1'],
+        ].map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: false, ResourceId: farm.spotGroup, ResourceType: 'auto-scaling-group' })),
+      }),
+    );
 
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
@@ -96,7 +103,7 @@ describe('price-check with throttling and 5xx on every call', () => {
     expect(group.LaunchTemplate?.Version).toBe('2');
     const { readMarketState } = await import('../../src/market-state');
     const { state } = await readMarketState(farm.stateTable, farm.spotGroup);
-    expect(state).toMatchObject({ market: 'on-demand', lastFallbackTrigger: 'capacity' });
+    expect(state).toMatchObject({ market: 'on-demand', lastFallbackTrigger: 'price' });
     expect(state?.pending).toBeUndefined();
   });
 });

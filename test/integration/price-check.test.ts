@@ -249,21 +249,23 @@ describe('price-check against moto server', () => {
     expect((await notifications()).map((m) => m.Subject)).toContain(`spotfarm: ${farm.spotGroup} now launches spot`);
   });
 
-  it('launch configuration: falls back at once on capacity failures to an on-demand twin, then returns', async () => {
+  // Capacity failures alone no longer swap a group that moto keeps at its desired capacity (moto launches every
+  // instance at once, so a group is never short): these style tests fall back on price, with confirmChecks=1.
+  const priceTags = (name: string, farmName: string, swapRatio: string) =>
+    clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags(name, farmName, { 'spotfarm:swapRatio': swapRatio, 'spotfarm:hysteresis': '0', 'spotfarm:confirmChecks': '1' }),
+      }),
+    );
+
+  it('launch configuration: falls back to an on-demand twin, then returns', async () => {
     // Prepare
     const before = await instanceIds('lc-spot');
-    for (const id of ['a1', 'a2']) {
-      await recordCapacityFailure(
-        farm.stateTable,
-        'lc-spot',
-        { id, at: at(39), message: 'We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1a).', source: 'test' },
-        14,
-      );
-    }
+    await priceTags('lc-spot', 'lc', '0.0001');
     // Act
     const fellBack = await invoke({ time: at(40) });
     // Assess: the twin has the spot configuration's settings without SpotPrice
-    expect(outcome(fellBack, 'lc-spot')).toMatchObject({ outcome: 'swapped', action: 'swapToOnDemand', reason: expect.stringMatching(/2 spot capacity failures/) });
+    expect(outcome(fellBack, 'lc-spot')).toMatchObject({ outcome: 'swapped', action: 'swapToOnDemand', reason: expect.stringMatching(/spot costs .* at or above swapRatio 0.0001/) });
     expect((await group('lc-spot')).LaunchConfigurationName).toBe('lc-spot-on-demand');
     const twin = (await clients.autoscaling.send(new DescribeLaunchConfigurationsCommand({ LaunchConfigurationNames: ['lc-spot-on-demand'] })))
       .LaunchConfigurations![0]!;
@@ -273,9 +275,9 @@ describe('price-check against moto server', () => {
     expect(Buffer.from(twin.UserData!, 'base64').toString()).toContain('echo worker');
     expect(await instanceIds('lc-spot')).toEqual(before);
 
-    // Act: failures age out of the 15 min window, the dwell passes, two cheap checks
-    await invoke({ time: at(75) });
-    const back = await invoke({ time: at(80) });
+    // Act: spot cheap again, the dwell passes, one cheap check (confirmChecks=1)
+    await priceTags('lc-spot', 'lc', '1');
+    const back = await invoke({ time: at(75) });
     // Assess
     expect(outcome(back, 'lc-spot')).toMatchObject({ outcome: 'swapped', action: 'swapToSpot' });
     expect((await group('lc-spot')).LaunchConfigurationName).toBe('lc-spot');
@@ -285,9 +287,7 @@ describe('price-check against moto server', () => {
   it('mixed instances: on-demand percentage to 100 and back to the user value, base capacity untouched', async () => {
     // Prepare
     const before = await instanceIds('mixed-spot');
-    for (const id of ['m1', 'm2']) {
-      await recordCapacityFailure(farm.stateTable, 'mixed-spot', { id, at: at(84), message: 'SpotMaxPriceTooLow', source: 'test' }, 14);
-    }
+    await priceTags('mixed-spot', 'mixed', '0.0001');
     // Act
     await invoke({ time: at(85) });
     // Assess
@@ -297,6 +297,7 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('mixed-spot')).toEqual(before);
 
     // Act
+    await priceTags('mixed-spot', 'mixed', '1');
     await invoke({ time: at(120) });
     await invoke({ time: at(125) });
     // Assess
@@ -307,10 +308,8 @@ describe('price-check against moto server', () => {
   });
 
   it('a duplicated scheduled event takes no second action; two racing checks make exactly one swap', async () => {
-    // Prepare: two capacity failures so the next check falls back at once
-    for (const id of ['r1', 'r2']) {
-      await recordCapacityFailure(farm.stateTable, 'lc-spot', { id, at: at(129), message: 'InsufficientInstanceCapacity', source: 'test' }, 14);
-    }
+    // Prepare: spot dear again, so the next check falls back (confirmChecks=1)
+    await priceTags('lc-spot', 'lc', '0.0001');
     const event = (id: string) => ({ ...structuredClone(tick), id, time: at(130) });
     // Act: two different events for the same tick race; then the first is delivered again
     const raced = await Promise.all([invoke(event('race-1')), invoke(event('race-2'))]);
@@ -334,7 +333,7 @@ describe('price-check against moto server', () => {
     const lc = report.farms.flatMap((f) => f.groups).find((g) => g.name === 'lc-spot')!;
     expect(lc.marketController).toMatchObject({
       next: { action: 'skip', reason: expect.stringMatching(/staying on on-demand: \d+ min of the 30 min dwell left/) },
-      state: { market: 'on-demand', lastFallbackTrigger: 'capacity' },
+      state: { market: 'on-demand', lastFallbackTrigger: 'price' },
       dwellSeconds: 1800,
       lastSwaps: [
         { action: 'swapToOnDemand', source: 'price-check' },

@@ -225,6 +225,7 @@ class Model {
         return;
       case 'fallBackToOnDemand':
         this.market = 'on-demand';
+        if (action.cover) this.execute([action.cover]);
         return;
     }
   }

@@ -175,8 +175,9 @@ describe('decideWarning: the breaker', () => {
 
   it('covers the lost capacity on the on-demand group, within its max', () => {
     const actions = decideWarning(warningObs({ poolInterruptions: storm(5), onDemandGroup: onDemand({ desired: 2, max: 5 }) }), T);
-    expect(kinds(actions)).toEqual(['recordInterruption', 'detachInstance', 'fallBackToOnDemand', 'setDesiredCapacity']);
-    expect(actions[3]).toMatchObject({ asgName: 'ml-on-demand', from: 2, to: 5 });
+    expect(kinds(actions)).toEqual(['recordInterruption', 'detachInstance', 'fallBackToOnDemand']);
+    // The cover rides with the fall-back: it is carried out only once the market controller confirms the trip.
+    expect(actions[2]).toMatchObject({ cover: { kind: 'setDesiredCapacity', asgName: 'ml-on-demand', from: 2, to: 5 } });
   });
 
   it('says so when the on-demand group is at its max or missing', () => {

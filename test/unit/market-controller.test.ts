@@ -84,7 +84,7 @@ function view(current: MarketOriginals, state: MarketState | undefined, version 
       current,
       problems: [],
       // Capacity failures at the limit: the decision is a fall-back at once.
-      signals: { ratio: 0.3, spotPrice: 0.03, onDemandPrice: 0.1, capacityFailures: 2, interruptions: 0, instances: 2 },
+      signals: { ratio: 0.3, spotPrice: 0.03, onDemandPrice: 0.1, capacityFailures: 2, shortfall: 1, fallbackRoom: 0, interruptions: 0, instances: 2 },
       state,
     },
     capacityFailureMessages: [],

@@ -23,7 +23,7 @@ function input(overrides: Partial<MarketInput> = {}, signals: Partial<MarketSign
     observed: 'spot',
     current: mixed,
     problems: [],
-    signals: { ratio: 0.3, spotPrice: 0.03, onDemandPrice: 0.1, capacityFailures: 0, interruptions: 0, instances: 4, ...signals },
+    signals: { ratio: 0.3, spotPrice: 0.03, onDemandPrice: 0.1, capacityFailures: 0, shortfall: 0, fallbackRoom: 0, interruptions: 0, instances: 4, ...signals },
     state: undefined,
     ...overrides,
   };
@@ -61,12 +61,15 @@ describe('decideMarket: falling back to on-demand', () => {
     { rule: 'price at swapRatio, first check: stay, streak 1', state: spotState(), signals: { ratio: 1.0 }, kind: 'skip', reason: /for 1 of 2 checks/ },
     { rule: 'price above swapRatio for confirmChecks checks: swap', state: spotState({ highStreak: 1 }), signals: dear, kind: 'swapToOnDemand', reason: /at or above swapRatio 1, for 2 checks/ },
     { rule: 'a cheap check breaks the streak', state: spotState({ highStreak: 1 }), signals: cheap, kind: 'skip', reason: /below swapRatio/ },
-    { rule: 'capacity failures reach the limit: swap at once', state: spotState(), signals: { capacityFailures: 2 }, kind: 'swapToOnDemand', reason: /2 spot capacity failures/ },
+    { rule: 'capacity failures reach the limit while the group is short: swap at once', state: spotState(), signals: { capacityFailures: 2, shortfall: 1 }, kind: 'swapToOnDemand', reason: /2 spot capacity failures .* 1 short of desired/ },
+    { rule: 'capacity failures while short, but the on-demand fallback group can cover it: stay', state: spotState(), signals: { capacityFailures: 3, shortfall: 2, fallbackRoom: 5 }, kind: 'skip', reason: /below swapRatio/ },
+    { rule: 'capacity failures while short by more than the fallback group can add: swap', state: spotState(), signals: { capacityFailures: 3, shortfall: 6, fallbackRoom: 5 }, kind: 'swapToOnDemand', reason: /6 short of desired, more than the on-demand fallback group can add \(5\)/ },
+    { rule: 'capacity failures at the limit but other pools filled the group: stay', state: spotState(), signals: { capacityFailures: 2, shortfall: 0 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'one capacity failure alone: stay', state: spotState(), signals: { capacityFailures: 1 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'interruption storm trips the breaker: swap at once', state: spotState(), signals: { interruptions: 2, instances: 4 }, kind: 'swapToOnDemand', reason: /interruption breaker: 2 interruptions/ },
     { rule: 'one interruption never trips the breaker', state: spotState(), signals: { interruptions: 1, instances: 1 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'interruptions below the rate: stay', state: spotState(), signals: { interruptions: 2, instances: 20 }, kind: 'skip', reason: /below swapRatio/ },
-    { rule: 'all three signals: capacity is named first', state: spotState({ highStreak: 5 }), signals: { ...dear, capacityFailures: 3, interruptions: 9 }, kind: 'swapToOnDemand', reason: /3 spot capacity failures/ },
+    { rule: 'all three signals: capacity is named first', state: spotState({ highStreak: 5 }), signals: { ...dear, capacityFailures: 3, shortfall: 2, interruptions: 9 }, kind: 'swapToOnDemand', reason: /3 spot capacity failures/ },
     { rule: 'no spot price: stay', state: spotState(), signals: { ratio: undefined }, kind: 'skip', reason: /no spot price/ },
     { rule: 'first sight of a spot group: stay, streak starts', state: undefined, signals: dear, kind: 'skip', reason: /1 of 2 checks/ },
   ])('$rule', ({ state, signals, kind, reason }) => {
@@ -199,7 +202,7 @@ describe('decideMarket: skip reasons, duplicates, races, drift', () => {
   it('launch configurations refused in this account: say so instead of trying again', () => {
     const lc = { style: 'launch-configuration' as const, name: 'ml-spot' };
     const refused = spotState({ launchConfigurationRefused: { at: iso(-5), message: 'not available in your account' } });
-    const d = decide(input({ current: lc, state: refused }, { capacityFailures: 5 }));
+    const d = decide(input({ current: lc, state: refused }, { capacityFailures: 5, shortfall: 1 }));
     expect(d.action).toMatchObject({ kind: 'skip', reason: expect.stringMatching(/cannot create launch configurations: move the group to a launch template/) });
   });
 
