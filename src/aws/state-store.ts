@@ -28,15 +28,16 @@ export const groupKey = (groupName: string): string => `group#${groupName}`;
 export const poolRecordKey = (instanceType: string, availabilityZone: string): string =>
   `pool#${instanceType}|${availabilityZone}`;
 
-export async function getGroupState<T>(
-  table: string,
-  groupName: string,
-  client: DynamoDBClient = dynamoClient,
-): Promise<Versioned<T>> {
-  const { Item } = await aws(`reading the state of group ${groupName} from table ${table}`, () =>
-    client.send(
-      new GetItemCommand({ TableName: table, Key: marshall({ pk: groupKey(groupName), sk: 'state' }), ConsistentRead: true }),
-    ),
+/** A versioned state item (pk, sk) for optimistic concurrency; `what` names it in errors. */
+interface ItemRef {
+  pk: string;
+  sk: string;
+  what: string;
+}
+
+async function getVersioned<T>(table: string, ref: ItemRef, client: DynamoDBClient): Promise<Versioned<T>> {
+  const { Item } = await aws(`reading the ${ref.what} from table ${table}`, () =>
+    client.send(new GetItemCommand({ TableName: table, Key: marshall({ pk: ref.pk, sk: ref.sk }), ConsistentRead: true })),
   );
   if (!Item) return { data: undefined, version: 0 };
   const item = unmarshall(Item) as { data: string; version: number };
@@ -44,15 +45,15 @@ export async function getGroupState<T>(
 }
 
 /**
- * Writes the group's state if nobody else wrote since `expectedVersion` was read (optimistic concurrency).
+ * Writes the item if nobody else wrote it since `expectedVersion` was read (0: it must not exist yet).
  * Throws StaleStateError on a lost race. Returns the new version.
  */
-export async function putGroupState<T>(
+async function putVersioned<T>(
   table: string,
-  groupName: string,
+  ref: ItemRef,
   data: T,
   expectedVersion: number,
-  client: DynamoDBClient = dynamoClient,
+  client: DynamoDBClient,
 ): Promise<number> {
   const version = expectedVersion + 1;
   const conditional =
@@ -67,19 +68,41 @@ export async function putGroupState<T>(
     await client.send(
       new PutItemCommand({
         TableName: table,
-        Item: marshall({ pk: groupKey(groupName), sk: 'state', version, data: JSON.stringify(data) }),
+        Item: marshall({ pk: ref.pk, sk: ref.sk, version, data: JSON.stringify(data) }),
         ...conditional,
       }),
     );
   } catch (error) {
     if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-      throw new StaleStateError(`state of group ${groupName} changed since version ${expectedVersion} was read`, {
-        cause: error,
-      });
+      throw new StaleStateError(`${ref.what} changed since version ${expectedVersion} was read`, { cause: error });
     }
-    throw new AwsCallError(`writing the state of group ${groupName} to table ${table}`, error);
+    throw new AwsCallError(`writing the ${ref.what} to table ${table}`, error);
   }
   return version;
+}
+
+const groupItem = (groupName: string): ItemRef => ({ pk: groupKey(groupName), sk: 'state', what: `state of group ${groupName}` });
+
+export async function getGroupState<T>(
+  table: string,
+  groupName: string,
+  client: DynamoDBClient = dynamoClient,
+): Promise<Versioned<T>> {
+  return getVersioned<T>(table, groupItem(groupName), client);
+}
+
+/**
+ * Writes the group's state if nobody else wrote since `expectedVersion` was read (optimistic concurrency).
+ * Throws StaleStateError on a lost race. Returns the new version.
+ */
+export async function putGroupState<T>(
+  table: string,
+  groupName: string,
+  data: T,
+  expectedVersion: number,
+  client: DynamoDBClient = dynamoClient,
+): Promise<number> {
+  return putVersioned(table, groupItem(groupName), data, expectedVersion, client);
 }
 
 export interface StoredRecord<T> {
@@ -189,6 +212,8 @@ async function queryAll<T>(
 /** A farm's items (the queue scaler's capacity state: sk `capacity`). */
 export const farmKey = (farm: string): string => `farm#${farm}`;
 
+const farmItem = (farm: string, section: string): ItemRef => ({ pk: farmKey(farm), sk: section, what: `${section} state of farm ${farm}` });
+
 /** A farm's state item (`farm#<farm>`, sk `<section>`), versioned like a group's. */
 export async function getFarmState<T>(
   table: string,
@@ -196,12 +221,7 @@ export async function getFarmState<T>(
   section: string,
   client: DynamoDBClient = dynamoClient,
 ): Promise<Versioned<T>> {
-  const { Item } = await aws(`reading the ${section} state of farm ${farm} from table ${table}`, () =>
-    client.send(new GetItemCommand({ TableName: table, Key: marshall({ pk: farmKey(farm), sk: section }), ConsistentRead: true })),
-  );
-  if (!Item) return { data: undefined, version: 0 };
-  const item = unmarshall(Item) as { data: string; version: number };
-  return { data: JSON.parse(item.data) as T, version: item.version };
+  return getVersioned<T>(table, farmItem(farm, section), client);
 }
 
 /**
@@ -216,30 +236,5 @@ export async function putFarmState<T>(
   expectedVersion: number,
   client: DynamoDBClient = dynamoClient,
 ): Promise<number> {
-  const version = expectedVersion + 1;
-  const conditional =
-    expectedVersion === 0
-      ? { ConditionExpression: 'attribute_not_exists(pk)' }
-      : {
-          ConditionExpression: '#version = :expected',
-          ExpressionAttributeNames: { '#version': 'version' },
-          ExpressionAttributeValues: marshall({ ':expected': expectedVersion }),
-        };
-  try {
-    await client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: marshall({ pk: farmKey(farm), sk: section, version, data: JSON.stringify(data) }),
-        ...conditional,
-      }),
-    );
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ConditionalCheckFailedException') {
-      throw new StaleStateError(`${section} state of farm ${farm} changed since version ${expectedVersion} was read`, {
-        cause: error,
-      });
-    }
-    throw new AwsCallError(`writing the ${section} state of farm ${farm} to table ${table}`, error);
-  }
-  return version;
+  return putVersioned(table, farmItem(farm, section), data, expectedVersion, client);
 }
