@@ -71,8 +71,6 @@ export interface MarketState {
   launchConfigurationRefused?: { at: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */
   lastError?: { at: string; message: string };
-  /** revert=gradual after a return to spot: the extra capacity launched to replace on-demand instances. */
-  revert?: { surge: number; baseDesired: number; at: string };
 }
 
 export interface VersionedMarketState {

@@ -123,7 +123,12 @@ const PARSERS: Record<keyof GroupSettings, Parser> = {
   breakerInterruptions: positiveNumber,
   breakerWindow: duration,
   rebalance: oneOf('ignore', 'record', 'replace'),
-  revert: oneOf('none', 'gradual'),
+  // `gradual` (replace on-demand instances with spot ones after a return, a bounded number per check) is not built
+  // yet; refusing it names the tag, where accepting it would silently do nothing.
+  revert: (raw) =>
+    raw.trim() === 'gradual'
+      ? { ok: false, expected: 'none (revert=gradual is not available yet: after a return to spot, on-demand instances leave first on scale-in, by the termination policy)' }
+      : oneOf('none')(raw),
   revertBatch: positiveInteger,
   scalingPolicy: oneOf('target', 'step'),
   backlogPerInstance: positiveNumber,

@@ -292,7 +292,6 @@ export function decideMarket(
       originals: from,
       pending: undefined,
       lastError: undefined,
-      revert: undefined,
     };
     const action: SwapToOnDemandAction = {
       kind: 'swapToOnDemand',

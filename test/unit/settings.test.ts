@@ -14,7 +14,7 @@ describe('readGroupTags', () => {
     { tag: 'capacityFailures', value: '5', setting: 'capacityFailures', expected: 5 },
     { tag: 'breakerInterruptions', value: '0.5', setting: 'breakerInterruptions', expected: 0.5 },
     { tag: 'rebalance', value: 'replace', setting: 'rebalance', expected: 'replace' },
-    { tag: 'revert', value: 'gradual', setting: 'revert', expected: 'gradual' },
+    { tag: 'revert', value: 'none', setting: 'revert', expected: 'none' },
     { tag: 'backlogPerInstance', value: '4', setting: 'backlogPerInstance', expected: 4 },
     { tag: 'scaleOutPercent', value: '50', setting: 'scaleOutPercent', expected: 50 },
     { tag: 'scaleInStep', value: '2', setting: 'scaleInStep', expected: 2 },
@@ -62,5 +62,12 @@ describe('effectiveBacklogPerInstance', () => {
     { name: 'never below one', overrides: { slotsPerInstance: 1, acceptableWait: 60, secondsPerJob: 3600 }, expected: 1 },
   ])('$name', ({ overrides, expected }) => {
     expect(effectiveBacklogPerInstance({ ...DEFAULT_SETTINGS, ...overrides })).toBe(expected);
+  });
+});
+
+describe('revert', () => {
+  it('refuses revert=gradual, which is not built yet, rather than silently ignoring it', () => {
+    const read = () => readGroupTags('ml-spot', { ...farmTags, 'spotfarm:revert': 'gradual' }, DEFAULT_SETTINGS);
+    expect(read).toThrow(/spotfarm:revert=gradual: expected none \(revert=gradual is not available yet/);
   });
 });
