@@ -4,7 +4,7 @@
  * group listing, one spot price query for all pools, one instance query, one launch-configuration query.
  */
 import { describeLaunchConfigurations, describeManagedGroups } from './aws/autoscaling';
-import { describeInstanceMarkets, describeSpotPrices, describeTemplateVersion } from './aws/ec2';
+import { describeInstanceMarkets, describeSpotPrices, describeTemplateVersions, templateVersionKey } from './aws/ec2';
 import { onDemandPrice, type OnDemandPrice } from './aws/pricing';
 import { getQueueDepth } from './aws/sqs';
 import type { Config } from './config';
@@ -150,6 +150,10 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
 async function readLaunchSources(groups: GroupObservation[]): Promise<void> {
   const lcNames = groups.flatMap((g) => (g.group.launch.style === 'launch-configuration' ? [g.group.launch.name] : []));
   const lcs = lcNames.length > 0 ? await describeLaunchConfigurations([...new Set(lcNames)]) : new Map<string, LaunchDetails>();
+  const templateRefs = groups.flatMap((g) =>
+    g.group.launch.style === 'launch-template' || g.group.launch.style === 'mixed-instances' ? [g.group.launch.template] : [],
+  );
+  const templates = templateRefs.length > 0 ? await describeTemplateVersions(templateRefs) : new Map();
   for (const g of groups) {
     const launch = g.group.launch;
     switch (launch.style) {
@@ -169,20 +173,22 @@ async function readLaunchSources(groups: GroupObservation[]): Promise<void> {
       }
       case 'launch-template':
       case 'mixed-instances': {
-        try {
-          const details = await describeTemplateVersion(launch.template);
-          g.launch = details;
-          if (launch.style === 'launch-template') {
-            g.market = details.market;
-            g.instanceTypes = details.instanceType ? [details.instanceType] : [];
-          } else {
-            const percent = launch.onDemandPercentageAboveBaseCapacity;
-            g.market = percent >= 100 ? 'on-demand' : percent <= 0 && launch.onDemandBaseCapacity === 0 ? 'spot' : 'mixed';
-            g.instanceTypes = launch.overrideTypes.length > 0 ? launch.overrideTypes : details.instanceType ? [details.instanceType] : [];
-          }
-        } catch (error) {
+        const details = templates.get(templateVersionKey(launch.template));
+        if (details === undefined || details instanceof Error) {
           const label = launch.template.name ?? launch.template.id;
-          g.problems.push(`launch template ${label} version ${launch.template.version} cannot be read: ${errorMessage(error)}`);
+          g.problems.push(
+            details instanceof Error ? details.message : `launch template ${label} version ${launch.template.version} cannot be read`,
+          );
+          break;
+        }
+        g.launch = details;
+        if (launch.style === 'launch-template') {
+          g.market = details.market;
+          g.instanceTypes = details.instanceType ? [details.instanceType] : [];
+        } else {
+          const percent = launch.onDemandPercentageAboveBaseCapacity;
+          g.market = percent >= 100 ? 'on-demand' : percent <= 0 && launch.onDemandBaseCapacity === 0 ? 'spot' : 'mixed';
+          g.instanceTypes = launch.overrideTypes.length > 0 ? launch.overrideTypes : details.instanceType ? [details.instanceType] : [];
         }
         break;
       }

@@ -253,6 +253,16 @@ export function modifyLaunchTemplate(world: World, input: ModifyLaunchTemplateCo
 
 export function describeLaunchTemplateVersions(world: World, input: DescribeLaunchTemplateVersionsCommandInput) {
   if (input.Filters?.length) throw new NotImplementedInSimulator('DescribeLaunchTemplateVersionsCommand Filters');
+  if (!input.LaunchTemplateId && !input.LaunchTemplateName) {
+    // AWS: without a template, the $Latest or $Default version of every launch template in the account.
+    const alias = input.Versions?.length === 1 ? input.Versions[0] : undefined;
+    if (alias !== '$Latest' && alias !== '$Default') {
+      throw awsError('ec2', 'InvalidParameterCombination', 'Versions must be $Latest or $Default when no launch template is named', 400);
+    }
+    const all = [...world.launchTemplates.values()].map((lt) => world.describeVersion(lt, world.resolveVersion(lt, alias)));
+    const page = paginate('ec2', all, input.MaxResults ?? 200, input.NextToken || undefined);
+    return { LaunchTemplateVersions: page.items, ...(page.next ? { NextToken: page.next } : {}) };
+  }
   const lt = world.findLaunchTemplate(input);
   let numbers: number[];
   if (input.Versions?.length) {

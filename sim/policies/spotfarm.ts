@@ -110,13 +110,16 @@ export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>>
 
 /**
  * The handlers read stack config once per cold start (src/config.ts caches it); a new run is a new stack with
- * its own environment, so the cache is dropped.
+ * its own environment, so the caches are dropped.
  */
 export async function resetStackConfig(): Promise<void> {
   const file = resolve(REPO, 'src/config.ts');
   if (!existsSync(file)) return;
   const config = (await import(file)) as { resetConfigCache?: () => void };
   config.resetConfigCache?.();
+  // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
+  const caches = resolve(REPO, 'src/aws/caches.ts');
+  if (existsSync(caches)) ((await import(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
 }
 
 /**

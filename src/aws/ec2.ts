@@ -11,7 +11,7 @@ import {
   type LaunchTemplateVersion,
   type RequestLaunchTemplateData,
 } from '@aws-sdk/client-ec2';
-import { aws, AwsCallError } from '../errors';
+import { aws, AwsCallError, errorMessage } from '../errors';
 import type { LaunchDetails, Market, Pool, TemplateRef } from '../model';
 import { poolKey } from '../model';
 
@@ -64,25 +64,20 @@ export async function describeSpotPrices(
   return new Map([...latest].map(([key, { price }]) => [key, price]));
 }
 
-/** What one version of a launch template launches. Throws AwsCallError if the template or version is gone. */
-export async function describeTemplateVersion(
-  template: TemplateRef,
-  client: EC2Client = ec2Client,
-): Promise<LaunchDetails & { data: LaunchTemplateVersion }> {
-  const label = template.name ?? template.id ?? 'unknown';
-  const page = await aws(`describing launch template ${label} version ${template.version}`, () =>
-    client.send(
-      new DescribeLaunchTemplateVersionsCommand({
-        LaunchTemplateId: template.id,
-        LaunchTemplateName: template.id ? undefined : template.name,
-        Versions: [template.version],
-      }),
-    ),
-  );
-  const version = page.LaunchTemplateVersions?.[0];
-  if (!version) {
-    throw new Error(`launch template ${label} has no version ${template.version}`);
-  }
+/** What one version of a launch template launches, with the version's data. */
+export type TemplateVersionDetails = LaunchDetails & { data: LaunchTemplateVersion };
+
+const refKey = (ref: TemplateRef): string => `${ref.id ?? ''}|${ref.name ?? ''}|${ref.version}`;
+
+// A numbered template version never changes, so a warm container reads it once.
+const numberedVersions = new Map<string, TemplateVersionDetails>();
+
+/** Forget cached template versions (tests and the backtest run many accounts in one process). */
+export function resetTemplateCache(): void {
+  numberedVersions.clear();
+}
+
+function details(version: LaunchTemplateVersion): TemplateVersionDetails {
   const options = version.LaunchTemplateData?.InstanceMarketOptions;
   const market: Market = options?.MarketType === 'spot' ? 'spot' : 'on-demand';
   const maxPrice = options?.SpotOptions?.MaxPrice;
@@ -94,6 +89,105 @@ export async function describeTemplateVersion(
     data: version,
   };
 }
+
+/**
+ * What the given launch template versions launch, in as few calls as the API allows: `$Latest` and `$Default`
+ * for every template in one account-wide call each (paginated), numbered versions once per container (they are
+ * immutable), one call per template for the numbered versions not yet read. A version that cannot be read maps
+ * to an Error naming it; a failed call throws.
+ */
+export async function describeTemplateVersions(
+  refs: TemplateRef[],
+  client: EC2Client = ec2Client,
+): Promise<Map<string, TemplateVersionDetails | Error>> {
+  const out = new Map<string, TemplateVersionDetails | Error>();
+  const missing = (ref: TemplateRef) =>
+    new Error(`launch template ${ref.name ?? ref.id ?? 'unknown'} has no version ${ref.version} (or does not exist)`);
+
+  for (const alias of ['$Latest', '$Default'] as const) {
+    const wanted = refs.filter((r) => r.version === alias);
+    if (wanted.length === 0) continue;
+    const found: LaunchTemplateVersion[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await aws(`describing the ${alias} version of every launch template`, () =>
+        client.send(new DescribeLaunchTemplateVersionsCommand({ Versions: [alias], MaxResults: 200, NextToken: nextToken })),
+      );
+      found.push(...(page.LaunchTemplateVersions ?? []));
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    for (const ref of wanted) {
+      const version = found.find((v) => (ref.id ? v.LaunchTemplateId === ref.id : v.LaunchTemplateName === ref.name));
+      out.set(refKey(ref), version ? details(version) : missing(ref));
+    }
+  }
+
+  const byTemplate = new Map<string, TemplateRef[]>();
+  for (const ref of refs) {
+    if (ref.version === '$Latest' || ref.version === '$Default') continue;
+    const cached = numberedVersions.get(refKey(ref));
+    if (cached) {
+      out.set(refKey(ref), cached);
+      continue;
+    }
+    const template = ref.id ?? `name:${ref.name}`;
+    byTemplate.set(template, [...(byTemplate.get(template) ?? []), ref]);
+  }
+  for (const group of byTemplate.values()) {
+    const first = group[0]!;
+    const label = first.name ?? first.id ?? 'unknown';
+    const versions = [...new Set(group.map((r) => r.version))];
+    let page;
+    try {
+      page = await client.send(
+        new DescribeLaunchTemplateVersionsCommand({
+          LaunchTemplateId: first.id,
+          LaunchTemplateName: first.id ? undefined : first.name,
+          Versions: versions,
+        }),
+      );
+    } catch (error) {
+      // A template or version that is gone is the group's problem (plan: misconfigured), not the whole check's.
+      const name = error instanceof Error ? error.name : '';
+      if (!/^InvalidLaunchTemplate(Id|Name)\.|NotFound|VersionNotFound/.test(name)) {
+        throw new AwsCallError(`describing launch template ${label} versions ${versions.join(', ')}`, error);
+      }
+      for (const ref of group) out.set(refKey(ref), new Error(`launch template ${label} version ${ref.version} cannot be read: ${errorMessage(error)}`));
+      continue;
+    }
+    for (const ref of group) {
+      const version = page.LaunchTemplateVersions?.find((v) => String(v.VersionNumber) === ref.version);
+      if (!version) {
+        out.set(refKey(ref), missing(ref));
+        continue;
+      }
+      const read = details(version);
+      numberedVersions.set(refKey(ref), read);
+      out.set(refKey(ref), read);
+    }
+  }
+  return out;
+}
+
+/** One version of one launch template (a swap reads the version in use). Throws if it cannot be read. */
+export async function describeTemplateVersion(template: TemplateRef, client: EC2Client = ec2Client): Promise<TemplateVersionDetails> {
+  const label = template.name ?? template.id ?? 'unknown';
+  const page = await aws(`describing launch template ${label} version ${template.version}`, () =>
+    client.send(
+      new DescribeLaunchTemplateVersionsCommand({
+        LaunchTemplateId: template.id,
+        LaunchTemplateName: template.id ? undefined : template.name,
+        Versions: [template.version],
+      }),
+    ),
+  );
+  const version = page.LaunchTemplateVersions?.[0];
+  if (!version) throw new Error(`launch template ${label} has no version ${template.version}`);
+  return details(version);
+}
+
+/** The key `describeTemplateVersions` answers a reference under. */
+export const templateVersionKey = refKey;
 
 /**
  * Market of each running instance (`InstanceLifecycle === 'spot'`; absent means on-demand), for the given

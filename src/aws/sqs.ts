@@ -9,6 +9,11 @@ export class QueueNotFoundError extends SpotfarmError {}
 
 const urls = new Map<string, string>();
 
+/** Forget resolved queue URLs (tests and the backtest run many accounts in one process). */
+export function resetQueueUrlCache(): void {
+  urls.clear();
+}
+
 /** `spotfarm:queue` holds a name or a URL; a name is resolved once per container. */
 export async function resolveQueueUrl(nameOrUrl: string, client: SQSClient = sqsClient): Promise<string> {
   if (/^https?:\/\//.test(nameOrUrl)) return nameOrUrl;

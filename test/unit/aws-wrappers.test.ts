@@ -3,11 +3,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeLaunchTemplateVersionsCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
-import { describeSpotPrices } from '../../src/aws/ec2';
+import { describeSpotPrices, describeTemplateVersions, resetTemplateCache, templateVersionKey } from '../../src/aws/ec2';
 import { fallbackPrice, onDemandPrice, resetPriceCache } from '../../src/aws/pricing';
 import { describeManagedGroups } from '../../src/aws/autoscaling';
 import { getQueueDepth } from '../../src/aws/sqs';
@@ -138,5 +138,48 @@ describe('getQueueDepth', () => {
   it('says clearly when the queue does not exist', async () => {
     sqs.on(GetQueueUrlCommand).rejects(new QueueDoesNotExist({ message: 'The specified queue does not exist.', $metadata: {} }));
     await expect(getQueueDepth('missing-jobs')).rejects.toThrow('queue missing-jobs does not exist');
+  });
+});
+
+describe('describeTemplateVersions', () => {
+  const version = (id: string, name: string, n: number, spot: boolean) => ({
+    LaunchTemplateId: id,
+    LaunchTemplateName: name,
+    VersionNumber: n,
+    LaunchTemplateData: { InstanceType: 'c5.large' as const, ...(spot ? { InstanceMarketOptions: { MarketType: 'spot' as const } } : {}) },
+  });
+
+  beforeEach(() => resetTemplateCache());
+
+  it('reads $Latest of every template in one account-wide call, and a numbered version once per container', async () => {
+    // Prepare
+    ec2.on(DescribeLaunchTemplateVersionsCommand, { Versions: ['$Latest'] }).resolves({
+      LaunchTemplateVersions: [version('lt-1', 'a', 3, true), version('lt-2', 'b', 1, false)],
+    });
+    ec2.on(DescribeLaunchTemplateVersionsCommand, { LaunchTemplateId: 'lt-3' }).resolves({ LaunchTemplateVersions: [version('lt-3', 'c', 2, false)] });
+    const refs = [
+      { id: 'lt-1', name: 'a', version: '$Latest' },
+      { id: undefined, name: 'b', version: '$Latest' },
+      { id: 'lt-3', name: 'c', version: '2' },
+    ];
+    // Act
+    const first = await describeTemplateVersions(refs);
+    const second = await describeTemplateVersions(refs);
+    // Assess
+    expect(first.get(templateVersionKey(refs[0]!))).toMatchObject({ market: 'spot', resolvedVersion: 3 });
+    expect(first.get(templateVersionKey(refs[1]!))).toMatchObject({ market: 'on-demand', resolvedVersion: 1 });
+    expect(second.get(templateVersionKey(refs[2]!))).toMatchObject({ market: 'on-demand', resolvedVersion: 2 });
+    // $Latest can change, so it is read every time; version 2 of lt-3 cannot, so only once.
+    expect(ec2).toHaveReceivedCommandTimes(DescribeLaunchTemplateVersionsCommand, 3);
+  });
+
+  it('reports a template that is gone as that reference problem, not a failure of the whole read', async () => {
+    ec2.on(DescribeLaunchTemplateVersionsCommand).rejects(
+      Object.assign(new Error('The specified launch template, with template ID lt-9, does not exist.'), { name: 'InvalidLaunchTemplateId.NotFound' }),
+    );
+    const ref = { id: 'lt-9', name: undefined, version: '4' };
+    const result = await describeTemplateVersions([ref]);
+    expect(result.get(templateVersionKey(ref))).toBeInstanceOf(Error);
+    expect(String(result.get(templateVersionKey(ref)))).toMatch(/launch template lt-9 version 4 cannot be read: .*does not exist/);
   });
 });
