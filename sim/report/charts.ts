@@ -36,6 +36,8 @@ export interface ChartSpec {
   yLabel: string;
   yUnit: YUnit;
   height: number;
+  /** A log y axis: spot prices span from cents to many times on-demand in the old market. */
+  logScale?: boolean;
   x: number[];
   series: SeriesSpec[];
   marks: MarkSpec[];
@@ -157,10 +159,11 @@ export function buildCharts(result: BacktestResult, maxPoints = MAX_POINTS): Cha
     charts.push({
       id: 'chart-prices',
       title: 'Spot price per pool, and on-demand price',
-      note: 'Each solid line is one pool (instance type × Availability Zone); dashed lines are on-demand prices. Spot above on-demand is where the old market interrupted instances.',
+      note: 'Each solid line is one pool (instance type × Availability Zone); dashed lines are on-demand prices. Log scale. Spot above on-demand is where the old market interrupted instances.',
       yLabel: 'USD per instance-hour',
       yUnit: 'usd_per_hour',
       height: 280,
+      logScale: true,
       x: rounded.x,
       series: [
         ...pools.map((p, i) => ({

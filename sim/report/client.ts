@@ -192,7 +192,7 @@ export const CLIENT_JS = String.raw`(function () {
       width: Math.max(300, el.clientWidth),
       height: spec.height,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'); },
-      scales: { x: { time: true }, y: { range: zeroBasedRange(spec.yUnit) } },
+      scales: { x: { time: true }, y: spec.logScale ? { distr: 3, log: 10 } : { range: zeroBasedRange(spec.yUnit) } },
       series: series,
       axes: [
         { stroke: '#4b5563', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#d1d5db' }, values: timeTicks },
