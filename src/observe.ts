@@ -1,7 +1,9 @@
 /**
  * The gather phase: read-only AWS calls that build one observation of the managed farms. Every handler starts
  * here and asks only for the parts it needs. Describe calls scale with pages, not with groups: one paginated
- * group listing, one spot price query for all pools, one instance query, one launch-configuration query.
+ * group listing, one spot price query for all pools, one instance query, one launch-configuration query, one
+ * query per template alias ($Latest, $Default) for every template, and numbered template versions once per
+ * container (they never change).
  */
 import { describeLaunchConfigurations, describeManagedGroups } from './aws/autoscaling';
 import { describeInstanceMarkets, describeSpotPrices, describeTemplateVersions, templateVersionKey } from './aws/ec2';
