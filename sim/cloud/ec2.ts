@@ -1,0 +1,91 @@
+/**
+ * EC2's side of an instance's life: it is listed, boots, runs, and is terminated (by its group, an API call or
+ * the spot market), and it is billed per second meanwhile. Terminated instances stay visible for a while, then
+ * drop out of the listing.
+ */
+import type { Instance } from './resources';
+import type { World } from './world';
+
+/** Terminated instances stay visible in DescribeInstances this long. */
+export const TERMINATED_VISIBLE_SECONDS = 3600;
+
+export class Ec2 {
+  /** Cost of the instances whose billing has closed. */
+  private closedCost = 0;
+
+  constructor(private readonly world: World) {}
+
+  /** A new instance is listed and boots; a spot instance also learns when the market will take it back. */
+  run(instance: Instance): void {
+    this.world.instances.set(instance.id, instance);
+    this.world.at(instance.readyT, () => this.ready(instance));
+    if (instance.market === 'spot') this.world.spotInterruptions.plan(instance);
+  }
+
+  private ready(instance: Instance): void {
+    if (instance.ec2State !== 'pending') return;
+    instance.ec2State = 'running';
+    if (instance.lifecycle === 'Pending') instance.lifecycle = 'InService';
+    if (instance.warnedAt === Infinity) this.world.workers.start(instance);
+  }
+
+  /** EC2 takes the instance away now. */
+  terminate(instance: Instance, _reason: string): void {
+    if (instance.ec2State === 'terminated') return;
+    this.world.workers.kill(instance);
+    this.closeBilling(instance, this.world.now);
+    instance.ec2State = 'terminated';
+    this.world.autoScaling.memberTerminated(instance);
+  }
+
+  runningInstances(): Instance[] {
+    return [...this.world.instances.values()].filter((i) => i.ec2State !== 'terminated');
+  }
+
+  /** Drops terminated instances that DescribeInstances no longer shows (keeps memory flat on long runs). */
+  purgeTerminated(): void {
+    for (const [id, instance] of this.world.instances) {
+      if (instance.ec2State === 'terminated' && instance.endT + TERMINATED_VISIBLE_SECONDS < this.world.now && !instance.group) {
+        this.world.instances.delete(id);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Billing.
+
+  /** The run is over at `t`: instances still up are billed until then. */
+  closeAllBilling(t: number): void {
+    for (const instance of this.world.instances.values()) {
+      if (instance.ec2State !== 'terminated') this.closeBilling(instance, t);
+    }
+  }
+
+  private closeBilling(instance: Instance, t: number): void {
+    if (instance.endT !== Infinity) return;
+    instance.endT = t;
+    instance.cost = this.costOf(instance, t);
+    this.closedCost += instance.cost;
+    const seconds = Math.max(60, t - instance.launchT);
+    if (instance.market === 'spot') this.world.spotSeconds += seconds;
+    else this.world.onDemandSeconds += seconds;
+  }
+
+  /** Per-second billing with a 60 s minimum, at the instance's market price at each moment. */
+  costOf(instance: Instance, until: number): number {
+    const from = instance.launchT;
+    const to = Math.max(until, from + 60);
+    const market = this.world.market;
+    if (instance.market === 'spot') return market.spotSeries(instance.type, instance.az).integral(from, to);
+    return (market.onDemandPrice(instance.type) * (to - from)) / 3600;
+  }
+
+  /** Cost so far: closed instances plus running ones up to now. */
+  costSoFar(): number {
+    let cost = this.closedCost;
+    for (const instance of this.world.instances.values()) {
+      if (instance.endT === Infinity) cost += this.costOf(instance, this.world.now);
+    }
+    return cost;
+  }
+}
