@@ -3,20 +3,16 @@
  * spotfarm loses no job, costs less than recipe, aws-native and on-demand-only with a p95 wait no worse than
  * theirs, and the calm scenario shows no swap. The ratio to the oracle is printed, not asserted (the target is
  * 1.2x; the honest figure is reported in docs/backtest.md).
- * Until every handler has landed these are skipped, with the reason in the test name.
  */
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { missingHandlers } from '../../sim/policies/spotfarm';
 import type { BacktestResult } from '../../sim/result';
 import { runBacktest } from '../../sim/runner';
 import { loadScenario } from '../../sim/scenario';
 
-const missing = missingHandlers();
-const reason = missing.length ? ` (skipped: ${missing.join(', ')})` : '';
 const scenario = (name: string) => loadScenario(resolve(__dirname, `../../scenarios/${name}.yaml`));
 
-describe.skipIf(missing.length > 0)(`the default scenario with the real handlers${reason}`, () => {
+describe('the default scenario with the real handlers', () => {
   let result: BacktestResult;
   beforeAll(async () => {
     result = await runBacktest(scenario('default'));
@@ -46,7 +42,7 @@ describe.skipIf(missing.length > 0)(`the default scenario with the real handlers
   });
 });
 
-describe.skipIf(missing.length > 0)(`the calm scenario with the real handlers${reason}`, () => {
+describe('the calm scenario with the real handlers', () => {
   it('shows no swap and loses no job', async () => {
     const result = await runBacktest(scenario('calm-2023'), { policies: ['spotfarm'] });
     expect(result.json.stats!.spotfarm!.failed_events).toBe(0);
