@@ -1,16 +1,18 @@
 /**
- * A breaker trip or a burst of capacity failures: the market controller's own check (`checkGroupMarket`), run
- * now for one group with `force`. So a trip obeys every rule and the state protocol the market controller has:
+ * A breaker trip or a burst of capacity failures seen by the interruption function. The market controller
+ * re-reads the group (`gatherMarket`) and must agree: capacity failures count only while the group is short by
+ * more than the on-demand fallback group can add, and the breaker counts the group's interruptions without the
+ * old market's price interruptions. If it agrees, the on-demand cover is applied and the controller's own check
+ * (`checkGroupMarket`) runs with `force`, so a trip obeys every rule and the state protocol the controller has:
  * a swap claimed by a racing check stands, a group already on on-demand stays, a launch configuration this
  * account cannot create is reported once; the SNS message and the BreakerTrips metric are the controller's.
  */
 import type { FallBackToOnDemandAction } from '../actions';
-import type { ExecutionContext, Outcome } from '../execute';
+import { breakerState } from '../decide/market';
+import { executeAction, type ExecutionContext, type Outcome } from '../execute';
 import { logDecision } from '../log';
 import { checkGroupMarket } from '../market/controller';
 import { gatherMarket } from '../market/gather';
-import { breakerState } from '../decide/market';
-import { executeAction } from '../execute';
 import { observeFarms } from '../observe';
 
 export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: ExecutionContext): Promise<Outcome> {
