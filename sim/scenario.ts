@@ -8,6 +8,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { applySettings, DEFAULT_SETTINGS } from '../src/settings';
+import { valueAt } from '../src/validation';
 import { ADVISOR_SNAPSHOTS, advisorRate, knownInstanceTypes } from './advisor';
 import { Market, StepSeries } from './market';
 import { isoToEpoch, parseDuration } from './time';
@@ -193,15 +194,6 @@ function formatPath(path: readonly PropertyKey[]): string {
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || '(top level)';
-}
-
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let value = raw;
-  for (const key of path) {
-    if (value === null || typeof value !== 'object') return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }
 
 function issueMessages(error: z.ZodError, raw: unknown): string[] {

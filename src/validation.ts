@@ -30,7 +30,8 @@ export function formatIssues(issues: readonly core.$ZodIssue[], root = '', input
   return issues.map((issue) => formatIssue(issue, root, input)).join('; ');
 }
 
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at `path` inside `input`, or undefined when the path does not exist. */
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let value = input;
   for (const key of path) {
     if (value === null || typeof value !== 'object') return undefined;

@@ -10,6 +10,7 @@ import {
   type Instance,
   type LaunchTemplateVersion,
   type RequestLaunchTemplateData,
+  type SpotPrice,
 } from '@aws-sdk/client-ec2';
 import { aws, AwsCallError, errorMessage } from '../errors';
 import type { LaunchDetails, Market, Pool, TemplateRef } from '../model';
@@ -19,6 +20,29 @@ export const ec2Client = new EC2Client({ maxAttempts: 6, retryMode: 'adaptive' }
 
 /** Spot prices are for this product: the Linux price, which the Linux on-demand price is compared with. */
 export const PRODUCT_DESCRIPTION = 'Linux/UNIX';
+
+/** Every DescribeSpotPriceHistory row of the types over [from, to], one paginated call (Linux/UNIX). */
+async function spotPriceRows(types: string[], from: Date, to: Date, doing: string, client: EC2Client): Promise<SpotPrice[]> {
+  const rows: SpotPrice[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await aws(doing, () =>
+      client.send(
+        new DescribeSpotPriceHistoryCommand({
+          InstanceTypes: types as never,
+          ProductDescriptions: [PRODUCT_DESCRIPTION],
+          StartTime: from,
+          EndTime: to,
+          MaxResults: 1000,
+          NextToken: nextToken,
+        }),
+      ),
+    );
+    rows.push(...(page.SpotPriceHistory ?? []));
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return rows;
+}
 
 /**
  * The spot price in effect at `now` for every pool, in as few calls as the API allows: one paginated
@@ -35,32 +59,16 @@ export async function describeSpotPrices(
   const types = [...new Set(pools.map((p) => p.instanceType))].sort();
   const latest = new Map<string, { price: number; at: number }>();
   if (types.length === 0) return new Map();
-  let nextToken: string | undefined;
-  do {
-    const page = await aws(`describing spot price history of ${types.join(', ')}`, () =>
-      client.send(
-        new DescribeSpotPriceHistoryCommand({
-          InstanceTypes: types as never,
-          ProductDescriptions: [PRODUCT_DESCRIPTION],
-          StartTime: now,
-          EndTime: now,
-          MaxResults: 1000,
-          NextToken: nextToken,
-        }),
-      ),
-    );
-    for (const row of page.SpotPriceHistory ?? []) {
-      if (!row.InstanceType || !row.AvailabilityZone || !row.SpotPrice) continue;
-      const key = poolKey({ instanceType: row.InstanceType, availabilityZone: row.AvailabilityZone });
-      if (!wanted.has(key)) continue;
-      const at = row.Timestamp?.getTime() ?? 0;
-      // Order is not guaranteed: keep the newest change at or before now.
-      if (at > now.getTime()) continue;
-      const seen = latest.get(key);
-      if (!seen || at >= seen.at) latest.set(key, { price: Number(row.SpotPrice), at });
-    }
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+  for (const row of await spotPriceRows(types, now, now, `describing spot price history of ${types.join(', ')}`, client)) {
+    if (!row.InstanceType || !row.AvailabilityZone || !row.SpotPrice) continue;
+    const key = poolKey({ instanceType: row.InstanceType, availabilityZone: row.AvailabilityZone });
+    if (!wanted.has(key)) continue;
+    const at = row.Timestamp?.getTime() ?? 0;
+    // Order is not guaranteed: keep the newest change at or before now.
+    if (at > now.getTime()) continue;
+    const seen = latest.get(key);
+    if (!seen || at >= seen.at) latest.set(key, { price: Number(row.SpotPrice), at });
+  }
   return new Map([...latest].map(([key, { price }]) => [key, price]));
 }
 
@@ -380,30 +388,15 @@ export async function describeSpotPriceSteps(
   const types = [...new Set(pools.map((p) => p.instanceType))].sort();
   const steps = new Map<string, PriceSteps>();
   if (types.length === 0) return steps;
-  let nextToken: string | undefined;
-  do {
-    const page = await aws(`describing spot price history of ${types.join(', ')} since ${from.toISOString()}`, () =>
-      client.send(
-        new DescribeSpotPriceHistoryCommand({
-          InstanceTypes: types as never,
-          ProductDescriptions: [PRODUCT_DESCRIPTION],
-          StartTime: from,
-          EndTime: to,
-          MaxResults: 1000,
-          NextToken: nextToken,
-        }),
-      ),
-    );
-    for (const row of page.SpotPriceHistory ?? []) {
-      if (!row.InstanceType || !row.AvailabilityZone || !row.SpotPrice || !row.Timestamp) continue;
-      const key = poolKey({ instanceType: row.InstanceType, availabilityZone: row.AvailabilityZone });
-      if (!wanted.has(key)) continue;
-      let list = steps.get(key);
-      if (!list) steps.set(key, (list = []));
-      list.push({ at: row.Timestamp.getTime(), price: Number(row.SpotPrice) });
-    }
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+  const doing = `describing spot price history of ${types.join(', ')} since ${from.toISOString()}`;
+  for (const row of await spotPriceRows(types, from, to, doing, client)) {
+    if (!row.InstanceType || !row.AvailabilityZone || !row.SpotPrice || !row.Timestamp) continue;
+    const key = poolKey({ instanceType: row.InstanceType, availabilityZone: row.AvailabilityZone });
+    if (!wanted.has(key)) continue;
+    let list = steps.get(key);
+    if (!list) steps.set(key, (list = []));
+    list.push({ at: row.Timestamp.getTime(), price: Number(row.SpotPrice) });
+  }
   for (const list of steps.values()) list.sort((a, b) => a.at - b.at);
   return steps;
 }

@@ -106,6 +106,34 @@ export function breakerState(
   return { rate, tripped: interruptions >= BREAKER_MIN_INTERRUPTIONS && rate >= settings.breakerInterruptions };
 }
 
+/**
+ * The market controller's answer, on its own fresh read of the group, to a fall-back the interruption function
+ * asks for: the reason to stand back, or undefined to go ahead. A launch refused in one pool is usually followed
+ * by one that succeeds in another AZ, so capacity fails only while the group is short by more than the on-demand
+ * fallback group can add; a pool's breaker trip stands only if the group's interruptions, price interruptions
+ * left out, trip the breaker too.
+ */
+export function fallBackDisagreement(
+  trigger: 'breaker' | 'capacity',
+  reason: string,
+  signals: Pick<MarketSignals, 'shortfall' | 'fallbackRoom' | 'interruptions' | 'instances'>,
+  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
+): string | undefined {
+  const { shortfall, fallbackRoom, interruptions, instances } = signals;
+  if (trigger === 'capacity' && shortfall <= fallbackRoom) {
+    return shortfall === 0
+      ? `not falling back: ${reason}, but the group is at its desired capacity (other pools launched)`
+      : `not falling back: ${reason}, but the on-demand fallback group can cover the ${shortfall} missing (room for ${fallbackRoom})`;
+  }
+  if (trigger === 'breaker') {
+    const confirmed = breakerState(interruptions, instances, settings);
+    if (!confirmed.tripped) {
+      return `not falling back: ${reason}, but over the group's pools, price interruptions left out, it is ${interruptions} interruptions, ${Math.round(confirmed.rate * 1000) / 1000} per instance-hour`;
+    }
+  }
+  return undefined;
+}
+
 const seconds = (from: string | undefined, now: Date): number =>
   from === undefined ? Infinity : (now.getTime() - Date.parse(from)) / 1000;
 

@@ -8,7 +8,7 @@
  * account cannot create is reported once; the SNS message and the BreakerTrips metric are the controller's.
  */
 import type { FallBackToOnDemandAction } from '../actions';
-import { breakerState } from '../decide/market';
+import { fallBackDisagreement } from '../decide/market';
 import { executeAction, type ExecutionContext, type Outcome } from '../execute';
 import { logDecision } from '../log';
 import { checkGroupMarket } from '../market/controller';
@@ -31,33 +31,10 @@ export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: 
     logDecision({ asgName: action.asgName, action: 'skip', reason: 'fall-back: the group is no longer managed' });
     return 'skipped';
   }
-  // A launch refused in one pool is usually followed by one that succeeds in another (Auto Scaling tries the
-  // group's other AZs). Capacity is failing only if the group is still short now, on this fresh read.
-  const { shortfall, fallbackRoom } = view.input.signals;
-  if (action.trigger === 'capacity' && shortfall <= fallbackRoom) {
-    logDecision({
-      asgName: action.asgName,
-      action: 'skip',
-      reason:
-        shortfall === 0
-          ? `not falling back: ${action.reason}, but the group is at its desired capacity (other pools launched)`
-          : `not falling back: ${action.reason}, but the on-demand fallback group can cover the ${shortfall} missing (room for ${fallbackRoom})`,
-    });
+  const disagreement = fallBackDisagreement(action.trigger, action.reason, view.input.signals, view.group.settings);
+  if (disagreement) {
+    logDecision({ asgName: action.asgName, action: 'skip', reason: disagreement });
     return 'skipped';
-  }
-  // The warning's pool crossed the threshold; the market controller's own count over the group's pools, price
-  // interruptions left out (src/market/gather.ts), must agree before the whole group moves.
-  if (action.trigger === 'breaker') {
-    const { interruptions, instances } = view.input.signals;
-    const confirmed = breakerState(interruptions, instances, view.group.settings);
-    if (!confirmed.tripped) {
-      logDecision({
-        asgName: action.asgName,
-        action: 'skip',
-        reason: `not falling back: ${action.reason}, but over the group's pools, price interruptions left out, it is ${interruptions} interruptions, ${Math.round(confirmed.rate * 1000) / 1000} per instance-hour`,
-      });
-      return 'skipped';
-    }
   }
   if (action.cover) await executeAction(action.cover, ctx);
   const result = await checkGroupMarket(view, ctx, { force: { trigger: action.trigger, reason: action.reason } });

@@ -8,6 +8,7 @@
  * downsampling runs too.
  */
 import type { BacktestJson, BacktestResult, PolicyMark, PolicyName, PolicySeries, PolicySummary } from '../../sim/result';
+import { mulberry32 } from '../../sim/rng';
 
 const START = Date.UTC(2015, 5, 1) / 1000; // 2015-06-01T00:00:00Z
 const ARRIVAL_HOURS = 48;
@@ -19,20 +20,8 @@ const BOOT_S = 120;
 const AZS = ['us-east-1a', 'us-east-1b', 'us-east-1e'] as const;
 const STORM_AT = START + 30 * 3600;
 
-/** mulberry32: small, seedable, good enough for fixtures. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function spotPool(az: string, seed: number): { t: number[]; price: number[] } {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const t: number[] = [];
   const price: number[] = [];
   // The real c3.xlarge series changes about every 8-9 minutes; 1a spikes above on-demand most often.
@@ -93,7 +82,7 @@ export function buildFixture(
   };
 
   // Arrivals: a daily wave plus a burst at hour 20, jobs of 5-40 minutes.
-  const arrivalsRng = rng(7);
+  const arrivalsRng = mulberry32(7);
   const arrivals: { at: number; runtime: number }[] = [];
   for (let at = START; at < START + ARRIVAL_HOURS * 3600; ) {
     const hour = (at - START) / 3600;
@@ -151,7 +140,7 @@ export function buildFixture(
   };
 
   models.forEach((m, mi) => {
-    const r = rng(100 + mi);
+    const r = mulberry32(100 + mi);
     const s: PolicySeries = { t: [], backlog: [], spot_instances: [], on_demand_instances: [], by_group: {}, cost_usd: [], wait_p95_s: [] };
     const pm: PolicyMark[] = [storm];
     const queue: { at: number; runtime: number }[] = [];
@@ -302,7 +291,7 @@ export function buildLargeResult(): BacktestResult {
   const base = buildFixture();
   const days = 7;
   const end = START + days * 86400;
-  const r = rng(99);
+  const r = mulberry32(99);
   const types = ['c3.xlarge', 'm3.medium', 'r3.large', 'g2.2xlarge', 'd2.8xlarge'];
   const spot = types.flatMap((type, ti) =>
     AZS.map((az) => {
