@@ -2,6 +2,7 @@
  * The market: one spot price step function per pool (instance type x AZ) and an on-demand price per type.
  * A step function's price holds from t[i] until t[i+1]; the first point is the price carried into the window.
  */
+import { canLaunchSpot } from '../src/pools';
 
 export class StepSeries {
   /** Epoch seconds, ascending. */
@@ -56,12 +57,15 @@ export class StepSeries {
     return this.cum[i]! + (this.price[i]! * (at - t[i]!)) / 3600;
   }
 
-  /** The first time in [from, until) when the price is strictly above `threshold`, or null. */
-  firstAbove(threshold: number, from: number, until: number): number | null {
+  /**
+   * The first time in [from, until) when this pool cannot launch or keep spot under `maxPrice` (the price above
+   * it, by the rule spotfarm's decisions use: canLaunchSpot in src/pools.ts), or null.
+   */
+  firstUnlaunchable(maxPrice: number, from: number, until: number): number | null {
     let i = this.indexAt(from);
-    if (this.price[i]! > threshold) return from;
+    if (!canLaunchSpot(this.price[i]!, maxPrice)) return from;
     for (i++; i < this.t.length && this.t[i]! < until; i++) {
-      if (this.price[i]! > threshold) return this.t[i]!;
+      if (!canLaunchSpot(this.price[i]!, maxPrice)) return this.t[i]!;
     }
     return null;
   }

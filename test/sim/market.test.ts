@@ -24,11 +24,13 @@ describe('spot price step function', () => {
     expect(series.integral(300, 300)).toBe(0);
   });
 
-  it('finds the first time the price goes above a threshold', () => {
-    expect(series.firstAbove(1.5, 0, 1000)).toBe(200);
-    expect(series.firstAbove(1.5, 250, 1000)).toBe(250);
-    expect(series.firstAbove(3, 0, 1000)).toBeNull();
-    expect(series.firstAbove(1.5, 0, 150)).toBeNull();
+  it('finds the first time the pool cannot launch spot under a max price (price above it)', () => {
+    expect(series.firstUnlaunchable(1.5, 0, 1000)).toBe(200);
+    expect(series.firstUnlaunchable(1.5, 250, 1000)).toBe(250);
+    expect(series.firstUnlaunchable(3, 0, 1000)).toBeNull();
+    expect(series.firstUnlaunchable(1.5, 0, 150)).toBeNull();
+    // At the max price exactly the pool still launches: the 2.0 step is not a price interruption at max 2.0.
+    expect(series.firstUnlaunchable(2, 0, 1000)).toBeNull();
   });
 
   it('rejects malformed series', () => {
