@@ -50,6 +50,22 @@ export class StepSeries {
     return this.cumulativeTo(to) - this.cumulativeTo(from);
   }
 
+  /** Cost in USD of running for [from, to] at this hourly price, counting only the steps whose price passes `keep`. */
+  integralWhere(from: number, to: number, keep: (price: number) => boolean): number {
+    if (to <= from) return 0;
+    let total = 0;
+    let i = this.indexAt(from);
+    let start = from;
+    while (start < to) {
+      const end = i + 1 < this.t.length ? Math.min(this.t[i + 1]!, to) : to;
+      if (end > start && keep(this.price[i]!)) total += (this.price[i]! * (end - start)) / 3600;
+      start = Math.max(start, end);
+      i++;
+      if (i >= this.t.length) break;
+    }
+    return total;
+  }
+
   private cumulativeTo(at: number): number {
     const t = this.t;
     if (at <= t[0]!) return ((at - t[0]!) * this.price[0]!) / 3600;

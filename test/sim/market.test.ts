@@ -33,6 +33,15 @@ describe('spot price step function', () => {
     expect(series.firstUnlaunchable(2, 0, 1000)).toBeNull();
   });
 
+  it('integrates only the steps whose price passes a test (spend while a pool sat at or above on-demand)', () => {
+    // [100, 350]: 100 s at 1.0, 100 s at 2.0, 50 s at 0.5; only the 2.0 step is >= 1.5.
+    expect(series.integralWhere(100, 350, (p) => p >= 1.5)).toBeCloseTo((100 * 2) / 3600, 12);
+    expect(series.integralWhere(100, 350, () => true)).toBeCloseTo(series.integral(100, 350), 12);
+    expect(series.integralWhere(0, 150, (p) => p >= 1)).toBeCloseTo((150 * 1) / 3600, 12);
+    expect(series.integralWhere(250, 260, (p) => p >= 1.5)).toBeCloseTo((10 * 2) / 3600, 12);
+    expect(series.integralWhere(300, 300, () => true)).toBe(0);
+  });
+
   it('rejects malformed series', () => {
     expect(() => new StepSeries([], [])).toThrow(/at least one point/);
     expect(() => new StepSeries([2, 1], [1, 1])).toThrow(/ascending/);
