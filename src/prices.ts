@@ -1,4 +1,4 @@
-import { canLaunchSpot } from '../pools';
+import { canLaunchSpot } from './pools';
 
 /**
  * Which spot price of a multi-AZ, multi-type group is compared with on-demand, and why.
