@@ -162,28 +162,37 @@ export async function setDesiredCapacity(
   );
 }
 
+/** What a detach came to: done, the instance was no longer in the group, or AWS cannot detach it in its state. */
+export type DetachOutcome = 'detached' | 'not-in-group' | 'not-detachable';
+
 /**
  * Detaches instances without lowering desired capacity, so the group launches their replacements at once while
- * the instances live on outside it. Returns false when an instance is no longer in the group (a concurrent run
- * or Auto Scaling itself got there first): that is "already handled", not a failure.
+ * the instances live on outside it. 'not-in-group': a concurrent run or Auto Scaling itself got there first;
+ * 'not-detachable': the instance is Pending, or already Detaching or Terminating (AWS detaches only InService
+ * and Standby instances and answers ValidationError "The instance i-... is not in InService or Standby", as
+ * reported in reproio/ecs_deploy issues 47 and 84). Neither is a failure to retry.
  */
 export async function detachInstances(
   groupName: string,
   instanceIds: string[],
   client: AutoScalingClient = autoScalingClient,
-): Promise<boolean> {
+): Promise<DetachOutcome> {
   try {
     await aws(`detaching ${instanceIds.join(', ')} from auto scaling group ${groupName}`, () =>
       client.send(
         new DetachInstancesCommand({ AutoScalingGroupName: groupName, InstanceIds: instanceIds, ShouldDecrementDesiredCapacity: false }),
       ),
     );
-    return true;
+    return 'detached';
   } catch (error) {
-    if (isNotInGroup(error)) return false;
+    if (isNotInGroup(error)) return 'not-in-group';
+    if (isNotDetachable(error)) return 'not-detachable';
     throw error;
   }
 }
+
+const isNotDetachable = (error: unknown): boolean =>
+  error instanceof AwsCallError && error.awsName === 'ValidationError' && /is not in InService or Standby/i.test(error.message);
 
 /**
  * Terminates a group's instance without lowering desired capacity (the group replaces it). Returns false when

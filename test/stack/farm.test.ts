@@ -261,6 +261,19 @@ describe('packaged stack: farm paths', () => {
       expect(source).toContain(`MetricName=\\"${name}\\"`);
       expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|\\? '${name}'|: '${name}'`));
     }
+    // A quoted search term is an exact match (CloudWatch search expression syntax): each must name a real
+    // function, group or queue of the stack, or the widget stays empty.
+    const resources = stacks['create-launch-template'].template.Resources;
+    const named = (type: string, key: string) =>
+      Object.values(resources).filter((r) => r.Type === type).map((r) => String(r.Properties?.[key]));
+    const real: Record<string, string[]> = {
+      FunctionName: named('AWS::Lambda::Function', 'FunctionName'),
+      AutoScalingGroupName: named('AWS::AutoScaling::AutoScalingGroup', 'AutoScalingGroupName'),
+      QueueName: named('AWS::SQS::Queue', 'QueueName'),
+    };
+    const exact = [...substituted.matchAll(/(FunctionName|AutoScalingGroupName|QueueName)=\\"([^"\\]+)\\"/g)].map(([, key, value]) => [key!, value!] as const);
+    expect(exact.map(([key]) => key)).toEqual(expect.arrayContaining(['FunctionName', 'AutoScalingGroupName', 'QueueName']));
+    for (const [key, value] of exact) expect(real[key], `${key}="${value}"`).toContain(value);
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
       'Spot and on-demand price per spot group (USD/h)',
       'Estimated savings vs on-demand (USD/h)',

@@ -8,7 +8,7 @@ import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { describeSpotPrices, describeTemplateVersions, resetTemplateCache, templateVersionKey } from '../../src/aws/ec2';
-import { fallbackPrice, onDemandPrice, resetPriceCache } from '../../src/aws/pricing';
+import { fallbackPrice, onDemandPrice, resetPriceCache, RETRY_AFTER_MS } from '../../src/aws/pricing';
 import { describeManagedGroups } from '../../src/aws/autoscaling';
 import { getQueueDepth } from '../../src/aws/sqs';
 
@@ -94,12 +94,45 @@ describe('onDemandPrice', () => {
     });
   });
 
-  it('falls back to the bundled table, with its date, when the API fails, and stops asking', async () => {
+  it('falls back to the bundled table, with its date, when the API fails, and does not ask again at once', async () => {
     pricing.on(GetProductsCommand).rejects(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }));
-    const price = await onDemandPrice('c5.xlarge', 'us-east-1');
-    await onDemandPrice('m5.large', 'us-east-1');
+    const t0 = Date.parse('2026-03-02T10:00:00Z');
+    const price = await onDemandPrice('c5.xlarge', 'us-east-1', undefined, t0);
+    await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + 60_000);
     expect(price).toEqual({ usdPerHour: 0.17, source: 'fallback-table', asOf: '2026-07-20T13:44:30Z' });
     expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 1);
+  });
+
+  it('asks the API again once the retry delay has passed (one failure is not for the container\'s life)', async () => {
+    // Prepare: a throttle, then the API answers.
+    pricing
+      .on(GetProductsCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .resolves({ PriceList: [fixture('GetProducts_m5.large.json')] });
+    const t0 = Date.parse('2026-03-02T10:00:00Z');
+    // Act
+    const during = await onDemandPrice('m5.large', 'us-east-1', undefined, t0);
+    const after = await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + RETRY_AFTER_MS + 1);
+    const later = await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + 10 * RETRY_AFTER_MS);
+    // Assess
+    expect(during?.source).toBe('fallback-table');
+    expect(after).toEqual({ usdPerHour: 0.096, source: 'pricing-api' });
+    expect(later).toEqual(after);
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 2);
+  });
+
+  it('follows every page of GetProducts (the plain product may be on a later page)', async () => {
+    // Prepare: a first page with no hourly price, the product on the second.
+    pricing
+      .on(GetProductsCommand)
+      .resolvesOnce({ PriceList: [], NextToken: 'page-2' })
+      .resolvesOnce({ PriceList: [fixture('GetProducts_m5.large.json')] });
+    // Act
+    const price = await onDemandPrice('m5.large', 'us-east-1');
+    // Assess
+    expect(price).toEqual({ usdPerHour: 0.096, source: 'pricing-api' });
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 2);
+    expect(pricing).toHaveReceivedNthCommandWith(GetProductsCommand, 2, { NextToken: 'page-2', MaxResults: 100 });
   });
 
   it('knows other regions for the common types, and nothing for unknown types', () => {
