@@ -123,7 +123,33 @@ export interface FailedLaunch {
   message: string;
 }
 
-/** Failed launches of a group that started at or after `since` (history is newest first). */
+/**
+ * AWS's reason for a failed activity, once: Description repeats StatusMessage ("Launching a new EC2 instance.
+ * Status Reason: <StatusMessage>"), so StatusMessage alone, or Description when there is none.
+ */
+const failureReason = (activity: { StatusMessage?: string; Description?: string }): string =>
+  activity.StatusMessage || activity.Description || '';
+
+/** Still running: listed first whatever its start time (API reference, DescribeScalingActivities output). */
+const IN_PROGRESS = new Set([
+  'PendingSpotBidPlacement',
+  'WaitingForSpotInstanceRequestId',
+  'WaitingForSpotInstanceId',
+  'WaitingForInstanceId',
+  'PreInService',
+  'InProgress',
+  'WaitingForELBConnectionDraining',
+  'MidLifecycleAction',
+  'WaitingForInstanceWarmup',
+  'WaitingForConnectionDraining',
+]);
+
+/**
+ * Failed launches of a group that started at or after `since`. "Activities are sorted by start time. Activities
+ * still in progress are described first" (DescribeScalingActivities API reference,
+ * https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html): an old activity
+ * still in progress does not end the scan, the first finished one older than `since` does.
+ */
 export async function describeFailedLaunches(
   groupName: string,
   since: Date,
@@ -137,13 +163,16 @@ export async function describeFailedLaunches(
     );
     for (const activity of page.Activities ?? []) {
       const start = activity.StartTime;
-      if (start && start < since) return out;
+      if (start && start < since) {
+        if (IN_PROGRESS.has(activity.StatusCode ?? '')) continue;
+        return out;
+      }
       if (activity.StatusCode === 'Failed' || activity.StatusCode === 'Cancelled') {
         out.push({
           activityId: activity.ActivityId ?? '',
           time: (start ?? since).toISOString(),
           statusCode: activity.StatusCode,
-          message: [activity.StatusMessage, activity.Description].filter(Boolean).join(' '),
+          message: failureReason(activity),
         });
       }
     }
@@ -219,42 +248,6 @@ const isNotInGroup = (error: unknown): boolean =>
   error instanceof AwsCallError &&
   error.awsName === 'ValidationError' &&
   /not part of Auto Scaling group|No managed instance found|Instance Id not found/i.test(error.message);
-
-/**
- * Failed or cancelled launches of every group in the account since `since`, by group, in one paginated call
- * (no group name: the history of all groups, newest first), so the cost scales with pages, not groups.
- */
-export async function describeRecentFailedLaunches(
-  since: Date,
-  client: AutoScalingClient = autoScalingClient,
-): Promise<Map<string, FailedLaunch[]>> {
-  const out = new Map<string, FailedLaunch[]>();
-  let nextToken: string | undefined;
-  do {
-    const page = await aws('describing recent scaling activities', () =>
-      client.send(new DescribeScalingActivitiesCommand({ MaxRecords: 100, NextToken: nextToken })),
-    );
-    let newer = false;
-    for (const activity of page.Activities ?? []) {
-      const start = activity.StartTime;
-      if (start && start < since) continue;
-      newer = true;
-      if ((activity.StatusCode === 'Failed' || activity.StatusCode === 'Cancelled') && activity.AutoScalingGroupName) {
-        const list = out.get(activity.AutoScalingGroupName) ?? [];
-        list.push({
-          activityId: activity.ActivityId ?? '',
-          time: (start ?? since).toISOString(),
-          statusCode: activity.StatusCode,
-          message: [activity.StatusMessage, activity.Description].filter(Boolean).join(' '),
-        });
-        out.set(activity.AutoScalingGroupName, list);
-      }
-    }
-    // Newest first: a page with nothing in the window means the rest is older still.
-    nextToken = newer ? page.NextToken || undefined : undefined;
-  } while (nextToken);
-  return out;
-}
 
 /** Everything CreateLaunchConfiguration needs to make a copy of a launch configuration (name aside). */
 export type LaunchConfigurationData = Omit<CreateLaunchConfigurationCommandInput, 'LaunchConfigurationName'>;

@@ -4,7 +4,7 @@
  * one paginated call, plus the failures the interruption function recorded from events, one per activity id)
  * and the interruptions recorded in its pools. `plan` uses it too, so plan shows what the next check would do.
  */
-import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
+import { describeFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
 import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
@@ -29,8 +29,15 @@ import type { GroupObservation, Observation } from '../observe';
 const CAPACITY_FAILURE =
   /InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded|capacity-not-available|do not have sufficient .*capacity|insufficient capacity|no Spot capacity|Spot request price of .* is lower than|max spot instance count exceeded|spot instance count exceeded/i;
 
+/**
+ * A mixed-instances group says which market failed: "Could not launch On-Demand Instances. <code> - ..." or
+ * "Could not launch Spot Instances. <code> - ..." (EC2 Auto Scaling user guide, "Troubleshoot Amazon EC2 Auto
+ * Scaling: EC2 instance launch failures"). An on-demand capacity failure is no reason to leave spot.
+ */
+const ON_DEMAND_FAILURE = /Could not launch On-Demand Instances/i;
+
 export function isCapacityFailure(message: string): boolean {
-  return CAPACITY_FAILURE.test(message);
+  return CAPACITY_FAILURE.test(message) && !ON_DEMAND_FAILURE.test(message);
 }
 
 /** What one group's market decision is made on. */
@@ -83,8 +90,13 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
   const table = config.stateTable;
 
   const longestWindow = Math.max(0, ...spotGroups.map((g) => g.settings.capacityWindow));
-  const failed =
-    spotGroups.length > 0 ? await describeRecentFailedLaunches(new Date(now.getTime() - longestWindow * 1000)) : new Map<string, FailedLaunch[]>();
+  // Each managed spot group's own history (DescribeScalingActivities with AutoScalingGroupName), not the whole
+  // account's: the account pages grow with every group, and in-progress activities come first whatever their age.
+  const failed = new Map<string, FailedLaunch[]>(
+    await Promise.all(
+      spotGroups.map(async (g) => [g.group.name, await describeFailedLaunches(g.group.name, new Date(now.getTime() - longestWindow * 1000))] as const),
+    ),
+  );
 
   // Pools are shared between groups (a farm's spot and fallback groups, several farms): read each once.
   const poolReads = new Map<string, Promise<Map<string, number>>>();
@@ -130,13 +142,20 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const running = g.group.instances.filter(isRunning);
 
       const since = new Date(now.getTime() - g.settings.capacityWindow * 1000);
+      // While the group launches on-demand (fallen back), its failed launches are on-demand failures: they say
+      // nothing about spot and must not keep the group off spot.
+      const onDemandSince = stored.state?.market === 'on-demand' ? Date.parse(stored.state.since) : Infinity;
+      const counts = (at: string, message: string) => {
+        const t = Date.parse(at);
+        return t >= since.getTime() && t < onDemandSince && isCapacityFailure(message);
+      };
       const failures = new Map<string, string>();
       for (const f of failed.get(g.group.name) ?? []) {
-        if (Date.parse(f.time) >= since.getTime() && isCapacityFailure(f.message)) failures.set(f.activityId, f.message);
+        if (counts(f.time, f.message)) failures.set(f.activityId, f.message);
       }
       if (managed && table !== '') {
         for (const r of await readCapacityFailures(table, g.group.name, since, now)) {
-          if (isCapacityFailure(r.data.message)) failures.set(r.data.id, r.data.message);
+          if (counts(r.at, r.data.message)) failures.set(r.data.id, r.data.message);
         }
       }
 

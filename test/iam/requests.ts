@@ -353,7 +353,8 @@ function launchTemplateChecks(call: RecordedCall, group: GroupFacts | undefined)
     for (const subnet of group?.subnets ?? []) run(`arn:aws:ec2:${region}:${account}:subnet/${subnet}`);
     for (const sg of template.data.SecurityGroupIds ?? []) run(`arn:aws:ec2:${region}:${account}:security-group/${sg}`);
     if (template.data.KeyName) run(`arn:aws:ec2:${region}:${account}:key-pair/${template.data.KeyName}`);
-    for (const spec of template.data.TagSpecifications ?? []) {
+    // Only what a launch creates is tagged by it (moto also echoes the template's own launch-template tags here).
+    for (const spec of (template.data.TagSpecifications ?? []).filter((t) => t.ResourceType !== 'launch-template')) {
       const tags = Object.fromEntries((spec.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
       out.push({
         action: 'ec2:CreateTags',

@@ -251,8 +251,10 @@ describe('packaged stack: farm paths', () => {
     };
     const [source, values] = body['Fn::Sub'];
     // Act: substitute as CloudFormation would, with placeholder values for the intrinsics.
+    // Fn::If takes its first branch: this is the created farm, where CreateFarm and WatchQueue hold.
+    const value = (v: unknown): unknown => (v && typeof v === 'object' && 'Fn::If' in v ? (v as { 'Fn::If': unknown[] })['Fn::If'][1] : v);
     const substituted = source.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
-      typeof values[name] === 'string' ? (values[name] as string) : name === 'AWS::Region' ? 'us-east-1' : `x-${name}`,
+      typeof value(values[name]) === 'string' ? (value(values[name]) as string) : name === 'AWS::Region' ? 'us-east-1' : `x-${name}`,
     );
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };

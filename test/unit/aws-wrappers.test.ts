@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { describeSpotPrices, describeTemplateVersions, resetTemplateCache, templateVersionKey } from '../../src/aws/ec2';
 import { fallbackPrice, onDemandPrice, resetPriceCache, RETRY_AFTER_MS } from '../../src/aws/pricing';
-import { describeManagedGroups } from '../../src/aws/autoscaling';
+import { describeFailedLaunches, describeManagedGroups } from '../../src/aws/autoscaling';
 import { getQueueDepth } from '../../src/aws/sqs';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '../fixtures/aws', name), 'utf8');
@@ -139,6 +139,37 @@ describe('onDemandPrice', () => {
     expect(fallbackPrice('m5.large', 'eu-west-1')).toMatchObject({ source: 'fallback-table', asOf: '2024-04-04' });
     expect(fallbackPrice('m5.large', 'eu-west-1')!.usdPerHour).toBeGreaterThan(0.096);
     expect(fallbackPrice('z9.nonexistent', 'us-east-1')).toBeUndefined();
+  });
+});
+
+describe('describeFailedLaunches', () => {
+  const since = new Date('2026-03-02T09:30:00Z');
+  const activity = (id: string, at: string, StatusCode: string, StatusMessage?: string) => ({
+    ActivityId: id,
+    AutoScalingGroupName: 'ml-spot',
+    StartTime: new Date(at),
+    StatusCode,
+    ...(StatusMessage ? { StatusMessage, Description: `Launching a new EC2 instance.  Status Reason: ${StatusMessage}` } : { Description: 'Launching a new EC2 instance: i-1' }),
+    Cause: 'c',
+    Progress: 100,
+  });
+
+  it('reads past an old activity still in progress (listed first) and stops at the first finished older one', async () => {
+    // Prepare: "Activities still in progress are described first" (DescribeScalingActivities API reference).
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({
+      Activities: [
+        activity('old-running', '2026-03-02T08:00:00Z', 'MidLifecycleAction'),
+        activity('new-failed', '2026-03-02T09:50:00Z', 'Failed', 'We currently do not have sufficient c5.large capacity. Launching EC2 instance failed.'),
+        activity('old-failed', '2026-03-02T09:00:00Z', 'Failed', 'too old'),
+      ] as never,
+    });
+    // Act
+    const failures = await describeFailedLaunches('ml-spot', since);
+    // Assess: the reason once, not StatusMessage followed by a Description that repeats it.
+    expect(failures).toEqual([
+      { activityId: 'new-failed', time: '2026-03-02T09:50:00.000Z', statusCode: 'Failed', message: 'We currently do not have sufficient c5.large capacity. Launching EC2 instance failed.' },
+    ]);
+    expect(autoscaling).toHaveReceivedCommandWith(DescribeScalingActivitiesCommand, { AutoScalingGroupName: 'ml-spot' });
   });
 });
 
