@@ -103,7 +103,7 @@ describe('IAM: the packaged policy allows every call the functions make', () => 
       cwd: ROOT,
       env: { ...process.env, RECORD_AWS_CALLS_DIR: dir },
       maxBuffer: 64 * 1024 * 1024,
-      timeout: 900_000,
+      timeout: 1_500_000,
     }).catch((error: { code?: number; stdout?: string; stderr?: string }) => {
       integrationExit = error.code ?? 1;
       integrationOutput = `${error.stdout ?? ''}\n${error.stderr ?? ''}`.slice(-6000);
@@ -116,7 +116,7 @@ describe('IAM: the packaged policy allows every call the functions make', () => 
     // A backtest per template style: the launch-template swaps and the mixed-instances ones.
     const base = loadScenario(resolve(ROOT, 'scenarios/default.yaml'));
     for (const marketStyle of ['launch-template', 'mixed-instances', 'launch-configuration'] as const) {
-      const scenario: Scenario = { ...base, duration: 24 * 3600, farm: { ...base.farm, marketStyle } };
+      const scenario: Scenario = { ...base, duration: 12 * 3600, farm: { ...base.farm, marketStyle } };
       const stop = recordBacktestCalls(`backtest ${marketStyle}`);
       stopRecording.push(stop);
       try {
@@ -139,7 +139,7 @@ describe('IAM: the packaged policy allows every call the functions make', () => 
       }
     }
     verdicts = await Promise.all([...distinct.values()].map((r) => evaluate(policies, r)));
-  }, 900_000);
+  }, 1_800_000);
 
   afterAll(() => {
     for (const stop of stopRecording) stop();
