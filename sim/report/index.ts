@@ -14,6 +14,7 @@ import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } fro
 import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, policiesIn } from './format';
+import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
 
@@ -92,6 +93,14 @@ function summaryTableHtml(result: BacktestResult): string {
     return `<tr${classes ? ` class="${classes}"` : ''}><th scope="row">${swatch}${escapeHtml(name)}</th>${cells}</tr>`;
   });
   return `<table class="summary"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function poolSection(json: BacktestResult['json']): string {
+  const table = poolTableHtml(json, escapeHtml);
+  if (!table) return '';
+  return `<h3>Where the money went, per pool</h3>
+<div class="table-wrap">${table}</div>
+<p class="note">One row per simulated policy and pool (instance type / Availability Zone). The last column is spot spend while that pool’s spot price was at or above on-demand: money a farm saves by leaving the pool.</p>`;
 }
 
 function headline(result: BacktestResult): string {
@@ -235,6 +244,7 @@ ${headline(result)}
 <p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. The clairvoyant is the cheapest farm that knows the future: every job starts at arrival on ceil(running jobs / slots) instances, each launch pays a boot, an instance stays in its pool (spot only below the max price) and is kept through a dip when that is cheaper than a new boot. Hover a column header for its meaning.</p>
 <h2>Market</h2>
 ${section(['chart-prices'])}
+${poolSection(json)}
 <h2>Cost</h2>
 ${section(['chart-cost'])}
 ${breakdownHtml(json, POLICY_COLORS)}

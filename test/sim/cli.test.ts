@@ -58,6 +58,9 @@ describe('spotfarm CLI', () => {
     // The clairvoyant farm costs more than the oracle and less than on-demand only.
     expect(doc.policies.clairvoyant.cost_usd).toBeGreaterThan(doc.policies.oracle.cost_usd);
     expect(doc.policies.clairvoyant.cost_usd).toBeLessThan(doc.policies['on-demand-only'].cost_usd);
+    expect(Object.keys(doc.policies['on-demand-only'].pools)).toEqual(['c3.xlarge/us-east-1a', 'c3.xlarge/us-east-1b', 'c3.xlarge/us-east-1e']);
+    expect(Object.keys(doc.policies['on-demand-only'].pools['c3.xlarge/us-east-1a']).sort()).toEqual(['cost_usd', 'on_demand_hours', 'spot_hours', 'spot_usd_at_or_above_on_demand']);
+    expect(doc.policies.oracle.pools).toBeUndefined();
     expect(c.out.join('')).toContain('on-demand-only');
     expect(POLICY_NAMES).toEqual(expect.arrayContaining(['oracle', 'clairvoyant']));
   });
