@@ -22,7 +22,7 @@ export const USAGE = `Usage:
   spotfarm --help
 
 Replays a scenario (real spot prices, a real job trace) through spotfarm's Lambda handlers and through the
-baselines (on-demand-only, recipe, aws-native, and the oracle lower bound), then prints a summary table.
+baselines (on-demand-only, recipe, aws-native) and the two bounds (the oracle, and the clairvoyant farm), then prints a summary table.
 
 Options:
   --json FILE       write the figures as JSON (fields: docs/backtest.md, "Output")
