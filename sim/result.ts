@@ -22,6 +22,20 @@ export interface PolicySummary {
   swaps: number | null;
   interruptions: number | null;
   max_backlog: number | null;
+  /**
+   * Where the money went, per pool ("<type>/<az>"): instance-hours by market and their cost. Simulated policies
+   * only (the oracle has no pools). `spot_usd_at_or_above_on_demand` is the spot spend while that pool's spot
+   * price was at or above on-demand: money a farm could have saved by leaving the pool.
+   */
+  pools?: Record<string, PoolSummary>;
+}
+
+/** One pool's figures in a policy's summary. */
+export interface PoolSummary {
+  spot_hours: number;
+  on_demand_hours: number;
+  cost_usd: number;
+  spot_usd_at_or_above_on_demand: number;
 }
 
 /** How one simulated policy's run went (diagnostics; not part of the CONTRACTS.md figures). */

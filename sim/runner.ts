@@ -142,6 +142,14 @@ async function simulate(
     swaps: world.swaps,
     interruptions: world.interruptions,
     max_backlog: world.maxBacklog,
+    pools: Object.fromEntries(
+      [...world.ec2.pools.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, p]) => [
+          key,
+          { spot_hours: p.spotSeconds / 3600, on_demand_hours: p.onDemandSeconds / 3600, cost_usd: p.cost, spot_usd_at_or_above_on_demand: p.spotCostAtOrAboveOnDemand },
+        ]),
+    ),
   };
   const stats: RunStats = {
     events: world.eventsProcessed,

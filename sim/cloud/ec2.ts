@@ -3,15 +3,27 @@
  * the spot market), and it is billed per second meanwhile. Terminated instances stay visible for a while, then
  * drop out of the listing.
  */
+import { poolKey } from '../market';
 import type { Instance } from './resources';
 import type { World } from './world';
 
 /** Terminated instances stay visible in DescribeInstances this long. */
 export const TERMINATED_VISIBLE_SECONDS = 3600;
 
+/** One pool's closed billing: instance-seconds by market and what they cost. */
+export interface PoolUsage {
+  spotSeconds: number;
+  onDemandSeconds: number;
+  cost: number;
+  /** Spot spend while the pool's spot price was at or above the type's on-demand price. */
+  spotCostAtOrAboveOnDemand: number;
+}
+
 export class Ec2 {
   /** Cost of the instances whose billing has closed. */
   private closedCost = 0;
+  /** Per pool ("type/az"), the instances whose billing has closed: where the money went. */
+  readonly pools = new Map<string, PoolUsage>();
 
   constructor(private readonly world: World) {}
 
@@ -69,6 +81,18 @@ export class Ec2 {
     const seconds = Math.max(60, t - instance.launchT);
     if (instance.market === 'spot') this.world.spotSeconds += seconds;
     else this.world.onDemandSeconds += seconds;
+    const key = poolKey(instance.type, instance.az);
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = { spotSeconds: 0, onDemandSeconds: 0, cost: 0, spotCostAtOrAboveOnDemand: 0 }));
+    pool.cost += instance.cost;
+    if (instance.market === 'spot') {
+      pool.spotSeconds += seconds;
+      const market = this.world.market;
+      const onDemand = market.onDemandPrice(instance.type);
+      pool.spotCostAtOrAboveOnDemand += market
+        .spotSeries(instance.type, instance.az)
+        .integralWhere(instance.launchT, Math.max(t, instance.launchT + 60), (price) => price >= onDemand);
+    } else pool.onDemandSeconds += seconds;
   }
 
   /** Per-second billing with a 60 s minimum, at the instance's market price at each moment. */

@@ -14,6 +14,7 @@ import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } fro
 import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
 import { dominanceVerdict, frontierChart, frontierRows, type FrontierChartSpec } from './frontier';
+import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
 
@@ -92,6 +93,14 @@ function summaryTableHtml(result: BacktestResult): string {
     return `<tr${classes ? ` class="${classes}"` : ''}><th scope="row">${swatch}${escapeHtml(name)}</th>${cells}</tr>`;
   });
   return `<table class="summary"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function poolSection(json: BacktestResult['json']): string {
+  const table = poolTableHtml(json, escapeHtml);
+  if (!table) return '';
+  return `<h3>Where the money went, per pool</h3>
+<div class="table-wrap">${table}</div>
+<p class="note">One row per simulated policy and pool (instance type / Availability Zone). The last column is spot spend while that pool’s spot price was at or above on-demand: money a farm saves by leaving the pool.</p>`;
 }
 
 function headline(result: BacktestResult): string {
@@ -267,6 +276,7 @@ ${headline(result)}
 ${frontierSection(result, frontier)}
 <h2>Market</h2>
 ${section(['chart-prices'])}
+${poolSection(json)}
 <h2>Cost</h2>
 ${section(['chart-cost'])}
 <h2>Queue</h2>

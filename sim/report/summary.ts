@@ -4,6 +4,7 @@
 import { SingleBar } from 'cli-progress';
 import type { BacktestJson } from '../result';
 import { NONE, SUMMARY_COLUMNS, formatDuration, policiesIn } from './format';
+import { poolNote } from './pools';
 
 /**
  * The policies side by side, one row each, columns aligned (numbers right, names left), plain ASCII so it
@@ -36,6 +37,8 @@ export function formatSummaryTable(json: BacktestJson): string {
   }
   const lost = names.filter((n) => n !== 'oracle' && json.policies[n].jobs_lost > 0);
   if (lost.length > 0) notes.push(`jobs lost by: ${lost.join(', ')}`);
+  const pools = poolNote(json);
+  if (pools) notes.push(pools);
   return [title, line(header), ...rows.map(line), ...notes].join('\n') + '\n';
 }
 

@@ -50,8 +50,11 @@ describe('spotfarm CLI', () => {
     expect(Object.keys(doc)).toEqual(expect.arrayContaining(['scenario', 'simulated_hours', 'wall_seconds', 'policies']));
     expect(Object.keys(doc.policies)).toEqual(['on-demand-only', 'oracle']);
     expect(Object.keys(doc.policies['on-demand-only']).sort()).toEqual(
-      ['cost_usd', 'jobs_submitted', 'jobs_completed', 'jobs_lost', 'wait_p50_s', 'wait_p95_s', 'wait_max_s', 'spot_instance_hours', 'on_demand_instance_hours', 'swaps', 'interruptions', 'max_backlog'].sort(),
+      ['cost_usd', 'jobs_submitted', 'jobs_completed', 'jobs_lost', 'wait_p50_s', 'wait_p95_s', 'wait_max_s', 'spot_instance_hours', 'on_demand_instance_hours', 'swaps', 'interruptions', 'max_backlog', 'pools'].sort(),
     );
+    expect(Object.keys(doc.policies['on-demand-only'].pools)).toEqual(['c3.xlarge/us-east-1a', 'c3.xlarge/us-east-1b', 'c3.xlarge/us-east-1e']);
+    expect(Object.keys(doc.policies['on-demand-only'].pools['c3.xlarge/us-east-1a']).sort()).toEqual(['cost_usd', 'on_demand_hours', 'spot_hours', 'spot_usd_at_or_above_on_demand']);
+    expect(doc.policies.oracle.pools).toBeUndefined();
     expect(c.out.join('')).toContain('on-demand-only');
     expect(POLICY_NAMES).toContain('oracle');
   });
