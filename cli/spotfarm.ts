@@ -17,14 +17,16 @@ import { parseSweep, sweepNotes, SweepError, SWEEPABLE, type Sweep } from '../si
 import { progressTotal, runBacktest } from '../sim/runner';
 import { loadScenario, ScenarioError, type Scenario } from '../sim/scenario';
 import { SpotfarmUnavailableError } from '../sim/policies/spotfarm';
+import { scenarioMain } from './scenario/command';
 
 export const USAGE = `Usage:
   spotfarm backtest <scenario.yaml> [--json FILE] [--report DIR] [--quiet] [--policies LIST]
                     [--sweep SETTING=V1,V2,...] [--threads N]
+  spotfarm scenario from-account --farm NAME [--days N] [--region R] --out DIR   (spotfarm scenario --help)
   spotfarm --help
 
 Replays a scenario (real spot prices, a real job trace) through spotfarm's Lambda handlers and through the
-baselines (on-demand-only, recipe, aws-native, and the oracle lower bound), then prints a summary table.
+baselines (on-demand-only, recipe, aws-native) and the two bounds (the oracle, and the clairvoyant farm), then prints a summary table.
 
 Options:
   --json FILE       write the figures as JSON (fields: docs/backtest.md, "Output")
@@ -90,6 +92,8 @@ function warnings(result: BacktestResult): string[] {
 
 /** Runs the CLI with `argv` (without node and the script); returns the exit code. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // `scenario ...` has its own options (cli/scenario/command.ts).
+  if (argv[0] === 'scenario') return scenarioMain(argv.slice(1), { ...io, stream: io === defaultIo ? process.stdout : undefined });
   let scenario: Scenario;
   let values: { json?: string; report?: string; quiet?: boolean; help?: boolean; policies?: string; sweep?: string; threads?: string };
   let policies: PolicyName[] | undefined;

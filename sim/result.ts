@@ -3,7 +3,9 @@
  * (`--json FILE`, promised in CONTRACTS.md) and the HTML report (`--report DIR`).
  */
 
-export const POLICY_NAMES = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle'] as const;
+export const POLICY_NAMES = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle', 'clairvoyant'] as const;
+/** The bounds: computed from the scenario, not simulated. */
+export const COMPUTED_POLICIES: readonly PolicyName[] = ['oracle', 'clairvoyant'];
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** One policy's figures. Field names are the JSON contract: keep them exactly. */
@@ -22,8 +24,10 @@ export interface PolicySummary {
   swaps: number | null;
   interruptions: number | null;
   max_backlog: number | null;
+  /** Where the money went, by what the instances were doing (CostBreakdown). */
+  cost_breakdown: CostBreakdown;
   /**
-   * Where the money went, per pool ("<type>/<az>"): instance-hours by market and their cost. Simulated policies
+   * Where the money went per pool ("<type>/<az>"): instance-hours by market and their cost. Simulated policies
    * only (the oracle has no pools). `spot_usd_at_or_above_on_demand` is the spot spend while that pool's spot
    * price was at or above on-demand: money a farm could have saved by leaving the pool.
    */
@@ -37,6 +41,27 @@ export interface PoolSummary {
   cost_usd: number;
   spot_usd_at_or_above_on_demand: number;
 }
+
+/**
+ * Where a policy's money went, per slot of each instance (an instance's price split evenly over its slots):
+ * busy_usd + idle_usd + boot_usd + rework_usd = cost_usd.
+ * - busy: slots running the attempt of a job that completed (or was still running when the run ended);
+ * - rework: slots running an attempt that did not complete (handed back on an interruption or scale-in, or lost
+ *   with its instance): that work is run again;
+ * - boot: instances booting (launch to in service), and the 60 s billing minimum of short-lived ones;
+ * - idle: instances in service with empty slots.
+ * on_demand_premium_usd is a view across those four, not a fifth part: what on-demand instance time cost above
+ * the cheapest price of its moment (the cheapest spot pool, or on-demand when spot is dearer).
+ */
+export interface CostBreakdown {
+  busy_usd: number;
+  idle_usd: number;
+  boot_usd: number;
+  rework_usd: number;
+  on_demand_premium_usd: number;
+}
+
+export const emptyBreakdown = (): CostBreakdown => ({ busy_usd: 0, idle_usd: 0, boot_usd: 0, rework_usd: 0, on_demand_premium_usd: 0 });
 
 /** How one simulated policy's run went (diagnostics; not part of the CONTRACTS.md figures). */
 export interface RunStats {

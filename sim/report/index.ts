@@ -9,10 +9,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { BacktestResult, PolicyMark } from '../result';
-import { POLICY_NAMES } from '../result';
+import { COMPUTED_POLICIES, POLICY_NAMES } from '../result';
 import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } from './charts';
+import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
-import { SUMMARY_COLUMNS, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
+import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
 import { dominanceVerdict, frontierChart, frontierRows, type FrontierChartSpec } from './frontier';
 import { poolTableHtml } from './pools';
 
@@ -72,7 +73,7 @@ export function formatTime(epochS: number): string {
 function summaryTableHtml(result: BacktestResult): string {
   const json = result.json;
   const names = policiesIn(json);
-  const simulated = names.filter((n) => n !== 'oracle');
+  const simulated = names.filter((n) => !COMPUTED_POLICIES.includes(n));
   const cheapest = simulated.reduce<string | undefined>(
     (best, n) => (best === undefined || json.policies[n].cost_usd < json.policies[best as typeof n].cost_usd ? n : best),
     undefined,
@@ -82,10 +83,10 @@ function summaryTableHtml(result: BacktestResult): string {
   ).join('')}</tr>`;
   const rows = names.map((name) => {
     const p = json.policies[name];
-    const classes = [name === 'spotfarm' ? 'ours' : '', name === 'oracle' ? 'oracle' : ''].filter(Boolean).join(' ');
+    const classes = [name === 'spotfarm' ? 'ours' : '', COMPUTED_POLICIES.includes(name) ? 'oracle' : ''].filter(Boolean).join(' ');
     const cells = SUMMARY_COLUMNS.map((c) => {
       const cls: string[] = [];
-      if (c.header === 'lost' && p.jobs_lost > 0 && name !== 'oracle') cls.push('bad');
+      if (c.header === 'lost' && p.jobs_lost > 0 && !COMPUTED_POLICIES.includes(name)) cls.push('bad');
       if (c.header === 'cost' && name === cheapest) cls.push('best');
       return `<td${cls.length ? ` class="${cls.join(' ')}"` : ''}>${escapeHtml(c.value(p, json, name))}</td>`;
     }).join('');
@@ -106,15 +107,17 @@ function poolSection(json: BacktestResult['json']): string {
 function headline(result: BacktestResult): string {
   const json = result.json;
   const ratio = costVsOracle(json, 'spotfarm');
+  const clairvoyantRatio = costVsClairvoyant(json, 'spotfarm');
   const sf = json.policies.spotfarm;
   if (sf === undefined) return '';
   const parts = [
     `spotfarm spent <b>${escapeHtml(SUMMARY_COLUMNS[0]?.value(sf, json, 'spotfarm') ?? '')}</b>`,
     ratio !== null ? `<b>${escapeHtml(ratio.toFixed(2))}×</b> the oracle lower bound` : '',
+    clairvoyantRatio !== null ? `<b>${escapeHtml(clairvoyantRatio.toFixed(2))}×</b> the clairvoyant farm` : '',
     `lost <b class="${sf.jobs_lost > 0 ? 'bad' : 'good'}">${escapeHtml(String(sf.jobs_lost))}</b> of ${escapeHtml(String(sf.jobs_submitted))} jobs`,
     sf.wait_p95_s !== null ? `p95 wait <b>${escapeHtml(formatDuration(sf.wait_p95_s))}</b>` : '',
   ].filter(Boolean);
-  const others = POLICY_NAMES.filter((n) => n !== 'spotfarm' && n !== 'oracle' && json.policies[n] !== undefined);
+  const others = POLICY_NAMES.filter((n) => n !== 'spotfarm' && !COMPUTED_POLICIES.includes(n) && json.policies[n] !== undefined);
   const cheaper = others.filter((n) => json.policies[n].cost_usd < sf.cost_usd);
   const verdict =
     others.length === 0
@@ -263,7 +266,7 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>${inlineSafe(uplotCss, 'style')}</style>
-<style>${PAGE_CSS}</style>
+<style>${PAGE_CSS}${BREAKDOWN_CSS}</style>
 </head>
 <body>
 <main>
@@ -272,13 +275,14 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
 ${headline(result)}
 <h2>Summary</h2>
 <div class="table-wrap">${summaryTableHtml(result)}</div>
-<p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. Hover a column header for its meaning.</p>
+<p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. The clairvoyant is the cheapest farm that knows the future: every job starts at arrival on ceil(running jobs / slots) instances, each launch pays a boot, an instance stays in its pool (spot only below the max price) and is kept through a dip when that is cheaper than a new boot. Hover a column header for its meaning.</p>
 ${frontierSection(result, frontier)}
 <h2>Market</h2>
 ${section(['chart-prices'])}
 ${poolSection(json)}
 <h2>Cost</h2>
 ${section(['chart-cost'])}
+${breakdownHtml(json, POLICY_COLORS)}
 <h2>Queue</h2>
 ${section(['chart-backlog', 'chart-waits'])}
 ${capacityIds.length ? `<h2>Capacity</h2>\n${section(capacityIds)}` : ''}
