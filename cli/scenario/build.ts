@@ -75,7 +75,13 @@ export function arrivalTimes(points: { t: number; v: number; period: number }[],
 }
 
 /** Hourly mean job duration (epoch hour start -> seconds) and where it came from. */
-export function hourlyDurations(data: AccountData): { byHour: Map<number, number>; source: DurationSource; detail: string } {
+export function hourlyDurations(data: AccountData): {
+  byHour: Map<number, number>;
+  /** Per hour, ten durations standing for its distribution (worker metric with percentiles only). */
+  deciles?: Map<number, number[]>;
+  source: DurationSource;
+  detail: string;
+} {
   const worker = new Map<number, number>();
   let jobs = 0;
   for (const h of data.jobDurations) {
@@ -85,10 +91,14 @@ export function hourlyDurations(data: AccountData): { byHour: Map<number, number
     }
   }
   if (worker.size > 0) {
+    const spread = data.jobDeciles.size > 0;
     return {
       byHour: worker,
+      deciles: data.jobDeciles,
       source: 'worker-metric',
-      detail: `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs, succeeded and failed): each job takes the mean duration of the hour it arrives in`,
+      detail: spread
+        ? `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs): each job takes, in turn, one of the ten deciles (p5 ... p95) of the succeeded jobs' durations in the hour it arrives in`
+        : `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs, succeeded and failed): each job takes the mean duration of the hour it arrives in`,
     };
   }
   // Little's law, L = lambda x W: the messages in flight on average over an hour (L), over the hour's
@@ -112,11 +122,10 @@ export function hourlyDurations(data: AccountData): { byHour: Map<number, number
   return { byHour: new Map(), source: 'setting', detail: '' };
 }
 
-function durationFor(byHour: Map<number, number>, hours: number[], at: number, fallback: number): number {
-  if (hours.length === 0) return fallback;
+/** The hour with data nearest to `at` (its own when it has data); undefined when no hour has any. */
+function nearestHour(hours: number[], at: number): number | undefined {
+  if (hours.length === 0) return undefined;
   const hour = Math.floor(at / 3600) * 3600;
-  const exact = byHour.get(hour);
-  if (exact !== undefined) return exact;
   // The nearest hour with data (binary search over the sorted hours).
   let lo = 0;
   let hi = hours.length - 1;
@@ -126,8 +135,7 @@ function durationFor(byHour: Map<number, number>, hours: number[], at: number, f
     else hi = mid;
   }
   const candidates = [hours[lo]!, hours[Math.max(0, lo - 1)]!];
-  const nearest = candidates.reduce((a, b) => (Math.abs(b - hour) < Math.abs(a - hour) ? b : a));
-  return byHour.get(nearest)!;
+  return candidates.reduce((a, b) => (Math.abs(b - hour) < Math.abs(a - hour) ? b : a));
 }
 
 export function buildScenario(data: AccountData): BuiltScenario {
@@ -207,10 +215,17 @@ export function buildScenario(data: AccountData): BuiltScenario {
       `every job takes secondsPerJob = ${formatDuration(setting)}`;
   }
   const hours = [...durations.byHour.keys()].sort((a, b) => a - b);
+  const decileHours = [...(durations.deciles?.keys() ?? [])].sort((a, b) => a - b);
   const trace = ['submit_s,runtime_s'];
   let total = 0;
-  for (const at of arrivals) {
-    const runtime = Math.max(1, durationFor(durations.byHour, hours, fromS + at, setting));
+  for (const [k, at] of arrivals.entries()) {
+    let seconds = setting;
+    const decileHour = nearestHour(decileHours, fromS + at);
+    const hour = nearestHour(hours, fromS + at);
+    // Deciles in a fixed scrambled order (7 is prime to 10): every ten jobs take each decile once.
+    if (decileHour !== undefined) seconds = durations.deciles!.get(decileHour)![(k * 7) % 10]!;
+    else if (hour !== undefined) seconds = durations.byHour.get(hour)!;
+    const runtime = Math.max(1, seconds);
     total += runtime;
     trace.push(`${at.toFixed(3)},${runtime.toFixed(1)}`);
   }

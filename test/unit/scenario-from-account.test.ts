@@ -6,6 +6,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
@@ -175,6 +176,7 @@ function accountData(overrides: Partial<AccountData> = {}): AccountData {
       { t: t0 + 3600, v: 2, period: 60 },
     ],
     jobDurations: [],
+    jobDeciles: new Map(),
     deleted: [{ t: t0, v: 0.1 }],
     inFlight: [{ t: t0, v: 5 }],
     notes: [],
@@ -196,6 +198,23 @@ describe('buildScenario (pure)', () => {
     expect(built.summary.durationSource).toBe(source);
     expect(built.summary.meanDuration).toBe(seconds);
     expect(hourlyDurations(accountData(overrides as Partial<AccountData>)).source).toBe(source);
+  });
+
+  it('spreads run times over the hour\'s deciles when CloudWatch gave the worker metric\'s percentiles', () => {
+    const t0 = Date.parse('2026-11-30T00:00:00Z') / 1000;
+    const deciles = [10, 20, 30, 40, 50, 60, 70, 80, 90, 500];
+    const built = buildScenario(
+      accountData({
+        jobDurations: [{ t: t0, sum: 850, count: 10 }],
+        jobDeciles: new Map([[t0, deciles]]),
+        arrivals: [{ t: t0, v: 20, period: 60 }],
+      }),
+    );
+    const runtimes = gunzipSync(built.files[FILES.jobs] as Buffer).toString('utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+    // Every ten jobs take each decile once, so the long tail (500 s) is there twice in twenty jobs.
+    expect([...runtimes].sort((a, b) => a - b)).toEqual([...deciles, ...deciles].sort((a, b) => a - b));
+    expect(runtimes.slice(0, 10)).not.toEqual(deciles);
+    expect(built.lines.join('\n')).toMatch(/one of the ten deciles/);
   });
 
   it('writes a scenario the backtest loads: pools, sizes, queue, settings, prices, jobs', () => {
