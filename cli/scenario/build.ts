@@ -251,7 +251,15 @@ export function buildScenario(data: AccountData): BuiltScenario {
   }
   const maxReceive = data.queue.settings.maxReceiveCount;
   if (maxReceive === undefined) notes.push(`queue ${data.queue.name} has no redrive policy: max_receive_count ${NO_REDRIVE_RECEIVES} stands for "never dead-letter"`);
-  notes.push(`boot time is not in the account's metrics: boot_seconds ${DEFAULT_BOOT_SECONDS} (edit farm.boot_seconds to your image's)`);
+  // Launch to in service, as the scaling activities timed it; under a second is no boot (moto ends activities
+  // as it starts them), so it does not count.
+  const launches = data.launchSeconds.filter((s) => s >= 1).sort((a, b) => a - b);
+  const bootSeconds = launches.length > 0 ? Math.round(launches[Math.floor((launches.length - 1) / 2)]!) : DEFAULT_BOOT_SECONDS;
+  const bootLine =
+    launches.length > 0
+      ? `boot ${bootSeconds}s: the median launch-to-in-service time of ${launches.length} launch(es) in the window (scaling activities)`
+      : `boot ${bootSeconds}s: no timed launch in the window's scaling activities (edit farm.boot_seconds to your image's)`;
+  if (launches.length === 0) notes.push(bootLine);
   notes.push('the stack\'s defaults (the `defaults` param) are not read: add them to the spotfarm: block if you set any');
 
   const name = `${data.farm}-${data.region}-last-${formatDays(days)}`;
@@ -260,7 +268,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
     `\`spotfarm scenario from-account\`. Groups: ${data.groups.map((g) => `${g.name} (${g.role}, ${g.style}, ${g.instanceTypes.join('/')}, min ${g.min} max ${g.max})`).join('; ')}. ` +
     `Spot prices: DescribeSpotPriceHistory (Linux/UNIX). On-demand: ${priceLines.join('; ')}. ` +
     `Arrivals: AWS/SQS NumberOfMessagesSent of ${data.queue.name}, spread evenly within each period. ` +
-    `Job durations: ${durations.detail}.` +
+    `Job durations: ${durations.detail}. Boot: ${bootLine}.` +
     (notes.length > 0 ? ` Notes: ${notes.join('; ')}.` : '');
 
   const yamlDoc = {
@@ -280,7 +288,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
       name: data.farm,
       market_style: lead.style,
       slots_per_instance: Number.isInteger(slots) && slots >= 1 ? slots : 1,
-      boot_seconds: DEFAULT_BOOT_SECONDS,
+      boot_seconds: bootSeconds,
       spot: { min: sum(spotGroups, 'min'), max: sum(spotGroups, 'max') },
       on_demand: { min: sum(odGroups, 'min'), max: sum(odGroups, 'max') },
       visibility_timeout_s: Math.min(43_200, Math.max(0, Math.round(data.queue.settings.visibilityTimeout))),
@@ -301,6 +309,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
     `  on-demand: ${priceLines.join('; ')}`,
     `  queue ${data.queue.name}: ${arrivals.length} jobs arrived (AWS/SQS NumberOfMessagesSent); visibility ${data.queue.settings.visibilityTimeout}s, max receives ${maxReceive ?? 'none'}`,
     `  job durations: mean ${meanDuration.toFixed(1)}s, ${durations.detail}`,
+    ...(launches.length > 0 ? [`  ${bootLine}`] : []),
     ...notes.map((n) => `  note: ${n}`),
   ];
 

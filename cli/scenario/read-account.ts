@@ -4,7 +4,7 @@
  * (test/integration/scenario-from-account.test.ts records them all), and a refusal for want of a permission
  * becomes MissingPermissionError naming the IAM action.
  */
-import { describeLaunchConfigurations, describeManagedGroups } from '../../src/aws/autoscaling';
+import { describeLaunchConfigurations, describeLaunchDurations, describeManagedGroups } from '../../src/aws/autoscaling';
 import { getMetricData, retentionSegments, type MetricPoints, type MetricQuery } from '../../src/aws/cloudwatch';
 import {
   describeSpotPriceSteps,
@@ -88,6 +88,8 @@ export interface AccountData {
   /** Hourly NumberOfMessagesDeleted per second and ApproximateNumberOfMessagesNotVisible averages (Little's law). */
   deleted: MetricPoints;
   inFlight: MetricPoints;
+  /** Seconds from launch to in service of each successful launch in the window (scaling activities). */
+  launchSeconds: number[];
   /** Calls that could not be made and were replaced by something else, in words. */
   notes: string[];
 }
@@ -106,7 +108,7 @@ export interface ReadOptions {
 export const DECILES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95] as const;
 
 /** The steps `readAccount` reports through onStep, in order (the progress bar's length). */
-export const READ_STEPS = 7;
+export const READ_STEPS = 8;
 
 export async function readAccount(options: ReadOptions): Promise<AccountData> {
   const { farm, clients, region } = options;
@@ -131,6 +133,16 @@ export async function readAccount(options: ReadOptions): Promise<AccountData> {
 
   step('launch sources');
   const groups = await readGroups(snapshots, clients);
+
+  step('launch times');
+  const launchSeconds: number[] = [];
+  for (const group of groups) {
+    launchSeconds.push(
+      ...(await read(['autoscaling:DescribeScalingActivities'], `describing the scaling activities of ${group.name}`, () =>
+        describeLaunchDurations(group.name, from, clients.autoScaling),
+      )),
+    );
+  }
 
   step('subnets');
   const subnetIds = [...new Set(snapshots.flatMap((g) => g.subnetIds ?? []))];
@@ -282,6 +294,7 @@ export async function readAccount(options: ReadOptions): Promise<AccountData> {
     arrivals,
     jobDurations,
     jobDeciles,
+    launchSeconds,
     deleted,
     inFlight,
     notes,

@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { getMetricData, retentionSegments } from '../../src/aws/cloudwatch';
+import { describeLaunchDurations } from '../../src/aws/autoscaling';
 import { describeSpotPriceSteps } from '../../src/aws/ec2';
 import { regionalClients } from '../../src/aws/regional-clients';
 import { AwsCallError } from '../../src/errors';
@@ -132,6 +133,31 @@ describe('getMetricData (a GetMetricData response in the API reference\'s shape)
   });
 });
 
+describe('describeLaunchDurations (scaling activities)', () => {
+  it('times successful launches in the window, newest first, and stops at the first older one', async () => {
+    // Activities as DescribeScalingActivities returns them (Auto Scaling API reference example: "Launching a new
+    // EC2 instance: i-4ba0837f", StatusCode Successful, StartTime/EndTime).
+    const at = (iso: string) => new Date(iso);
+    autoScaling.on(DescribeScalingActivitiesCommand).resolvesOnce({
+      Activities: [
+        { ActivityId: 'a1', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0b1', Cause: 'x', StartTime: at('2026-11-30T10:00:00Z'), EndTime: at('2026-11-30T10:01:35Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a2', AutoScalingGroupName: 'ml-spot', Description: 'Terminating EC2 instance: i-0a9', Cause: 'x', StartTime: at('2026-11-30T09:00:00Z'), EndTime: at('2026-11-30T09:03:00Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a3', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance.  Status Reason: We currently do not have sufficient capacity', Cause: 'x', StartTime: at('2026-11-30T08:00:00Z'), StatusCode: 'Failed', Progress: 100 },
+      ],
+      NextToken: 'more',
+    }).resolvesOnce({
+      Activities: [
+        { ActivityId: 'a4', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0c3', Cause: 'x', StartTime: at('2026-11-30T07:00:00Z'), EndTime: at('2026-11-30T07:02:00Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a5', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0d4', Cause: 'x', StartTime: at('2026-11-28T07:00:00Z'), EndTime: at('2026-11-28T07:09:00Z'), StatusCode: 'Successful', Progress: 100 },
+      ],
+      NextToken: 'never-read',
+    });
+    const seconds = await describeLaunchDurations('ml-spot', at('2026-11-29T00:00:00Z'), new AutoScalingClient({}));
+    expect(seconds).toEqual([95, 120]);
+    expect(autoScaling).toHaveReceivedCommandTimes(DescribeScalingActivitiesCommand, 2);
+  });
+});
+
 function accountData(overrides: Partial<AccountData> = {}): AccountData {
   const from = new Date('2026-11-30T00:00:00Z');
   const to = new Date('2026-11-30T06:00:00Z');
@@ -177,6 +203,7 @@ function accountData(overrides: Partial<AccountData> = {}): AccountData {
     ],
     jobDurations: [],
     jobDeciles: new Map(),
+    launchSeconds: [],
     deleted: [{ t: t0, v: 0.1 }],
     inFlight: [{ t: t0, v: 5 }],
     notes: [],
@@ -241,6 +268,15 @@ describe('buildScenario (pure)', () => {
   });
 
   it.each([
+    ['the median launch-to-in-service time of the window\'s launches', [0.002, 300, 95, 100], 100, /boot 100s: the median launch-to-in-service time of 3 launch/],
+    ['120 s when no launch was timed (instant activities do not count)', [0, 0.3], 120, /boot 120s: no timed launch/],
+  ])('boot_seconds: %s', (_name, launchSeconds, boot, line) => {
+    const built = buildScenario(accountData({ launchSeconds: launchSeconds as number[] }));
+    expect(String(built.files[FILES.scenario])).toMatch(new RegExp(`boot_seconds: ${boot}\\n`));
+    expect(built.lines.join('\n')).toMatch(line);
+  });
+
+  it.each([
     ['an AZ without prices for a type is left out, and said', { spotPrices: new Map([['m5.large|us-east-1a', [{ at: 0, price: 0.04 }]]]) }, /us-east-1b left out: no spot price history for m5.large/],
     ['no redrive policy stands for "never"', { queue: { name: 'jobs', tag: 'jobs', settings: { visibilityTimeout: 30, maxReceiveCount: undefined } } }, /no redrive policy: max_receive_count 1000/],
   ])('%s', (_name, overrides, note) => {
@@ -294,6 +330,7 @@ describe('scenario from-account: a missing permission names the IAM action', () 
         },
       ],
     });
+    autoScaling.on(DescribeScalingActivitiesCommand).resolves({ Activities: [] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
       LaunchTemplateVersions: [{ LaunchTemplateName: 'ml', LaunchTemplateId: 'lt-1', VersionNumber: 1, LaunchTemplateData: { InstanceType: 'm5.large' } }],
     });
