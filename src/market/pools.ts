@@ -96,12 +96,12 @@ export function assessPools(
 
 /**
  * Whether the group's breaker trips the whole group: some pool's breaker tripped and no good pool is left (every
- * priced pool out by price or breaker). One stormy pool among healthy ones leaves the group on spot: Auto
+ * pool out by price or breaker). One stormy pool among healthy ones leaves the group on spot: Auto
  * Scaling places new instances in the pools that launch, and the pool comes back when its breaker is quiet.
  */
 export function groupBreakerTripped(assessed: readonly PoolAssessment[]): boolean {
-  const priced = assessed.filter((a) => a.ratio !== undefined || a.breaker.interruptions > 0);
-  return assessed.some((a) => a.reasons.includes('breaker')) && priced.length > 0 && priced.every((a) => a.status === 'out');
+  // A pool with no price yet and a quiet breaker counts as good: as far as anyone knows, it launches.
+  return assessed.some((a) => a.reasons.includes('breaker')) && assessed.every((a) => a.status === 'out');
 }
 
 /** One line per pool for logs and plan: "c5.large|us-east-1a: out (breaker: 4 interruptions in ...)". */
