@@ -1,41 +1,60 @@
 /**
- * The simulator's speed: 7 days of the LCG trace at full rate (time_scale 1, jobs of at most one hour, as in the
- * bundled scenarios) through a farm of up to 50 spot + 50 on-demand instances, every policy, on the spiky 2015
- * c3.xlarge prices. Prints wall seconds, simulated hours, events per second and peak memory (RSS, sampled as the
- * run advances). Target: <= 60 s wall for all policies on this 2-core machine. Nothing is asserted.
+ * The simulator's speed on a month: the LCG trace at full rate (time_scale 1, jobs of at most one hour, as in the
+ * bundled scenarios) through a farm of up to 50 spot + 50 on-demand instances, on the spiky c3.xlarge prices of
+ * May 2015 (bench/data, cut by sim/data/extract.ts). The trace is the bundled 72-hour LCG extract looped: copy k
+ * of it is shifted by k x 72 h, so any length runs from a fresh clone, with no shared data folder.
  *
- * The full trace comes from the shared data folder (../shared/data, or SPOTFARM_SHARED_DATA); without it the
- * bench falls back to the bundled three-day extract and says so.
+ * Runs the spotfarm policy for 72 h, 240 h and 720 h (seconds per simulated hour should stay flat), then every
+ * policy for 720 h. Beside every speed figure: jobs completed and failed events, so a fast broken run cannot pass
+ * for a fast run; a run that completes no job, has failed events or meets an SDK call the simulated cloud does
+ * not emulate exits non-zero. Targets: 720 h <= 60 s for spotfarm, s/h within 15% from 72 h to 720 h. Timing is
+ * printed, never asserted.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { missingHandlers } from '../sim/policies/spotfarm';
 import { POLICY_NAMES, type PolicyName } from '../sim/result';
 import { runBacktest } from '../sim/runner';
-import { loadScenario } from '../sim/scenario';
+import { loadScenario, type Scenario } from '../sim/scenario';
+import { parseTrace, readText } from '../sim/workload';
 
 const ROOT = resolve(__dirname, '..');
-const shared = process.env.SPOTFARM_SHARED_DATA ?? resolve(ROOT, '../shared/data');
-const fullTrace = join(shared, 'workload-traces/LCG-2005-1.swf.gz');
-const haveFull = existsSync(fullTrace);
-const trace = haveFull ? fullTrace : join(ROOT, 'scenarios/data/lcg-2005-24h-96h.csv.gz');
-const days = haveFull ? 7 : 3;
+const PRICES = join(ROOT, 'bench/data/spot-c3.xlarge-us-east-1-2015-05-month.csv.gz');
+const EXTRACT = join(ROOT, 'scenarios/data/lcg-2005-24h-96h.csv.gz');
+const EXTRACT_FROM = 24 * 3600;
+const EXTRACT_SPAN = 72 * 3600;
+const dir = mkdtempSync(join(tmpdir(), 'spotfarm-bench-'));
 
-const yaml = `
-name: bench-lcg-${days}d-full-rate
+/** The 72-hour extract repeated to cover `hours`, as a CSV trace starting at offset 0. */
+function loopedTrace(hours: number): string {
+  const jobs = parseTrace(readText(EXTRACT), EXTRACT);
+  const lines = ['submit_s,runtime_s'];
+  for (let k = 0; k * EXTRACT_SPAN < hours * 3600; k++) {
+    for (const job of jobs) lines.push(`${job.submit - EXTRACT_FROM + k * EXTRACT_SPAN},${job.runtime}`);
+  }
+  const file = join(dir, `lcg-looped-${hours}h.csv`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+function scenario(hours: number): Scenario {
+  const file = join(dir, `bench-${hours}h.yaml`);
+  writeFileSync(
+    file,
+    `
+name: bench-lcg-${hours}h-full-rate
 start: 2015-05-01T00:00:00Z
-duration: ${days * 24}h
+duration: ${hours}h
 drain_limit: 12h
 region: us-east-1
 instance_types: [c3.xlarge]
 availability_zones: [us-east-1a, us-east-1b, us-east-1e]
 prices:
-  spot: ${join(ROOT, 'scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz')}
+  spot: ${PRICES}
   on_demand: 0.21
 workload:
-  trace: ${trace}
-  from: ${haveFull ? '0h' : '24h'}
+  trace: ${loopedTrace(hours)}
   time_scale: 1.0
   max_runtime: 1h
 interruptions:
@@ -51,40 +70,72 @@ farm:
   max_receive_count: 5
 spotfarm:
   backlogPerInstance: 4
-`;
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'spotfarm-bench-'));
-  const file = join(dir, 'bench.yaml');
-  writeFileSync(file, yaml);
-  if (!haveFull) console.log(`full LCG trace not found at ${fullTrace}: running the bundled ${days}-day extract instead`);
-  const missing = missingHandlers();
-  const policies: PolicyName[] = missing.length ? POLICY_NAMES.filter((p) => p !== 'spotfarm') : [...POLICY_NAMES];
-  if (missing.length) console.log(`spotfarm left out: ${missing.join(', ')}`);
-
-  let peakRss = process.memoryUsage().rss;
-  const sample = () => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  };
-  const loadStart = process.hrtime.bigint();
-  const scenario = loadScenario(file);
-  const loadSeconds = Number(process.hrtime.bigint() - loadStart) / 1e9;
-  const result = await runBacktest(scenario, { policies, onProgress: sample });
-  sample();
-
-  const stats = result.json.stats ?? {};
-  const events = Object.values(stats).reduce((sum, s) => sum + (s?.events ?? 0), 0);
-  const simulated = Object.values(stats).reduce((sum, s) => sum + ((s?.end_epoch_s ?? scenario.start) - scenario.start) / 3600, 0);
-  console.log(`backtest bench: ${scenario.workload.arrival.length} jobs over ${days * 24} h (LCG, full rate, jobs <= 1 h), farm <= 50 spot + 50 on-demand`);
-  console.log(`  scenario load      ${loadSeconds.toFixed(2)} s`);
-  for (const [name, s] of Object.entries(stats)) {
-    if (!s) continue;
-    const extra = s.handler_invocations ? `, ${Object.values(s.handler_invocations).reduce((a, b) => a + b, 0)} handler invocations` : '';
-    console.log(`  ${name.padEnd(16)} ${s.wall_seconds.toFixed(2).padStart(6)} s wall, ${s.events} events (${Math.round(s.events / s.wall_seconds)}/s)${extra}`);
-  }
-  console.log(`  all policies       ${result.json.wall_seconds.toFixed(2)} s wall (target <= 60 s), ${simulated.toFixed(0)} simulated policy-hours`);
-  console.log(`  events per second  ${Math.round(events / result.json.wall_seconds)}`);
-  console.log(`  peak memory (RSS)  ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+`,
+  );
+  return loadScenario(file);
 }
 
-void main();
+const broken: string[] = [];
+
+async function run(hours: number, policies: PolicyName[]): Promise<Map<PolicyName, number>> {
+  const s = scenario(hours);
+  let peakRss = process.memoryUsage.rss();
+  let ticks = 0;
+  const cpu0 = process.cpuUsage();
+  const result = await runBacktest(s, { policies, onProgress: () => {
+      if (++ticks % 256 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    } });
+  const cpu = process.cpuUsage(cpu0);
+  const perHour = new Map<PolicyName, number>();
+  console.log(`${hours} h: ${s.workload.arrival.length} jobs submitted, ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU for the ${policies.length === 1 ? 'run' : 'runs'} (the machine is shared: CPU time is the steadier figure), peak RSS ${(Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20).toFixed(0)} MiB`);
+  for (const name of policies) {
+    const summary = result.json.policies[name];
+    const st = result.json.stats?.[name];
+    const failed = st?.failed_events ?? 0;
+    const completed = summary.jobs_completed;
+    const simHours = st ? (st.end_epoch_s - s.start) / 3600 : hours;
+    const wall = st?.wall_seconds ?? result.json.wall_seconds;
+    if (st) perHour.set(name, wall / simHours);
+    const invocations = st?.handler_invocations ? `, ${Object.values(st.handler_invocations).reduce((a, b) => a + b, 0)} handler invocations` : '';
+    console.log(
+      `  ${name.padEnd(15)} ${wall.toFixed(2).padStart(7)} s wall, ${simHours.toFixed(0)} simulated h (${(wall / simHours).toFixed(4)} s/h), ` +
+        `${st?.events ?? '-'} events; jobs completed ${completed} of ${summary.jobs_submitted}, failed events ${failed}${invocations}`,
+    );
+    if (completed === 0) broken.push(`${hours} h ${name}: no job completed`);
+    if (failed > 0) broken.push(`${hours} h ${name}: ${failed} failed events (${(st?.errors ?? []).map((e) => `${e.count}x ${e.message}`).join('; ')})`);
+    if (st?.not_implemented?.length) broken.push(`${hours} h ${name}: not emulated: ${st.not_implemented.join(', ')}`);
+  }
+  return perHour;
+}
+
+async function main(): Promise<void> {
+  const missing = missingHandlers();
+  if (missing.length) {
+    console.log(`spotfarm handlers missing (${missing.join(', ')}): nothing to measure`);
+    process.exit(1);
+  }
+  console.log('backtest bench: LCG at full rate (jobs <= 1 h, the 72 h extract looped), May 2015 c3.xlarge prices, farm <= 50 spot + 50 on-demand');
+  const only = process.argv.slice(2).map(Number).filter((h) => h > 0);
+  const lengths = only.length ? only : [72, 240, 720];
+  const perHour = new Map<number, number>();
+  for (const hours of lengths) {
+    const policies: PolicyName[] = hours === lengths[lengths.length - 1] && !only.length ? [...POLICY_NAMES] : ['spotfarm'];
+    perHour.set(hours, (await run(hours, policies)).get('spotfarm')!);
+  }
+  if (perHour.size > 1) {
+    const values = [...perHour.values()];
+    const spread = Math.max(...values) / Math.min(...values) - 1;
+    console.log(`spotfarm s per simulated hour: ${[...perHour].map(([h, v]) => `${h} h ${v.toFixed(4)}`).join(', ')}; spread ${(spread * 100).toFixed(1)}% (target <= 15%)`);
+  }
+  const last = lengths[lengths.length - 1]!;
+  console.log(`spotfarm ${last} h: target <= 60 s wall (above)`);
+  if (broken.length) {
+    console.error(`BROKEN RUN:\n  ${broken.join('\n  ')}`);
+    process.exit(1);
+  }
+}
+
+void main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -5,6 +5,7 @@
  *
  * Writes:
  *   scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz   2015-05-01..05-12, c3.xlarge, us-east-1a/b/e
+ *   bench/data/spot-c3.xlarge-us-east-1-2015-05-month.csv.gz  the whole of May 2015, same cut (the 30-day bench)
  *   scenarios/data/spot-c5a.2xlarge-us-east-1-2023.csv.gz    the whole 2023 series, re-headed and sorted
  *   scenarios/data/lcg-2005-24h-96h.csv.gz                   LCG jobs submitted in [24 h, 96 h), run time <= 1 h
  *   sim/data/spot-advisor.csv.gz                             Linux interruption buckets, both advisor snapshots
@@ -30,11 +31,12 @@ function writeGz(path: string, text: string): void {
   console.log(`${path}: ${text.split('\n').length - 2} rows`);
 }
 
-// 1. The spiky 2015 series: c3.xlarge in its three AZs, 2015-05-01T00:00Z .. 2015-05-12T00:00Z, plus the last
-//    change before the window (the price carried into it).
-{
-  const from = Date.parse('2015-05-01T00:00:00Z');
-  const to = Date.parse('2015-05-12T00:00:00Z');
+// 1. The spiky 2015 series: c3.xlarge in its three AZs, from `from` to `to`, plus the last change before the
+//    window (the price carried into it). The 11-day cut feeds the bundled scenarios; the whole of May feeds the
+//    simulator's 30-day speed bench (bench/backtest.ts).
+function c3Window(fromIso: string, toIso: string, path: string): void {
+  const from = Date.parse(fromIso);
+  const to = Date.parse(toIso);
   const lines = read('spot-history-2015-us-east-1/us-east-1_spot_2015.csv.gz').trim().split('\n');
   const out = ['timestamp,instance_type,availability_zone,spot_price'];
   const carried = new Map<string, string>();
@@ -52,8 +54,10 @@ function writeGz(path: string, text: string): void {
       out.push(line);
     }
   }
-  writeGz('scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz', out.join('\n') + '\n');
+  writeGz(path, out.join('\n') + '\n');
 }
+c3Window('2015-05-01T00:00:00Z', '2015-05-12T00:00:00Z', 'scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz');
+c3Window('2015-05-01T00:00:00Z', '2015-06-01T00:00:00Z', 'bench/data/spot-c3.xlarge-us-east-1-2015-05-month.csv.gz');
 
 // 2. The calm 2023 series: same rows, our header and column order, oldest first.
 {
