@@ -28,7 +28,7 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient, type GetQueue
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Context } from 'aws-lambda';
-import { decideCapacity, emptyCapacityState, type CapacityInput } from '../src/decide/capacity';
+import { decideCapacity, emptyCapacityState, type CapacityInput } from '../src/capacity/decide';
 import { DEFAULT_SETTINGS } from '../src/settings';
 
 const DECISIONS = Number(process.env.BENCH_DECISIONS ?? 200_000);

@@ -1,10 +1,10 @@
 /**
  * `interruption`: spot interruption warnings, rebalance recommendations and failed launches (EventBridge, default
  * bus), and a schedule that sweeps up detached instances. A manual invoke runs the sweep:
- * `serverless invoke -f interruption --data '{"dryRun": true}'`. Rules: src/decide/interruption.ts.
+ * `serverless invoke -f interruption --data '{"dryRun": true}'`. Rules: src/interruption/decide.ts.
  */
 import { getConfig } from '../src/config';
-import { decideLaunchFailure, decideSweep, decideWarning } from '../src/decide/interruption';
+import { decideLaunchFailure, decideSweep, decideWarning } from '../src/interruption/decide';
 import { ConfigError } from '../src/errors';
 import { executeActions } from '../src/execute';
 import { observeLaunchFailure, observeSweep, observeWarning } from '../src/interruption/observe';

@@ -2,7 +2,7 @@
  * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
  * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
  */
-import { planCapacity, readCapacityPlanInputs } from '../src/capacity-state';
+import { planCapacity, readCapacityPlanInputs } from '../src/capacity/state';
 import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';

@@ -1,6 +1,6 @@
 /**
  * `price-check`: every `priceCheckRate` (and on manual invoke), swap each managed spot group between spot and
- * on-demand by price, capacity failures and interruptions (src/decide/market.ts), safely under races and
+ * on-demand by price, capacity failures and interruptions (src/market/decide.ts), safely under races and
  * retries (src/market/controller.ts). Manual: `serverless invoke -f price-check [--data '{"dryRun": true}']`.
  */
 import type { Context } from 'aws-lambda';

@@ -4,7 +4,7 @@
  * Change), a schedule as the safety net, and manual invokes (`{"dryRun": true, "farm": "ml"}`).
  */
 import type { Context } from 'aws-lambda';
-import { farmsOfAlarm, scaleFarm, type FarmScaleResult } from '../src/capacity-state';
+import { farmsOfAlarm, scaleFarm, type FarmScaleResult } from '../src/capacity/state';
 import { getConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
 import { alarmStateChange, type QueueDepthAlarm } from '../src/events/alarm-state-change';

@@ -6,7 +6,7 @@
  * case to the executor's switch (src/execute.ts).
  */
 
-import type { MarketOriginals, MarketTrigger } from './market-state';
+import type { MarketOriginals, MarketTrigger } from './market/state';
 import type { Pool } from './model';
 
 interface ActionBase {
@@ -28,7 +28,7 @@ export interface SetDesiredCapacityAction extends ActionBase {
   to: number;
 }
 
-/** Market controller (src/decide/market.ts): new instances launch on-demand; running instances are left alone. */
+/** Market controller (src/market/decide.ts): new instances launch on-demand; running instances are left alone. */
 export interface SwapToOnDemandAction extends ActionBase {
   kind: 'swapToOnDemand';
   trigger: MarketTrigger;
@@ -93,7 +93,7 @@ export interface FallBackToOnDemandAction extends ActionBase {
   cover?: SetDesiredCapacityAction;
 }
 
-/** The interruption function's actions (src/decide/interruption.ts). */
+/** The interruption function's actions (src/interruption/decide.ts). */
 export type InterruptionAction =
   | RecordInterruptionAction
   | DetachInstanceAction

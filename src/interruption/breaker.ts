@@ -8,11 +8,11 @@
  * account cannot create is reported once; the SNS message and the BreakerTrips metric are the controller's.
  */
 import type { FallBackToOnDemandAction } from '../actions';
-import { fallBackDisagreement } from '../decide/market';
+import { fallBackDisagreement } from '../market/decide';
 import { executeAction, type ExecutionContext, type Outcome } from '../execute';
 import { logDecision } from '../log';
 import { checkGroupMarket } from '../market/controller';
-import { gatherMarket } from '../market/gather';
+import { gatherMarket } from '../market/observe';
 import { observeFarms } from '../observe';
 
 export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: ExecutionContext): Promise<Outcome> {

@@ -10,7 +10,7 @@ import { createInstanceTags, terminateInstances } from '../aws/ec2';
 import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store';
 import type { ExecutionContext, Outcome } from '../execute';
 import { logger } from '../log';
-import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market-state';
+import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market/state';
 import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { fallBackToOnDemand } from './breaker';
 import { detachTags } from './tags';

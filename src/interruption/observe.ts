@@ -12,11 +12,11 @@ import {
   type ManagedGroup,
   type SweepObservation,
   type WarningObservation,
-} from '../decide/interruption';
+} from './decide';
 import type { LaunchUnsuccessful } from '../events/launch-unsuccessful';
 import type { RebalanceRecommendation } from '../events/rebalance-recommendation';
 import type { SpotInterruption } from '../events/spot-interruption';
-import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../market-state';
+import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../market/state';
 import type { Market } from '../model';
 import { observeFarms, type GroupObservation } from '../observe';
 import { ALIVE_STATES, DEADLINE_TAG, DETACHED_FROM_TAG, readDetachTags } from './tags';

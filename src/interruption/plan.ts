@@ -7,9 +7,9 @@
 import { describeTaggedInstances } from '../aws/ec2';
 import { poolRecordKey, queryRecords, type StoredRecord } from '../aws/state-store';
 import type { Config } from '../config';
-import { poolBreaker, type DetachedInstance } from '../decide/interruption';
+import { poolBreaker, type DetachedInstance } from './decide';
 import { formatDuration } from '../duration';
-import { INTERRUPTION_RECORD } from '../market-state';
+import { INTERRUPTION_RECORD } from '../market/state';
 import { poolKey } from '../model';
 import type { GroupObservation } from '../observe';
 import { REBALANCE_RECORD, type InterruptionRecord } from './execute';

@@ -5,7 +5,7 @@
  */
 import type { DetachReason } from '../actions';
 import type { InstanceDetails } from '../aws/ec2';
-import type { DetachedInstance } from '../decide/interruption';
+import type { DetachedInstance } from './decide';
 import { FARM_TAG } from '../settings';
 
 export const DETACHED_FROM_TAG = 'spotfarm:detached-from';

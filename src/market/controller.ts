@@ -12,14 +12,14 @@
 import { notify } from '../aws/notify';
 import { StaleStateError } from '../aws/state-store';
 import type { Config } from '../config';
-import { decideMarket, type MarketAction, type MarketDecision } from '../decide/market';
+import { decideMarket, type MarketAction, type MarketDecision } from './decide';
 import { errorMessage } from '../errors';
 import { executeActions, type ExecutionContext } from '../execute';
 import { logger } from '../log';
-import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from '../market-state';
+import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
 import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { isRunning } from '../model';
-import type { GroupMarketView } from './gather';
+import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError } from './swap';
 
 export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';

@@ -5,11 +5,11 @@
  */
 import { groupKey, latestRecords } from '../aws/state-store';
 import type { Config } from '../config';
-import { decideMarket, dwellSeconds } from '../decide/market';
-import type { MarketState } from '../market-state';
+import { decideMarket, dwellSeconds } from './decide';
+import type { MarketState } from './state';
 import type { Observation } from '../observe';
 import { estimatedSavingsPerHour } from './controller';
-import { gatherMarket, type GroupMarketView } from './gather';
+import { gatherMarket, type GroupMarketView } from './observe';
 
 export interface MarketPlan {
   /** What the next price check would do now, and why. */

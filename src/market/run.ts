@@ -9,7 +9,7 @@ import type { ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { observeFarms } from '../observe';
 import { checkGroupMarket, publishMarketMetrics, type CheckOptions, type MarketCheckResult } from './controller';
-import { gatherMarket } from './gather';
+import { gatherMarket } from './observe';
 
 export interface PriceCheckSummary {
   checkedAt: string;

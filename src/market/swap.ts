@@ -14,7 +14,7 @@ import {
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
 import type { SwapToOnDemandAction, SwapToSpotAction } from '../actions';
 import { AwsCallError, SpotfarmError } from '../errors';
-import { onDemandTwinName, type MarketOriginals } from '../market-state';
+import { onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';
 
 /**

@@ -101,7 +101,7 @@ describe('price-check with throttling and 5xx on every call', () => {
     expect(versions.LaunchTemplateVersions).toHaveLength(2);
     const group = (await autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [farm.spotGroup] }))).AutoScalingGroups![0]!;
     expect(group.LaunchTemplate?.Version).toBe('2');
-    const { readMarketState } = await import('../../src/market-state');
+    const { readMarketState } = await import('../../src/market/state');
     const { state } = await readMarketState(farm.stateTable, farm.spotGroup);
     expect(state).toMatchObject({ market: 'on-demand', lastFallbackTrigger: 'price' });
     expect(state?.pending).toBeUndefined();

@@ -24,7 +24,7 @@ import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
 import { lambdaContext } from '../support/lambda';
 import type { PriceCheckSummary } from '../../src/market/run';
-import type { MarketState } from '../../src/market-state';
+import type { MarketState } from '../../src/market/state';
 import tick from '../fixtures/events/price-check-tick.json';
 
 
@@ -48,8 +48,8 @@ describe('price-check against moto server', () => {
   let clients: ReturnType<typeof clientsFor>;
   let sns: SNSClient;
   let inboxUrl: string;
-  let recordCapacityFailure: typeof import('../../src/market-state').recordCapacityFailure;
-  let readMarketState: typeof import('../../src/market-state').readMarketState;
+  let recordCapacityFailure: typeof import('../../src/market/state').recordCapacityFailure;
+  let readMarketState: typeof import('../../src/market/state').readMarketState;
   const sent: string[] = [];
 
   const invoke = (payload: unknown) => handler(payload, lambdaContext('price-check'));
@@ -164,7 +164,7 @@ describe('price-check against moto server', () => {
     const { resetConfigCache } = await import('../../src/config');
     resetConfigCache();
     ({ handler } = (await import('../../functions/price-check')) as unknown as { handler: Handler });
-    ({ recordCapacityFailure, readMarketState } = await import('../../src/market-state'));
+    ({ recordCapacityFailure, readMarketState } = await import('../../src/market/state'));
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     for (const client of [autoScalingClient, ec2Client]) {

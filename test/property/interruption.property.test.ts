@@ -1,5 +1,5 @@
 /**
- * Property test of the interruption decisions (src/decide/interruption.ts) against a small model of the AWS
+ * Property test of the interruption decisions (src/interruption/decide.ts) against a small model of the AWS
  * semantics they rely on: a group replaces a member that leaves without a decrement (detach, terminate, EC2
  * taking it) or that Capacity Rebalancing replaces; DetachInstances fails for a non-member; SetDesiredCapacity
  * refuses values outside [min, max]; putRecordOnce refuses duplicates; EC2 takes a warned instance at its
@@ -20,7 +20,7 @@ import {
   type DetachedInstance,
   type ManagedGroup,
   type WarningObservation,
-} from '../../src/decide/interruption';
+} from '../../src/interruption/decide';
 import { DEFAULT_SETTINGS, type RebalanceMode } from '../../src/settings';
 import type { GroupInstance } from '../../src/model';
 

@@ -1,7 +1,7 @@
 /** The queue scaler's metrics: EMF lines with backlog, backlog per instance and desired per group. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { publishCapacityMetrics } from '../../src/capacity-state';
-import { decideCapacity, emptyCapacityState } from '../../src/decide/capacity';
+import { publishCapacityMetrics } from '../../src/capacity/state';
+import { decideCapacity, emptyCapacityState } from '../../src/capacity/decide';
 import { DEFAULT_SETTINGS } from '../../src/settings';
 
 describe('capacity metrics', () => {

@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Action } from '../../src/actions';
-import { decideCapacity, emptyCapacityState, type CapacityGroup, type CapacityInput, type CapacityState } from '../../src/decide/capacity';
+import { decideCapacity, emptyCapacityState, type CapacityGroup, type CapacityInput, type CapacityState } from '../../src/capacity/decide';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 type Event =

@@ -12,7 +12,7 @@ import {
   type CapacityGroup,
   type CapacityInput,
   type CapacityState,
-} from '../../src/decide/capacity';
+} from '../../src/capacity/decide';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 const NOW = new Date('2025-03-01T12:00:00Z');

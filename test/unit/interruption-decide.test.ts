@@ -1,5 +1,5 @@
 /**
- * Decision tables for the interruption function (src/decide/interruption.ts): plain objects in, actions out,
+ * Decision tables for the interruption function (src/interruption/decide.ts): plain objects in, actions out,
  * one row per rule, skip reasons included. No mocks.
  */
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import {
   type LaunchFailureObservation,
   type ManagedGroup,
   type WarningObservation,
-} from '../../src/decide/interruption';
+} from '../../src/interruption/decide';
 import type { Action } from '../../src/actions';
 import type { GroupInstance } from '../../src/model';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';

@@ -18,8 +18,8 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Config } from '../../src/config';
 import { checkGroupMarket } from '../../src/market/controller';
-import type { GroupMarketView } from '../../src/market/gather';
-import type { MarketOriginals, MarketState } from '../../src/market-state';
+import type { GroupMarketView } from '../../src/market/observe';
+import type { MarketOriginals, MarketState } from '../../src/market/state';
 import type { GroupObservation } from '../../src/observe';
 import { DEFAULT_SETTINGS } from '../../src/settings';
 

@@ -1,10 +1,10 @@
 /**
- * Decision tables for the market controller (src/decide/market.ts): plain objects in, one action and the state
+ * Decision tables for the market controller (src/market/decide.ts): plain objects in, one action and the state
  * to store out. No mocks, no clock: `now` is a parameter.
  */
 import { describe, expect, it } from 'vitest';
-import { breakerState, decideMarket, dwellSeconds, type MarketInput, type MarketSignals } from '../../src/decide/market';
-import type { MarketState } from '../../src/market-state';
+import { breakerState, decideMarket, dwellSeconds, type MarketInput, type MarketSignals } from '../../src/market/decide';
+import type { MarketState } from '../../src/market/state';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');

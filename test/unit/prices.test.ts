@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupSpotPrice, isPriceInterruption, priceAt } from '../../src/decide/prices';
+import { groupSpotPrice, isPriceInterruption, priceAt } from '../../src/prices';
 
 const od = { 'c5.large': 0.085, 'c5.xlarge': 0.17 };
 

@@ -39,7 +39,7 @@ export interface AlarmMemory {
   since: string;
 }
 
-/** The queue scaler's memory of one farm (src/capacity-state.ts keeps it in the state table). */
+/** The queue scaler's memory of one farm (src/capacity/state.ts keeps it in the state table). */
 export interface CapacityState {
   /** Last time a group's desired rose. */
   lastScaleOutAt?: string;

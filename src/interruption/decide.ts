@@ -30,8 +30,8 @@ import type { RebalanceRecommendation } from '../events/rebalance-recommendation
 import type { SpotInterruption } from '../events/spot-interruption';
 import { isRunning, type GroupInstance, type Market, type Pool } from '../model';
 import type { GroupRole, GroupSettings } from '../settings';
-import { isCapacityFailure } from '../market/gather';
-import { breakerState } from './market';
+import { isCapacityFailure } from '../market/observe';
+import { breakerState } from '../market/decide';
 
 /**
  * How long an instance detached early for a rebalance recommendation may overlap its replacement: long enough

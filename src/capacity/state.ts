@@ -1,15 +1,15 @@
 /**
  * The queue scaler's side of a farm: its capacity state in the state table (pk `farm#<farm>`, sk `capacity`,
  * versioned), and one reconcile of one farm: read the state and the spot group's market, decide (pure, in
- * src/decide/capacity.ts), claim the decision with a conditional write, then act.
+ * src/capacity/decide.ts), claim the decision with a conditional write, then act.
  *
  * Why claim before acting: two runs (a duplicate alarm event and a schedule tick, say) can decide on the same
  * state at once. Only one conditional write wins; the loser changes nothing and the next tick re-reads and
  * re-decides. Desired capacities are absolute values within [min, max], so even a replayed action cannot
  * push a group out of its bounds.
  */
-import { getFarmState, groupKey, latestRecords, putFarmState, StaleStateError } from './aws/state-store';
-import type { Config } from './config';
+import { getFarmState, groupKey, latestRecords, putFarmState, StaleStateError } from '../aws/state-store';
+import type { Config } from '../config';
 import {
   capacityStateChanged,
   decideCapacity,
@@ -18,17 +18,17 @@ import {
   type CapacityGroup,
   type CapacityInput,
   type CapacityState,
-} from './decide/capacity';
-import { AwsCallError, ConfigError } from './errors';
-import type { QueueDepthAlarm } from './events/alarm-state-change';
-import { executeActions, type ExecutedAction, type ExecutionContext } from './execute';
-import { logger } from './log';
-import { marketOf } from './market-state';
-import { MetricUnit, singleMetric } from './metrics';
-import type { GroupSnapshot, Market } from './model';
-import { isRunning } from './model';
-import type { FarmObservation, GroupObservation } from './observe';
-import type { GroupSettings } from './settings';
+} from './decide';
+import { AwsCallError, ConfigError } from '../errors';
+import type { QueueDepthAlarm } from '../events/alarm-state-change';
+import { executeActions, type ExecutedAction, type ExecutionContext } from '../execute';
+import { logger } from '../log';
+import { marketOf } from '../market/state';
+import { MetricUnit, singleMetric } from '../metrics';
+import type { GroupSnapshot, Market } from '../model';
+import { isRunning } from '../model';
+import type { FarmObservation, GroupObservation } from '../observe';
+import type { GroupSettings } from '../settings';
 
 export const CAPACITY_SECTION = 'capacity';
 

@@ -19,8 +19,8 @@ import {
   queryRecords,
   recordSortKey,
   type StoredRecord,
-} from './aws/state-store';
-import type { Market } from './model';
+} from '../aws/state-store';
+import type { Market } from '../model';
 
 /** Why a group went to on-demand. `manual` is reserved for a user's forced fall-back. */
 export type MarketTrigger = 'price' | 'capacity' | 'breaker' | 'manual';

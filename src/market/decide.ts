@@ -4,7 +4,7 @@
  *
  * Rules (README "Market controller"; every threshold is a per-group setting):
  * - To on-demand when, for `confirmChecks` consecutive checks, the group's spot/on-demand ratio
- *   (src/decide/prices.ts) is >= `swapRatio`; at once when capacity failures in `capacityWindow` reach
+ *   (src/prices.ts) is >= `swapRatio`; at once when capacity failures in `capacityWindow` reach
  *   `capacityFailures`, or when the group's pools were interrupted at `breakerInterruptions` per instance-hour
  *   over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times); or when forced (the interruption
  *   function's breaker trip calls this same function with `force`).
@@ -25,7 +25,7 @@ import {
   type MarketOriginals,
   type MarketState,
   type MarketTrigger,
-} from '../market-state';
+} from './state';
 import type { LaunchMarket } from '../observe';
 import type { GroupRole, GroupSettings } from '../settings';
 
@@ -33,7 +33,7 @@ import type { GroupRole, GroupSettings } from '../settings';
 export const BREAKER_MIN_INTERRUPTIONS = 2;
 
 export interface MarketSignals {
-  /** Spot / on-demand as src/decide/prices.ts defines it; undefined when no pool is priced. */
+  /** Spot / on-demand as src/prices.ts defines it; undefined when no pool is priced. */
   ratio: number | undefined;
   spotPrice: number | undefined;
   onDemandPrice: number | undefined;

@@ -6,17 +6,17 @@
  */
 import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
-import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../decide/prices';
+import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
 import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
-import type { MarketInput, MarketSignals } from '../decide/market';
-import { breakerState } from '../decide/market';
+import type { MarketInput, MarketSignals } from './decide';
+import { breakerState } from './decide';
 import {
   readCapacityFailures,
   readMarketState,
   readPoolInterruptions,
   type MarketOriginals,
   type VersionedMarketState,
-} from '../market-state';
+} from './state';
 import { isRunning } from '../model';
 import type { GroupObservation, Observation } from '../observe';
 
@@ -65,7 +65,7 @@ export function originalsOf(g: GroupObservation): MarketOriginals | undefined {
   }
 }
 
-/** The group's price as src/decide/prices.ts defines it. */
+/** The group's price as src/prices.ts defines it. */
 export function priceOf(g: GroupObservation): GroupPrice {
   const onDemand: Record<string, number | undefined> = {};
   for (const [type, price] of Object.entries(g.onDemandPrices)) onDemand[type] = price?.usdPerHour;
