@@ -20,7 +20,7 @@ import { readMarketState, writeMarketState, type MarketState, type VersionedMark
 import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
-import { LaunchConfigurationRefusedError } from './swap';
+import { LaunchConfigurationRefusedError, swapExecutor } from './swap';
 
 export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';
 
@@ -60,7 +60,7 @@ export async function checkGroupMarket(
     const { action } = decision;
 
     if (ctx.dryRun || table === '') {
-      const [done] = await executeActions([action], { ...ctx, dryRun: true });
+      const [done] = await executeActions([action], { ...ctx, dryRun: true }, swapExecutor);
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
@@ -73,7 +73,7 @@ export async function checkGroupMarket(
           throw error;
         }
       }
-      await executeActions([action], ctx);
+      await executeActions([action], ctx, swapExecutor);
       return { asgName, outcome: 'skipped', action };
     }
 
@@ -86,7 +86,7 @@ export async function checkGroupMarket(
       throw error;
     }
     try {
-      await executeActions([action], ctx);
+      await executeActions([action], ctx, swapExecutor);
     } catch (error) {
       if (error instanceof LaunchConfigurationRefusedError) {
         await refused(config, view, decision.state!, claimed, stored.others, error, now);
@@ -113,7 +113,7 @@ export async function checkGroupMarket(
 
   const reason = `lost the race for the group's state ${MAX_ATTEMPTS} times: another check is deciding; the next check re-reads`;
   const action: MarketAction = { kind: 'skip', asgName, reason };
-  await executeActions([action], ctx);
+  await executeActions([action], ctx, swapExecutor);
   return { asgName, outcome: 'skipped', action };
 }
 
