@@ -4,10 +4,11 @@
  * one paginated call, plus the failures the interruption function recorded from events, one per activity id)
  * and the interruptions recorded in its pools. `plan` uses it too, so plan shows what the next check would do.
  */
-import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
+import { describeLaunchConfigurations, describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
-import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
+import { describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
+import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
 import type { PoolSignal } from './pools';
 import {
@@ -18,7 +19,13 @@ import {
   type VersionedMarketState,
 } from './state';
 import { isRunning } from '../model';
-import type { GroupObservation, Observation } from '../observe';
+import type { GroupObservation, Observation, ObserveOptions } from '../observe';
+
+/** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
+export const MARKET_READS = {
+  launchSources: { describeLaunchConfigurations, describeTemplateVersions, templateVersionKey },
+  prices: { describeSpotPrices, onDemandPrice },
+} satisfies ObserveOptions;
 
 /**
  * Launch failures that mean "no spot capacity (at this price) now", matched on AWS's free text and codes:
