@@ -41,7 +41,7 @@ export interface JobMetricsOptions {
   client?: CloudWatchClient;
   /** For the default client: the queue's Region (worker/index.ts regionFor). */
   region?: string | undefined;
-  /** Seconds between sends (default 60). */
+  /** Seconds between sends (default 300: at most 8,760 calls an instance-month; see docs/worker.md). */
   flushSeconds?: number;
   log?: Log;
 }
@@ -65,7 +65,7 @@ export function cloudWatchJobMetrics(options: JobMetricsOptions): JobMetrics {
   let buffer = new Map<string, Map<number, number>>();
   let disabled = false;
   let sending: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => void flush(), (options.flushSeconds ?? 60) * 1000);
+  const timer = setInterval(() => void flush(), (options.flushSeconds ?? 300) * 1000);
   timer.unref();
 
   function record(job: JobEnd, endedAtMs = Date.now()): void {
