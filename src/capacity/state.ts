@@ -108,6 +108,7 @@ export function capacityInputOf(
   state: CapacityState,
   spotMarket: Market,
   alarm?: QueueDepthAlarm,
+  spotFallback?: 'on-demand-group',
 ): CapacityInput {
   const groups = farmGroups(farm);
   if (!groups.ok || !farm.queue) throw new ConfigError(farmProblem(farm) ?? `farm ${farm.farm} cannot be scaled`);
@@ -117,6 +118,7 @@ export function capacityInputOf(
     spot: groups.spot && capacityGroup(groups.spot.group),
     onDemand: groups.onDemand && capacityGroup(groups.onDemand.group),
     spotMarket,
+    ...(spotFallback ? { spotFallback } : {}),
     settings: groups.settings,
     state,
     alarm: alarmInput(alarm),
@@ -143,9 +145,10 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
   }
   const groups = farmGroups(farm);
   const spotName = groups.ok ? groups.spot?.group.name : undefined;
-  const spotMarket: Market = spotName && table ? (await marketOf(table, spotName)).market : 'spot';
+  // Coordinated through the state the market controller records, never a call into it.
+  const market = spotName && table ? await marketOf(table, spotName) : { market: 'spot' as Market, via: undefined };
   const stored = table ? await readCapacityState(table, farm.farm) : { state: emptyCapacityState(), version: 0 };
-  const decision = decideCapacity(capacityInputOf(farm, stored.state, spotMarket, alarm), ctx.now);
+  const decision = decideCapacity(capacityInputOf(farm, stored.state, market.market, alarm, market.via), ctx.now);
   publishCapacityMetrics(decision);
 
   if (!ctx.dryRun && capacityStateChanged(stored.state, decision.state)) {
@@ -208,6 +211,7 @@ export interface CapacityPlan {
 export interface CapacityPlanInputs {
   state: CapacityState;
   spotMarket: Market;
+  spotFallback?: 'on-demand-group';
   records: { at: string; data: { source?: string; asgName?: string; from?: number; to?: number; reason?: string } }[];
 }
 
@@ -218,10 +222,10 @@ export async function readCapacityPlanInputs(config: Readonly<Config>, farm: Far
   const spotName = groups.ok ? groups.spot?.group.name : undefined;
   const [stored, market, ...records] = await Promise.all([
     readCapacityState(config.stateTable, farm.farm),
-    spotName ? marketOf(config.stateTable, spotName) : Promise.resolve({ market: 'spot' as Market }),
+    spotName ? marketOf(config.stateTable, spotName) : Promise.resolve({ market: 'spot' as Market, via: undefined }),
     ...farm.groups.map((g) => latestRecords<CapacityPlanInputs['records'][number]['data']>(config.stateTable, groupKey(g.group.name), 'decision', 20)),
   ]);
-  return { state: stored.state, spotMarket: market.market, records: records.flat() };
+  return { state: stored.state, spotMarket: market.market, ...(market.via ? { spotFallback: market.via } : {}), records: records.flat() };
 }
 
 /** The queue scaler's section of the plan (pure): what it would do now, its state and its recent decisions. */
@@ -233,7 +237,7 @@ export function planCapacity(farm: FarmObservation, inputs: CapacityPlanInputs, 
     .map((r) => ({ at: r.at, asgName: r.data.asgName ?? '', from: r.data.from, to: r.data.to, reason: r.data.reason ?? '' }));
   const problem = farmProblem(farm);
   if (problem) return { error: problem, recentDecisions };
-  const decision = decideCapacity(capacityInputOf(farm, inputs.state, inputs.spotMarket), now);
+  const decision = decideCapacity(capacityInputOf(farm, inputs.state, inputs.spotMarket, undefined, inputs.spotFallback), now);
   return {
     policy: decision.figures.policy,
     now: decision.figures,

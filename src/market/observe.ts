@@ -73,7 +73,11 @@ export function originalsOf(g: GroupObservation): MarketOriginals | undefined {
         resolvedVersion: g.launch?.resolvedVersion,
       };
     case 'mixed-instances':
-      return { style: 'mixed-instances', onDemandPercentageAboveBaseCapacity: launch.onDemandPercentageAboveBaseCapacity };
+      return {
+        style: 'mixed-instances',
+        onDemandPercentageAboveBaseCapacity: launch.onDemandPercentageAboveBaseCapacity,
+        fallback: g.settings.mixedFallback,
+      };
     case 'none':
       return undefined;
   }
@@ -208,7 +212,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const input: MarketInput = {
         asgName: g.group.name,
         role: g.role,
-        observed: g.market,
+        observed: throughOnDemandGroup(stored, g) ? 'on-demand' : g.market,
         current: originalsOf(g),
         problems: g.problems,
         signals: {
@@ -225,6 +229,15 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
     }),
   );
+}
+
+/**
+ * A mixed-instances group fallen back through the farm's on-demand group: the fall-back left its launch source
+ * alone, so its launch source still says spot. That is not drift: the group is on on-demand by the state.
+ */
+function throughOnDemandGroup(stored: VersionedMarketState, g: GroupObservation): boolean {
+  const o = stored.state?.originals;
+  return stored.state?.market === 'on-demand' && g.group.launch.style === 'mixed-instances' && o?.style === 'mixed-instances' && o.fallback === 'on-demand-group';
 }
 
 /** What the farm's on-demand fallback group(s) can still add: max - desired, summed; 0 without one. */

@@ -41,7 +41,12 @@ export type MarketOriginals =
       version: string;
       resolvedVersion: number | undefined;
     }
-  | { style: 'mixed-instances'; onDemandPercentageAboveBaseCapacity: number };
+  | {
+      style: 'mixed-instances';
+      onDemandPercentageAboveBaseCapacity: number;
+      /** How it fell back (mixedFallback); absent in states written before the setting: `percentage`. */
+      fallback?: 'on-demand-group' | 'percentage';
+    };
 
 export interface MarketState {
   /** The controller's view: a mixed policy below 100% on-demand counts as spot (it is the user's spot setting). */
@@ -117,10 +122,20 @@ export async function writeMarketState(
   return putGroupState(table, groupName, { ...others, market: state }, version);
 }
 
-/** The market the controller has put a group in; `spot` for a group it never touched. For the queue scaler. */
-export async function marketOf(table: string, groupName: string): Promise<{ market: Market; since: string | undefined }> {
+/**
+ * The market the controller has put a group in; `spot` for a group it never touched. For the queue scaler, with
+ * `via: 'on-demand-group'` when the fall-back left the group alone and the farm's on-demand group is to take its
+ * share (a mixed-instances group with mixedFallback=on-demand-group).
+ */
+export async function marketOf(
+  table: string,
+  groupName: string,
+): Promise<{ market: Market; since: string | undefined; via?: 'on-demand-group' }> {
   const { state } = await readMarketState(table, groupName);
-  return { market: state?.market ?? 'spot', since: state?.since };
+  const market = state?.market ?? 'spot';
+  const o = state?.originals;
+  const via = market === 'on-demand' && o?.style === 'mixed-instances' && o.fallback === 'on-demand-group' ? ('on-demand-group' as const) : undefined;
+  return { market, since: state?.since, ...(via ? { via } : {}) };
 }
 
 export interface CapacityFailure {

@@ -63,6 +63,11 @@ export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotActio
       else await templateToSpot(action.asgName, originals);
       return;
     case 'mixed-instances':
+      // By default the group is left alone: the market state says on-demand and the queue scaler gives the spot
+      // group's share to the farm's on-demand group. Changing OnDemandPercentageAboveBaseCapacity instead makes
+      // Auto Scaling replace running instances to reach the new mix ("half of your instances will be gradually
+      // terminated and relaunched", UpdateAutoScalingGroup API reference), killing their jobs: opt-in only.
+      if (originals.fallback !== 'percentage' && originals.fallback !== undefined) return;
       await setOnDemandPercentage(action.asgName, action.kind === 'swapToOnDemand' ? 100 : originals.onDemandPercentageAboveBaseCapacity);
       return;
     default: {

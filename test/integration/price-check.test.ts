@@ -307,10 +307,44 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('lc-spot')).toEqual(before);
   });
 
-  it('mixed instances: on-demand percentage to 100 and back to the user value, base capacity untouched', async () => {
+  it('mixed instances, by default: the fall-back leaves the group alone and records it for the on-demand group', async () => {
+    // Prepare
+    const policy = (await group('mixed-spot')).MixedInstancesPolicy!;
+    const mixedTags = (swapRatio: string) =>
+      clients.autoscaling.send(
+        new CreateOrUpdateTagsCommand({
+          Tags: tags('mixed-spot', 'mixed', { 'spotfarm:swapRatio': swapRatio, 'spotfarm:hysteresis': '0', 'spotfarm:confirmChecks': '1', 'spotfarm:minDwell': '1m' }),
+        }),
+      );
+    await mixedTags('0.0001');
+    // Act
+    const fellBack = await invoke({ time: at(76) });
+    // Assess: no percentage change (it would replace the running fleet), the state says on-demand via the group
+    expect(outcome(fellBack, 'mixed-spot'), JSON.stringify(outcome(fellBack, 'mixed-spot'))).toMatchObject({ outcome: 'swapped', action: 'swapToOnDemand' });
+    expect((await group('mixed-spot')).MixedInstancesPolicy).toEqual(policy);
+    expect(await state('mixed-spot')).toMatchObject({ market: 'on-demand', originals: { style: 'mixed-instances', fallback: 'on-demand-group' } });
+    // Back to spot: nothing to undo on the group either.
+    await mixedTags('1');
+    const back = await invoke({ time: at(78) });
+    expect(outcome(back, 'mixed-spot'), JSON.stringify(outcome(back, 'mixed-spot'))).toMatchObject({ outcome: 'swapped', action: 'swapToSpot' });
+    expect((await group('mixed-spot')).MixedInstancesPolicy).toEqual(policy);
+  });
+
+  it('mixed instances with mixedFallback=percentage (opt-in): on-demand percentage to 100 and back to the user value, base capacity untouched', async () => {
     // Prepare
     const before = await instanceIds('mixed-spot');
-    await priceTags('mixed-spot', 'mixed', '0.0001');
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags('mixed-spot', 'mixed', {
+          'spotfarm:swapRatio': '0.0001',
+          'spotfarm:hysteresis': '0',
+          'spotfarm:confirmChecks': '1',
+          'spotfarm:mixedFallback': 'percentage',
+          // The return within this test: no dwell to wait out after the first test's round trip.
+          'spotfarm:minDwell': '1m',
+        }),
+      }),
+    );
     // Act
     await invoke({ time: at(85) });
     // Assess
@@ -320,7 +354,17 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('mixed-spot')).toEqual(before);
 
     // Act
-    await priceTags('mixed-spot', 'mixed', '1');
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags('mixed-spot', 'mixed', {
+          'spotfarm:swapRatio': '1',
+          'spotfarm:hysteresis': '0',
+          'spotfarm:confirmChecks': '1',
+          'spotfarm:mixedFallback': 'percentage',
+          'spotfarm:minDwell': '1m',
+        }),
+      }),
+    );
     await invoke({ time: at(120) });
     await invoke({ time: at(125) });
     // Assess

@@ -13,6 +13,7 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
+import { swapNote } from '../../src/market/controller';
 import { executeSwap, onDemandCopy } from '../../src/market/swap';
 
 const autoscaling = mockClient(AutoScalingClient);
@@ -95,5 +96,31 @@ describe('executeSwap: launch templates', () => {
     });
     expect(ec2).not.toHaveReceivedCommand(CreateLaunchTemplateVersionCommand);
     expect(ec2).not.toHaveReceivedCommand(CreateLaunchTemplateCommand);
+  });
+});
+
+describe('executeSwap: mixed instances (issue 14, item 2)', () => {
+  const mixed = (fallback?: 'on-demand-group' | 'percentage') => ({
+    style: 'mixed-instances' as const,
+    onDemandPercentageAboveBaseCapacity: 0,
+    ...(fallback ? { fallback } : {}),
+  });
+
+  it.each(['swapToOnDemand', 'swapToSpot'] as const)('by default (%s) leaves the group alone: a percentage change would replace the running fleet', async (kind) => {
+    const action = kind === 'swapToOnDemand'
+      ? { kind, asgName: 'ml-spot', reason: 'r', trigger: 'price' as const, from: mixed('on-demand-group') }
+      : { kind, asgName: 'ml-spot', reason: 'r', to: mixed('on-demand-group') };
+    await executeSwap(action, 'ev-1');
+    expect(autoscaling).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
+  });
+});
+
+describe('the swap notification says what happens to running instances', () => {
+  it.each([
+    [{ style: 'mixed-instances' as const, onDemandPercentageAboveBaseCapacity: 0, fallback: 'percentage' as const }, /gradually replaces running instances/],
+    [{ style: 'mixed-instances' as const, onDemandPercentageAboveBaseCapacity: 0, fallback: 'on-demand-group' as const }, /running instances are not touched/],
+    [{ style: 'launch-configuration' as const, name: 'lc' }, /running instances are not touched/],
+  ])('%j', (originals, note) => {
+    expect(swapNote(originals)).toMatch(note);
   });
 });
