@@ -216,8 +216,6 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       slotsPerInstance: s.slotsPerInstance,
       secondsPerJob: s.secondsPerJob,
       acceptableWait: s.acceptableWait,
-      bootSeconds: boot,
-      queueAgeSeconds,
     });
     const hold = holdDownSeconds(boot);
     state.needLog = trackNeed(state.needLog, sizing.need, at, iso, hold);
@@ -264,7 +262,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - boot ${f.bootSeconds}s - tick - queue age ${f.queueAgeSeconds}s, secondsPerJob ${s.secondsPerJob}s), ` +
+      `(acceptableWait ${s.acceptableWait}s - a tick, secondsPerJob ${s.secondsPerJob}s; queue age ${f.queueAgeSeconds}s), ` +
       `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);

@@ -99,14 +99,13 @@ describe('service policy: instances for the work in flight and the visible jobs 
       reason: /scale out at once/,
     },
     {
-      name: 'the older the queue, the less its jobs may still wait',
+      name: 'longer jobs let fewer visible jobs wait',
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
-      state: { queuedSince: ago(480) },
-      settings: service,
-      // Budget 600 - 60 - 480 = 60 s: 4 start in time, 16 cannot wait: (40 + 16) / 4 = 14.
-      spotTo: 14,
-      reason: /within 60s .*queue age 480s/,
+      settings: { ...service, secondsPerJob: 1200 },
+      // 40 x 540 / 1200 = 18 start in time, 2 cannot wait: ceil((40 + 2) / 4) = 11.
+      spotTo: 11,
+      reason: /start 18 within 540s/,
     },
     { name: 'from zero, every visible job needs a slot', spot: group('ml-spot', 0), queue: { visible: 5 }, settings: service, spotTo: 2 },
     {
