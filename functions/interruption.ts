@@ -7,6 +7,7 @@ import { getConfig } from '../src/config';
 import { decideLaunchFailure, decideSweep, decideWarning } from '../src/interruption/decide';
 import { ConfigError } from '../src/errors';
 import { executeActions } from '../src/execute';
+import { interruptionExecutor } from '../src/interruption/execute';
 import { observeLaunchFailure, observeSweep, observeWarning } from '../src/interruption/observe';
 import { parseInterruptionEvent } from '../src/interruption/registry';
 import { summarise, type InterruptionResult } from '../src/interruption/summary';
@@ -35,6 +36,6 @@ export const handler = withMiddleware('interruption', async (event: unknown, con
     dryRun: config.dryRun || (manual && message.dryRun === true),
     source: 'interruption',
     eventId: manual ? `manual:${context.awsRequestId}` : message.id,
-  });
+  }, interruptionExecutor);
   return summarise(message.kind, executed);
 });

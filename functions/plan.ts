@@ -2,12 +2,15 @@
  * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
  * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
  */
+import { describeInstanceMarkets } from '../src/aws/ec2';
+import { getQueueDepth } from '../src/aws/sqs';
 import { planCapacity, readCapacityPlanInputs } from '../src/capacity/state';
 import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';
 import { logger } from '../src/log';
 import { planMarket, readMarketPlanInputs } from '../src/market/plan';
+import { MARKET_READS } from '../src/market/observe';
 import { withMiddleware } from '../src/middleware';
 import { observeFarms } from '../src/observe';
 import { buildPlan, type Plan } from '../src/plan';
@@ -17,7 +20,7 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   const config = getConfig();
   const now = input.time ? new Date(input.time) : new Date();
   const farm = input.farm ?? config.farm;
-  const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
+  const observation = await observeFarms(config, now, { farm, ...MARKET_READS, queues: { getQueueDepth }, instanceMarkets: { describeInstanceMarkets } });
   const plan = buildPlan(observation, farm);
   // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
   for (const farmPlan of plan.farms) {

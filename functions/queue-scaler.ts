@@ -4,6 +4,7 @@
  * Change), a schedule as the safety net, and manual invokes (`{"dryRun": true, "farm": "ml"}`).
  */
 import type { Context } from 'aws-lambda';
+import { getQueueDepth } from '../src/aws/sqs';
 import { farmsOfAlarm, scaleFarm, type FarmScaleResult } from '../src/capacity/state';
 import { getConfig } from '../src/config';
 import { ConfigError } from '../src/errors';
@@ -32,7 +33,7 @@ export const handler = withMiddleware('queue-scaler', async (event: unknown, con
 
   const now = message ? message.time : manual?.time ? new Date(manual.time) : new Date();
   const dryRun = config.dryRun || manual?.dryRun === true;
-  const observation = await observeFarms(config, now, { farm: manual?.farm ?? config.farm, prices: false, launchSources: false });
+  const observation = await observeFarms(config, now, { farm: manual?.farm ?? config.farm, queues: { getQueueDepth } });
   const farms = alarm ? farmsOfAlarm(observation.farms, alarm) : observation.farms;
   if (alarm && farms.length === 0) {
     const watched = alarm.queueNames.length > 0 ? `queue ${alarm.queueNames.join(', ')}` : 'no SQS queue';

@@ -96,6 +96,49 @@ export interface BacktestJson {
   policies: Record<PolicyName, PolicySummary>;
   /** Per simulated policy: diagnostics of the run (an addition to the CONTRACTS.md fields). */
   stats?: Partial<Record<PolicyName, RunStats>>;
+  /**
+   * With `--sweep SETTING=V1,...`: spotfarm at each value and each baseline at its matching target, one point per
+   * (policy, value), in the order the values were given (CONTRACTS.md names).
+   */
+  frontier?: FrontierPoint[];
+  /** With `--sweep`: how the baselines were matched, which points dominate which, how it ran (an addition). */
+  sweep?: SweepInfo;
+}
+
+/** One point of the cost-against-wait frontier. Field names are the JSON contract: keep them exactly. */
+export interface FrontierPoint {
+  policy: PolicyName;
+  /** The swept spotfarm setting, as the tags spell it (`acceptableWait`). */
+  setting: string;
+  /** The value as given on the command line (`5m`); a baseline point is that baseline at its matching target. */
+  value: string;
+  cost_usd: number;
+  wait_p95_s: number | null;
+  jobs_lost: number;
+}
+
+/** What a baseline was set to at one value of the sweep (docs/backtest.md, "Frontier"). */
+export interface BaselineTargets {
+  value: string;
+  /** on-demand-only and aws-native: the target of their target tracking on visible messages per instance. */
+  target_backlog_per_instance: number;
+  /** recipe: its alarms on backlog per slot, scale out at >= high, in at <= low. */
+  recipe_alarm_high: number;
+  recipe_alarm_low: number;
+}
+
+export interface SweepInfo {
+  setting: string;
+  values: string[];
+  baseline_targets: BaselineTargets[];
+  /** Each baseline point with the spotfarm values whose point dominates it (cost <=, p95 <=, lost <=). */
+  dominance: { policy: PolicyName; value: string; dominated_by: string[] }[];
+  /** Worker threads used (0: all runs in the CLI's own thread). */
+  threads: number;
+  /** Simulations run (a run shared by several points is counted once). */
+  runs: number;
+  /** Diagnostics of the runs besides the plain backtest's (which are in `stats`). */
+  run_stats: { value: string; policy: PolicyName; stats: RunStats }[];
 }
 
 /** Regularly sampled series of one simulated policy (every `sample_seconds`). */

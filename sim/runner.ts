@@ -7,7 +7,7 @@ import { World } from './cloud/world';
 import { Tables } from './cloud/dynamodb-api';
 import { oracle } from './policies/oracle';
 import { clairvoyant } from './policies/clairvoyant';
-import { setupAwsNative, setupOnDemandOnly, setupRecipe } from './policies/baselines';
+import { setupAwsNative, setupOnDemandOnly, setupRecipe, type RecipeAlarms } from './policies/baselines';
 import {
   connectClocks,
   installSpotfarm,
@@ -37,6 +37,8 @@ export interface RunOptions {
   policies?: readonly PolicyName[];
   /** Called as simulated time advances, with the simulated seconds since the last call. */
   onProgress?: (simulatedSeconds: number) => void;
+  /** The recipe's alarm thresholds (default: STEP_ALARMS, the recipe's 80% / 20%); a sweep moves them. */
+  recipeAlarms?: RecipeAlarms;
   /** spotfarm's handlers, instead of importing functions/*.ts (tests of the simulator's own plumbing). */
   handlers?: Awaited<ReturnType<typeof loadHandlers>>;
 }
@@ -73,7 +75,7 @@ async function simulate(
   const world = new World(scenario, { workers: 'agent', horizon });
   let spotfarmStats: SpotfarmStats | undefined;
   if (name === 'on-demand-only') setupOnDemandOnly(world);
-  else if (name === 'recipe') setupRecipe(world);
+  else if (name === 'recipe') setupRecipe(world, options.recipeAlarms);
   else if (name === 'aws-native') setupAwsNative(world);
   else {
     spotfarmStats = installSpotfarm(world, spotfarm!.handlers, spotfarm!.connection);

@@ -3,14 +3,16 @@
  * per decision with its reason and figures, and records every mutation in the state table's audit trail.
  * AWS errors are never swallowed: the first failure stops the run and is rethrown after the outcomes so far are
  * logged, so Lambda's retry re-reads state and re-decides (level-triggered).
+ *
+ * The shared kinds (skip, setDesiredCapacity) are carried out here; a controller's own kinds by the executor it
+ * passes (the market's swaps, the interruption function's detach/terminate/records). This module imports no
+ * controller, so a function's bundle carries only the SDK clients of the actions it can take.
  */
 import { setDesiredCapacity } from './aws/autoscaling';
 import { groupKey, putRecordOnce, recordSortKey } from './aws/state-store';
 import type { Action } from './actions';
 import type { Config } from './config';
 import { logDecision } from './log';
-import { executeSwap } from './market/swap';
-import { executeInterruptionAction } from './interruption/execute';
 
 export interface ExecutionContext {
   config: Readonly<Config>;
@@ -30,16 +32,29 @@ export interface ExecutedAction {
   outcome: Outcome;
 }
 
-export async function executeActions(actions: Action[], ctx: ExecutionContext): Promise<ExecutedAction[]> {
+/** What a controller's executor reports: the outcome, and whether the shared audit record is written too. */
+export interface OwnOutcome {
+  outcome: Outcome;
+  /** False for actions that are a record themselves. */
+  audit: boolean;
+}
+
+/** Carries out a controller's own kinds of action (never skip or setDesiredCapacity). */
+export type Executor = (action: Action, ctx: ExecutionContext) => Promise<OwnOutcome>;
+
+/** The queue scaler's executor: it has no kinds of its own, so any other kind is a bug. */
+const sharedKindsOnly: Executor = (action) => Promise.reject(new Error(`no executor for action ${action.kind} in this function`));
+
+export async function executeActions(actions: Action[], ctx: ExecutionContext, execute: Executor = sharedKindsOnly): Promise<ExecutedAction[]> {
   const results: ExecutedAction[] = [];
   for (const action of actions) {
-    const outcome = await executeAction(action, ctx);
+    const outcome = await executeAction(action, ctx, execute);
     results.push({ action, outcome });
   }
   return results;
 }
 
-export async function executeAction(action: Action, ctx: ExecutionContext): Promise<Outcome> {
+export async function executeAction(action: Action, ctx: ExecutionContext, execute: Executor = sharedKindsOnly): Promise<Outcome> {
   const { kind, asgName, reason, figures, ...details } = action;
   if (kind === 'skip') {
     logDecision({ asgName, action: kind, reason, ...figures });
@@ -51,22 +66,9 @@ export async function executeAction(action: Action, ctx: ExecutionContext): Prom
     case 'setDesiredCapacity':
       await setDesiredCapacity(action.asgName, action.to);
       break;
-    case 'swapToOnDemand':
-    case 'swapToSpot':
-      await executeSwap(action, ctx.eventId);
-      break;
-    case 'recordInterruption':
-    case 'detachInstance':
-    case 'terminateInstance':
-    case 'recordCapacityFailure':
-    case 'fallBackToOnDemand': {
-      const result = await executeInterruptionAction(action, ctx);
-      if (!result.audit) return result.outcome;
-      break;
-    }
     default: {
-      const unknown: never = action;
-      throw new Error(`no executor for action ${JSON.stringify(unknown)}`);
+      const result = await execute(action, ctx);
+      if (!result.audit) return result.outcome;
     }
   }
   await recordDecision(action, ctx);

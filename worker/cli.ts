@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { assertRunnable, commandProcessor } from './command';
 import { WorkerConfigError, errorMessage } from './errors';
 import { createImdsClient } from './imds';
-import { runWorker, type WorkerOptions } from './index';
+import { regionFor, runWorker, type WorkerOptions } from './index';
+import { cloudWatchJobMetrics, type JobEnd } from './job-metrics';
 import { jsonLog } from './log';
 
 export const USAGE = `usage: spotfarm-worker --queue-url URL [options] -- CMD [ARGS...]
@@ -29,6 +30,10 @@ options:
                                on a rebalance recommendation (default log)
   --no-scale-in-protection     do not toggle scale-in protection on the instance's group
   --kill-grace S               seconds between SIGTERM and SIGKILL for a handed-back job (default 10)
+  --max-job-time D             stop a job running longer than D (90s, 30m, 2h) and hand its message
+                               back (default 12h, the longest SQS keeps a message hidden; 0 = none)
+  --job-metrics                publish each job's duration and outcome to CloudWatch (spotfarm JobDuration;
+                               needs cloudwatch:PutMetricData; docs/worker.md "Job metrics")
   -h, --help                   this text
 
 environment:
@@ -57,7 +62,9 @@ const defaultIo: CliIo = {
 export function parseCli(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-): { help: true } | { help: false; options: Omit<WorkerOptions, 'process' | 'log'>; command: string; args: string[]; killGraceMs: number } {
+): {
+  help: true;
+} | { help: false; options: Omit<WorkerOptions, 'process' | 'log'>; command: string; args: string[]; killGraceMs: number; jobMetrics: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -72,6 +79,8 @@ export function parseCli(
         'on-rebalance': { type: 'string' },
         'no-scale-in-protection': { type: 'boolean' },
         'kill-grace': { type: 'string' },
+        'max-job-time': { type: 'string' },
+        'job-metrics': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -104,12 +113,14 @@ export function parseCli(
   const expected = wholeNumber('--expected-seconds', values['expected-seconds'], 0, 43_200);
   if (expected !== undefined) options.expectedSeconds = () => expected;
   const killGrace = wholeNumber('--kill-grace', values['kill-grace'], 0, 3600) ?? 10;
+  const maxJob = duration('--max-job-time', values['max-job-time']);
+  if (maxJob !== undefined) options.maxJobSeconds = maxJob;
   // Tests shorten the worker's waits without new flags a user would never need.
   const receiveWait = wholeNumber('SPOTFARM_RECEIVE_WAIT_SECONDS', env.SPOTFARM_RECEIVE_WAIT_SECONDS, 0, 20);
   if (receiveWait !== undefined) options.receiveWaitSeconds = receiveWait;
   const poll = positiveNumber('SPOTFARM_METADATA_POLL_SECONDS', env.SPOTFARM_METADATA_POLL_SECONDS);
   if (poll !== undefined) options.metadataPollSeconds = poll;
-  return { help: false, options, command, args, killGraceMs: killGrace * 1000 };
+  return { help: false, options, command, args, killGraceMs: killGrace * 1000, jobMetrics: values['job-metrics'] === true };
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -127,8 +138,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     return 0;
   }
   const log = jsonLog((line) => io.stdout(line), io.env.SPOTFARM_LOG_LEVEL);
+  const metrics = parsed.jobMetrics ? cloudWatchJobMetrics({ queueUrl: parsed.options.queueUrl, region: regionFor(parsed.options.queueUrl, io.env), log }) : undefined;
   const handle = runWorker({
     ...parsed.options,
+    ...(metrics ? { onJobEnd: (end: JobEnd) => metrics.record(end) } : {}),
     process: commandProcessor(parsed.command, parsed.args, { killGraceMs: parsed.killGraceMs, env: io.env }),
     metadata: createImdsClient({ env: io.env }),
     log,
@@ -153,6 +166,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     log('error', 'exit', { reason: errorMessage(error) });
     return error instanceof WorkerConfigError ? 2 : 1;
   } finally {
+    await metrics?.stop();
     io.signals.off('SIGTERM', onSignal);
     io.signals.off('SIGINT', onSignal);
   }
@@ -165,6 +179,17 @@ function wholeNumber(flag: string, raw: string | undefined, min: number, max: nu
     throw new WorkerConfigError(`${flag} must be a whole number from ${min} to ${max}, got ${raw}`);
   }
   return value;
+}
+
+/** `90s`, `30m`, `2h` or plain seconds, up to a week; 0 means no limit. */
+function duration(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const match = /^(\d+)(s|m|h)?$/.exec(raw.trim());
+  const seconds = match ? Number(match[1]) * ({ s: 1, m: 60, h: 3600 }[match[2] ?? 's'] ?? 1) : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds > 7 * 86_400) {
+    throw new WorkerConfigError(`${flag} must be a duration like 90s, 30m or 2h (at most 168h; 0 for none), got ${raw}`);
+  }
+  return seconds;
 }
 
 function positiveNumber(flag: string, raw: string | undefined): number | undefined {

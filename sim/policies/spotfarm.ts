@@ -78,9 +78,20 @@ export function spotfarmEnvironment(world: World): Record<string, string> {
   };
 }
 
-/** Sets `vars` in process.env and returns a function that restores what was there. */
+/**
+ * Sets `vars` in process.env and returns a function that restores what was there. A Lambda sees only the
+ * variables its function configures, so every other SPOTFARM_* variable of the caller's shell (a developer's
+ * SPOTFARM_SHARED_DATA, say) is hidden meanwhile: src/config.ts rightly refuses an unknown SPOTFARM_* variable,
+ * which would otherwise fail every simulated invocation.
+ */
 export function withEnvironment(vars: Record<string, string>): () => void {
   const saved = new Map<string, string | undefined>();
+  for (const key of Object.keys(process.env)) {
+    if (key.startsWith('SPOTFARM_') && !(key in vars)) {
+      saved.set(key, process.env[key]);
+      delete process.env[key];
+    }
+  }
   for (const [key, value] of Object.entries(vars)) {
     saved.set(key, process.env[key]);
     process.env[key] = value;
@@ -93,6 +104,23 @@ export function withEnvironment(vars: Record<string, string>): () => void {
   };
 }
 
+/**
+ * `import()` of one of the project's TypeScript modules. In a worker thread on Node 20 the ESM loader has no tsx
+ * hooks (hooks registered with module.register do not reach worker threads there), so a sweep's worker
+ * (sim/frontier/worker-entry.cjs) registers tsx's CommonJS hook and modules come through require instead: the
+ * same module instances the handlers themselves require.
+ */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(file)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION' && typeof require === 'function') {
+      return require(file) as Record<string, unknown>;
+    }
+    throw err;
+  }
+}
+
 /** Imports the handlers (once per process, like a warm Lambda container). */
 export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>> {
   const missing = missingHandlers();
@@ -100,7 +128,7 @@ export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>>
   const out = {} as Record<SpotfarmFunction, Handler>;
   for (const name of SPOTFARM_FUNCTIONS) {
     const file = resolve(REPO, 'functions', `${name}.ts`);
-    const mod = (await import(file)) as { handler?: unknown; default?: { handler?: unknown } };
+    const mod = (await importModule(file)) as { handler?: unknown; default?: { handler?: unknown } };
     const handler = mod.handler ?? mod.default?.handler;
     if (typeof handler !== 'function') throw new SpotfarmUnavailableError([`functions/${name}.ts does not export a handler`]);
     out[name] = handler as Handler;
@@ -115,11 +143,19 @@ export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>>
 export async function resetStackConfig(): Promise<void> {
   const file = resolve(REPO, 'src/config.ts');
   if (!existsSync(file)) return;
-  const config = (await import(file)) as { resetConfigCache?: () => void };
+  const config = (await importModule(file)) as { resetConfigCache?: () => void };
   config.resetConfigCache?.();
   // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
   const caches = resolve(REPO, 'src/aws/caches.ts');
-  if (existsSync(caches)) ((await import(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
+  if (existsSync(caches)) ((await importModule(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
+  // The handlers' logger takes its level from SPOTFARM_LOG_LEVEL when src/log.ts is first imported, which may be
+  // before this run set it (the CLI's other commands import AWS wrappers that log): set it from the run's
+  // environment, or every decision of the simulated Lambdas is printed among the CLI's output.
+  const log = resolve(REPO, 'src/log.ts');
+  if (existsSync(log)) {
+    const { logger } = (await importModule(log)) as { logger?: { setLogLevel?: (level: string) => void } };
+    logger?.setLogLevel?.(process.env.SPOTFARM_LOG_LEVEL ?? 'INFO');
+  }
 }
 
 /**
@@ -132,7 +168,7 @@ export async function connectClocks(nowMs: () => number): Promise<void> {
   for (const [rel, name] of CLOCK_SETTERS) {
     const file = resolve(REPO, rel);
     if (!existsSync(file)) continue;
-    const mod = (await import(file)) as Record<string, unknown>;
+    const mod = await importModule(file);
     const setter = mod[name];
     if (typeof setter === 'function') (setter as (clock: () => number) => void)(nowMs);
   }

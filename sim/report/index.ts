@@ -13,7 +13,8 @@ import { COMPUTED_POLICIES, POLICY_NAMES } from '../result';
 import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } from './charts';
 import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
-import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, policiesIn } from './format';
+import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
+import { dominanceVerdict, frontierChart, frontierRows, type FrontierChartSpec } from './frontier';
 import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
@@ -145,6 +146,37 @@ ${legend}<p class="hover" data-hover-for="${escapeHtml(chart.id)}"></p>
 </section>`;
 }
 
+/** The frontier (with `--sweep`): the chart, then every point with what the baseline was set to and what dominates it. */
+function frontierSection(result: BacktestResult, chart: FrontierChartSpec | undefined): string {
+  const json = result.json;
+  if (!chart || !json.sweep) return '';
+  const setting = escapeHtml(json.sweep.setting);
+  const rows = frontierRows(json)
+    .map((r) => {
+      const p = r.point;
+      const swatch = `<span class="swatch" style="background:${POLICY_COLORS[p.policy]}"></span>`;
+      const dom =
+        r.dominatedBy === undefined
+          ? ''
+          : r.dominatedBy.length
+            ? `<td class="good">spotfarm at ${escapeHtml(r.dominatedBy.join(', '))}</td>`
+            : '<td class="bad">none</td>';
+      return `<tr${p.policy === 'spotfarm' ? ' class="ours"' : ''}><td>${escapeHtml(p.value)}</td><th scope="row">${swatch}${escapeHtml(p.policy)}</th><td>${escapeHtml(r.target)}</td><td>${escapeHtml(formatUsd(p.cost_usd))}</td><td>${escapeHtml(formatDuration(p.wait_p95_s))}</td><td${p.jobs_lost > 0 ? ' class="bad"' : ''}>${escapeHtml(formatInt(p.jobs_lost))}</td>${dom || '<td></td>'}</tr>`;
+    })
+    .join('');
+  const verdict = dominanceVerdict(json);
+  const unplaced = chart.unplaced ? ` ${chart.unplaced} point(s) had no job start and no p95 wait: they are in the table only.` : '';
+  return `<h2>Frontier</h2>
+<section class="chart-card">
+<h3>${escapeHtml(chart.title)}</h3>
+<p class="note">${escapeHtml(chart.note + unplaced)}</p>
+<div class="chart" id="${chart.id}"></div>
+</section>
+${verdict ? `<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): ${escapeHtml(verdict)}.</p>` : ''}
+<div class="table-wrap"><table class="summary frontier"><thead><tr><th scope="col">${setting}</th><th scope="col">Policy</th><th scope="col">Baseline set to</th><th scope="col">Cost</th><th scope="col">Wait p95</th><th scope="col">Lost</th><th scope="col">Dominated by</th></tr></thead><tbody>${rows}</tbody></table></div>
+<p class="note">spotfarm ran with ${setting} at each value; each baseline ran at the target that moves with the value as spotfarm’s own sizing does (docs/backtest.md, “Frontier”). ${escapeHtml(String(json.sweep.runs))} simulations.</p>`;
+}
+
 function eventLists(result: BacktestResult): string {
   const blocks = POLICY_NAMES.flatMap((name) => {
     const marks: PolicyMark[] = [...(result.marks[name] ?? [])].sort((a, b) => a.t - b.t);
@@ -194,6 +226,7 @@ table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nu
 .summary tr.ours { background: #eff6ff; }
 .summary tr.oracle { color: var(--muted); font-style: italic; }
 .summary td.best { font-weight: 700; color: #15803d; }
+.summary.frontier td:nth-child(1), .summary.frontier td:nth-child(3), .summary.frontier td:last-child { text-align: left; }
 .swatch, .marks-legend i, .events i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .chart-card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 14px 8px; margin: 0 0 16px; }
 .chart { width: 100%; min-height: 120px; }
@@ -223,7 +256,8 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
       .map(chartSection)
       .join('\n');
   const capacityIds = charts.filter((c) => c.id.startsWith('chart-capacity-')).map((c) => c.id);
-  const data = { from, to, markStyle: MARK_STYLE, charts };
+  const frontier = frontierChart(json, POLICY_COLORS);
+  const data = { from, to, markStyle: MARK_STYLE, charts, frontier: frontier ?? null };
   const title = `spotfarm backtest: ${json.scenario}`;
   return `<!doctype html>
 <html lang="en">
@@ -242,6 +276,7 @@ ${headline(result)}
 <h2>Summary</h2>
 <div class="table-wrap">${summaryTableHtml(result)}</div>
 <p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. The clairvoyant is the cheapest farm that knows the future: every job starts at arrival on ceil(running jobs / slots) instances, each launch pays a boot, an instance stays in its pool (spot only below the max price) and is kept through a dip when that is cheaper than a new boot. Hover a column header for its meaning.</p>
+${frontierSection(result, frontier)}
 <h2>Market</h2>
 ${section(['chart-prices'])}
 ${poolSection(json)}

@@ -24,7 +24,7 @@ import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import { executeActions, type ExecutedAction, type ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { marketOf } from '../market/state';
-import { metrics, MetricUnit } from '../metrics';
+import { MetricUnit, singleMetric } from '../metrics';
 import type { GroupSnapshot, Market } from '../model';
 import { isRunning } from '../model';
 import type { FarmObservation, GroupObservation } from '../observe';
@@ -190,14 +190,14 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
 export function publishCapacityMetrics(decision: CapacityDecision): void {
   const { figures } = decision;
   const farmMetric = (name: string, value: number) => {
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimension('farm', figures.farm);
     single.addMetric(name, MetricUnit.Count, value);
   };
   farmMetric('Backlog', figures.backlog);
   farmMetric('BacklogPerInstance', figures.backlogPerInstance);
   for (const action of decision.actions) {
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimensions({ farm: figures.farm, asgName: action.asgName });
     const desired = action.kind === 'setDesiredCapacity' ? action.to : Number(action.figures?.desired ?? NaN);
     if (Number.isFinite(desired)) single.addMetric('DesiredCapacity', MetricUnit.Count, desired);

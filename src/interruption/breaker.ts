@@ -12,12 +12,12 @@ import { fallBackDisagreement } from '../market/decide';
 import { executeAction, type ExecutionContext, type Outcome } from '../execute';
 import { logDecision } from '../log';
 import { checkGroupMarket } from '../market/controller';
-import { gatherMarket } from '../market/observe';
+import { gatherMarket, MARKET_READS } from '../market/observe';
 import { observeFarms } from '../observe';
 
 export async function fallBackToOnDemand(action: FallBackToOnDemandAction, ctx: ExecutionContext): Promise<Outcome> {
   const { config, now } = ctx;
-  const observation = await observeFarms(config, now, { queues: false });
+  const observation = await observeFarms(config, now, MARKET_READS);
   // Only this group: the market controller's gather reads state and history per group it is given.
   const narrowed = {
     ...observation,

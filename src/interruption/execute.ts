@@ -4,14 +4,14 @@
  * says whether the action was new (`done`) or already done by someone else (`skipped`: a duplicate record, an
  * instance another run detached first, an instance already gone).
  */
-import type { InterruptionAction } from '../actions';
+import type { Action, InterruptionAction } from '../actions';
 import { detachInstances, terminateInstanceInGroup } from '../aws/autoscaling';
 import { createInstanceTags, terminateInstances } from '../aws/ec2';
 import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store';
-import type { ExecutionContext, Outcome } from '../execute';
+import type { ExecutionContext, Executor, OwnOutcome } from '../execute';
 import { logger } from '../log';
 import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market/state';
-import { metrics, MetricUnit } from '../metrics';
+import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { fallBackToOnDemand } from './breaker';
 import { detachTags } from './tags';
 
@@ -35,11 +35,15 @@ export function setInterruptionClock(next: () => number): void {
   clock = next;
 }
 
-export interface InterruptionOutcome {
-  outcome: Outcome;
-  /** Write the shared audit record too (false for actions that are a record themselves). */
-  audit: boolean;
-}
+export type InterruptionOutcome = OwnOutcome;
+
+const INTERRUPTION_KINDS = new Set<Action['kind']>(['recordInterruption', 'detachInstance', 'terminateInstance', 'recordCapacityFailure', 'fallBackToOnDemand']);
+
+/** The interruption function's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
+export const interruptionExecutor: Executor = (action, ctx) => {
+  if (!INTERRUPTION_KINDS.has(action.kind)) return Promise.reject(new Error(`the interruption function does not execute ${action.kind}`));
+  return executeInterruptionAction(action as InterruptionAction, ctx);
+};
 
 export async function executeInterruptionAction(action: InterruptionAction, ctx: ExecutionContext): Promise<InterruptionOutcome> {
   const table = ctx.config.stateTable;
@@ -66,7 +70,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      const single = metrics.singleMetric();
+      const single = singleMetric();
       single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
       single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };

@@ -17,10 +17,10 @@ import { errorMessage } from '../errors';
 import { executeActions, type ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
-import { metrics, MetricUnit } from '../metrics';
+import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
-import { LaunchConfigurationRefusedError } from './swap';
+import { LaunchConfigurationRefusedError, swapExecutor } from './swap';
 
 export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';
 
@@ -60,7 +60,7 @@ export async function checkGroupMarket(
     const { action } = decision;
 
     if (ctx.dryRun || table === '') {
-      const [done] = await executeActions([action], { ...ctx, dryRun: true });
+      const [done] = await executeActions([action], { ...ctx, dryRun: true }, swapExecutor);
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
@@ -73,7 +73,7 @@ export async function checkGroupMarket(
           throw error;
         }
       }
-      await executeActions([action], ctx);
+      await executeActions([action], ctx, swapExecutor);
       return { asgName, outcome: 'skipped', action };
     }
 
@@ -86,7 +86,7 @@ export async function checkGroupMarket(
       throw error;
     }
     try {
-      await executeActions([action], ctx);
+      await executeActions([action], ctx, swapExecutor);
     } catch (error) {
       if (error instanceof LaunchConfigurationRefusedError) {
         await refused(config, view, decision.state!, claimed, stored.others, error, now);
@@ -113,7 +113,7 @@ export async function checkGroupMarket(
 
   const reason = `lost the race for the group's state ${MAX_ATTEMPTS} times: another check is deciding; the next check re-reads`;
   const action: MarketAction = { kind: 'skip', asgName, reason };
-  await executeActions([action], ctx);
+  await executeActions([action], ctx, swapExecutor);
   return { asgName, outcome: 'skipped', action };
 }
 
@@ -122,7 +122,7 @@ async function announce(config: Readonly<Config>, view: GroupMarketView, action:
   if (action.kind === 'skip') return;
   const to = action.kind === 'swapToOnDemand' ? 'on-demand' : 'spot';
   const trigger = action.kind === 'swapToOnDemand' ? action.trigger : 'price';
-  const single = metrics.singleMetric();
+  const single = singleMetric();
   single.addDimensions({ asgName: action.asgName, to });
   single.addMetric('MarketSwaps', MetricUnit.Count, 1);
   if (trigger === 'breaker') metrics.addMetric('BreakerTrips', MetricUnit.Count, 1);
@@ -182,7 +182,7 @@ export function publishMarketMetrics(view: GroupMarketView): void {
   const { ratio, spotPrice, onDemandPrice } = view.input.signals;
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
     if (value === undefined || !Number.isFinite(value)) return;
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimension('asgName', g.group.name);
     single.addMetric(name, unit, value);
   };

@@ -3,13 +3,14 @@
  * that the interruption function runs on a breaker trip. The handler (functions/price-check.ts), the benchmark
  * and the backtest all go through here.
  */
+import { describeInstanceMarkets } from '../aws/ec2';
 import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { observeFarms } from '../observe';
 import { checkGroupMarket, publishMarketMetrics, type CheckOptions, type MarketCheckResult } from './controller';
-import { gatherMarket } from './observe';
+import { gatherMarket, MARKET_READS } from './observe';
 
 export interface PriceCheckSummary {
   checkedAt: string;
@@ -25,7 +26,7 @@ export interface PriceCheckSummary {
  * rethrown at the end, so Lambda retries the event and the retry finishes what failed.
  */
 export async function runPriceCheck(ctx: ExecutionContext, farm: string): Promise<PriceCheckSummary> {
-  const observation = await observeFarms(ctx.config, ctx.now, { farm, queues: false, instanceMarkets: true });
+  const observation = await observeFarms(ctx.config, ctx.now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
   const views = await gatherMarket(observation, ctx.config, ctx.now);
   const results: MarketCheckResult[] = [];
   const failures: { asgName: string; error: unknown }[] = [];
@@ -61,7 +62,7 @@ export async function fallBackNow(
   force: NonNullable<CheckOptions['force']>,
 ): Promise<MarketCheckResult | undefined> {
   const config: Readonly<Config> = ctx.config;
-  const observation = await observeFarms(config, ctx.now, { farm: config.farm, queues: false });
+  const observation = await observeFarms(config, ctx.now, { farm: config.farm, ...MARKET_READS });
   const g = observation.farms.flatMap((f) => f.groups).find((x) => x.group.name === groupName);
   if (!g) return undefined;
   const [view] = await gatherMarket({ ...observation, farms: [{ ...observation.farms.find((f) => f.groups.includes(g))!, groups: [g] }] }, config, ctx.now);

@@ -13,6 +13,7 @@ import {
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
 import type { SwapToOnDemandAction, SwapToSpotAction } from '../actions';
+import type { Executor } from '../execute';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';
@@ -41,6 +42,13 @@ const REFUSED = /creation operation is not available|not available in your accou
 export function isLaunchConfigurationRefusal(error: unknown): boolean {
   return error instanceof AwsCallError && REFUSED.test(error.message);
 }
+
+/** The market controller's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
+export const swapExecutor: Executor = async (action, ctx) => {
+  if (action.kind !== 'swapToOnDemand' && action.kind !== 'swapToSpot') throw new Error(`the market controller does not execute ${action.kind}`);
+  await executeSwap(action, ctx.eventId);
+  return { outcome: 'done', audit: true };
+};
 
 export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, eventId: string): Promise<void> {
   const originals = action.kind === 'swapToOnDemand' ? action.from : action.to;
