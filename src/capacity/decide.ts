@@ -386,10 +386,18 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       reason = `scale out at once: ${summary}; ${shareWhy}`;
     } else if (share < g.desired) {
       const unlaunched = Math.min(g.desired - share, Math.max(0, g.desired - supply(g)));
-      // `service`: the group's instances idle for the whole hold-down; the others: the farm's scaleInStep.
-      // Under `service` a change someone else made still holds running capacity for scaleInCooldown: the scaler
-      // never fights another writer.
-      const allowed = policy === 'service' ? (growing || externalWait > 0 ? 0 : Infinity) : budget;
+      // `service`: all of it (Auto Scaling takes only unprotected instances), except that a group with instances
+      // still booting keeps them: they are unprotected too, and Auto Scaling could pick them (a boot paid for
+      // nothing), so it lets go of its idle ones only. A change someone else made holds running capacity for
+      // scaleInCooldown: the scaler never fights another writer. The others: the farm's scaleInStep.
+      const allowed =
+        policy === 'service'
+          ? growing || externalWait > 0
+            ? 0
+            : g.pending > 0
+              ? Math.min(g.idle ?? 0, Math.max(0, g.desired - g.pending - (g.inService - (g.idle ?? 0)) - unlaunched))
+              : Infinity
+          : budget;
       const paid = Math.min(g.desired - share - unlaunched, allowed);
       if (policy !== 'service') budget -= paid;
       to = g.desired - unlaunched - paid;
@@ -408,7 +416,9 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
           growing
             ? `hold ${to - share} more: the farm is scaling out`
             : policy === 'service'
-              ? `hold ${to - share} more: a change someone else made ${Math.floor(seconds(state.externalChangeAt, at))}s ago holds it for scaleInCooldown`
+              ? externalWait > 0
+                ? `hold ${to - share} more: a change someone else made ${Math.floor(seconds(state.externalChangeAt, at))}s ago holds it for scaleInCooldown`
+                : `hold ${to - share} more: ${g.pending} instance(s) booting, so only idle ones leave`
               : scaleInWait > 0
               ? `hold ${to - share} more: scale-in cooldown ${scaleInWait}s left`
                 : `hold ${to - share} more: this tick's scale-in step is used`,

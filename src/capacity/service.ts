@@ -87,9 +87,12 @@ export function learnBoot(memory: ServiceMemory, groups: readonly CapacityGroup[
   };
 }
 
-/** How long the farm keeps capacity through a dip in need: a boot's worth (see the header), at least a tick. */
+/**
+ * How long the farm keeps capacity through a dip in need: a boot's worth (see the header), and a tick more so
+ * that an instance launched for a need is in service before that need can lapse.
+ */
 export function holdDownSeconds(bootSeconds: number): number {
-  return Math.max(TICK_SECONDS, bootSeconds);
+  return bootSeconds + TICK_SECONDS;
 }
 
 /** The need log after this observation (a point when the need changed, points before the window dropped). */

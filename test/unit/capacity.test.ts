@@ -114,13 +114,13 @@ describe('service policy: instances for the work in flight and the visible jobs 
       queue: { inFlight: 8 },
       state: { needLog: [{ since: ago(60), need: 10 }] },
       settings: service,
-      reason: /no change.*10 the most of the last 120s/,
+      reason: /no change.*10 the most of the last 180s/,
     },
     {
       name: 'scales in after the hold-down, all at once: Auto Scaling removes only unprotected (idle) instances',
       spot: group('ml-spot', 10),
       queue: { inFlight: 8 },
-      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(130), need: 2 }] },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }] },
       settings: service,
       spotTo: 2,
       reason: /scale in by 8 \(Auto Scaling removes only unprotected instances/,
@@ -129,7 +129,7 @@ describe('service policy: instances for the work in flight and the visible jobs 
       name: 'never below the work in flight',
       spot: group('ml-spot', 10),
       queue: { inFlight: 30 },
-      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(130), need: 8 }] },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 8 }] },
       settings: service,
       spotTo: 8,
     },
@@ -137,7 +137,7 @@ describe('service policy: instances for the work in flight and the visible jobs 
       name: 'a change someone else made holds running capacity for scaleInCooldown',
       spot: group('ml-spot', 10),
       queue: { inFlight: 8 },
-      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(130), need: 2 }], desired: { 'ml-spot': 11 } },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }], desired: { 'ml-spot': 11 } },
       settings: service,
       reason: /hold 8 more: a change someone else made 0s ago holds it for scaleInCooldown/,
     },
@@ -146,10 +146,19 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10, { max: 10 }),
       onDemand: group('ml-od', 3),
       queue: { inFlight: 20 },
-      state: { total: 13, desired: { 'ml-spot': 10, 'ml-od': 3 }, needLog: [{ since: ago(300), need: 13 }, { since: ago(130), need: 5 }] },
+      state: { total: 13, desired: { 'ml-spot': 10, 'ml-od': 3 }, needLog: [{ since: ago(400), need: 13 }, { since: ago(190), need: 5 }] },
       settings: service,
       spotTo: 5,
       onDemandTo: 0,
+    },
+    {
+      name: 'a group with instances booting lets go of its idle ones only (Auto Scaling could pick a booting one)',
+      spot: group('ml-spot', 10, { inService: 8, pending: 2, idle: 3, pendingIds: ['i-a', 'i-b'] }),
+      queue: { inFlight: 8 },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }] },
+      settings: service,
+      spotTo: 7,
+      reason: /scale in by 3 .*hold 5 more: 2 instance\(s\) booting, so only idle ones leave/,
     },
     {
       name: 'keeps one instance while the queue has not been idle for idleMinutes',
@@ -186,7 +195,7 @@ describe('service policy: instances for the work in flight and the visible jobs 
     expect(first.state.pendingSeen).toEqual({ 'i-2': NOW.toISOString() });
     expect(second.state.bootSeconds).toBe(170);
     expect(second.state.pendingSeen).toBeUndefined();
-    expect(second.figures.service).toMatchObject({ bootSeconds: 170, holdDownSeconds: 170 });
+    expect(second.figures.service).toMatchObject({ bootSeconds: 170, holdDownSeconds: 230 });
   });
 
   it('remembers the need only when it changes, and only over the hold-down', () => {
