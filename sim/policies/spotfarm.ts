@@ -148,13 +148,16 @@ export async function resetStackConfig(): Promise<void> {
   // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
   const caches = resolve(REPO, 'src/aws/caches.ts');
   if (existsSync(caches)) ((await importModule(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
+  // And which gauges it last published (src/metrics.ts publishes a gauge when it changes).
+  const metrics = resolve(REPO, 'src/metrics.ts');
+  if (existsSync(metrics)) ((await importModule(metrics)) as { resetGauges?: () => void }).resetGauges?.();
 }
 
 /**
  * Modules of the handlers that read a clock for figures (never for decisions) expose a setter so a backtest can
  * give them virtual time. Missing modules or setters are fine: nothing to set.
  */
-const CLOCK_SETTERS: [file: string, setter: string][] = [['src/interruption/execute.ts', 'setInterruptionClock']];
+const CLOCK_SETTERS: [file: string, setter: string][] = [];
 
 export async function connectClocks(nowMs: () => number): Promise<void> {
   for (const [rel, name] of CLOCK_SETTERS) {

@@ -26,14 +26,6 @@ export interface InterruptionRecord {
   instanceAction?: string;
 }
 
-/**
- * Wall clock for the replacement-latency metric only (never for a decision). The backtest sets its virtual
- * clock here so the figure means the same in a simulation.
- */
-let clock: () => number = () => Date.now();
-export function setInterruptionClock(next: () => number): void {
-  clock = next;
-}
 
 export type InterruptionOutcome = OwnOutcome;
 
@@ -84,7 +76,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         return { outcome: 'skipped', audit: false };
       }
       metrics.addMetric('Replacements', MetricUnit.Count, 1);
-      metrics.addMetric('ReplacementLatency', MetricUnit.Milliseconds, Math.max(0, clock() - Date.parse(action.eventTime)));
       return { outcome: 'done', audit: true };
     }
     case 'terminateInstance': {
@@ -92,7 +83,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         ? await terminateInstanceInGroup(action.instanceId)
         : await terminateInstances([action.instanceId]);
       if (!terminated) return { outcome: 'skipped', audit: false };
-      metrics.addMetric('DetachedInstancesTerminated', MetricUnit.Count, 1);
       return { outcome: 'done', audit: true };
     }
     case 'recordCapacityFailure': {

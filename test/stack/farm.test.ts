@@ -259,7 +259,7 @@ describe('packaged stack: farm paths', () => {
     // The metric names the functions publish (their EMF metrics), so no widget stays empty for a typo.
     for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'DesiredCapacity', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
       expect(source).toContain(`MetricName=\\"${name}\\"`);
-      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|\\? '${name}'|: '${name}'`));
+      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|publishGauge\\('${name}'|\\? '${name}'|: '${name}'`));
     }
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
       'Spot and on-demand price per spot group (USD/h)',
