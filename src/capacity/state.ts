@@ -24,7 +24,6 @@ import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import { executeActions, type ExecutedAction, type ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { marketOf } from '../market/state';
-import { MetricUnit, publishGauge } from '../metrics';
 import type { GroupSnapshot, Market } from '../model';
 import { isRunning } from '../model';
 import type { FarmObservation, GroupObservation } from '../observe';
@@ -146,7 +145,6 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
   const spotMarket: Market = spotName && table ? (await marketOf(table, spotName)).market : 'spot';
   const stored = table ? await readCapacityState(table, farm.farm) : { state: emptyCapacityState(), version: 0 };
   const decision = decideCapacity(capacityInputOf(farm, stored.state, spotMarket, alarm), ctx.now);
-  publishCapacityMetrics(decision, ctx.now);
 
   if (!ctx.dryRun && capacityStateChanged(stored.state, decision.state)) {
     try {
@@ -172,18 +170,6 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
       return { farm: farm.farm, outcome: 'scaling-in-progress', figures: decision.figures, executed: [] };
     }
     throw error;
-  }
-}
-
-/**
- * Desired capacity per group, the one queue-scaler figure the dashboard shows (the backlog comes from the queue's
- * own AWS/SQS metrics), as a gauge: published when it changes (src/metrics.ts).
- */
-export function publishCapacityMetrics(decision: CapacityDecision, now: Date): void {
-  const { figures } = decision;
-  for (const action of decision.actions) {
-    const desired = action.kind === 'setDesiredCapacity' ? action.to : Number(action.figures?.desired ?? NaN);
-    if (Number.isFinite(desired)) publishGauge('DesiredCapacity', MetricUnit.Count, desired, { farm: figures.farm, asgName: action.asgName }, now);
   }
 }
 

@@ -11,7 +11,7 @@ import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store'
 import type { ExecutionContext, Executor, OwnOutcome } from '../execute';
 import { logger } from '../log';
 import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market/state';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit } from '../metrics';
 import { fallBackToOnDemand } from './breaker';
 import { detachTags } from './tags';
 
@@ -62,9 +62,9 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      const single = singleMetric();
-      single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
-      single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
+      // One series for the stack, not one per pool: CloudWatch bills each series for every hour it receives data,
+      // and the pool is in the record and the log line.
+      metrics.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };
     }
     case 'detachInstance': {
