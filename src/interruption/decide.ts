@@ -9,10 +9,11 @@
  *   a replacement while the instance lives out its two minutes. Not when Capacity Rebalancing is on (Auto
  *   Scaling replaces it itself: detaching too would launch two), not when the instance is already leaving the
  *   group, and not once its deadline has passed (a late event: Auto Scaling replaces it when EC2 takes it).
- * - The pool's interruptions over `breakerWindow`, per instance-hour of the group in that pool, at or over
- *   `breakerInterruptions` (the market controller's `breakerState`, applied to the pool) trip the breaker: the
- *   market controller's fall-back runs for the group now, and the farm's on-demand group grows by the capacity
- *   the storm took (within its max). Once per storm: not again while the group is on on-demand.
+ * - The pool's interruptions over `breakerWindow`, per instance-hour observed in that pool, at or over
+ *   `breakerInterruptions` with enough evidence (the market controller's `breakerState`, src/market/pools.ts)
+ *   trip the pool's breaker: the market controller is asked to fall back, and does so (and the farm's on-demand
+ *   group grows by the capacity the storm took, within its max) only when no good pool is left in the group.
+ *   Once per storm: not again while the group is on on-demand.
  * - Rebalance recommendation, by the group's `rebalance` setting: `ignore`; `record` (default: a risk record
  *   for the pool); `replace` (record, and replace early by the same detach, at most one early replacement per
  *   group at a time, never with Capacity Rebalancing on).
@@ -116,7 +117,7 @@ export function poolInstances(group: ManagedGroup, pool: Pool): GroupInstance[] 
 
 /**
  * The breaker as the market controller defines it (`breakerState`), for a warning in one pool: distinct
- * interrupted instances of that pool in the window (this one included) per instance-hour of the group.
+ * interrupted instances of that pool in the window (this one included) per instance-hour observed in the pool.
  */
 export function poolBreaker(
   group: ManagedGroup,
@@ -127,10 +128,10 @@ export function poolBreaker(
   const ids = new Set(recorded.map((r) => r.instanceId));
   if (current !== undefined) ids.add(current);
   const interruptions = ids.size;
-  // Per instance-hour of the whole group, as the market controller counts it: a pool losing most of its few
-  // instances is bad luck for a big group and a storm for a small one. Interrupted instances leave the group as
-  // they are replaced: they were exposure all the same.
-  const instances = Math.max(group.instances.filter(isRunning).length, interruptions);
+  // Per instance-hour observed in this pool, evidence weighed (src/market/pools.ts): the market controller
+  // decides the same way, and moves the whole group only when no good pool is left. Interrupted instances leave
+  // the group as they are replaced: they were exposure all the same.
+  const instances = Math.max(poolInstances(group, pool).length, interruptions);
   const { rate, tripped } = breakerState(interruptions, instances, group.settings);
   return { interruptions, instances, rate, tripped };
 }

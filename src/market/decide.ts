@@ -27,10 +27,10 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
+import { assessPools, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
-/** One interruption is bad luck, not a storm: the breaker needs at least this many in its window. */
-export const BREAKER_MIN_INTERRUPTIONS = 2;
+export { BREAKER_MIN_INTERRUPTIONS, BREAKER_MIN_INSTANCE_HOURS } from './pools';
 
 export interface MarketSignals {
   /** Spot / on-demand as src/prices.ts defines it; undefined when no pool is priced. */
@@ -55,6 +55,12 @@ export interface MarketSignals {
   interruptions: number;
   /** Running instances of the group: the exposure the interruption rate is per. */
   instances: number;
+  /**
+   * The group's pools, each with its price and its own breaker evidence (src/market/pools.ts). With them the
+   * breaker moves the whole group only when no good pool is left; without them (an older caller) the group's
+   * interruptions are weighed as one pool.
+   */
+  pools?: PoolSignal[];
 }
 
 export interface MarketInput {
@@ -95,15 +101,32 @@ export function dwellSeconds(settings: Pick<GroupSettings, 'minDwell'>, backoff:
   return Math.min(settings.minDwell * 2 ** backoff, Math.max(MAX_DWELL_SECONDS, settings.minDwell));
 }
 
-/** Interruptions per instance-hour, and whether that trips the breaker. */
+/** Interruptions per instance-hour, and whether that trips the breaker (evidence weighed: src/market/pools.ts). */
 export function breakerState(
   interruptions: number,
   instances: number,
   settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
-): { rate: number; tripped: boolean } {
-  const instanceHours = Math.max(1, instances) * (settings.breakerWindow / 3600);
-  const rate = instanceHours > 0 ? interruptions / instanceHours : 0;
-  return { rate, tripped: interruptions >= BREAKER_MIN_INTERRUPTIONS && rate >= settings.breakerInterruptions };
+): { rate: number; tripped: boolean; why: string } {
+  const { rate, tripped, why } = weighBreaker(interruptions, instances, settings);
+  return { rate, tripped, why };
+}
+
+/** The group's breaker: per pool when the pools are known (the group trips only with no good pool left). */
+export function groupBreaker(
+  signals: Pick<MarketSignals, 'interruptions' | 'instances' | 'pools' | 'ratio'>,
+  settings: Pick<GroupSettings, 'swapRatio' | 'breakerInterruptions' | 'breakerWindow'>,
+): { rate: number; tripped: boolean; why: string; pools: PoolAssessment[] | undefined } {
+  if (!signals.pools || signals.pools.length === 0) return { ...breakerState(signals.interruptions, signals.instances, settings), pools: undefined };
+  const pools = assessPools(signals.pools, settings);
+  const tripped = groupBreakerTripped(pools);
+  const worst = pools.reduce<PoolAssessment | undefined>((w, p) => (!w || p.breaker.rate > w.breaker.rate ? p : w), undefined);
+  const out = pools.filter((p) => p.status === 'out');
+  const why = tripped
+    ? `no good pool left: ${describePools(out).join('; ')}`
+    : out.some((p) => p.reasons.includes('breaker'))
+      ? `${out.filter((p) => p.reasons.includes('breaker')).map((p) => `${p.pool} tripped (${p.breaker.why})`).join('; ')}, but ${pools.length - out.length} good pool(s) left: the group stays`
+      : (worst?.breaker.why ?? 'no interruptions');
+  return { rate: worst?.breaker.rate ?? 0, tripped, why, pools };
 }
 
 /**
@@ -116,20 +139,18 @@ export function breakerState(
 export function fallBackDisagreement(
   trigger: 'breaker' | 'capacity',
   reason: string,
-  signals: Pick<MarketSignals, 'shortfall' | 'fallbackRoom' | 'interruptions' | 'instances'>,
-  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
+  signals: Pick<MarketSignals, 'shortfall' | 'fallbackRoom' | 'interruptions' | 'instances' | 'pools' | 'ratio'>,
+  settings: Pick<GroupSettings, 'swapRatio' | 'breakerInterruptions' | 'breakerWindow'>,
 ): string | undefined {
-  const { shortfall, fallbackRoom, interruptions, instances } = signals;
+  const { shortfall, fallbackRoom } = signals;
   if (trigger === 'capacity' && shortfall <= fallbackRoom) {
     return shortfall === 0
       ? `not falling back: ${reason}, but the group is at its desired capacity (other pools launched)`
       : `not falling back: ${reason}, but the on-demand fallback group can cover the ${shortfall} missing (room for ${fallbackRoom})`;
   }
   if (trigger === 'breaker') {
-    const confirmed = breakerState(interruptions, instances, settings);
-    if (!confirmed.tripped) {
-      return `not falling back: ${reason}, but over the group's pools, price interruptions left out, it is ${interruptions} interruptions, ${Math.round(confirmed.rate * 1000) / 1000} per instance-hour`;
-    }
+    const confirmed = groupBreaker(signals, settings);
+    if (!confirmed.tripped) return `not falling back: ${reason}, but ${confirmed.why}`;
   }
   return undefined;
 }
@@ -148,7 +169,7 @@ export function decideMarket(
 ): MarketDecision {
   const { asgName, signals } = input;
   const at = now.toISOString();
-  const breaker = breakerState(signals.interruptions, signals.instances, settings);
+  const breaker = groupBreaker(signals, settings);
   const figures: Record<string, unknown> = {
     ratio: round(signals.ratio),
     spotPrice: round(signals.spotPrice, 6),
@@ -162,6 +183,8 @@ export function decideMarket(
     interruptions: signals.interruptions,
     interruptionRate: round(breaker.rate),
     breakerInterruptions: settings.breakerInterruptions,
+    breaker: breaker.why,
+    ...(breaker.pools ? { pools: describePools(breaker.pools) } : {}),
   };
   const nothing = (reason: string, state?: MarketState): MarketDecision => ({
     action: skip(asgName, reason, figures),
@@ -219,6 +242,7 @@ export function decideMarket(
     state = { ...stored, pending: undefined };
   }
   state.lastCheckAt = at;
+  if (breaker.pools) state.poolsOut = poolsOut(breaker.pools, state.poolsOut, at);
   const inMarket = seconds(state.since, now);
 
   if (state.market === 'spot') {
@@ -240,7 +264,7 @@ export function decideMarket(
       reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures}) and the group is ${signals.shortfall} short of desired, more than the on-demand fallback group can add (${signals.fallbackRoom})`;
     } else if (breaker.tripped) {
       trigger = 'breaker';
-      reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min, ${round(breaker.rate)} per instance-hour (limit ${settings.breakerInterruptions})`;
+      reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min; ${breaker.why}`;
     } else if (high && state.highStreak >= settings.confirmChecks) {
       trigger = 'price';
       reason = `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`;
@@ -283,7 +307,7 @@ export function decideMarket(
     return nothing(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`, state);
   }
   if (breaker.tripped) {
-    return nothing(`staying on on-demand: the interruption breaker is still tripped (${round(breaker.rate)} per instance-hour)`, state);
+    return nothing(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`, state);
   }
   if (signals.ratio === undefined) return nothing("staying on on-demand: no spot price for any of the group's pools", state);
   if (!low) {
@@ -347,4 +371,15 @@ export function decideMarket(
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
     return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId } }, after };
   }
+}
+
+/** The pools out now, each keeping the time it went out while it stays out. */
+function poolsOut(
+  assessed: readonly PoolAssessment[],
+  before: MarketState['poolsOut'],
+  at: string,
+): MarketState['poolsOut'] {
+  const out: NonNullable<MarketState['poolsOut']> = {};
+  for (const a of assessed) if (a.status === 'out') out[a.pool] = { since: before?.[a.pool]?.since ?? at, reasons: a.reasons };
+  return Object.keys(out).length ? out : undefined;
 }

@@ -10,7 +10,7 @@ import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices'
 import { describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
-import { breakerState } from './decide';
+import type { PoolSignal } from './pools';
 import {
   readCapacityFailures,
   readMarketState,
@@ -153,15 +153,29 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       let interruptions = 0;
       let instances = running.length;
       let breakerPool: string | undefined;
+      const pools: PoolSignal[] = [];
       if (managed) {
         let most = 0;
         for (const type of g.instanceTypes) {
-          const maxPrice = g.launch?.spotMaxPrice ?? g.onDemandPrices[type]?.usdPerHour;
+          const od = g.onDemandPrices[type]?.usdPerHour;
+          const maxPrice = g.launch?.spotMaxPrice ?? od;
           for (const az of g.group.availabilityZones) {
+            const spot = g.spotPrices.find((p) => p.instanceType === type && p.availabilityZone === az)?.spot;
+            const inPool = running.filter((i) => i.type === type && i.availabilityZone === az).length;
+            const pool: PoolSignal = {
+              pool: `${type}|${az}`,
+              instanceType: type,
+              availabilityZone: az,
+              ratio: spot !== undefined && od !== undefined && od > 0 ? spot / od : undefined,
+              interruptions: 0,
+              instances: inPool,
+            };
+            pools.push(pool);
             const warned = await interruptedIn(type, az, g.settings.breakerWindow);
             if (warned.size === 0) continue;
             const steps = (await priceHistory()).get(`${type}|${az}`);
             const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
+            pool.interruptions = storm;
             interruptions += storm;
             if (storm > most) {
               most = storm;
@@ -185,6 +199,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
           instances,
+          ...(managed ? { pools } : {}),
         },
         state: stored.state,
       };
