@@ -41,6 +41,8 @@ const EnvSchema = z.strictObject({
   SPOTFARM_QUEUE_SCALER_RATE: z._default(z.string().check(z.regex(RATE)), 'rate(1 minute)'),
   SPOTFARM_DEFAULTS: z._default(z.string(), ''),
   SPOTFARM_RECORD_TTL_DAYS: z._default(z.string().check(z.regex(/^\d+$/)), '14'),
+  // Where the middleware records refused events (src/middleware.ts); set by stack/plugin.cjs in the template.
+  SPOTFARM_FAILURE_QUEUE_URL: z._default(z.string().check(z.regex(/^(https?:\/\/\S+)?$/)), ''),
 });
 
 /**
