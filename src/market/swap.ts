@@ -9,6 +9,7 @@ import {
   createLaunchConfiguration,
   getLaunchConfiguration,
   setOnDemandPercentage,
+  setSpotMaxPrice,
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
@@ -45,6 +46,10 @@ export function isLaunchConfigurationRefusal(error: unknown): boolean {
 
 /** The market controller's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
 export const swapExecutor: Executor = async (action, ctx) => {
+  if (action.kind === 'setSpotMaxPrice') {
+    await setSpotMaxPrice(action.asgName, action.maxPrice);
+    return { outcome: 'done', audit: true };
+  }
   if (action.kind !== 'swapToOnDemand' && action.kind !== 'swapToSpot') throw new Error(`the market controller does not execute ${action.kind}`);
   await executeSwap(action, ctx.eventId);
   return { outcome: 'done', audit: true };
