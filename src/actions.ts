@@ -42,6 +42,19 @@ export interface SwapToSpotAction extends ActionBase {
   to: MarketOriginals;
 }
 
+/**
+ * Market controller, per pool (src/market/pools.ts): a mixed-instances group's spot max price, lowered below the
+ * price of pools at or above the group's threshold so Auto Scaling launches only in the others, or restored
+ * (`''`: no max price, i.e. on-demand). New launches only; running instances are left alone.
+ */
+export interface SetSpotMaxPriceAction extends ActionBase {
+  kind: 'setSpotMaxPrice';
+  /** USD/h as AWS takes it ("0.1575"), or '' to remove the max price. */
+  maxPrice: string;
+  /** The group's launch source: a mixed policy's SpotMaxPrice, or a new version of its launch template. */
+  source: MarketOriginals;
+}
+
 export type DetachReason = 'interruption' | 'rebalance';
 
 export interface RecordInterruptionAction extends ActionBase {
@@ -101,7 +114,7 @@ export type InterruptionAction =
   | RecordCapacityFailureAction
   | FallBackToOnDemandAction;
 
-export type Action = SkipAction | SetDesiredCapacityAction | SwapToOnDemandAction | SwapToSpotAction | InterruptionAction;
+export type Action = SkipAction | SetDesiredCapacityAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction | InterruptionAction;
 
 export type ActionKind = Action['kind'];
 

@@ -24,7 +24,6 @@ import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import { executeActions, type ExecutedAction, type ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { marketOf } from '../market/state';
-import { MetricUnit, singleMetric } from '../metrics';
 import type { GroupSnapshot, Market } from '../model';
 import { isRunning } from '../model';
 import type { FarmObservation, GroupObservation } from '../observe';
@@ -74,8 +73,19 @@ export function farmGroups(farm: FarmObservation): FarmGroups {
 
 export function capacityGroup(group: GroupSnapshot): CapacityGroup {
   const running = group.instances.filter(isRunning);
-  const inService = running.filter((i) => i.lifecycleState === 'InService').length;
-  return { name: group.name, min: group.min, max: group.max, desired: group.desired, inService, pending: running.length - inService };
+  const inService = running.filter((i) => i.lifecycleState === 'InService');
+  const pending = running.filter((i) => i.lifecycleState !== 'InService');
+  return {
+    name: group.name,
+    min: group.min,
+    max: group.max,
+    desired: group.desired,
+    inService: inService.length,
+    pending: pending.length,
+    // The worker agent protects its instance while a job runs: an unprotected instance in service runs nothing.
+    idle: inService.filter((i) => !i.protectedFromScaleIn).length,
+    pendingIds: pending.map((i) => i.id),
+  };
 }
 
 /** The alarm part of a decision's input, when the alarm is one of this farm's two backlog alarms. */
@@ -149,7 +159,6 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
   const market = spotName && table ? await marketOf(table, spotName) : { market: 'spot' as Market, via: undefined };
   const stored = table ? await readCapacityState(table, farm.farm) : { state: emptyCapacityState(), version: 0 };
   const decision = decideCapacity(capacityInputOf(farm, stored.state, market.market, alarm, market.via), ctx.now);
-  publishCapacityMetrics(decision);
 
   if (!ctx.dryRun && capacityStateChanged(stored.state, decision.state)) {
     try {
@@ -175,24 +184,6 @@ export async function scaleFarm(farm: FarmObservation, ctx: ExecutionContext, al
       return { farm: farm.farm, outcome: 'scaling-in-progress', figures: decision.figures, executed: [] };
     }
     throw error;
-  }
-}
-
-/** Backlog, backlog per instance and desired per group, as EMF metrics with the farm (and group) as dimensions. */
-export function publishCapacityMetrics(decision: CapacityDecision): void {
-  const { figures } = decision;
-  const farmMetric = (name: string, value: number) => {
-    const single = singleMetric();
-    single.addDimension('farm', figures.farm);
-    single.addMetric(name, MetricUnit.Count, value);
-  };
-  farmMetric('Backlog', figures.backlog);
-  farmMetric('BacklogPerInstance', figures.backlogPerInstance);
-  for (const action of decision.actions) {
-    const single = singleMetric();
-    single.addDimensions({ farm: figures.farm, asgName: action.asgName });
-    const desired = action.kind === 'setDesiredCapacity' ? action.to : Number(action.figures?.desired ?? NaN);
-    if (Number.isFinite(desired)) single.addMetric('DesiredCapacity', MetricUnit.Count, desired);
   }
 }
 

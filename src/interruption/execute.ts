@@ -11,7 +11,7 @@ import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store'
 import type { ExecutionContext, Executor, OwnOutcome } from '../execute';
 import { logger } from '../log';
 import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market/state';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit } from '../metrics';
 import { fallBackToOnDemand } from './breaker';
 import { detachTags } from './tags';
 
@@ -26,14 +26,6 @@ export interface InterruptionRecord {
   instanceAction?: string;
 }
 
-/**
- * Wall clock for the replacement-latency metric only (never for a decision). The backtest sets its virtual
- * clock here so the figure means the same in a simulation.
- */
-let clock: () => number = () => Date.now();
-export function setInterruptionClock(next: () => number): void {
-  clock = next;
-}
 
 export type InterruptionOutcome = OwnOutcome;
 
@@ -70,9 +62,9 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      const single = singleMetric();
-      single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
-      single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
+      // One series for the stack, not one per pool: CloudWatch bills each series for every hour it receives data,
+      // and the pool is in the record and the log line.
+      metrics.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };
     }
     case 'detachInstance': {
@@ -93,7 +85,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         return { outcome: 'skipped', audit: false };
       }
       metrics.addMetric('Replacements', MetricUnit.Count, 1);
-      metrics.addMetric('ReplacementLatency', MetricUnit.Milliseconds, Math.max(0, clock() - Date.parse(action.eventTime)));
       return { outcome: 'done', audit: true };
     }
     case 'terminateInstance': {
@@ -101,7 +92,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         ? await terminateInstanceInGroup(action.instanceId)
         : await terminateInstances([action.instanceId]);
       if (!terminated) return { outcome: 'skipped', audit: false };
-      metrics.addMetric('DetachedInstancesTerminated', MetricUnit.Count, 1);
       return { outcome: 'done', audit: true };
     }
     case 'recordCapacityFailure': {

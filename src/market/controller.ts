@@ -17,12 +17,12 @@ import { errorMessage } from '../errors';
 import { executeActions, type ExecutionContext } from '../execute';
 import { logger } from '../log';
 import { readMarketState, writeMarketState, type MarketOriginals, type MarketState, type VersionedMarketState } from './state';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError, swapExecutor } from './swap';
 
-export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';
+export type MarketOutcome = 'swapped' | 'steered' | 'dry-run' | 'skipped' | 'refused';
 
 export interface MarketCheckResult {
   asgName: string;
@@ -64,7 +64,9 @@ export async function checkGroupMarket(
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
-    if (action.kind === 'skip') {
+    if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice') {
+      // A pool cap is one idempotent call (the same price whoever sets it), so the state goes first and a
+      // racing check that lost the write re-decides; a call that fails is set again by the next check.
       if (decision.state) {
         try {
           await writeMarketState(table, asgName, decision.state, stored.version, stored.others);
@@ -74,7 +76,7 @@ export async function checkGroupMarket(
         }
       }
       await executeActions([action], ctx, swapExecutor);
-      return { asgName, outcome: 'skipped', action };
+      return { asgName, outcome: action.kind === 'skip' ? 'skipped' : 'steered', action };
     }
 
     // Claim the swap: only one of several racing checks gets past this write.
@@ -140,7 +142,8 @@ async function announce(config: Readonly<Config>, view: GroupMarketView, action:
     eventId,
     figures: action.figures ?? {},
     runningInstances: view.group.group.instances.filter(isRunning).length,
-    note: swapNote(action.kind === 'swapToOnDemand' ? action.from : action.to),
+    note:
+      action.kind === 'swapToOnDemand' ? swapNote(action.from) : action.kind === 'swapToSpot' ? swapNote(action.to) : 'running instances keep the max price they launched with',
   });
   logger.info('market swap', { asgName: action.asgName, to, trigger });
 }
@@ -185,22 +188,24 @@ async function refused(
   }
 }
 
-/** Per-group EMF metrics of one check: prices, ratio, market, estimated savings per hour. */
-export function publishMarketMetrics(view: GroupMarketView): void {
+/**
+ * Per-group gauges of one check, those the dashboard shows: prices, market, estimated savings per hour. Each is
+ * published when it changes (src/metrics.ts: CloudWatch bills a metric per hour it receives data).
+ */
+export function publishMarketMetrics(view: GroupMarketView, now: Date): void {
   const g = view.group;
   if (g.role !== 'spot' || g.problems.length > 0) return;
-  const { ratio, spotPrice, onDemandPrice } = view.input.signals;
+  const { spotPrice, onDemandPrice } = view.input.signals;
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
     if (value === undefined || !Number.isFinite(value)) return;
-    const single = singleMetric();
-    single.addDimension('asgName', g.group.name);
-    single.addMetric(name, unit, value);
+    publishGauge(name, unit, value, { asgName: g.group.name }, now);
   };
   metric('SpotPrice', MetricUnit.NoUnit, spotPrice);
   metric('OnDemandPrice', MetricUnit.NoUnit, onDemandPrice);
-  metric('SpotToOnDemandRatio', MetricUnit.NoUnit, ratio);
   metric('OnSpot', MetricUnit.Count, g.market === 'on-demand' ? 0 : 1);
-  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, estimatedSavingsPerHour(view));
+  // Cents: a gauge republishes on change, and the sum moves in the fourth decimal with every price tick.
+  const savings = estimatedSavingsPerHour(view);
+  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, savings === undefined ? undefined : Math.round(savings * 100) / 100);
 }
 
 /** What the group's running spot instances save per hour against on-demand, at today's prices (USD). */

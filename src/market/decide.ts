@@ -16,7 +16,7 @@
  * - A check at or before the last one that counted (a duplicated or late event) changes nothing.
  * - A swap another check has claimed and not finished (state.pending) makes this check stand back.
  */
-import { skip, type SkipAction, type SwapToOnDemandAction, type SwapToSpotAction } from '../actions';
+import { skip, type SetSpotMaxPriceAction, type SkipAction, type SwapToOnDemandAction, type SwapToSpotAction } from '../actions';
 import {
   initialMarketState,
   MAX_DWELL_SECONDS,
@@ -27,7 +27,7 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
 export { BREAKER_MIN_INTERRUPTIONS, BREAKER_MIN_INSTANCE_HOURS } from './pools';
@@ -61,6 +61,9 @@ export interface MarketSignals {
    * interruptions are weighed as one pool.
    */
   pools?: PoolSignal[];
+  /** The group's instance types and its spot max price now (undefined: on-demand), for steering by the max price. */
+  instanceTypes?: string[];
+  spotMaxPrice?: number | undefined;
 }
 
 export interface MarketInput {
@@ -86,7 +89,7 @@ export interface MarketOptions {
   dryRun?: boolean;
 }
 
-export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction;
+export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;
 
 export interface MarketDecision {
   action: MarketAction;
@@ -242,6 +245,7 @@ export function decideMarket(
     state = { ...stored, pending: undefined };
   }
   state.lastCheckAt = at;
+  const previouslyOut = state.poolsOut;
   if (breaker.pools) state.poolsOut = poolsOut(breaker.pools, state.poolsOut, at);
   const inMarket = seconds(state.since, now);
 
@@ -271,11 +275,34 @@ export function decideMarket(
     }
 
     if (!trigger) {
-      if (signals.ratio === undefined) return nothing('staying on spot: no spot price for any of the group\'s pools', state);
+      const cap = breaker.pools
+        ? decidePoolCap({
+            style: input.current.style,
+            instanceTypes: signals.instanceTypes ?? [],
+            onDemand: signals.onDemandPrice,
+            currentMax: signals.spotMaxPrice,
+            assessed: breaker.pools,
+            previouslyOut,
+            state,
+            settings,
+            dwellSeconds: (level) => dwellSeconds(settings, level),
+            now,
+          })
+        : undefined;
+      if (cap) {
+        Object.assign(state, cap.state);
+        figures.poolCap = cap.reason;
+        if (cap.maxPrice !== undefined) {
+          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice, source: input.current };
+          return { action, state, after: undefined };
+        }
+      }
+      const capNote = cap ? `; ${cap.reason}` : '';
+      if (signals.ratio === undefined) return nothing(`staying on spot: no spot price for any of the group's pools${capNote}`, state);
       return nothing(
-        high
+        (high
           ? `staying on spot: spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
-          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`,
+          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`) + capNote,
         state,
       );
     }

@@ -42,6 +42,8 @@ const CAPACITY_FAILURE =
  * Scaling: EC2 instance launch failures"). An on-demand capacity failure is no reason to leave spot.
  */
 const ON_DEMAND_FAILURE = /Could not launch On-Demand Instances/i;
+/** A launch refused because the spot price is above the max price (what a pool cap causes on purpose). */
+const CAPPED = /SpotMaxPriceTooLow|Spot request price of .* is lower than/i;
 
 export function isCapacityFailure(message: string): boolean {
   return CAPACITY_FAILURE.test(message) && !ON_DEMAND_FAILURE.test(message);
@@ -169,6 +171,10 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           if (counts(r.at, r.data.message)) failures.set(r.data.id, r.data.message);
         }
       }
+      // Under spotfarm's pool cap, launches refused in the capped pools for their price are the cap working.
+      if (stored.state?.poolCap) {
+        for (const [id, message] of failures) if (CAPPED.test(message)) failures.delete(id);
+      }
 
       // The breaker over the group's pools: interruptions per instance-hour of the whole group (issue 3's rule;
       // the interruption function applies the same threshold to one pool's interruptions when a warning comes).
@@ -222,7 +228,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
           instances,
-          ...(managed ? { pools } : {}),
+          ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
         },
         state: stored.state,
       };

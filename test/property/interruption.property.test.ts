@@ -181,6 +181,7 @@ class Model {
         }
         case 'swapToOnDemand':
         case 'swapToSpot':
+        case 'setSpotMaxPrice':
           throw new Error(`the interruption decisions never return ${action.kind}`);
         default:
           this.executeInterruption(action);

@@ -259,9 +259,9 @@ describe('packaged stack: farm paths', () => {
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };
     // The metric names the functions publish (their EMF metrics), so no widget stays empty for a typo.
-    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'DesiredCapacity', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
+    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
       expect(source).toContain(`MetricName=\\"${name}\\"`);
-      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|\\? '${name}'|: '${name}'`));
+      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|publishGauge\\('${name}'|\\? '${name}'|: '${name}'`));
     }
     // A quoted search term is an exact match (CloudWatch search expression syntax): each must name a real
     // function, group or queue of the stack, or the widget stays empty.
