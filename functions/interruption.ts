@@ -3,10 +3,11 @@
  * bus), and a schedule that sweeps up detached instances. A manual invoke runs the sweep:
  * `serverless invoke -f interruption --data '{"dryRun": true}'`. Rules: src/interruption/decide.ts.
  */
+import { boundedEventTime, manualTime, wallClock } from '../src/clock';
 import { getConfig } from '../src/config';
-import { decideLaunchFailure, decideSweep, decideWarning } from '../src/interruption/decide';
 import { ConfigError } from '../src/errors';
-import { executeActions } from '../src/execute';
+import { decideLaunchFailure, decideSweep, decideWarning } from '../src/interruption/decide';
+import { executeInterruptionActions } from '../src/interruption/execute';
 import { observeLaunchFailure, observeSweep, observeWarning } from '../src/interruption/observe';
 import { parseInterruptionEvent } from '../src/interruption/registry';
 import { summarise, type InterruptionResult } from '../src/interruption/summary';
@@ -22,17 +23,21 @@ export const handler = withMiddleware('interruption', async (event: unknown, con
   }
   if (config.stateTable === '') throw new ConfigError('the interruption function needs the state table (SPOTFARM_STATE_TABLE)');
   const manual = message.kind === 'manual_invoke';
-  const now = manual ? (message.time ? new Date(message.time) : new Date()) : message.time;
+  const dryRun = config.dryRun || (manual && message.dryRun === true);
+  const clock = wallClock();
+  // Deadlines and the sweep run on the wall clock; an event's time is data, refused beyond the skew allowance.
+  const now = manual ? manualTime(message.time, dryRun, clock) : clock;
+  if (!manual) boundedEventTime(message.time, clock, `${message.kind} event ${message.id}`);
   const actions =
     message.kind === 'spot_interruption' || message.kind === 'rebalance_recommendation'
       ? decideWarning(await observeWarning(config, message), now)
       : message.kind === 'launch_unsuccessful'
         ? decideLaunchFailure(await observeLaunchFailure(config, message))
         : decideSweep(await observeSweep(config, now, (manual ? message.farm : undefined) ?? config.farm), now);
-  const executed = await executeActions(actions, {
+  const executed = await executeInterruptionActions(actions, {
     config,
     now,
-    dryRun: config.dryRun || (manual && message.dryRun === true),
+    dryRun,
     source: 'interruption',
     eventId: manual ? `manual:${context.awsRequestId}` : message.id,
   });

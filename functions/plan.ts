@@ -2,7 +2,8 @@
  * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
  * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
  */
-import { planCapacity, readCapacityPlanInputs } from '../src/capacity/state';
+import { planCapacity, readCapacityPlanInputs } from '../src/capacity/plan';
+import { wallClock } from '../src/clock';
 import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';
@@ -15,7 +16,8 @@ import { buildPlan, type Plan } from '../src/plan';
 export const handler = withMiddleware('plan', async (event: unknown): Promise<Plan> => {
   const input = parseManualInvoke(event);
   const config = getConfig();
-  const now = input.time ? new Date(input.time) : new Date();
+  // A plan is always a dry run, so `time` may replay another moment; default the wall clock.
+  const now = input.time ? new Date(input.time) : wallClock();
   const farm = input.farm ?? config.farm;
   const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
   const plan = buildPlan(observation, farm);

@@ -1,20 +1,17 @@
 /**
- * The one place actions become AWS calls. It honours dry run (decide and log, mutate nothing), logs one line
- * per decision with its reason and figures, and records every mutation in the state table's audit trail.
- * AWS errors are never swallowed: the first failure stops the run and is rethrown after the outcomes so far are
- * logged, so Lambda's retry re-reads state and re-decides (level-triggered).
+ * The generic half of every controller's executor: dry run (decide and log, mutate nothing), one log line per
+ * decision with its reason and figures, and the audit record of every mutation in the state table. The AWS calls
+ * are the controller's own (`perform`, in src/<controller>/execute.ts). AWS errors are never swallowed: the
+ * first failure stops the run and is rethrown, so a retry re-reads state and re-decides (level-triggered).
  */
-import { setDesiredCapacity } from './aws/autoscaling';
 import { groupKey, putRecordOnce, recordSortKey } from './aws/state-store';
-import type { Action } from './actions';
+import type { KindedAction, SkipAction } from './actions';
 import type { Config } from './config';
 import { logDecision } from './log';
-import { executeSwap } from './market/swap';
-import { executeInterruptionAction } from './interruption/execute';
 
 export interface ExecutionContext {
   config: Readonly<Config>;
-  /** The event's time: decision records are keyed by it, never by the wall clock. */
+  /** The wall clock at invocation (src/clock.ts): decision records are keyed by it. */
   now: Date;
   dryRun: boolean;
   /** Which function decided (for the audit trail). */
@@ -25,21 +22,31 @@ export interface ExecutionContext {
 
 export type Outcome = 'done' | 'dry-run' | 'skipped';
 
-export interface ExecutedAction {
-  action: Action;
+export interface ExecutedAction<A extends KindedAction = KindedAction> {
+  action: A;
   outcome: Outcome;
 }
 
-export async function executeActions(actions: Action[], ctx: ExecutionContext): Promise<ExecutedAction[]> {
-  const results: ExecutedAction[] = [];
-  for (const action of actions) {
-    const outcome = await executeAction(action, ctx);
-    results.push({ action, outcome });
-  }
+/** What a controller's executor did with one action: new (`done`) or already done by someone else (`skipped`). */
+export interface Performed {
+  outcome: Outcome;
+  /** Write the audit record (false for actions that are a record themselves, or changed nothing). */
+  audit: boolean;
+}
+
+export type Perform<A extends KindedAction> = (action: Exclude<A, SkipAction>, ctx: ExecutionContext) => Promise<Performed>;
+
+export async function executeActions<A extends KindedAction>(
+  actions: readonly A[],
+  ctx: ExecutionContext,
+  perform: Perform<A>,
+): Promise<ExecutedAction<A>[]> {
+  const results: ExecutedAction<A>[] = [];
+  for (const action of actions) results.push({ action, outcome: await executeAction(action, ctx, perform) });
   return results;
 }
 
-export async function executeAction(action: Action, ctx: ExecutionContext): Promise<Outcome> {
+export async function executeAction<A extends KindedAction>(action: A, ctx: ExecutionContext, perform: Perform<A>): Promise<Outcome> {
   const { kind, asgName, reason, figures, ...details } = action;
   if (kind === 'skip') {
     logDecision({ asgName, action: kind, reason, ...figures });
@@ -47,34 +54,13 @@ export async function executeAction(action: Action, ctx: ExecutionContext): Prom
   }
   logDecision({ asgName, action: kind, reason, dryRun: ctx.dryRun, ...details, ...figures });
   if (ctx.dryRun) return 'dry-run';
-  switch (action.kind) {
-    case 'setDesiredCapacity':
-      await setDesiredCapacity(action.asgName, action.to);
-      break;
-    case 'swapToOnDemand':
-    case 'swapToSpot':
-      await executeSwap(action, ctx.eventId);
-      break;
-    case 'recordInterruption':
-    case 'detachInstance':
-    case 'terminateInstance':
-    case 'recordCapacityFailure':
-    case 'fallBackToOnDemand': {
-      const result = await executeInterruptionAction(action, ctx);
-      if (!result.audit) return result.outcome;
-      break;
-    }
-    default: {
-      const unknown: never = action;
-      throw new Error(`no executor for action ${JSON.stringify(unknown)}`);
-    }
-  }
-  await recordDecision(action, ctx);
-  return 'done';
+  const performed = await perform(action as Exclude<A, SkipAction>, ctx);
+  if (performed.audit) await recordDecision(action, ctx);
+  return performed.outcome;
 }
 
-/** The audit trail: one record per mutation, keyed by event time, expiring after the configured TTL. */
-async function recordDecision(action: Action, ctx: ExecutionContext): Promise<void> {
+/** The audit trail: one record per mutation, keyed by the decision's time, expiring after the configured TTL. */
+async function recordDecision(action: KindedAction, ctx: ExecutionContext): Promise<void> {
   if (ctx.config.stateTable === '') return;
   await putRecordOnce(
     ctx.config.stateTable,

@@ -7,6 +7,7 @@
 import * as AutoScaling from '@aws-sdk/client-auto-scaling';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
 import * as EC2 from '@aws-sdk/client-ec2';
+import * as EventBridge from '@aws-sdk/client-eventbridge';
 import * as Pricing from '@aws-sdk/client-pricing';
 import * as SNS from '@aws-sdk/client-sns';
 import * as SQS from '@aws-sdk/client-sqs';
@@ -75,6 +76,10 @@ const ROUTES: { client: new (config: object) => object; routes: Route[] }[] = [
   {
     client: Pricing.PricingClient,
     routes: [[Pricing.GetProductsCommand, (t, i) => misc.getProducts(t.world, i)]],
+  },
+  {
+    client: EventBridge.EventBridgeClient,
+    routes: [[EventBridge.PutEventsCommand, (t, i) => misc.putEvents(t.world, i)]],
   },
   {
     client: SNS.SNSClient,

@@ -17,7 +17,8 @@
  *    first. Any scale-out, and any change to a group's desired that this function did not make (an interruption
  *    replacement, a user), restarts the scale-in cooldown, so the scaler never fights another writer.
  */
-import { skip, type Action } from '../actions';
+import { skip } from '../actions';
+import type { CapacityAction as Action } from './actions';
 import type { AlarmDirection, AlarmStateValue } from '../events/alarm-state-change';
 import type { Market, QueueDepth } from '../model';
 import { effectiveBacklogPerInstance, type GroupSettings, type ScalingPolicy } from '../settings';

@@ -9,29 +9,10 @@ import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
 import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
 import type { MarketInput, MarketSignals } from './decide';
-import { breakerState } from './decide';
-import {
-  readCapacityFailures,
-  readMarketState,
-  readPoolInterruptions,
-  type MarketOriginals,
-  type VersionedMarketState,
-} from './state';
+import { readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
-import type { GroupObservation, Observation } from '../observe';
-
-/**
- * Launch failures that mean "no spot capacity (at this price) now", matched on AWS's free text and codes:
- * InsufficientInstanceCapacity, InsufficientCapacity, UnfulfillableCapacity, SpotMaxPriceTooLow,
- * MaxSpotInstanceCountExceeded and their English wordings. Other failures (bad AMI, quota on on-demand vCPUs,
- * a missing security group) are not a market signal: swapping markets would not fix them.
- */
-const CAPACITY_FAILURE =
-  /InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded|capacity-not-available|do not have sufficient .*capacity|insufficient capacity|no Spot capacity|Spot request price of .* is lower than|max spot instance count exceeded|spot instance count exceeded/i;
-
-export function isCapacityFailure(message: string): boolean {
-  return CAPACITY_FAILURE.test(message);
-}
+import { observeFarms, type GroupObservation, type Observation } from '../observe';
+import { isCapacityFailure, readCapacityFailures, readPoolInterruptions } from '../records';
 
 /** What one group's market decision is made on. */
 export interface GroupMarketView {
@@ -191,4 +172,30 @@ function fallbackRoom(groups: readonly GroupObservation[], spot: GroupObservatio
   return groups
     .filter((g) => g.farm === spot.farm && g.role === 'on-demand')
     .reduce((room, g) => room + Math.max(0, g.group.max - g.group.desired), 0);
+}
+
+/**
+ * One group's view, read afresh: the group (launch source, prices, instances), the farm's on-demand groups (their
+ * room decides a capacity fall-back) and the stored state. A check that lost its claim re-reads this whole view,
+ * never the state alone: comparing the winner's state with its own stale view of the group is how a check once
+ * took spotfarm's own swap for a change made outside it. Undefined when the group is not managed (any more).
+ */
+export async function observeGroupMarket(
+  config: Readonly<Config>,
+  now: Date,
+  farm: string,
+  groupName: string,
+): Promise<GroupMarketView | undefined> {
+  const observation = await observeFarms(config, now, { farm, queues: false, instanceMarkets: true });
+  return (await gatherMarket(narrowTo(observation, groupName), config, now)).find((v) => v.input.asgName === groupName);
+}
+
+/** The observation cut down to one group and its farm's on-demand groups. */
+export function narrowTo(observation: Observation, groupName: string): Observation {
+  return {
+    ...observation,
+    farms: observation.farms
+      .filter((f) => f.groups.some((g) => g.group.name === groupName))
+      .map((f) => ({ ...f, groups: f.groups.filter((g) => g.group.name === groupName || g.role === 'on-demand') })),
+  };
 }

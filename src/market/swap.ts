@@ -12,7 +12,7 @@ import {
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
-import type { SwapToOnDemandAction, SwapToSpotAction } from '../actions';
+import type { SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';

@@ -13,7 +13,7 @@ import {
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
-import { lambdaContext } from '../support/lambda';
+import { clocked, lambdaContext } from '../support/lambda';
 import type { InterruptionResult } from '../../src/interruption/summary';
 import type { InterruptionPlan } from '../../src/interruption/plan';
 
@@ -55,6 +55,8 @@ describe('interruption against moto server', () => {
   let handler: Handler;
   let clients: ReturnType<typeof clientsFor>;
   const sent: string[] = [];
+  type BusEntry = { Source?: string; DetailType?: string; Detail?: string; Time?: Date };
+  const busEvents: BusEntry[] = [];
 
   const group = async (name: string) =>
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
@@ -90,6 +92,7 @@ describe('interruption against moto server', () => {
     vi.stubEnv('SPOTFARM_STATE_TABLE', farm.stateTable);
     vi.stubEnv('SPOTFARM_LOG_LEVEL', 'SILENT');
     ({ handler } = (await import('../../functions/interruption')) as unknown as { handler: Handler });
+    handler = clocked(handler, await import('../../src/clock'));
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     const recordCommands = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
@@ -99,6 +102,16 @@ describe('interruption against moto server', () => {
     for (const client of [autoScalingClient, ec2Client] as unknown as { middlewareStack: { add(mw: unknown, options: unknown): void } }[]) {
       client.middlewareStack.add(recordCommands, { step: 'initialize', name: 'recordCommands' });
     }
+    // The signals the interruption function puts on the default bus (moto accepts them; the test delivers them).
+    const { eventBridgeClient } = await import('../../src/aws/eventbridge');
+    const recordEvents = (next: (args: { input: { Entries?: BusEntry[] } }) => Promise<unknown>) => async (args: { input: { Entries?: BusEntry[] } }) => {
+      busEvents.push(...(args.input.Entries ?? []));
+      return next(args);
+    };
+    (eventBridgeClient as unknown as { middlewareStack: { add(mw: unknown, options: unknown): void } }).middlewareStack.add(recordEvents, {
+      step: 'initialize',
+      name: 'recordEvents',
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -172,11 +185,12 @@ describe('interruption against moto server', () => {
     expect((await group(farm.spotGroup)).DesiredCapacity).toBe(3);
   });
 
-  it('trips the breaker on a storm in one pool: the group swaps to on-demand and the on-demand group grows', async () => {
+  it('trips the breaker on a storm in one pool: records the trip once, signals price-check, which swaps the group (issue 11)', async () => {
     // Prepare: a fresh farm (no interruption history) with a breaker of 0.5 per instance-hour.
     await moto.reset();
     farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 4 });
     await setBreaker('0.5');
+    busEvents.length = 0;
     const before = await group(farm.spotGroup);
     const byZone = new Map<string, string[]>();
     for (const i of before.Instances!.filter((x) => x.LifecycleState === 'InService')) {
@@ -187,14 +201,42 @@ describe('interruption against moto server', () => {
     const od = await group(farm.onDemandGroup);
     // Act
     const first = await handler(warning(pool[0]!, new Date()), lambdaContext('interruption'));
-    const second = await handler(warning(pool[1]!, new Date()), lambdaContext('interruption'));
-    // Assess
+    const tripping = warning(pool[1]!, new Date());
+    const second = await handler(tripping, lambdaContext('interruption'));
+    const duplicate = await handler(tripping, lambdaContext('interruption'));
+    // Assess: the interruption function records and asks; it neither swaps nor sets a desired capacity.
     expect(first.actions.map((a) => a.kind)).toEqual(['recordInterruption', 'detachInstance']);
     expect(second.actions.map((a) => [a.kind, a.outcome])).toEqual([
       ['recordInterruption', 'done'],
       ['detachInstance', 'done'],
-      ['fallBackToOnDemand', 'done'],
+      ['requestMarketCheck', 'done'],
     ]);
+    expect(duplicate.actions.find((a) => a.kind === 'requestMarketCheck')?.outcome).toBe('skipped');
+    expect(busEvents).toHaveLength(1);
+    const signal = busEvents[0]!;
+    expect(signal).toMatchObject({ Source: 'spotfarm', DetailType: 'Market Check Requested' });
+    expect(JSON.parse(signal.Detail!)).toMatchObject({ group: farm.spotGroup, trigger: 'breaker' });
+    expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
+    expect((await group(farm.spotGroup)).LaunchTemplate!.Version).toBe(before.LaunchTemplate!.Version);
+
+    // Act: EventBridge delivers the signal to price-check (its rule matches source, detail-type and stack).
+    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<{ swaps: number; groups: { asgName: string; outcome: string; reason: string }[] }>;
+    };
+    const delivered = {
+      version: '0',
+      id: 'signal-1',
+      'detail-type': signal.DetailType,
+      source: signal.Source,
+      account: '123456789012',
+      time: seconds(new Date()).toISOString().replace('.000Z', 'Z'),
+      region: 'us-east-1',
+      resources: [],
+      detail: JSON.parse(signal.Detail!),
+    };
+    const checked = await priceCheck(delivered, lambdaContext('price-check'));
+    // Assess: the market controller's own check fell back, by its breaker rule.
+    expect(checked.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'swapped', reason: expect.stringMatching(/interruption breaker/) })]);
     const after = await group(farm.spotGroup);
     expect(after.DesiredCapacity).toBe(before.DesiredCapacity);
     const version = after.LaunchTemplate!.Version!;
@@ -204,11 +246,11 @@ describe('interruption against moto server', () => {
       )
     ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
     expect(data.InstanceMarketOptions?.MarketType).not.toBe('spot');
-    expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(Math.min(od.MaxSize!, od.DesiredCapacity! + 2));
-    // A third warning in the storm does not trip again.
+    // A third warning in the storm asks for nothing: the group is on on-demand.
     const third = after.Instances!.find((i) => i.LifecycleState === 'InService' && !pool.includes(i.InstanceId!))!;
     const again = await handler(warning(third.InstanceId!, new Date()), lambdaContext('interruption'));
-    expect(again.actions.map((a) => a.kind)).not.toContain('fallBackToOnDemand');
+    expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
+    expect(busEvents).toHaveLength(1);
 
     // plan shows the storm: the pool's interruptions, the breaker tripped, the detached instances (reads only).
     sent.length = 0;

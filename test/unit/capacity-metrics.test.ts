@@ -1,6 +1,6 @@
 /** The queue scaler's metrics: EMF lines with backlog, backlog per instance and desired per group. */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { publishCapacityMetrics } from '../../src/capacity/state';
+import { publishCapacityMetrics } from '../../src/capacity/run';
 import { decideCapacity, emptyCapacityState } from '../../src/capacity/decide';
 import { DEFAULT_SETTINGS } from '../../src/settings';
 

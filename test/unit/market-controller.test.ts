@@ -38,6 +38,7 @@ const config: Readonly<Config> = {
   queueScalerRate: 'rate(1 minute)',
   defaults: DEFAULT_SETTINGS,
   recordTtlDays: 14,
+  stack: '',
 };
 const now = new Date('2026-03-02T10:00:00Z');
 const ctx = { config, now, dryRun: false, source: 'price-check', eventId: 'evt-1' };
