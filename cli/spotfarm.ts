@@ -1,6 +1,6 @@
 /**
  * The `spotfarm` command line. Today one command: `spotfarm backtest <scenario.yaml> [--json FILE] [--report DIR]
- * [--quiet]` replays a scenario through the real handlers and the baselines and prints the summary table.
+ * [--quiet] [--sweep SETTING=V1,V2,...] [--threads N]` replays a scenario through the real handlers and the baselines and prints the summary table.
  *
  * Exit codes: 0 done; 1 the run failed (e.g. spotfarm's handlers are missing); 2 bad usage or a bad scenario
  * (nothing is written then).
@@ -10,23 +10,35 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { POLICY_NAMES, type BacktestResult, type PolicyName } from '../sim/result';
 import { writeReport } from '../sim/report/index';
-import { createProgress, formatSummaryTable } from '../sim/report/summary';
+import { createProgress, formatSummaryTable, type Progress } from '../sim/report/summary';
+import { formatFrontierTable } from '../sim/report/frontier';
+import { defaultThreads, runSweep } from '../sim/frontier/run';
+import { parseSweep, sweepNotes, SweepError, SWEEPABLE, type Sweep } from '../sim/frontier/sweep';
 import { progressTotal, runBacktest } from '../sim/runner';
 import { loadScenario, ScenarioError, type Scenario } from '../sim/scenario';
 import { SpotfarmUnavailableError } from '../sim/policies/spotfarm';
+import { scenarioMain } from './scenario/command';
 
 export const USAGE = `Usage:
   spotfarm backtest <scenario.yaml> [--json FILE] [--report DIR] [--quiet] [--policies LIST]
+                    [--sweep SETTING=V1,V2,...] [--threads N]
+  spotfarm scenario from-account --farm NAME [--days N] [--region R] --out DIR   (spotfarm scenario --help)
   spotfarm --help
 
 Replays a scenario (real spot prices, a real job trace) through spotfarm's Lambda handlers and through the
-baselines (on-demand-only, recipe, aws-native, and the oracle lower bound), then prints a summary table.
+baselines (on-demand-only, recipe, aws-native) and the two bounds (the oracle, and the clairvoyant farm), then prints a summary table.
 
 Options:
   --json FILE       write the figures as JSON (fields: docs/backtest.md, "Output")
   --report DIR      write a self-contained HTML report to DIR/index.html
   --quiet           no progress bar (it is also off when stdout is not a terminal)
   --policies LIST   comma-separated subset of ${POLICY_NAMES.join(',')} (default: all)
+  --sweep SETTING=V1,V2,...
+                    also run spotfarm with the setting at each value, and each baseline at its matching
+                    target; adds the cost-against-p95 frontier to the table, the JSON and the report
+                    (e.g. acceptableWait=2m,5m,10m,20m; settings: ${SWEEPABLE.join(', ')})
+  --threads N       a sweep's runs in N worker threads at a time (default: the cores, here ${defaultThreads()};
+                    0: all in this thread)
   -h, --help        this text
 
 Bundled scenarios: scenarios/default.yaml (npm start), scenarios/calm-2023.yaml, scenarios/storm.yaml.
@@ -67,14 +79,26 @@ function warnings(result: BacktestResult): string[] {
       for (const e of (stats.errors ?? []).slice(0, 5)) out.push(`  ${e.count}x ${e.message}`);
     }
   }
+  for (const run of result.json.sweep?.run_stats ?? []) {
+    const who = `${run.policy} at ${result.json.sweep?.setting}=${run.value}`;
+    for (const gap of run.stats.not_implemented ?? []) out.push(`${who}: ${gap}`);
+    if (run.stats.failed_events) {
+      out.push(`${who}: ${run.stats.failed_events} event(s) failed after Lambda's retries:`);
+      for (const e of (run.stats.errors ?? []).slice(0, 5)) out.push(`  ${e.count}x ${e.message}`);
+    }
+  }
   return out;
 }
 
 /** Runs the CLI with `argv` (without node and the script); returns the exit code. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  // `scenario ...` has its own options (cli/scenario/command.ts).
+  if (argv[0] === 'scenario') return scenarioMain(argv.slice(1), { ...io, stream: io === defaultIo ? process.stdout : undefined });
   let scenario: Scenario;
-  let values: { json?: string; report?: string; quiet?: boolean; help?: boolean; policies?: string };
+  let values: { json?: string; report?: string; quiet?: boolean; help?: boolean; policies?: string; sweep?: string; threads?: string };
   let policies: PolicyName[] | undefined;
+  let sweep: Sweep | undefined;
+  let threads = defaultThreads();
   try {
     const parsed = parseArgs({
       args: argv,
@@ -85,6 +109,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         report: { type: 'string' },
         quiet: { type: 'boolean' },
         policies: { type: 'string' },
+        sweep: { type: 'string' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -98,10 +124,20 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     if (!file) throw new UsageError('backtest needs a scenario file, e.g. scenarios/default.yaml');
     if (rest.length) throw new UsageError(`unexpected argument "${rest[0]}"`);
     policies = parsePolicies(values.policies);
+    if (values.sweep !== undefined) sweep = parseSweep(values.sweep);
+    if (values.threads !== undefined) {
+      if (!sweep) throw new UsageError('--threads applies to a sweep: add --sweep SETTING=V1,V2,...');
+      if (!/^\d+$/.test(values.threads.trim())) throw new UsageError(`--threads ${values.threads}: expected a whole number >= 0`);
+      threads = Number(values.threads);
+    }
     scenario = loadScenario(resolve(file));
   } catch (err) {
     if (err instanceof ScenarioError) {
       io.err(`spotfarm backtest: bad scenario\n${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof SweepError) {
+      io.err(`spotfarm: ${err.message}\n`);
       return 2;
     }
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -112,12 +148,29 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   }
 
   const chosen = policies ?? [...POLICY_NAMES];
-  const progress = createProgress(progressTotal(scenario, chosen), { quiet: values.quiet === true });
+  const quiet = values.quiet === true;
+  let progress: Progress = createProgress(sweep ? 0 : progressTotal(scenario, chosen), { quiet });
   let result: BacktestResult;
   try {
-    result = await runBacktest(scenario, { policies: chosen, onProgress: (s) => progress.tick(s) });
+    if (sweep) {
+      for (const note of sweepNotes(scenario, sweep)) io.err(`spotfarm backtest: note: ${note}\n`);
+      result = await runSweep(scenario, sweep, {
+        policies: chosen,
+        threads,
+        onPlanned: (total) => {
+          progress = createProgress(total, { quiet });
+        },
+        onProgress: (s) => progress.tick(s),
+      });
+    } else {
+      result = await runBacktest(scenario, { policies: chosen, onProgress: (s) => progress.tick(s) });
+    }
   } catch (err) {
     progress.stop();
+    if (err instanceof SweepError) {
+      io.err(`spotfarm backtest: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof SpotfarmUnavailableError) {
       io.err(`spotfarm backtest: ${err.message}\n`);
       return 1;
@@ -127,6 +180,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   progress.stop();
 
   io.out(formatSummaryTable(result.json));
+  io.out(formatFrontierTable(result.json));
   if (!values.quiet) io.out(`interruption rate: ${scenario.interruptions.rateSource}\n`);
   const warn = warnings(result);
   if (warn.length) io.err(`warnings:\n${warn.join('\n')}\n`);

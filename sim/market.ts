@@ -2,6 +2,7 @@
  * The market: one spot price step function per pool (instance type x AZ) and an on-demand price per type.
  * A step function's price holds from t[i] until t[i+1]; the first point is the price carried into the window.
  */
+import { canLaunchSpot } from '../src/pools';
 
 export class StepSeries {
   /** Epoch seconds, ascending. */
@@ -49,6 +50,22 @@ export class StepSeries {
     return this.cumulativeTo(to) - this.cumulativeTo(from);
   }
 
+  /** Cost in USD of running for [from, to] at this hourly price, counting only the steps whose price passes `keep`. */
+  integralWhere(from: number, to: number, keep: (price: number) => boolean): number {
+    if (to <= from) return 0;
+    let total = 0;
+    let i = this.indexAt(from);
+    let start = from;
+    while (start < to) {
+      const end = i + 1 < this.t.length ? Math.min(this.t[i + 1]!, to) : to;
+      if (end > start && keep(this.price[i]!)) total += (this.price[i]! * (end - start)) / 3600;
+      start = Math.max(start, end);
+      i++;
+      if (i >= this.t.length) break;
+    }
+    return total;
+  }
+
   private cumulativeTo(at: number): number {
     const t = this.t;
     if (at <= t[0]!) return ((at - t[0]!) * this.price[0]!) / 3600;
@@ -56,12 +73,15 @@ export class StepSeries {
     return this.cum[i]! + (this.price[i]! * (at - t[i]!)) / 3600;
   }
 
-  /** The first time in [from, until) when the price is strictly above `threshold`, or null. */
-  firstAbove(threshold: number, from: number, until: number): number | null {
+  /**
+   * The first time in [from, until) when this pool cannot launch or keep spot under `maxPrice` (the price above
+   * it, by the rule spotfarm's decisions use: canLaunchSpot in src/pools.ts), or null.
+   */
+  firstUnlaunchable(maxPrice: number, from: number, until: number): number | null {
     let i = this.indexAt(from);
-    if (this.price[i]! > threshold) return from;
+    if (!canLaunchSpot(this.price[i]!, maxPrice)) return from;
     for (i++; i < this.t.length && this.t[i]! < until; i++) {
-      if (this.price[i]! > threshold) return this.t[i]!;
+      if (!canLaunchSpot(this.price[i]!, maxPrice)) return this.t[i]!;
     }
     return null;
   }

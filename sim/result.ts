@@ -3,7 +3,9 @@
  * (`--json FILE`, promised in CONTRACTS.md) and the HTML report (`--report DIR`).
  */
 
-export const POLICY_NAMES = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle'] as const;
+export const POLICY_NAMES = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle', 'clairvoyant'] as const;
+/** The bounds: computed from the scenario, not simulated. */
+export const COMPUTED_POLICIES: readonly PolicyName[] = ['oracle', 'clairvoyant'];
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 /** One policy's figures. Field names are the JSON contract: keep them exactly. */
@@ -22,7 +24,44 @@ export interface PolicySummary {
   swaps: number | null;
   interruptions: number | null;
   max_backlog: number | null;
+  /** Where the money went, by what the instances were doing (CostBreakdown). */
+  cost_breakdown: CostBreakdown;
+  /**
+   * Where the money went per pool ("<type>/<az>"): instance-hours by market and their cost. Simulated policies
+   * only (the oracle has no pools). `spot_usd_at_or_above_on_demand` is the spot spend while that pool's spot
+   * price was at or above on-demand: money a farm could have saved by leaving the pool.
+   */
+  pools?: Record<string, PoolSummary>;
 }
+
+/** One pool's figures in a policy's summary. */
+export interface PoolSummary {
+  spot_hours: number;
+  on_demand_hours: number;
+  cost_usd: number;
+  spot_usd_at_or_above_on_demand: number;
+}
+
+/**
+ * Where a policy's money went, per slot of each instance (an instance's price split evenly over its slots):
+ * busy_usd + idle_usd + boot_usd + rework_usd = cost_usd.
+ * - busy: slots running the attempt of a job that completed (or was still running when the run ended);
+ * - rework: slots running an attempt that did not complete (handed back on an interruption or scale-in, or lost
+ *   with its instance): that work is run again;
+ * - boot: instances booting (launch to in service), and the 60 s billing minimum of short-lived ones;
+ * - idle: instances in service with empty slots.
+ * on_demand_premium_usd is a view across those four, not a fifth part: what on-demand instance time cost above
+ * the cheapest price of its moment (the cheapest spot pool, or on-demand when spot is dearer).
+ */
+export interface CostBreakdown {
+  busy_usd: number;
+  idle_usd: number;
+  boot_usd: number;
+  rework_usd: number;
+  on_demand_premium_usd: number;
+}
+
+export const emptyBreakdown = (): CostBreakdown => ({ busy_usd: 0, idle_usd: 0, boot_usd: 0, rework_usd: 0, on_demand_premium_usd: 0 });
 
 /** How one simulated policy's run went (diagnostics; not part of the CONTRACTS.md figures). */
 export interface RunStats {
@@ -57,6 +96,49 @@ export interface BacktestJson {
   policies: Record<PolicyName, PolicySummary>;
   /** Per simulated policy: diagnostics of the run (an addition to the CONTRACTS.md fields). */
   stats?: Partial<Record<PolicyName, RunStats>>;
+  /**
+   * With `--sweep SETTING=V1,...`: spotfarm at each value and each baseline at its matching target, one point per
+   * (policy, value), in the order the values were given (CONTRACTS.md names).
+   */
+  frontier?: FrontierPoint[];
+  /** With `--sweep`: how the baselines were matched, which points dominate which, how it ran (an addition). */
+  sweep?: SweepInfo;
+}
+
+/** One point of the cost-against-wait frontier. Field names are the JSON contract: keep them exactly. */
+export interface FrontierPoint {
+  policy: PolicyName;
+  /** The swept spotfarm setting, as the tags spell it (`acceptableWait`). */
+  setting: string;
+  /** The value as given on the command line (`5m`); a baseline point is that baseline at its matching target. */
+  value: string;
+  cost_usd: number;
+  wait_p95_s: number | null;
+  jobs_lost: number;
+}
+
+/** What a baseline was set to at one value of the sweep (docs/backtest.md, "Frontier"). */
+export interface BaselineTargets {
+  value: string;
+  /** on-demand-only and aws-native: the target of their target tracking on visible messages per instance. */
+  target_backlog_per_instance: number;
+  /** recipe: its alarms on backlog per slot, scale out at >= high, in at <= low. */
+  recipe_alarm_high: number;
+  recipe_alarm_low: number;
+}
+
+export interface SweepInfo {
+  setting: string;
+  values: string[];
+  baseline_targets: BaselineTargets[];
+  /** Each baseline point with the spotfarm values whose point dominates it (cost <=, p95 <=, lost <=). */
+  dominance: { policy: PolicyName; value: string; dominated_by: string[] }[];
+  /** Worker threads used (0: all runs in the CLI's own thread). */
+  threads: number;
+  /** Simulations run (a run shared by several points is counted once). */
+  runs: number;
+  /** Diagnostics of the runs besides the plain backtest's (which are in `stats`). */
+  run_stats: { value: string; policy: PolicyName; stats: RunStats }[];
 }
 
 /** Regularly sampled series of one simulated policy (every `sample_seconds`). */

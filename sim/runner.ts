@@ -6,7 +6,8 @@ import { connectSdk, type SdkConnection } from './cloud/sdk';
 import { World } from './cloud/world';
 import { Tables } from './cloud/dynamodb-api';
 import { oracle } from './policies/oracle';
-import { setupAwsNative, setupOnDemandOnly, setupRecipe } from './policies/baselines';
+import { clairvoyant } from './policies/clairvoyant';
+import { setupAwsNative, setupOnDemandOnly, setupRecipe, type RecipeAlarms } from './policies/baselines';
 import {
   connectClocks,
   installSpotfarm,
@@ -19,6 +20,7 @@ import {
   type SpotfarmStats,
 } from './policies/spotfarm';
 import {
+  COMPUTED_POLICIES,
   POLICY_NAMES,
   type BacktestJson,
   type BacktestResult,
@@ -31,17 +33,19 @@ import {
 import type { Scenario } from './scenario';
 
 export interface RunOptions {
-  /** Policies to run (default: all five). */
+  /** Policies to run (default: all). */
   policies?: readonly PolicyName[];
   /** Called as simulated time advances, with the simulated seconds since the last call. */
   onProgress?: (simulatedSeconds: number) => void;
+  /** The recipe's alarm thresholds (default: STEP_ALARMS, the recipe's 80% / 20%); a sweep moves them. */
+  recipeAlarms?: RecipeAlarms;
   /** spotfarm's handlers, instead of importing functions/*.ts (tests of the simulator's own plumbing). */
   handlers?: Awaited<ReturnType<typeof loadHandlers>>;
 }
 
 /** Simulated seconds a run may take at most, per policy (for a progress bar's total). */
 export function progressTotal(scenario: Scenario, policies: readonly PolicyName[] = POLICY_NAMES): number {
-  return policies.filter((p) => p !== 'oracle').length * (scenario.duration + scenario.drainLimit);
+  return policies.filter((p) => !COMPUTED_POLICIES.includes(p)).length * (scenario.duration + scenario.drainLimit);
 }
 
 /** Nearest-rank percentile of unsorted values; null for none. */
@@ -61,7 +65,7 @@ interface PolicyRun {
 }
 
 async function simulate(
-  name: Exclude<PolicyName, 'oracle'>,
+  name: Exclude<PolicyName, 'oracle' | 'clairvoyant'>,
   scenario: Scenario,
   options: RunOptions,
   spotfarm: { connection: SdkConnection; handlers: Awaited<ReturnType<typeof loadHandlers>> } | undefined,
@@ -71,7 +75,7 @@ async function simulate(
   const world = new World(scenario, { workers: 'agent', horizon });
   let spotfarmStats: SpotfarmStats | undefined;
   if (name === 'on-demand-only') setupOnDemandOnly(world);
-  else if (name === 'recipe') setupRecipe(world);
+  else if (name === 'recipe') setupRecipe(world, options.recipeAlarms);
   else if (name === 'aws-native') setupAwsNative(world);
   else {
     spotfarmStats = installSpotfarm(world, spotfarm!.handlers, spotfarm!.connection);
@@ -140,6 +144,15 @@ async function simulate(
     swaps: world.swaps,
     interruptions: world.interruptions,
     max_backlog: world.maxBacklog,
+    cost_breakdown: { ...world.ec2.breakdown },
+    pools: Object.fromEntries(
+      [...world.ec2.pools.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, p]) => [
+          key,
+          { spot_hours: p.spotSeconds / 3600, on_demand_hours: p.onDemandSeconds / 3600, cost_usd: p.cost, spot_usd_at_or_above_on_demand: p.spotCostAtOrAboveOnDemand },
+        ]),
+    ),
   };
   const stats: RunStats = {
     events: world.eventsProcessed,
@@ -181,6 +194,12 @@ export async function runBacktest(scenario: Scenario, options: RunOptions = {}):
     for (const name of policies) {
       if (name === 'oracle') {
         results.oracle = oracle(scenario);
+        continue;
+      }
+      if (name === 'clairvoyant') {
+        const wall = process.hrtime.bigint();
+        results.clairvoyant = clairvoyant(scenario);
+        stats.clairvoyant = { events: 0, wall_seconds: Number(process.hrtime.bigint() - wall) / 1e9, end_epoch_s: end, dead_lettered: 0, still_queued: 0, launch_failures: 0 };
         continue;
       }
       if (name === 'spotfarm') {

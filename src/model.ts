@@ -46,6 +46,8 @@ export interface GroupSnapshot {
   max: number;
   desired: number;
   availabilityZones: string[];
+  /** Subnets of a VPC group (VPCZoneIdentifier), empty otherwise. */
+  subnetIds?: string[];
   instances: GroupInstance[];
   tags: Record<string, string>;
   launch: LaunchSource;

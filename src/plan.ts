@@ -132,6 +132,13 @@ export function buildPlan(observation: Observation, farmFilter: string): Plan {
     f.groups.some((g) => Object.values(g.onDemandPrices).some((p) => p?.source === 'fallback-table')),
   );
   if (fallback) notes.push('on-demand prices come from the bundled fallback table: the Pricing API did not answer');
+  for (const farm of observation.farms) {
+    // The question a plan raises: what would spotfarm have done here? The backtest answers it on the farm's own
+    // last month (README, "Backtest your own farm").
+    notes.push(
+      `backtest farm ${farm.farm} on its last 30 days: npx spotfarm scenario from-account --farm ${farm.farm} --region ${observation.region} --out scenario-${farm.farm} && npx spotfarm backtest scenario-${farm.farm}/scenario.yaml`,
+    );
+  }
   return {
     generatedAt: observation.at.toISOString(),
     region: observation.region,

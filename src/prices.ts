@@ -1,15 +1,17 @@
+import { canLaunchSpot } from './pools';
+
 /**
  * Which spot price of a multi-AZ, multi-type group is compared with on-demand, and why.
  *
  * A group's new instances land in its pools (instance type x AZ). Auto Scaling spreads a group evenly across
  * its AZs, and within one AZ a mixed-instances group's allocation strategy picks the cheapest healthy types.
- * An AZ whose price is at or above the group's spot max price (on-demand unless the group sets one) cannot
- * launch spot at all: Auto Scaling's launches there fail and it places the instances in the other AZs, and
- * instances already there are interrupted. So the price a group pays for its next instance is:
+ * An AZ whose price is above the group's spot max price (on-demand unless the group sets one) cannot launch
+ * spot at all: Auto Scaling's launches there fail and it places the instances in the other AZs, and instances
+ * already there are interrupted. At the max price exactly, spot launches and stays (canLaunchSpot, src/pools.ts). So the price a group pays for its next instance is:
  *
  *   ratio(pool)  = spot(type, az) / onDemand(type)           (per type, so types of different sizes compare)
  *   ratio(az)    = min over the group's types of ratio(pool)
- *   ratio(group) = mean of ratio(az) over the AZs that can launch (spot < max price);
+ *   ratio(group) = mean of ratio(az) over the AZs that can launch (spot <= max price);
  *                  when no AZ can, the mean over all AZs (then >= 1 for the default max price)
  *
  * Comparing the cheapest AZ alone would keep a group on spot while most of its instances pay a spike; the most
@@ -30,7 +32,7 @@ export interface GroupPrice {
   /** On-demand price of the group's first priced type. */
   onDemandPrice: number | undefined;
   perAz: Record<string, { ratio: number; instanceType: string; spot: number; launchable: boolean }>;
-  /** AZs where spot is below the max price; the ratio is their mean. */
+  /** AZs where spot is at or below the max price; the ratio is their mean. */
   launchableAzs: number;
 }
 
@@ -49,7 +51,7 @@ export function groupSpotPrice(
     const od = onDemand[pool.instanceType];
     if (!instanceTypes.includes(pool.instanceType) || od === undefined || od <= 0) continue;
     const ratio = pool.spot / od;
-    const launchable = pool.spot < (spotMaxPrice ?? od);
+    const launchable = canLaunchSpot(pool.spot, spotMaxPrice ?? od);
     const best = perAz[pool.availabilityZone];
     // A launchable pool beats any unlaunchable one; among equals, the cheaper relative to on-demand.
     if (!best || (launchable && !best.launchable) || (launchable === best.launchable && ratio < best.ratio)) {
@@ -83,7 +85,8 @@ export function priceAt(steps: readonly { at: number; price: number }[], at: num
 
 /**
  * Whether an interruption warned at `warnedAt` (epoch ms) was the old market's price interruption: the pool's
- * spot price at or above the max price when the warning came or when the instance was taken two minutes later.
+ * spot price above the max price (canLaunchSpot false) when the warning came or when the instance was taken two
+ * minutes later.
  * Those are price signals, which the price rule weighs; the interruption breaker counts only the others.
  */
 export function isPriceInterruption(
@@ -94,6 +97,6 @@ export function isPriceInterruption(
   if (!steps || maxPrice === undefined) return false;
   return [warnedAt, warnedAt + 120_000].some((t) => {
     const price = priceAt(steps, t);
-    return price !== undefined && price >= maxPrice;
+    return price !== undefined && !canLaunchSpot(price, maxPrice);
   });
 }

@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { assertRunnable, commandProcessor } from './command';
 import { WorkerConfigError, errorMessage } from './errors';
 import { createImdsClient } from './imds';
-import { runWorker, type WorkerOptions } from './index';
+import { regionFor, runWorker, type WorkerOptions } from './index';
+import { cloudWatchJobMetrics, type JobEnd } from './job-metrics';
 import { jsonLog } from './log';
 
 export const USAGE = `usage: spotfarm-worker --queue-url URL [options] -- CMD [ARGS...]
@@ -29,6 +30,8 @@ options:
                                on a rebalance recommendation (default log)
   --no-scale-in-protection     do not toggle scale-in protection on the instance's group
   --kill-grace S               seconds between SIGTERM and SIGKILL for a handed-back job (default 10)
+  --job-metrics                publish each job's duration and outcome to CloudWatch (spotfarm JobDuration;
+                               needs cloudwatch:PutMetricData; docs/worker.md "Job metrics")
   -h, --help                   this text
 
 environment:
@@ -57,7 +60,9 @@ const defaultIo: CliIo = {
 export function parseCli(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
-): { help: true } | { help: false; options: Omit<WorkerOptions, 'process' | 'log'>; command: string; args: string[]; killGraceMs: number } {
+): {
+  help: true;
+} | { help: false; options: Omit<WorkerOptions, 'process' | 'log'>; command: string; args: string[]; killGraceMs: number; jobMetrics: boolean } {
   let parsed;
   try {
     parsed = parseArgs({
@@ -72,6 +77,7 @@ export function parseCli(
         'on-rebalance': { type: 'string' },
         'no-scale-in-protection': { type: 'boolean' },
         'kill-grace': { type: 'string' },
+        'job-metrics': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -109,7 +115,7 @@ export function parseCli(
   if (receiveWait !== undefined) options.receiveWaitSeconds = receiveWait;
   const poll = positiveNumber('SPOTFARM_METADATA_POLL_SECONDS', env.SPOTFARM_METADATA_POLL_SECONDS);
   if (poll !== undefined) options.metadataPollSeconds = poll;
-  return { help: false, options, command, args, killGraceMs: killGrace * 1000 };
+  return { help: false, options, command, args, killGraceMs: killGrace * 1000, jobMetrics: values['job-metrics'] === true };
 }
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -127,8 +133,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     return 0;
   }
   const log = jsonLog((line) => io.stdout(line), io.env.SPOTFARM_LOG_LEVEL);
+  const metrics = parsed.jobMetrics ? cloudWatchJobMetrics({ queueUrl: parsed.options.queueUrl, region: regionFor(parsed.options.queueUrl, io.env), log }) : undefined;
   const handle = runWorker({
     ...parsed.options,
+    ...(metrics ? { onJobEnd: (end: JobEnd) => metrics.record(end) } : {}),
     process: commandProcessor(parsed.command, parsed.args, { killGraceMs: parsed.killGraceMs, env: io.env }),
     metadata: createImdsClient({ env: io.env }),
     log,
@@ -153,6 +161,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
     log('error', 'exit', { reason: errorMessage(error) });
     return error instanceof WorkerConfigError ? 2 : 1;
   } finally {
+    await metrics?.stop();
     io.signals.off('SIGTERM', onSignal);
     io.signals.off('SIGINT', onSignal);
   }

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { WorkerConfigError, awsErrorName, errorMessage, fatalQueueError } from './errors';
 import { createImdsClient, type InstanceAction, type MetadataClient } from './imds';
+import type { JobEnd } from './job-metrics';
 import { jsonLog, type Log } from './log';
 import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain, type RunningJob } from './policy';
 import { ScaleInProtection } from './protection';
@@ -74,6 +75,8 @@ export interface WorkerOptions {
   stopDeadlineSeconds?: number;
   /** On a rebalance recommendation: 'log' it (default), 'drain' (finish jobs, take no more, exit), or 'ignore'. */
   onRebalance?: 'log' | 'drain' | 'ignore';
+  /** Called when a job ends (succeeded, failed or handed back); worker/job-metrics.ts publishes these. Never awaited. */
+  onJobEnd?: (job: JobEnd) => void;
   /** Toggle scale-in protection on the instance's group (default true when metadata is available). */
   protectFromScaleIn?: boolean;
   log?: Log;
@@ -502,6 +505,7 @@ class Worker {
       await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: job.receiptHandle }));
       this.counts.succeeded++;
       this.log('info', 'job_succeeded', { messageId: job.id, seconds });
+      this.jobEnded({ outcome: 'succeeded', seconds });
     } catch (error) {
       this.counts.failed++;
       this.log('error', 'delete_failed', {
@@ -514,6 +518,7 @@ class Worker {
 
   private async fail(job: Job, seconds: number, error: unknown): Promise<void> {
     this.counts.failed++;
+    this.jobEnded({ outcome: 'failed', seconds });
     const backoff = failureBackoffSeconds(
       job.receiveCount,
       this.options.failureBackoffBaseSeconds ?? FAILURE_BACKOFF_BASE_SECONDS,
@@ -529,6 +534,15 @@ class Worker {
     await this.changeVisibility(job, backoff, 'backing off');
   }
 
+  /** The job-end hook: a failing hook must not touch the job's queue calls. */
+  private jobEnded(end: JobEnd): void {
+    try {
+      this.options.onJobEnd?.(end);
+    } catch (error) {
+      this.log('warn', 'job_end_hook_failed', { reason: errorMessage(error) });
+    }
+  }
+
   /** Gives a job's message back to the queue now (visibility 0) and tells the job to stop. */
   private async handBack(job: Job, reason: string): Promise<void> {
     if ((job.state !== 'running' && job.state !== 'finishing') || !this.jobs.has(job.id)) return;
@@ -538,6 +552,7 @@ class Worker {
     job.controller.abort(new Error(`handed back: ${reason}`));
     this.counts.handedBack++;
     this.log('info', 'job_handed_back', { messageId: job.id, reason, instanceId: this.instanceId });
+    this.jobEnded({ outcome: 'handed-back', seconds: round((Date.now() - job.startedAt) / 1000) });
     await this.changeVisibility(job, 0, 'handing back');
   }
 

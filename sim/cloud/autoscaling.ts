@@ -288,6 +288,8 @@ export class AutoScaling {
       accepting: false,
       running: new Set(),
       cost: 0,
+      busyUsd: 0,
+      reworkUsd: 0,
       tags: new Map(),
     };
     group.members.add(instance);

@@ -3,15 +3,31 @@
  * the spot market), and it is billed per second meanwhile. Terminated instances stay visible for a while, then
  * drop out of the listing.
  */
+import { poolKey, type StepSeries } from '../market';
+import { emptyBreakdown, type CostBreakdown } from '../result';
 import type { Instance } from './resources';
 import type { World } from './world';
 
 /** Terminated instances stay visible in DescribeInstances this long. */
 export const TERMINATED_VISIBLE_SECONDS = 3600;
 
+/** One pool's closed billing: instance-seconds by market and what they cost. */
+export interface PoolUsage {
+  spotSeconds: number;
+  onDemandSeconds: number;
+  cost: number;
+  /** Spot spend while the pool's spot price was at or above the type's on-demand price. */
+  spotCostAtOrAboveOnDemand: number;
+}
+
 export class Ec2 {
   /** Cost of the instances whose billing has closed. */
   private closedCost = 0;
+  /** Where the money of closed instances went (sim/result.ts CostBreakdown). */
+  readonly breakdown: CostBreakdown = emptyBreakdown();
+  private cheapest: StepSeries | undefined;
+  /** Per pool ("type/az"), the instances whose billing has closed: where the money went. */
+  readonly pools = new Map<string, PoolUsage>();
 
   constructor(private readonly world: World) {}
 
@@ -63,12 +79,59 @@ export class Ec2 {
 
   private closeBilling(instance: Instance, t: number): void {
     if (instance.endT !== Infinity) return;
+    // Jobs still running when the run ends are busy time up to now.
+    for (const job of instance.running) this.chargeSlot(instance, this.world.work.startOf(job), t, 'busy');
     instance.endT = t;
     instance.cost = this.costOf(instance, t);
     this.closedCost += instance.cost;
+    this.split(instance, t);
     const seconds = Math.max(60, t - instance.launchT);
     if (instance.market === 'spot') this.world.spotSeconds += seconds;
     else this.world.onDemandSeconds += seconds;
+    const key = poolKey(instance.type, instance.az);
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = { spotSeconds: 0, onDemandSeconds: 0, cost: 0, spotCostAtOrAboveOnDemand: 0 }));
+    pool.cost += instance.cost;
+    if (instance.market === 'spot') {
+      pool.spotSeconds += seconds;
+      const market = this.world.market;
+      const onDemand = market.onDemandPrice(instance.type);
+      pool.spotCostAtOrAboveOnDemand += market
+        .spotSeries(instance.type, instance.az)
+        .integralWhere(instance.launchT, Math.max(t, instance.launchT + 60), (price) => price >= onDemand);
+    } else pool.onDemandSeconds += seconds;
+  }
+
+  /** Charges one slot's time on an attempt, [from, to], as busy (it completed) or rework (it will run again). */
+  chargeSlot(instance: Instance, from: number, to: number, kind: 'busy' | 'rework'): void {
+    const usd = this.priceIntegral(instance, from, to) / instance.slots;
+    if (kind === 'busy') instance.busyUsd += usd;
+    else instance.reworkUsd += usd;
+  }
+
+  /** A closed instance's cost in parts: boot (and the billing minimum), its slots' attempts, the idle rest. */
+  private split(instance: Instance, t: number): void {
+    const b = this.breakdown;
+    const up = Math.min(instance.readyT, t);
+    // The 60 s billing minimum of an instance gone within a minute is a cost of launching it: boot.
+    const boot = instance.cost - this.priceIntegral(instance, up, t);
+    b.boot_usd += boot;
+    b.busy_usd += instance.busyUsd;
+    b.rework_usd += instance.reworkUsd;
+    b.idle_usd += instance.cost - boot - instance.busyUsd - instance.reworkUsd;
+    if (instance.market === 'on-demand') {
+      const to = Math.max(t, instance.launchT + 60);
+      this.cheapest ??= this.world.market.cheapestSeries(this.world.scenario.start, this.world.options.horizon);
+      b.on_demand_premium_usd += Math.max(0, instance.cost - this.cheapest.integral(instance.launchT, to));
+    }
+  }
+
+  /** USD the instance's price comes to over [from, to] (no billing minimum). */
+  private priceIntegral(instance: Instance, from: number, to: number): number {
+    if (to <= from) return 0;
+    const market = this.world.market;
+    if (instance.market === 'spot') return market.spotSeries(instance.type, instance.az).integral(from, to);
+    return (market.onDemandPrice(instance.type) * (to - from)) / 3600;
   }
 
   /** Per-second billing with a 60 s minimum, at the instance's market price at each moment. */

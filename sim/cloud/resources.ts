@@ -88,6 +88,9 @@ export interface Instance {
   accepting: boolean;
   running: Set<number>;
   cost: number;
+  /** USD of its slots' time on attempts that completed (busy) and on attempts that did not (rework). */
+  busyUsd: number;
+  reworkUsd: number;
   /** Tags set with CreateTags (the group's propagated tags and aws:autoscaling:groupName come on top). */
   tags: Map<string, string>;
 }

@@ -5,6 +5,7 @@
  * launch ordinal (sim/rng.ts), so every policy's world sees the same interruptions where its pools match.
  */
 import { INTERRUPTION_NOTICE_SECONDS, METADATA_POLL_SECONDS } from '../../worker/rules';
+import { canLaunchSpot } from '../../src/pools';
 import { poolKey } from '../market';
 import { exponential, keyedUniform } from '../rng';
 import type { Scenario } from '../scenario';
@@ -45,7 +46,7 @@ export class SpotInterruptions {
       }
     }
     if (scenario.interruptions.priceAboveMax) {
-      const t = world.market.spotSeries(instance.type, instance.az).firstAbove(instance.maxPrice, instance.launchT, Math.min(warnAt, world.endT));
+      const t = world.market.spotSeries(instance.type, instance.az).firstUnlaunchable(instance.maxPrice, instance.launchT, Math.min(warnAt, world.endT));
       if (t !== null && t < warnAt) {
         warnAt = t;
         cause = `spot price above the max price ${instance.maxPrice}`;
@@ -137,7 +138,7 @@ export class SpotInterruptions {
         `Launching EC2 instance failed.`
       );
     }
-    if (world.scenario.interruptions.priceAboveMax && price > maxPrice) {
+    if (world.scenario.interruptions.priceAboveMax && !canLaunchSpot(price, maxPrice)) {
       return (
         `Your Spot request price of ${maxPrice} is lower than the minimum required Spot request fulfillment price of ` +
         `${price.toFixed(4)}. Launching EC2 instance failed.`

@@ -46,6 +46,7 @@ export class Workers {
   private jobFinished(job: number, token: number, instance: Instance): void {
     if (!this.queue.holds(job, token)) return;
     if (instance.ec2State === 'terminated') return;
+    this.world.ec2.chargeSlot(instance, this.queue.startOf(job), this.world.now, 'busy');
     this.queue.complete(job);
     instance.running.delete(job);
     instance.free++;
@@ -86,7 +87,9 @@ export class Workers {
 
   /** A worker hands a message back at visibility 0: it is receivable at once. */
   private handBack(job: number, instance: Instance): void {
+    const start = this.queue.startOf(job);
     if (!this.queue.handBack(job)) return;
+    this.world.ec2.chargeSlot(instance, start, this.world.now, 'rework');
     instance.running.delete(job);
   }
 
@@ -97,6 +100,7 @@ export class Workers {
    */
   private orphan(job: number, instance: Instance): void {
     instance.running.delete(job);
+    this.world.ec2.chargeSlot(instance, this.queue.startOf(job), this.world.now, 'rework');
     const v = this.queue.visibilityTimeout;
     const step = (1 - HEARTBEAT_FRACTION) * v;
     const start = this.queue.startOf(job);

@@ -6,6 +6,7 @@
  * Writes:
  *   scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz   2015-05-01..05-12, c3.xlarge, us-east-1a/b/e
  *   scenarios/data/spot-c5a.2xlarge-us-east-1-2023.csv.gz    the whole 2023 series, re-headed and sorted
+ *   scenarios/data/spot-r3.large-us-east-1-2015-04.csv.gz    2015-04-11..04-17, r3.large, us-east-1a/b/e
  *   scenarios/data/lcg-2005-24h-96h.csv.gz                   LCG jobs submitted in [24 h, 96 h), run time <= 1 h
  *   sim/data/spot-advisor.csv.gz                             Linux interruption buckets, both advisor snapshots
  *   sim/data/instance-types.txt                              every instance type named in the shared data
@@ -30,17 +31,16 @@ function writeGz(path: string, text: string): void {
   console.log(`${path}: ${text.split('\n').length - 2} rows`);
 }
 
-// 1. The spiky 2015 series: c3.xlarge in its three AZs, 2015-05-01T00:00Z .. 2015-05-12T00:00Z, plus the last
-//    change before the window (the price carried into it).
-{
-  const from = Date.parse('2015-05-01T00:00:00Z');
-  const to = Date.parse('2015-05-12T00:00:00Z');
+/** Rows of one instance type in [from, to), plus, per AZ, the last change before the window (the price carried into it). */
+function cut2015(instanceType: string, fromIso: string, toIso: string): string {
+  const from = Date.parse(fromIso);
+  const to = Date.parse(toIso);
   const lines = read('spot-history-2015-us-east-1/us-east-1_spot_2015.csv.gz').trim().split('\n');
   const out = ['timestamp,instance_type,availability_zone,spot_price'];
   const carried = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const [ts, type, az] = line.split(',') as [string, string, string];
-    if (type !== 'c3.xlarge') continue;
+    if (type !== instanceType) continue;
     const t = Date.parse(ts);
     if (t < from) carried.set(az, line);
     else if (t < to) {
@@ -52,8 +52,16 @@ function writeGz(path: string, text: string): void {
       out.push(line);
     }
   }
-  writeGz('scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz', out.join('\n') + '\n');
+  return out.join('\n') + '\n';
 }
+
+// 1. The spiky 2015 series: c3.xlarge in its three AZs, 2015-05-01T00:00Z .. 2015-05-12T00:00Z.
+writeGz('scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz', cut2015('c3.xlarge', '2015-05-01T00:00:00Z', '2015-05-12T00:00:00Z'));
+
+// 1b. r3.large in its three AZs, 2015-04-11T00:00Z .. 2015-04-17T00:00Z: us-east-1b sits at exactly its on-demand
+//     price ($0.175) from 04-11 19:48 to 04-13 19:46 (above it before) while 1a and 1e cost a tenth of it
+//     (scenarios/pool-at-on-demand.yaml); then all three calm (scenarios/pool-storm.yaml).
+writeGz('scenarios/data/spot-r3.large-us-east-1-2015-04.csv.gz', cut2015('r3.large', '2015-04-11T00:00:00Z', '2015-04-17T00:00:00Z'));
 
 // 2. The calm 2023 series: same rows, our header and column order, oldest first.
 {

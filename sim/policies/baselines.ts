@@ -22,6 +22,12 @@ export const TARGET_TRACKING = {
   scaleInCooldown: 300,
 };
 
+/** The recipe's two alarm thresholds on backlog per slot; a sweep moves them with spotfarm's sizing (sim/frontier). */
+export interface RecipeAlarms {
+  high: number;
+  low: number;
+}
+
 export const STEP_ALARMS = {
   periodSeconds: 120,
   evaluationPeriods: 2,
@@ -84,7 +90,7 @@ export function installTargetTracking(world: World, group: Group, target: number
  * backlog per slot is >= 80%, -1 when it is <= 20%; each waits for its activity (boot) and the 300 s cooldown.
  * An alarm in ALARM keeps invoking its policy every period, as CloudWatch does for Auto Scaling actions.
  */
-export function installStepAlarms(world: World, group: Group): void {
+export function installStepAlarms(world: World, group: Group, thresholds: RecipeAlarms = STEP_ALARMS): void {
   const slots = world.scenario.farm.slotsPerInstance;
   const high: boolean[] = [];
   const low: boolean[] = [];
@@ -93,8 +99,8 @@ export function installStepAlarms(world: World, group: Group): void {
     const n = inService(group);
     const backlog = world.backlog;
     const util = n > 0 ? backlog / (n * slots) : backlog > 0 ? Infinity : 0;
-    high.push(util >= STEP_ALARMS.high);
-    low.push(n > 0 && util <= STEP_ALARMS.low);
+    high.push(util >= thresholds.high);
+    low.push(n > 0 && util <= thresholds.low);
     if (high.length > STEP_ALARMS.evaluationPeriods) high.shift();
     if (low.length > STEP_ALARMS.evaluationPeriods) low.shift();
     const highAlarm = high.length === STEP_ALARMS.evaluationPeriods && high.every(Boolean);
@@ -144,7 +150,7 @@ export function setupOnDemandOnly(world: World): void {
   installTargetTracking(world, world.groups.get(name)!, world.scenario.baselines.targetBacklogPerInstance);
 }
 
-export function setupRecipe(world: World): void {
+export function setupRecipe(world: World, alarms: RecipeAlarms = STEP_ALARMS): void {
   const od = world.market.onDemandPrice(world.scenario.instanceTypes[0]!);
   asg.createLaunchConfiguration(world, {
     LaunchConfigurationName: 'recipe-spot',
@@ -162,7 +168,7 @@ export function setupRecipe(world: World): void {
     LaunchConfigurationName: 'recipe-spot',
   });
   world.groupWorkers.set(name, 'plain');
-  installStepAlarms(world, world.groups.get(name)!);
+  installStepAlarms(world, world.groups.get(name)!, alarms);
 }
 
 export function setupAwsNative(world: World): void {

@@ -4,7 +4,7 @@
  * and the on-demand price), paying 1/slots of the instance's price for exactly its run time: no boot, no idle
  * slot, no interruption, no wait.
  */
-import type { PolicySummary } from '../result';
+import { emptyBreakdown, type PolicySummary } from '../result';
 import type { Scenario } from '../scenario';
 
 export function oracle(scenario: Scenario): PolicySummary {
@@ -16,6 +16,8 @@ export function oracle(scenario: Scenario): PolicySummary {
   const slots = scenario.farm.slotsPerInstance;
   let cost = 0;
   for (let i = 0; i < n; i++) cost += cheapest.integral(arrival[i]!, arrival[i]! + runtime[i]!) / slots;
+  // All of it is busy time, at the cheapest price of its moment: on-demand only when spot was dearer, so it pays no
+  // premium.
   return {
     cost_usd: cost,
     jobs_submitted: n,
@@ -29,5 +31,6 @@ export function oracle(scenario: Scenario): PolicySummary {
     swaps: null,
     interruptions: null,
     max_backlog: null,
+    cost_breakdown: { ...emptyBreakdown(), busy_usd: cost },
   };
 }

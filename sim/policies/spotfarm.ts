@@ -97,6 +97,23 @@ export function withEnvironment(vars: Record<string, string>): () => void {
   };
 }
 
+/**
+ * `import()` of one of the project's TypeScript modules. In a worker thread on Node 20 the ESM loader has no tsx
+ * hooks (hooks registered with module.register do not reach worker threads there), so a sweep's worker
+ * (sim/frontier/worker-entry.cjs) registers tsx's CommonJS hook and modules come through require instead: the
+ * same module instances the handlers themselves require.
+ */
+async function importModule(file: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(file)) as Record<string, unknown>;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION' && typeof require === 'function') {
+      return require(file) as Record<string, unknown>;
+    }
+    throw err;
+  }
+}
+
 /** Imports the handlers (once per process, like a warm Lambda container). */
 export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>> {
   const missing = missingHandlers();
@@ -104,7 +121,7 @@ export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>>
   const out = {} as Record<SpotfarmFunction, Handler>;
   for (const name of SPOTFARM_FUNCTIONS) {
     const file = resolve(REPO, 'functions', `${name}.ts`);
-    const mod = (await import(file)) as { handler?: unknown; default?: { handler?: unknown } };
+    const mod = (await importModule(file)) as { handler?: unknown; default?: { handler?: unknown } };
     const handler = mod.handler ?? mod.default?.handler;
     if (typeof handler !== 'function') throw new SpotfarmUnavailableError([`functions/${name}.ts does not export a handler`]);
     out[name] = handler as Handler;
@@ -119,11 +136,11 @@ export async function loadHandlers(): Promise<Record<SpotfarmFunction, Handler>>
 export async function resetStackConfig(): Promise<void> {
   const file = resolve(REPO, 'src/config.ts');
   if (!existsSync(file)) return;
-  const config = (await import(file)) as { resetConfigCache?: () => void };
+  const config = (await importModule(file)) as { resetConfigCache?: () => void };
   config.resetConfigCache?.();
   // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
   const caches = resolve(REPO, 'src/aws/caches.ts');
-  if (existsSync(caches)) ((await import(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
+  if (existsSync(caches)) ((await importModule(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
 }
 
 /**
@@ -136,7 +153,7 @@ export async function connectClocks(nowMs: () => number): Promise<void> {
   for (const [rel, name] of CLOCK_SETTERS) {
     const file = resolve(REPO, rel);
     if (!existsSync(file)) continue;
-    const mod = (await import(file)) as Record<string, unknown>;
+    const mod = await importModule(file);
     const setter = mod[name];
     if (typeof setter === 'function') (setter as (clock: () => number) => void)(nowMs);
   }

@@ -49,6 +49,7 @@ export const POLICY_COLORS: Record<PolicyName, string> = {
   recipe: '#d97706',
   'aws-native': '#059669',
   oracle: '#7c3aed',
+  clairvoyant: '#db2777',
 };
 
 export const MARK_STYLE: Record<PolicyMark['kind'], { color: string; label: string }> = {

@@ -234,11 +234,134 @@ export const CLIENT_JS = String.raw`(function () {
 
   data.charts.forEach(makePlot);
 
+  // The frontier (with --sweep): cost against p95 wait, one line of points per policy in the order of the swept
+  // values (uPlot's mode 2: each series has its own x values). Not synced with the time charts.
+  var frontierPlot = null;
+
+  function frontierRange(values, zeroBased) {
+    var min = Infinity;
+    var max = -Infinity;
+    values.forEach(function (v) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    });
+    if (!isFinite(min)) return [0, 1];
+    var pad = Math.max((max - min) * 0.12, Math.abs(max) * 0.05, 1);
+    return [zeroBased ? 0 : Math.max(0, min - pad), max + pad];
+  }
+
+  // Each point: a dot, or a cross for a dominated baseline point, with its value beside it (points of one policy
+  // that fell on the same spot share one label: 2m, 5m).
+  function drawFrontierPoints(spec) {
+    return function (u) {
+      var ctx = u.ctx;
+      var px = window.devicePixelRatio || 1;
+      ctx.save();
+      ctx.font = Math.round(11 * px) + 'px system-ui, sans-serif';
+      ctx.textBaseline = 'middle';
+      spec.series.forEach(function (s) {
+        var labels = {};
+        var order = [];
+        s.points.forEach(function (p) {
+          var x = Math.round(u.valToPos(p.x, 'x', true));
+          var y = Math.round(u.valToPos(p.y, 'y', true));
+          var key = x + ',' + y;
+          if (!labels[key]) {
+            labels[key] = { x: x, y: y, text: [] };
+            order.push(key);
+          }
+          labels[key].text.push(p.value);
+          ctx.fillStyle = s.color;
+          ctx.strokeStyle = s.color;
+          if (p.dominated) {
+            ctx.lineWidth = 2 * px;
+            ctx.beginPath();
+            ctx.moveTo(x - 5 * px, y - 5 * px);
+            ctx.lineTo(x + 5 * px, y + 5 * px);
+            ctx.moveTo(x + 5 * px, y - 5 * px);
+            ctx.lineTo(x - 5 * px, y + 5 * px);
+            ctx.stroke();
+          } else {
+            ctx.beginPath();
+            ctx.arc(x, y, (s.label === 'spotfarm' ? 5 : 4) * px, 0, 2 * Math.PI);
+            ctx.fill();
+          }
+        });
+        ctx.fillStyle = s.color;
+        order.forEach(function (key) {
+          var l = labels[key];
+          ctx.fillText(l.text.join(', '), l.x + 7 * px, l.y - 9 * px);
+        });
+      });
+      ctx.restore();
+    };
+  }
+
+  function makeFrontier(spec) {
+    var el = document.getElementById(spec.id);
+    var xs = [];
+    var ys = [];
+    spec.series.forEach(function (s) {
+      s.points.forEach(function (p) {
+        xs.push(p.x);
+        ys.push(p.y);
+      });
+    });
+    var xRange = frontierRange(xs, true);
+    var yRange = frontierRange(ys, false);
+    var series = [{}];
+    var columns = [null];
+    spec.series.forEach(function (s) {
+      series.push({
+        label: s.label,
+        stroke: s.color,
+        width: s.label === 'spotfarm' ? 2.5 : 1.5,
+        points: { show: false },
+      });
+      columns.push([s.points.map(function (p) { return p.x; }), s.points.map(function (p) { return p.y; })]);
+    });
+    var opts = {
+      mode: 2,
+      width: Math.max(300, el.clientWidth),
+      height: spec.height,
+      scales: {
+        x: { time: false, range: function () { return xRange; } },
+        y: { range: function () { return yRange; } },
+      },
+      series: series,
+      axes: [
+        {
+          label: 'wait, p95',
+          stroke: '#4b5563',
+          grid: { stroke: '#eef0f3' },
+          ticks: { stroke: '#d1d5db' },
+          incrs: DURATION_INCRS,
+          values: function (u, vals) { return vals.map(formatDurationTick); },
+        },
+        {
+          label: 'cost (USD)',
+          stroke: '#4b5563',
+          size: 64,
+          grid: { stroke: '#eef0f3' },
+          ticks: { stroke: '#d1d5db' },
+          values: function (u, vals) { return vals.map(function (v) { return formatAxis('usd', v); }); },
+        },
+      ],
+      cursor: { drag: { x: false, y: false }, points: { show: false } },
+      legend: { live: false },
+      hooks: { draw: [drawFrontierPoints(spec)] },
+    };
+    frontierPlot = new uPlot(opts, columns, el);
+    frontierPlot.spotfarmSpec = spec;
+  }
+
+  if (data.frontier) makeFrontier(data.frontier);
+
   var resizeTimer = null;
   window.addEventListener('resize', function () {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(function () {
-      plots.forEach(function (p) {
+      plots.concat(frontierPlot ? [frontierPlot] : []).forEach(function (p) {
         var el = document.getElementById(p.spotfarmSpec.id);
         p.setSize({ width: Math.max(300, el.clientWidth), height: p.spotfarmSpec.height });
       });
@@ -248,6 +371,7 @@ export const CLIENT_JS = String.raw`(function () {
   // For tests and curious users: how many charts were drawn.
   window.spotfarmReport = {
     charts: plots.length,
+    frontier: frontierPlot !== null,
     ready: true,
     xRanges: function () {
       return plots.map(function (p) { return [p.scales.x.min, p.scales.x.max]; });

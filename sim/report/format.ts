@@ -52,6 +52,20 @@ export function costVsOracle(json: BacktestJson, policy: PolicyName): number | n
   return cost / oracle;
 }
 
+/** Cost relative to the clairvoyant farm (the reachable bound); null when it is missing or zero. */
+export function costVsClairvoyant(json: BacktestJson, policy: PolicyName): number | null {
+  const bound = json.policies.clairvoyant?.cost_usd;
+  const cost = json.policies[policy]?.cost_usd;
+  if (bound === undefined || cost === undefined || !(bound > 0)) return null;
+  return cost / bound;
+}
+
+/** Idle share of the cost as `23%`. */
+export function formatShare(part: number | undefined, whole: number): string {
+  if (part === undefined || !(whole > 0)) return NONE;
+  return `${Math.round((part / whole) * 100)}%`;
+}
+
 export interface SummaryColumn {
   /** Terminal header (short). */
   header: string;
@@ -69,6 +83,18 @@ export const SUMMARY_COLUMNS: readonly SummaryColumn[] = [
     title: 'vs oracle',
     help: 'Cost divided by the oracle lower bound',
     value: (_p, json, name) => formatRatio(costVsOracle(json, name)),
+  },
+  {
+    header: 'vs clairvoyant',
+    title: 'vs clairvoyant',
+    help: 'Cost divided by the clairvoyant farm (no wait, boots paid, the future known)',
+    value: (_p, json, name) => formatRatio(costVsClairvoyant(json, name)),
+  },
+  {
+    header: 'idle',
+    title: 'Idle',
+    help: 'Share of the cost spent on instances in service with empty slots',
+    value: (p) => formatShare(p.cost_breakdown?.idle_usd, p.cost_usd),
   },
   { header: 'jobs', title: 'Jobs', help: 'Jobs submitted', value: (p) => formatInt(p.jobs_submitted) },
   {

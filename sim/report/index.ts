@@ -9,10 +9,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { BacktestResult, PolicyMark } from '../result';
-import { POLICY_NAMES } from '../result';
+import { COMPUTED_POLICIES, POLICY_NAMES } from '../result';
 import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } from './charts';
+import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
-import { SUMMARY_COLUMNS, costVsOracle, formatDuration, policiesIn } from './format';
+import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
+import { dominanceVerdict, frontierChart, frontierRows, type FrontierChartSpec } from './frontier';
+import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
 
@@ -70,7 +73,7 @@ export function formatTime(epochS: number): string {
 function summaryTableHtml(result: BacktestResult): string {
   const json = result.json;
   const names = policiesIn(json);
-  const simulated = names.filter((n) => n !== 'oracle');
+  const simulated = names.filter((n) => !COMPUTED_POLICIES.includes(n));
   const cheapest = simulated.reduce<string | undefined>(
     (best, n) => (best === undefined || json.policies[n].cost_usd < json.policies[best as typeof n].cost_usd ? n : best),
     undefined,
@@ -80,10 +83,10 @@ function summaryTableHtml(result: BacktestResult): string {
   ).join('')}</tr>`;
   const rows = names.map((name) => {
     const p = json.policies[name];
-    const classes = [name === 'spotfarm' ? 'ours' : '', name === 'oracle' ? 'oracle' : ''].filter(Boolean).join(' ');
+    const classes = [name === 'spotfarm' ? 'ours' : '', COMPUTED_POLICIES.includes(name) ? 'oracle' : ''].filter(Boolean).join(' ');
     const cells = SUMMARY_COLUMNS.map((c) => {
       const cls: string[] = [];
-      if (c.header === 'lost' && p.jobs_lost > 0 && name !== 'oracle') cls.push('bad');
+      if (c.header === 'lost' && p.jobs_lost > 0 && !COMPUTED_POLICIES.includes(name)) cls.push('bad');
       if (c.header === 'cost' && name === cheapest) cls.push('best');
       return `<td${cls.length ? ` class="${cls.join(' ')}"` : ''}>${escapeHtml(c.value(p, json, name))}</td>`;
     }).join('');
@@ -93,18 +96,28 @@ function summaryTableHtml(result: BacktestResult): string {
   return `<table class="summary"><thead>${head}</thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+function poolSection(json: BacktestResult['json']): string {
+  const table = poolTableHtml(json, escapeHtml);
+  if (!table) return '';
+  return `<h3>Where the money went, per pool</h3>
+<div class="table-wrap">${table}</div>
+<p class="note">One row per simulated policy and pool (instance type / Availability Zone). The last column is spot spend while that pool’s spot price was at or above on-demand: money a farm saves by leaving the pool.</p>`;
+}
+
 function headline(result: BacktestResult): string {
   const json = result.json;
   const ratio = costVsOracle(json, 'spotfarm');
+  const clairvoyantRatio = costVsClairvoyant(json, 'spotfarm');
   const sf = json.policies.spotfarm;
   if (sf === undefined) return '';
   const parts = [
     `spotfarm spent <b>${escapeHtml(SUMMARY_COLUMNS[0]?.value(sf, json, 'spotfarm') ?? '')}</b>`,
     ratio !== null ? `<b>${escapeHtml(ratio.toFixed(2))}×</b> the oracle lower bound` : '',
+    clairvoyantRatio !== null ? `<b>${escapeHtml(clairvoyantRatio.toFixed(2))}×</b> the clairvoyant farm` : '',
     `lost <b class="${sf.jobs_lost > 0 ? 'bad' : 'good'}">${escapeHtml(String(sf.jobs_lost))}</b> of ${escapeHtml(String(sf.jobs_submitted))} jobs`,
     sf.wait_p95_s !== null ? `p95 wait <b>${escapeHtml(formatDuration(sf.wait_p95_s))}</b>` : '',
   ].filter(Boolean);
-  const others = POLICY_NAMES.filter((n) => n !== 'spotfarm' && n !== 'oracle' && json.policies[n] !== undefined);
+  const others = POLICY_NAMES.filter((n) => n !== 'spotfarm' && !COMPUTED_POLICIES.includes(n) && json.policies[n] !== undefined);
   const cheaper = others.filter((n) => json.policies[n].cost_usd < sf.cost_usd);
   const verdict =
     others.length === 0
@@ -131,6 +144,37 @@ function chartSection(chart: ChartSpec): string {
 <div class="chart" id="${escapeHtml(chart.id)}" data-chart="${escapeHtml(chart.id)}"></div>
 ${legend}<p class="hover" data-hover-for="${escapeHtml(chart.id)}"></p>
 </section>`;
+}
+
+/** The frontier (with `--sweep`): the chart, then every point with what the baseline was set to and what dominates it. */
+function frontierSection(result: BacktestResult, chart: FrontierChartSpec | undefined): string {
+  const json = result.json;
+  if (!chart || !json.sweep) return '';
+  const setting = escapeHtml(json.sweep.setting);
+  const rows = frontierRows(json)
+    .map((r) => {
+      const p = r.point;
+      const swatch = `<span class="swatch" style="background:${POLICY_COLORS[p.policy]}"></span>`;
+      const dom =
+        r.dominatedBy === undefined
+          ? ''
+          : r.dominatedBy.length
+            ? `<td class="good">spotfarm at ${escapeHtml(r.dominatedBy.join(', '))}</td>`
+            : '<td class="bad">none</td>';
+      return `<tr${p.policy === 'spotfarm' ? ' class="ours"' : ''}><td>${escapeHtml(p.value)}</td><th scope="row">${swatch}${escapeHtml(p.policy)}</th><td>${escapeHtml(r.target)}</td><td>${escapeHtml(formatUsd(p.cost_usd))}</td><td>${escapeHtml(formatDuration(p.wait_p95_s))}</td><td${p.jobs_lost > 0 ? ' class="bad"' : ''}>${escapeHtml(formatInt(p.jobs_lost))}</td>${dom || '<td></td>'}</tr>`;
+    })
+    .join('');
+  const verdict = dominanceVerdict(json);
+  const unplaced = chart.unplaced ? ` ${chart.unplaced} point(s) had no job start and no p95 wait: they are in the table only.` : '';
+  return `<h2>Frontier</h2>
+<section class="chart-card">
+<h3>${escapeHtml(chart.title)}</h3>
+<p class="note">${escapeHtml(chart.note + unplaced)}</p>
+<div class="chart" id="${chart.id}"></div>
+</section>
+${verdict ? `<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): ${escapeHtml(verdict)}.</p>` : ''}
+<div class="table-wrap"><table class="summary frontier"><thead><tr><th scope="col">${setting}</th><th scope="col">Policy</th><th scope="col">Baseline set to</th><th scope="col">Cost</th><th scope="col">Wait p95</th><th scope="col">Lost</th><th scope="col">Dominated by</th></tr></thead><tbody>${rows}</tbody></table></div>
+<p class="note">spotfarm ran with ${setting} at each value; each baseline ran at the target that moves with the value as spotfarm’s own sizing does (docs/backtest.md, “Frontier”). ${escapeHtml(String(json.sweep.runs))} simulations.</p>`;
 }
 
 function eventLists(result: BacktestResult): string {
@@ -182,6 +226,7 @@ table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nu
 .summary tr.ours { background: #eff6ff; }
 .summary tr.oracle { color: var(--muted); font-style: italic; }
 .summary td.best { font-weight: 700; color: #15803d; }
+.summary.frontier td:nth-child(1), .summary.frontier td:nth-child(3), .summary.frontier td:last-child { text-align: left; }
 .swatch, .marks-legend i, .events i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .chart-card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 14px 8px; margin: 0 0 16px; }
 .chart { width: 100%; min-height: 120px; }
@@ -211,7 +256,8 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
       .map(chartSection)
       .join('\n');
   const capacityIds = charts.filter((c) => c.id.startsWith('chart-capacity-')).map((c) => c.id);
-  const data = { from, to, markStyle: MARK_STYLE, charts };
+  const frontier = frontierChart(json, POLICY_COLORS);
+  const data = { from, to, markStyle: MARK_STYLE, charts, frontier: frontier ?? null };
   const title = `spotfarm backtest: ${json.scenario}`;
   return `<!doctype html>
 <html lang="en">
@@ -220,7 +266,7 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
 <style>${inlineSafe(uplotCss, 'style')}</style>
-<style>${PAGE_CSS}</style>
+<style>${PAGE_CSS}${BREAKDOWN_CSS}</style>
 </head>
 <body>
 <main>
@@ -229,11 +275,14 @@ export async function renderReportHtml(result: BacktestResult): Promise<string> 
 ${headline(result)}
 <h2>Summary</h2>
 <div class="table-wrap">${summaryTableHtml(result)}</div>
-<p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. Hover a column header for its meaning.</p>
+<p class="note">Waits are queue waits (submission to the start of the attempt that completed). Lost = submitted − completed at the end, dead-lettered jobs included. The oracle is a computed lower bound, not a simulation: every job’s run time at the cheapest price of its moment, with no boot or idle time. The clairvoyant is the cheapest farm that knows the future: every job starts at arrival on ceil(running jobs / slots) instances, each launch pays a boot, an instance stays in its pool (spot only below the max price) and is kept through a dip when that is cheaper than a new boot. Hover a column header for its meaning.</p>
+${frontierSection(result, frontier)}
 <h2>Market</h2>
 ${section(['chart-prices'])}
+${poolSection(json)}
 <h2>Cost</h2>
 ${section(['chart-cost'])}
+${breakdownHtml(json, POLICY_COLORS)}
 <h2>Queue</h2>
 ${section(['chart-backlog', 'chart-waits'])}
 ${capacityIds.length ? `<h2>Capacity</h2>\n${section(capacityIds)}` : ''}

@@ -2,8 +2,9 @@
  * Terminal output of a backtest: the summary table of all policies, and the progress bar shown while it runs.
  */
 import { SingleBar } from 'cli-progress';
-import type { BacktestJson } from '../result';
+import { COMPUTED_POLICIES, type BacktestJson } from '../result';
 import { NONE, SUMMARY_COLUMNS, formatDuration, policiesIn } from './format';
+import { poolNote } from './pools';
 
 /**
  * The policies side by side, one row each, columns aligned (numbers right, names left), plain ASCII so it
@@ -34,8 +35,13 @@ export function formatSummaryTable(json: BacktestJson): string {
   if (json.policies.oracle !== undefined) {
     notes.push(`oracle: the lower bound (each job at the cheapest price of its moment, no boot or idle time); ${NONE} = not applicable`);
   }
-  const lost = names.filter((n) => n !== 'oracle' && json.policies[n].jobs_lost > 0);
+  if (json.policies.clairvoyant !== undefined) {
+    notes.push('clairvoyant: the cheapest farm knowing the future (no wait, every launch pays its boot, instances keep their pool)');
+  }
+  const lost = names.filter((n) => !COMPUTED_POLICIES.includes(n) && json.policies[n].jobs_lost > 0);
   if (lost.length > 0) notes.push(`jobs lost by: ${lost.join(', ')}`);
+  const pools = poolNote(json);
+  if (pools) notes.push(pools);
   return [title, line(header), ...rows.map(line), ...notes].join('\n') + '\n';
 }
 

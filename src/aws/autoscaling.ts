@@ -383,6 +383,7 @@ function toSnapshot(group: AutoScalingGroup): GroupSnapshot {
     max: group.MaxSize ?? 0,
     desired: group.DesiredCapacity ?? 0,
     availabilityZones: group.AvailabilityZones ?? [],
+    subnetIds: (group.VPCZoneIdentifier ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     instances,
     tags,
     launch: launchSource(group),

@@ -5,6 +5,7 @@ import {
   DescribeInstancesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeSpotPriceHistoryCommand,
+  DescribeSubnetsCommand,
   EC2Client,
   TerminateInstancesCommand,
   type Instance,
@@ -399,4 +400,21 @@ export async function describeSpotPriceSteps(
   }
   for (const list of steps.values()) list.sort((a, b) => a.at - b.at);
   return steps;
+}
+
+/**
+ * The availability zone of each subnet (a VPC group's AZs are its subnets' AZs). Subnets that do not exist are
+ * absent from the map; EC2 then refuses the whole call with InvalidSubnetID.NotFound, which surfaces as
+ * AwsCallError naming the subnets.
+ */
+export async function describeSubnetZones(subnetIds: string[], client: EC2Client = ec2Client): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < subnetIds.length; i += 200) {
+    const ids = subnetIds.slice(i, i + 200);
+    const page = await aws(`describing subnets ${ids.join(', ')}`, () => client.send(new DescribeSubnetsCommand({ SubnetIds: ids })));
+    for (const subnet of page.Subnets ?? []) {
+      if (subnet.SubnetId && subnet.AvailabilityZone) out.set(subnet.SubnetId, subnet.AvailabilityZone);
+    }
+  }
+  return out;
 }

@@ -31,6 +31,38 @@ export async function resolveQueueUrl(nameOrUrl: string, client: SQSClient = sqs
   }
 }
 
+/** What the backtest needs of a queue's own settings. */
+export interface QueueSettings {
+  /** Seconds. */
+  visibilityTimeout: number;
+  /** Receives before the redrive policy moves a message to its dead-letter queue; undefined without one. */
+  maxReceiveCount: number | undefined;
+}
+
+/** The queue's VisibilityTimeout and the maxReceiveCount of its RedrivePolicy (read-only). */
+export async function getQueueSettings(nameOrUrl: string, client: SQSClient = sqsClient): Promise<QueueSettings> {
+  const url = await resolveQueueUrl(nameOrUrl, client);
+  try {
+    const { Attributes = {} } = await aws(`reading the settings of queue ${nameOrUrl}`, () =>
+      client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] })),
+    );
+    let maxReceiveCount: number | undefined;
+    if (Attributes.RedrivePolicy) {
+      // RedrivePolicy is a JSON string; maxReceiveCount arrives as a number or a string depending on who set it.
+      const count = Number((JSON.parse(Attributes.RedrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
+      if (Number.isInteger(count) && count >= 1) maxReceiveCount = count;
+    }
+    return { visibilityTimeout: Number(Attributes.VisibilityTimeout ?? 30), maxReceiveCount };
+  } catch (error) {
+    throw notFound(error, nameOrUrl) ?? error;
+  }
+}
+
+/** The queue name of a `spotfarm:queue` value (a name, or a URL ending in the name). */
+export function queueNameOf(nameOrUrl: string): string {
+  return nameOrUrl.replace(/\/+$/, '').split('/').pop() ?? nameOrUrl;
+}
+
 /** Visible, in-flight and delayed messages (approximate, as SQS reports them). */
 export async function getQueueDepth(nameOrUrl: string, client: SQSClient = sqsClient): Promise<QueueDepth> {
   const url = await resolveQueueUrl(nameOrUrl, client);

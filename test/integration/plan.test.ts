@@ -89,6 +89,9 @@ describe('plan against moto server', () => {
     const onDemand = demo!.groups.find((g) => g.name === farm.onDemandGroup)!;
     expect(onDemand).toMatchObject({ role: 'on-demand', market: 'on-demand', size: { desired: 0, inService: 0 } });
     expect(plan.notes.join(' ')).toMatch(/fallback table/);
+    expect(plan.notes).toContain(
+      `backtest farm demo on its last 30 days: npx spotfarm scenario from-account --farm demo --region us-east-1 --out scenario-demo && npx spotfarm backtest scenario-demo/scenario.yaml`,
+    );
   });
 
   it('skips a group with a malformed setting, naming group, tag and value, and never lists untagged groups', async () => {

@@ -158,8 +158,11 @@ describe('backtest report in headless Chromium', () => {
     expect(seenOf('chart-capacity-spotfarm')).toContain('spot');
     expect(seenOf('chart-capacity-on-demand-only')).toContain('on-demand');
     expect(seenOf('chart-capacity-recipe')).toContain('spot');
-    // The summary table lists all five policies.
-    await expect(page.locator('table.summary tbody tr').count()).resolves.toBe(5);
+    // The summary table lists every policy, the two bounds included, and the cost breakdown has a bar for each.
+    await expect(page.locator('table.summary tbody tr').count()).resolves.toBe(6);
+    await expect(page.locator('#cost-breakdown .bd-row').count()).resolves.toBe(6);
+    const busyWidth = await page.locator('#cost-breakdown .bd-row[data-policy="spotfarm"] .seg[data-part="busy"]').evaluate((e) => e.getBoundingClientRect().width);
+    expect(busyWidth).toBeGreaterThan(0);
     await page.close();
   });
 

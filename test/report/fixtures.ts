@@ -7,7 +7,7 @@
  * do not depend on it. 54 h sampled every 60 s: 3241 samples, more than the 2000-point chart budget, so the
  * downsampling runs too.
  */
-import type { BacktestJson, BacktestResult, PolicyMark, PolicyName, PolicySeries, PolicySummary } from '../../sim/result';
+import type { BacktestJson, BacktestResult, CostBreakdown, PolicyMark, PolicyName, PolicySeries, PolicySummary } from '../../sim/result';
 import { mulberry32 } from '../../sim/rng';
 
 const START = Date.UTC(2015, 5, 1) / 1000; // 2015-06-01T00:00:00Z
@@ -46,8 +46,20 @@ function spotPool(az: string, seed: number): { t: number[]; price: number[] } {
   return { t, price };
 }
 
+/** A breakdown of `cost` whose parts add up to it: `busy` of it busy, the rest idle, boot and rework. */
+function split(cost: number, premiumShare: number, busy = 0.62): CostBreakdown {
+  const rest = cost * (1 - busy);
+  return {
+    busy_usd: cost * busy,
+    idle_usd: rest * 0.7,
+    boot_usd: rest * 0.2,
+    rework_usd: rest * 0.1,
+    on_demand_premium_usd: cost * premiumShare,
+  };
+}
+
 interface PolicyModel {
-  name: Exclude<PolicyName, 'oracle'>;
+  name: Exclude<PolicyName, 'oracle' | 'clairvoyant'>;
   /** Seconds of delay before capacity follows the backlog. */
   lag: number;
   /** Instances wanted per waiting message. */
@@ -240,6 +252,8 @@ export function buildFixture(
       swaps,
       interruptions,
       max_backlog: maxBacklog,
+      // A plausible split that adds up to the cost (the report draws it; the simulator's is tested in test/sim).
+      cost_breakdown: split(Math.round(cost * 100) / 100, odHours > 0 ? 0.1 : 0),
     };
   });
 
@@ -261,6 +275,17 @@ export function buildFixture(
     swaps: null,
     interruptions: null,
     max_backlog: null,
+    cost_breakdown: split(Math.round(oracleCost * 100) / 100, 0, 1),
+  };
+  // The clairvoyant farm: a little above the oracle, with some boot and idle time.
+  const clairvoyantCost = Math.round(oracleCost * 115) / 100;
+  policies.clairvoyant = {
+    ...policies.oracle,
+    cost_usd: clairvoyantCost,
+    wait_p50_s: 0,
+    wait_p95_s: 0,
+    wait_max_s: 0,
+    cost_breakdown: split(clairvoyantCost, 0, 0.87),
   };
 
   const json: BacktestJson = {

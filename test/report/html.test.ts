@@ -6,6 +6,7 @@ import { buildCharts, MAX_MARKS, thinMarks } from '../../sim/report/charts';
 import { CLIENT_JS } from '../../sim/report/client';
 import { MAX_POINTS } from '../../sim/report/downsample';
 import { escapeHtml, jsonForScript, renderReportHtml, writeReport } from '../../sim/report/index';
+import { formatUsd } from '../../sim/report/format';
 import { buildFixture, buildLargeResult, HOSTILE } from './fixtures';
 
 let dir: string;
@@ -76,7 +77,7 @@ describe('renderReportHtml', () => {
     expect(html).toContain(`interruption (${result.marks.recipe?.length})`);
   });
 
-  it('has the summary table of all five policies with cost relative to the oracle', async () => {
+  it('has the summary table of every policy with cost relative to the oracle and the clairvoyant', async () => {
     // Prepare
     const result = buildFixture();
     const ratio = (result.json.policies.spotfarm.cost_usd / result.json.policies.oracle.cost_usd).toFixed(2);
@@ -86,9 +87,33 @@ describe('renderReportHtml', () => {
 
     // Assess
     const rows = html.match(/<tr[^>]*><th scope="row">/g) ?? [];
-    expect(rows).toHaveLength(5);
-    for (const name of ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle']) expect(html).toContain(`</span>${name}</th>`);
+    expect(rows).toHaveLength(6);
+    for (const name of ['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle', 'clairvoyant']) expect(html).toContain(`</span>${name}</th>`);
     expect(html).toContain(`<td>${ratio}x</td>`);
+    const vsClairvoyant = (result.json.policies.spotfarm.cost_usd / result.json.policies.clairvoyant.cost_usd).toFixed(2);
+    expect(html).toContain(`<td>${vsClairvoyant}x</td>`);
+  });
+
+  it('stacks each policy’s cost into busy, idle, boot and rework bars on one scale, premium beside them', async () => {
+    // Prepare
+    const result = buildFixture();
+    const json = result.json;
+    const dearest = Math.max(...Object.values(json.policies).map((p) => p.cost_usd));
+
+    // Act
+    const html = await renderReportHtml(result);
+
+    // Assess
+    const section = html.slice(html.indexOf('id="cost-breakdown"'), html.indexOf('</section>', html.indexOf('id="cost-breakdown"')));
+    for (const [name, p] of Object.entries(json.policies)) {
+      const row = section.slice(section.indexOf(`data-policy="${name}"`), section.indexOf('</div>', section.indexOf(`data-policy="${name}"`)));
+      expect(row, name).toContain(`on-demand premium ${formatUsd(p.cost_breakdown.on_demand_premium_usd)}`);
+      const widths = [...row.matchAll(/style="width:([\d.]+)%/g)].map((m) => Number(m[1]));
+      const parts = ['busy_usd', 'idle_usd', 'boot_usd', 'rework_usd'] as const;
+      expect(widths, name).toHaveLength(parts.filter((k) => p.cost_breakdown[k] > 0).length);
+      // The bar's length is the policy's cost on the dearest policy's scale.
+      expect(widths.reduce((a, b) => a + b, 0)).toBeCloseTo((p.cost_usd / dearest) * 100, 0);
+    }
   });
 
   it('escapes every name and detail it puts in the markup, and keeps the data script closed', async () => {

@@ -5,8 +5,9 @@ import { formatDuration, formatUsd } from '../../sim/report/format';
 import { createProgress, formatSummaryTable } from '../../sim/report/summary';
 
 function policy(over: Partial<PolicySummary>): PolicySummary {
+  const cost = over.cost_usd ?? 10;
   return {
-    cost_usd: 10,
+    cost_usd: cost,
     jobs_submitted: 1000,
     jobs_completed: 1000,
     jobs_lost: 0,
@@ -18,6 +19,7 @@ function policy(over: Partial<PolicySummary>): PolicySummary {
     swaps: 3,
     interruptions: 41,
     max_backlog: 180,
+    cost_breakdown: { busy_usd: cost * 0.6, idle_usd: cost * 0.25, boot_usd: cost * 0.1, rework_usd: cost * 0.05, on_demand_premium_usd: 0 },
     ...over,
   };
 }
@@ -35,6 +37,16 @@ const ORACLE: PolicySummary = {
   swaps: null,
   interruptions: null,
   max_backlog: null,
+  cost_breakdown: { busy_usd: 36, idle_usd: 0, boot_usd: 0, rework_usd: 0, on_demand_premium_usd: 0 },
+};
+
+const CLAIRVOYANT: PolicySummary = {
+  ...ORACLE,
+  cost_usd: 37.5,
+  wait_p50_s: 0,
+  wait_p95_s: 0,
+  wait_max_s: 0,
+  cost_breakdown: { busy_usd: 36, idle_usd: 0.5, boot_usd: 1, rework_usd: 0, on_demand_premium_usd: 0 },
 };
 
 function json(): BacktestJson {
@@ -48,12 +60,13 @@ function json(): BacktestJson {
       recipe: policy({ cost_usd: 52.01, jobs_completed: 993, jobs_lost: 7, wait_max_s: 4000, swaps: 0 }),
       'aws-native': policy({ cost_usd: 47.5, wait_p95_s: 61, swaps: 0 }),
       oracle: ORACLE,
+      clairvoyant: CLAIRVOYANT,
     },
   };
 }
 
 describe('formatSummaryTable', () => {
-  it('lists every policy in contract order with cost, ratio to the oracle and the figures', () => {
+  it('lists every policy in contract order with cost, ratios to the oracle and the clairvoyant, idle share and the figures', () => {
     // Prepare
     const input = json();
 
@@ -62,11 +75,12 @@ describe('formatSummaryTable', () => {
 
     // Assess
     expect(lines[0]).toBe('c3-spiky-2015: 84.0 simulated hours in 12.3 s');
-    expect(lines[1]).toMatch(/^policy\s+cost\s+vs oracle\s+jobs\s+lost\s+wait p50\s+wait p95\s+wait max\s+spot h\s+od h\s+swaps\s+interrupts\s+max backlog$/);
-    expect(lines.slice(2, 7).map((l) => l.split(/\s+/)[0])).toEqual(['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle']);
-    expect(lines[2]?.split(/\s{2,}/)).toEqual(['spotfarm', '$41.20', '1.14x', '1,000', '0', '12s', '2m10s', '14m02s', '610', '12.0', '3', '41', '180']);
+    expect(lines[1]).toMatch(/^policy\s+cost\s+vs oracle\s+vs clairvoyant\s+idle\s+jobs\s+lost\s+wait p50\s+wait p95\s+wait max\s+spot h\s+od h\s+swaps\s+interrupts\s+max backlog$/);
+    expect(lines.slice(2, 8).map((l) => l.split(/\s+/)[0])).toEqual(['spotfarm', 'on-demand-only', 'recipe', 'aws-native', 'oracle', 'clairvoyant']);
+    expect(lines[2]?.split(/\s{2,}/)).toEqual(['spotfarm', '$41.20', '1.14x', '1.10x', '25%', '1,000', '0', '12s', '2m10s', '14m02s', '610', '12.0', '3', '41', '180']);
     expect(lines[3]).toContain('$1,235');
     expect(lines[3]).toContain('34.29x');
+    expect(lines[3]).toContain('32.92x');
     expect(lines[4]).toContain('1h07m');
   });
 
@@ -96,7 +110,7 @@ describe('formatSummaryTable', () => {
 
     // Assess
     const oracle = out.split('\n').find((l) => l.startsWith('oracle')) ?? '';
-    expect(oracle.split(/\s+/)).toEqual(['oracle', '$36.00', '1.00x', '1,000', '0', '-', '-', '-', '-', '-', '-', '-', '-']);
+    expect(oracle.split(/\s+/)).toEqual(['oracle', '$36.00', '1.00x', '0.96x', '0%', '1,000', '0', '-', '-', '-', '-', '-', '-', '-', '-']);
     expect(out).toContain('jobs lost by: recipe\n');
   });
 

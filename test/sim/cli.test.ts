@@ -45,15 +45,24 @@ describe('spotfarm CLI', () => {
   it('writes the JSON figures for the chosen policies', async () => {
     const json = join(dir, 'out.json');
     const c = capture();
-    expect(await main(['backtest', join(ROOT, 'scenarios/default.yaml'), '--policies', 'on-demand-only,oracle', '--json', json, '--quiet'], c.io)).toBe(0);
+    expect(await main(['backtest', join(ROOT, 'scenarios/default.yaml'), '--policies', 'on-demand-only,oracle,clairvoyant', '--json', json, '--quiet'], c.io)).toBe(0);
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     expect(Object.keys(doc)).toEqual(expect.arrayContaining(['scenario', 'simulated_hours', 'wall_seconds', 'policies']));
-    expect(Object.keys(doc.policies)).toEqual(['on-demand-only', 'oracle']);
-    expect(Object.keys(doc.policies['on-demand-only']).sort()).toEqual(
-      ['cost_usd', 'jobs_submitted', 'jobs_completed', 'jobs_lost', 'wait_p50_s', 'wait_p95_s', 'wait_max_s', 'spot_instance_hours', 'on_demand_instance_hours', 'swaps', 'interruptions', 'max_backlog'].sort(),
-    );
+    expect(Object.keys(doc.policies)).toEqual(['on-demand-only', 'oracle', 'clairvoyant']);
+    for (const name of ['on-demand-only', 'oracle', 'clairvoyant']) {
+      expect(Object.keys(doc.policies[name]), name).toEqual(
+        expect.arrayContaining(['cost_usd', 'jobs_submitted', 'jobs_completed', 'jobs_lost', 'wait_p50_s', 'wait_p95_s', 'wait_max_s', 'spot_instance_hours', 'on_demand_instance_hours', 'swaps', 'interruptions', 'max_backlog', 'cost_breakdown']),
+      );
+      expect(Object.keys(doc.policies[name].cost_breakdown).sort(), name).toEqual(['boot_usd', 'busy_usd', 'idle_usd', 'on_demand_premium_usd', 'rework_usd']);
+    }
+    // The clairvoyant farm costs more than the oracle and less than on-demand only.
+    expect(doc.policies.clairvoyant.cost_usd).toBeGreaterThan(doc.policies.oracle.cost_usd);
+    expect(doc.policies.clairvoyant.cost_usd).toBeLessThan(doc.policies['on-demand-only'].cost_usd);
+    expect(Object.keys(doc.policies['on-demand-only'].pools)).toEqual(['c3.xlarge/us-east-1a', 'c3.xlarge/us-east-1b', 'c3.xlarge/us-east-1e']);
+    expect(Object.keys(doc.policies['on-demand-only'].pools['c3.xlarge/us-east-1a']).sort()).toEqual(['cost_usd', 'on_demand_hours', 'spot_hours', 'spot_usd_at_or_above_on_demand']);
+    expect(doc.policies.oracle.pools).toBeUndefined();
     expect(c.out.join('')).toContain('on-demand-only');
-    expect(POLICY_NAMES).toContain('oracle');
+    expect(POLICY_NAMES).toEqual(expect.arrayContaining(['oracle', 'clairvoyant']));
   });
 
   it('runs as `spotfarm` through bin/spotfarm.cjs (what npx runs after npm ci)', () => {

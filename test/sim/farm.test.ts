@@ -149,6 +149,24 @@ describe('interruptions', () => {
     expect(alive(w, name)).toHaveLength(1);
   });
 
+  it('at a spot price equal to the max price spot launches and stays (canLaunchSpot); a cent above, it fails', async () => {
+    // The price sits at on-demand (the default max price) from the start, then moves a cent above it.
+    const s = testScenario({ spot: { 'us-east-1a': [[-60, 0.21], [1800, 0.22]] }, duration: 3600 });
+    const w = world(s);
+    const name = group(w, { spot: true, desired: 2 });
+    await w.runUntil(T0 + 1799);
+    const at = alive(w, name);
+    expect(at).toHaveLength(2);
+    expect(at.every((i) => i.market === 'spot' && i.warnedAt === Infinity)).toBe(true);
+    expect(w.groups.get(name)!.activities.filter((a) => a.StatusCode === 'Failed')).toHaveLength(0);
+    // Above the max price: both are warned, and replacements fail with AWS's message.
+    await w.runUntil(T0 + 1800);
+    expect(at.every((i) => i.warnedAt === T0 + 1800)).toBe(true);
+    await w.runUntil(T0 + 2400);
+    const failed = w.groups.get(name)!.activities.filter((a) => a.StatusCode === 'Failed');
+    expect(failed[0]?.StatusMessage).toMatch(/Spot request price of 0.21 is lower than the minimum required Spot request fulfillment price of 0.2200/);
+  });
+
   it('rate-based draws are the same in two worlds for the k-th instance of a pool (common random numbers)', async () => {
     const s = testScenario({ rate: 2, priceAboveMax: false, duration: 7200 });
     const draws = async (extra: boolean) => {

@@ -24,11 +24,22 @@ describe('spot price step function', () => {
     expect(series.integral(300, 300)).toBe(0);
   });
 
-  it('finds the first time the price goes above a threshold', () => {
-    expect(series.firstAbove(1.5, 0, 1000)).toBe(200);
-    expect(series.firstAbove(1.5, 250, 1000)).toBe(250);
-    expect(series.firstAbove(3, 0, 1000)).toBeNull();
-    expect(series.firstAbove(1.5, 0, 150)).toBeNull();
+  it('finds the first time the pool cannot launch spot under a max price (price above it)', () => {
+    expect(series.firstUnlaunchable(1.5, 0, 1000)).toBe(200);
+    expect(series.firstUnlaunchable(1.5, 250, 1000)).toBe(250);
+    expect(series.firstUnlaunchable(3, 0, 1000)).toBeNull();
+    expect(series.firstUnlaunchable(1.5, 0, 150)).toBeNull();
+    // At the max price exactly the pool still launches: the 2.0 step is not a price interruption at max 2.0.
+    expect(series.firstUnlaunchable(2, 0, 1000)).toBeNull();
+  });
+
+  it('integrates only the steps whose price passes a test (spend while a pool sat at or above on-demand)', () => {
+    // [100, 350]: 100 s at 1.0, 100 s at 2.0, 50 s at 0.5; only the 2.0 step is >= 1.5.
+    expect(series.integralWhere(100, 350, (p) => p >= 1.5)).toBeCloseTo((100 * 2) / 3600, 12);
+    expect(series.integralWhere(100, 350, () => true)).toBeCloseTo(series.integral(100, 350), 12);
+    expect(series.integralWhere(0, 150, (p) => p >= 1)).toBeCloseTo((150 * 1) / 3600, 12);
+    expect(series.integralWhere(250, 260, (p) => p >= 1.5)).toBeCloseTo((10 * 2) / 3600, 12);
+    expect(series.integralWhere(300, 300, () => true)).toBe(0);
   });
 
   it('rejects malformed series', () => {

@@ -73,6 +73,22 @@ describe('a backtest run', () => {
     expect(result.marks.recipe!.some((m) => m.kind === 'interruption')).toBe(true);
   });
 
+  it('accounts for the money per pool: pools add up to the totals, and spot spend at or above on-demand is its own figure', async () => {
+    const result = await runBacktest(spiky, { policies: ['on-demand-only', 'recipe', 'aws-native', 'oracle'] });
+    for (const name of ['on-demand-only', 'recipe', 'aws-native'] as const) {
+      const p = result.json.policies[name];
+      const pools = Object.values(p.pools!);
+      expect(pools.length).toBeGreaterThan(0);
+      expect(pools.reduce((sum, x) => sum + x.cost_usd, 0)).toBeCloseTo(p.cost_usd, 9);
+      expect(pools.reduce((sum, x) => sum + x.spot_hours, 0)).toBeCloseTo(p.spot_instance_hours!, 9);
+      expect(pools.reduce((sum, x) => sum + x.on_demand_hours, 0)).toBeCloseTo(p.on_demand_instance_hours!, 9);
+      for (const x of pools) expect(x.spot_usd_at_or_above_on_demand).toBeLessThanOrEqual(x.cost_usd + 1e-12);
+      expect(Object.keys(p.pools!).every((k) => /^c3\.xlarge\/us-east-1[ab]$/.test(k))).toBe(true);
+    }
+    expect(result.json.policies.oracle.pools).toBeUndefined();
+    expect(Object.values(result.json.policies['on-demand-only'].pools!).every((x) => x.spot_usd_at_or_above_on_demand === 0)).toBe(true);
+  });
+
   it('drives a controller through the real SDK clients with EventBridge events in virtual time', async () => {
     const result = await runBacktest(spiky, { policies: ['spotfarm'], handlers: fakeHandlers });
     const stats = result.json.stats!.spotfarm!;

@@ -62,7 +62,7 @@ describe('scenario loading', () => {
   });
 
   it('loads every bundled scenario', () => {
-    for (const name of ['default', 'calm-2023', 'storm']) {
+    for (const name of ['default', 'calm-2023', 'storm', 'pool-at-on-demand', 'pool-storm']) {
       const s = loadScenario(resolve(__dirname, `../../scenarios/${name}.yaml`));
       expect(s.workload.arrival.length).toBeGreaterThan(1000);
     }

@@ -68,6 +68,14 @@ describe('groupSpotPrice: AZs priced at or above the max price cannot launch spo
     expect(price.perAz.a).toMatchObject({ launchable: false });
   });
 
+  it('counts an AZ priced exactly at the max price as launchable: AWS launches there and Auto Scaling balances into it', () => {
+    const atOnDemand = [{ ...pools[0]!, spot: 0.085 }, pools[1]!, pools[2]!];
+    const price = groupSpotPrice(['c5.large'], atOnDemand, od);
+    expect(price.launchableAzs).toBe(3);
+    expect(price.perAz.a).toMatchObject({ launchable: true, ratio: 1 });
+    expect(price.ratio).toBeCloseTo((1 + 0.2 + 0.4) / 3, 10);
+  });
+
   it('uses the group max price when it sets one', () => {
     const price = groupSpotPrice(['c5.large'], pools, od, 0.03);
     expect(price.launchableAzs).toBe(1);
@@ -94,6 +102,7 @@ describe('isPriceInterruption: the old market takes instances when the price pas
     { rule: 'price passes max within the two-minute notice: a price interruption', warnedAt: t0, max: 0.21, expected: true },
     { rule: 'price above max at the warning', warnedAt: t0 + 120_000, max: 0.21, expected: true },
     { rule: 'a max price above the spike: a storm', warnedAt: t0, max: 1, expected: false },
+    { rule: 'a max price equal to the spike: the pool keeps its instances, so a storm', warnedAt: t0, max: 0.5, expected: false },
     { rule: 'no price history: counted as a storm', warnedAt: t0, max: 0.21, expected: false, steps: undefined },
   ])('$rule', ({ warnedAt, max, expected, ...rest }) => {
     const series = 'steps' in rest ? rest.steps : steps;

@@ -1,0 +1,348 @@
+/**
+ * The clairvoyant: the cheapest farm that could have run the trace with no wait, knowing the future, computed, not
+ * simulated. It is the bound spotfarm is measured against (the oracle, with no boot and no idle slot, cannot be
+ * reached by any farm).
+ *
+ * Its rules: every job starts at its arrival; at each moment the farm has ceil(running jobs / slots) instances
+ * (jobs pack perfectly, as if they could move between instances); every launch pays `boot_seconds` of the new
+ * instance's price before it serves; an instance pays its own pool's price (a spot pool's price at each moment, or
+ * its type's on-demand price) and moves to another pool only by a new launch, which pays another boot; a spot
+ * instance may run only while its pool's price is below the max price (the type's on-demand price, as spotfarm and
+ * the recipe set it); a dip in demand is bridged (the instance kept, idle) when that is cheaper than a new boot.
+ *
+ * How: demand is split into layers (layer k is needed while ceil(running / slots) >= k). Instances are
+ * interchangeable, so each layer is one instance slot over time and is solved alone by a dynamic program over its
+ * segments (cut at its busy intervals and at every price change), with one state per pool plus "off":
+ *   stay in a state: pay its price over the segment (spot only below its max price, "off" only when not needed);
+ *   enter a pool: pay a boot in it (the old instance serves while the new one boots, so the boot is extra).
+ * O(layers x segments x states): well under a second on the bundled scenarios.
+ *
+ * Not modelled: capacity storms (a pool without capacity), interruptions other than the price passing the max,
+ * and Auto Scaling's one-minute billing minimum (every launch pays a boot of more than a minute anyway).
+ */
+import { poolKey, StepSeries } from '../market';
+import type { CostBreakdown, PolicySummary } from '../result';
+import type { Scenario } from '../scenario';
+
+/** One place an instance can be: a type on on-demand, or a spot pool. */
+interface Place {
+  market: 'spot' | 'on-demand';
+  type: string;
+  series: StepSeries | undefined;
+  onDemand: number;
+  /** The type's max price (on-demand): a spot instance may run only while its pool's price is below it. */
+  maxPrice: number;
+}
+
+export interface ClairvoyantResult {
+  summary: PolicySummary;
+  /** Instances needed over time (ceil(running / slots)), as change points: for tests and charts. */
+  layers: number;
+}
+
+/** Seconds, USD: a cumulative price integral along the layer's chosen states, for pricing slots on it. */
+interface LayerPath {
+  /** Segment start times, ascending, and the cumulative cost at each (busy time is priced on it). */
+  t: Float64Array;
+  cum: Float64Array;
+  /** Hourly price in force from t[i]. */
+  rate: Float64Array;
+}
+
+export function clairvoyant(scenario: Scenario): PolicySummary {
+  return clairvoyantRun(scenario).summary;
+}
+
+export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
+  const { arrival, runtime } = scenario.workload;
+  const n = arrival.length;
+  const slots = scenario.farm.slotsPerInstance;
+  const boot = scenario.farm.bootSeconds;
+  const market = scenario.market;
+
+  // Running jobs over time: +1 at arrival, -1 at the end (ends first at equal times: no artificial peak).
+  const times = new Float64Array(2 * n);
+  const deltas = new Int8Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    times[2 * i] = arrival[i]!;
+    deltas[2 * i] = 1;
+    times[2 * i + 1] = arrival[i]! + runtime[i]!;
+    deltas[2 * i + 1] = -1;
+  }
+  const order = Array.from({ length: 2 * n }, (_, i) => i).sort((a, b) => times[a]! - times[b]! || deltas[a]! - deltas[b]!);
+
+  // Slot j (1-based) is busy while running >= j; it belongs to layer ceil(j / slots).
+  const slotOpen: number[] = [];
+  const slotBusy: [number, number][][] = []; // per slot: [from, to] intervals
+  const layerOpen: number[] = [];
+  const layerBusy: [number, number][][] = [];
+  let running = 0;
+  let end = scenario.start + scenario.duration;
+  for (const e of order) {
+    const t = times[e]!;
+    end = Math.max(end, t);
+    if (deltas[e]! > 0) {
+      running++;
+      slotOpen[running] = t;
+      if ((running - 1) % slots === 0) layerOpen[(running - 1) / slots + 1] = t;
+    } else {
+      (slotBusy[running] ??= []).push([slotOpen[running]!, t]);
+      if ((running - 1) % slots === 0) {
+        const k = (running - 1) / slots + 1;
+        (layerBusy[k] ??= []).push([layerOpen[k]!, t]);
+      }
+      running--;
+    }
+  }
+
+  const places: Place[] = [];
+  for (const type of scenario.instanceTypes) {
+    const od = market.onDemandPrice(type);
+    places.push({ market: 'on-demand', type, series: undefined, onDemand: od, maxPrice: od });
+    for (const az of scenario.availabilityZones) {
+      const series = market.spot.get(poolKey(type, az));
+      if (series) places.push({ market: 'spot', type, series, onDemand: od, maxPrice: od });
+    }
+  }
+  const from = scenario.start - boot;
+  const cheapest = market.cheapestSeries(from, end);
+  // Every price change point in the run, once: segments cut there have constant prices. And one boot after each:
+  // a launch into a pool that just turned cheap boots at the new price and serves from then.
+  const priceTimes = [
+    ...new Set(places.flatMap((p) => (p.series ? p.series.window(from, end).flatMap((w) => [w.t, w.t + boot]) : []))),
+  ]
+    .filter((t) => t > from && t < end)
+    .sort((a, b) => a - b);
+
+  const total: CostBreakdown = { busy_usd: 0, idle_usd: 0, boot_usd: 0, rework_usd: 0, on_demand_premium_usd: 0 };
+  let cost = 0;
+  let spotSeconds = 0;
+  let onDemandSeconds = 0;
+  const layers = layerBusy.length - 1;
+  for (let k = 1; k <= layers; k++) {
+    const busy = layerBusy[k] ?? [];
+    if (busy.length === 0) continue;
+    const solved = solveLayer(busy, places, priceTimes, boot);
+    cost += solved.cost;
+    total.boot_usd += solved.boot;
+    spotSeconds += solved.spotSeconds;
+    onDemandSeconds += solved.onDemandSeconds;
+    total.on_demand_premium_usd += solved.onDemandSegments.reduce(
+      (sum, [a, b, price]) => sum + Math.max(0, (price * (b - a)) / 3600 - cheapest.integral(a, b)),
+      0,
+    );
+    // Busy: each job's share of its layer's instance (1/slots of its price) while it runs.
+    for (let j = (k - 1) * slots + 1; j <= k * slots; j++) {
+      for (const [a, b] of slotBusy[j] ?? []) total.busy_usd += pathIntegral(solved.path, a, b) / slots;
+    }
+  }
+  total.idle_usd = Math.max(0, cost - total.busy_usd - total.boot_usd);
+  return {
+    layers,
+    summary: {
+      cost_usd: cost,
+      jobs_submitted: n,
+      jobs_completed: n,
+      jobs_lost: 0,
+      wait_p50_s: 0,
+      wait_p95_s: 0,
+      wait_max_s: 0,
+      spot_instance_hours: spotSeconds / 3600,
+      on_demand_instance_hours: onDemandSeconds / 3600,
+      swaps: null,
+      interruptions: null,
+      max_backlog: null,
+      cost_breakdown: total,
+    },
+  };
+}
+
+interface SolvedLayer {
+  cost: number;
+  boot: number;
+  spotSeconds: number;
+  onDemandSeconds: number;
+  /** [from, to, hourly price] of every on-demand stretch. */
+  onDemandSegments: [number, number, number][];
+  path: LayerPath;
+}
+
+/** One layer's cheapest plan: a state (pool or off) per segment, by dynamic programming, then read back. */
+function solveLayer(busy: [number, number][], places: Place[], priceTimes: number[], boot: number): SolvedLayer {
+  // Segment boundaries: the busy intervals' ends and the price changes in the layer's span.
+  const first = busy[0]![0];
+  const cuts: number[] = [];
+  let p = lowerBound(priceTimes, first);
+  for (const [a, b] of busy) {
+    while (p < priceTimes.length && priceTimes[p]! < a) cuts.push(priceTimes[p++]!);
+    cuts.push(a);
+    while (p < priceTimes.length && priceTimes[p]! < b) cuts.push(priceTimes[p++]!);
+    cuts.push(b);
+  }
+  const bounds = dedupe(cuts);
+  const segs = bounds.length - 1;
+  // needed[s]: segment s lies inside a busy interval.
+  const needed = new Uint8Array(segs);
+  {
+    let i = 0;
+    for (let s = 0; s < segs; s++) {
+      const mid = (bounds[s]! + bounds[s + 1]!) / 2;
+      while (i < busy.length && busy[i]![1] <= mid) i++;
+      needed[s] = i < busy.length && busy[i]![0] <= mid ? 1 : 0;
+    }
+  }
+  const S = places.length + 1; // state 0: off
+  const OFF = 0;
+  const INF = Number.POSITIVE_INFINITY;
+  let value = new Float64Array(S).fill(INF);
+  value[OFF] = 0;
+  let next = new Float64Array(S);
+  // from[s * S + x]: the state before segment s when in state x during it.
+  const cameFrom = new Int16Array(segs * S);
+  // Segments advance in time: one cursor per spot series instead of a search per lookup.
+  const cursor = new Int32Array(S);
+  const rate = new Float64Array(S);
+  const priceAt = (at: number): void => {
+    for (let x = 1; x < S; x++) {
+      const place = places[x - 1]!;
+      const series = place.series;
+      if (!series) {
+        rate[x] = place.onDemand;
+        continue;
+      }
+      let i = cursor[x]!;
+      while (i + 1 < series.t.length && series.t[i + 1]! <= at) i++;
+      cursor[x] = i;
+      rate[x] = series.price[i]!;
+    }
+  };
+  const price = (x: number, at: number): number => {
+    const place = places[x - 1]!;
+    return place.series ? place.series.at(at) : place.onDemand;
+  };
+  const bootCost = (x: number, at: number): number => {
+    const place = places[x - 1]!;
+    return place.series ? place.series.integral(at - boot, at) : (place.onDemand * boot) / 3600;
+  };
+  for (let s = 0; s < segs; s++) {
+    const a = bounds[s]!;
+    const b = bounds[s + 1]!;
+    // The cheapest state before this segment, and the cheapest other than it: a launch into x comes from the
+    // cheapest state that is not x itself (staying in x needs no launch).
+    let best = OFF;
+    for (let x = 1; x < S; x++) if (value[x]! < value[best]!) best = x;
+    let second = best === OFF ? 1 : OFF;
+    for (let x = 0; x < S; x++) if (x !== best && value[x]! < value[second]!) second = x;
+    next.fill(INF);
+    // Off: free, but only when the layer is not needed.
+    if (!needed[s]) {
+      next[OFF] = value[best]!;
+      cameFrom[s * S + OFF] = best;
+    }
+    priceAt(a);
+    for (let x = 1; x < S; x++) {
+      // Spot only while the pool's price is below the max price.
+      if (rate[x]! >= places[x - 1]!.maxPrice && places[x - 1]!.series) continue;
+      const other = best === x ? second : best;
+      let v = value[x]!;
+      let from = x;
+      // A launch pays a boot, so it can only win when the state it comes from is cheaper to begin with.
+      if (value[other]! < v) {
+        const launched = value[other]! + bootCost(x, a);
+        if (launched < v) {
+          v = launched;
+          from = other;
+        }
+      }
+      if (v === INF) continue;
+      next[x] = v + (rate[x]! * (b - a)) / 3600;
+      cameFrom[s * S + x] = from;
+    }
+    [value, next] = [next, value];
+  }
+  // Read the plan back from the cheapest final state.
+  let state = OFF;
+  for (let x = 1; x < S; x++) if (value[x]! < value[state]!) state = x;
+  const cost = value[state]!;
+  const states = new Int16Array(segs);
+  for (let s = segs - 1; s >= 0; s--) {
+    states[s] = state;
+    state = cameFrom[s * S + state]!;
+  }
+  let bootUsd = 0;
+  let spotSeconds = 0;
+  let onDemandSeconds = 0;
+  const onDemandSegments: [number, number, number][] = [];
+  const pathT = new Float64Array(segs + 1);
+  const pathCum = new Float64Array(segs + 1);
+  const pathRate = new Float64Array(segs + 1);
+  let prev = OFF;
+  for (let s = 0; s < segs; s++) {
+    const x = states[s]!;
+    const a = bounds[s]!;
+    const b = bounds[s + 1]!;
+    pathT[s] = a;
+    pathRate[s] = x === OFF ? 0 : price(x, a);
+    pathCum[s + 1] = pathCum[s]! + (pathRate[s]! * (b - a)) / 3600;
+    if (x !== OFF && x !== prev) {
+      bootUsd += bootCost(x, a);
+      if (places[x - 1]!.series) spotSeconds += boot;
+      else {
+        onDemandSeconds += boot;
+        onDemandSegments.push([a - boot, a, places[x - 1]!.onDemand]);
+      }
+    }
+    if (x !== OFF) {
+      if (places[x - 1]!.series) spotSeconds += b - a;
+      else {
+        onDemandSeconds += b - a;
+        onDemandSegments.push([a, b, places[x - 1]!.onDemand]);
+      }
+    }
+    prev = x;
+  }
+  pathT[segs] = bounds[segs]!;
+  return {
+    cost,
+    boot: bootUsd,
+    spotSeconds,
+    onDemandSeconds,
+    onDemandSegments,
+    path: { t: pathT, cum: pathCum, rate: pathRate },
+  };
+}
+
+/** USD the layer's instance costs over [a, b] along its chosen path. */
+function pathIntegral(path: LayerPath, a: number, b: number): number {
+  return cumAt(path, b) - cumAt(path, a);
+}
+
+function cumAt(path: LayerPath, at: number): number {
+  const t = path.t;
+  let lo = 0;
+  let hi = t.length - 1;
+  if (at <= t[0]!) return 0;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (t[mid]! <= at) lo = mid;
+    else hi = mid - 1;
+  }
+  return path.cum[lo]! + (path.rate[lo]! * (at - t[lo]!)) / 3600;
+}
+
+function lowerBound(sorted: number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function dedupe(sorted: number[]): number[] {
+  const out: number[] = [];
+  for (const t of sorted) if (out.length === 0 || t > out[out.length - 1]!) out.push(t);
+  return out;
+}

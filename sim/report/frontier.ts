@@ -1,0 +1,136 @@
+/**
+ * The frontier of a `--sweep` run, for the terminal (a table with what dominates what) and for the report (the
+ * cost-against-p95 chart's data). Both read only the JSON's `frontier` and `sweep`.
+ */
+import type { BacktestJson, BaselineTargets, FrontierPoint, PolicyName } from '../result';
+import { formatDuration, formatInt, formatUsd } from './format';
+
+/** What a baseline was set to at a value, in words ('' for spotfarm: the value itself says it). */
+export function describeTarget(policy: PolicyName, t: BaselineTargets | undefined): string {
+  if (t === undefined || policy === 'spotfarm') return '';
+  const n = (v: number) => String(Math.round(v * 100) / 100);
+  if (policy === 'recipe') return `alarms ${n(t.recipe_alarm_high * 100)}%/${n(t.recipe_alarm_low * 100)}% of slots`;
+  return `target ${n(t.target_backlog_per_instance)} visible/instance`;
+}
+
+export interface FrontierRow {
+  point: FrontierPoint;
+  target: string;
+  /** spotfarm values whose point dominates this one (baselines only). */
+  dominatedBy: string[] | undefined;
+}
+
+/** The frontier's rows, value by value, with each baseline's target and what dominates it. */
+export function frontierRows(json: BacktestJson): FrontierRow[] {
+  const frontier = json.frontier ?? [];
+  const targets = new Map((json.sweep?.baseline_targets ?? []).map((t) => [t.value, t]));
+  const dom = new Map((json.sweep?.dominance ?? []).map((d) => [`${d.policy}|${d.value}`, d.dominated_by]));
+  return frontier.map((point) => ({
+    point,
+    target: describeTarget(point.policy, targets.get(point.value)),
+    dominatedBy: point.policy === 'spotfarm' ? undefined : (dom.get(`${point.policy}|${point.value}`) ?? []),
+  }));
+}
+
+/** One sentence: how many baseline points a spotfarm point dominates, and which are not. */
+export function dominanceVerdict(json: BacktestJson): string {
+  const dom = json.sweep?.dominance ?? [];
+  if (dom.length === 0) return '';
+  const free = dom.filter((d) => d.dominated_by.length === 0);
+  if (free.length === 0) return `every baseline point (${dom.length}) is dominated by a spotfarm point`;
+  return (
+    `${dom.length - free.length} of ${dom.length} baseline points are dominated by a spotfarm point; not: ` +
+    free.map((d) => `${d.policy} at ${d.value}`).join(', ')
+  );
+}
+
+/**
+ * The terminal's frontier table, after the summary table. Ends with a newline; '' without a sweep.
+ *
+ * @example
+ * ```
+ * frontier: acceptableWait (spotfarm at each value, each baseline at its matching target; 4 runs, 2 threads)
+ * acceptableWait  policy          baseline set to                cost  wait p95  lost  dominated by spotfarm at
+ * 2m              spotfarm                                    $212.10     2m05s     0
+ * 2m              on-demand-only  target 1 visible/instance   $420.00     9m40s     0  2m, 5m
+ * ```
+ */
+export function formatFrontierTable(json: BacktestJson): string {
+  const sweep = json.sweep;
+  if (!sweep || !json.frontier?.length) return '';
+  const rows = frontierRows(json);
+  const header = [sweep.setting, 'policy', 'baseline set to', 'cost', 'wait p95', 'lost', 'dominated by spotfarm at'];
+  const cells = rows.map((r) => [
+    r.point.value,
+    r.point.policy,
+    r.target,
+    formatUsd(r.point.cost_usd),
+    formatDuration(r.point.wait_p95_s),
+    formatInt(r.point.jobs_lost),
+    r.dominatedBy === undefined ? '' : r.dominatedBy.length ? r.dominatedBy.join(', ') : 'none',
+  ]);
+  const right = new Set([3, 4, 5]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]) =>
+    c
+      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const how = `${sweep.runs} run${sweep.runs === 1 ? '' : 's'}, ${sweep.threads ? `${sweep.threads} worker thread${sweep.threads === 1 ? '' : 's'}` : 'in one thread'}`;
+  const title = `frontier: ${sweep.setting} (spotfarm at each value, each baseline at its matching target; ${how})`;
+  const verdict = dominanceVerdict(json);
+  return [title, line(header), ...cells.map(line), ...(verdict ? [`dominance (cost <=, p95 <=, lost <=): ${verdict}`] : [])].join('\n') + '\n';
+}
+
+/** The cost-against-p95 chart: one line of points per policy, in the order of the swept values. */
+export interface FrontierChartSpec {
+  id: 'chart-frontier';
+  title: string;
+  note: string;
+  height: number;
+  setting: string;
+  series: {
+    label: PolicyName;
+    color: string;
+    /** x: p95 wait, seconds; y: cost, USD. A point without a p95 (no job started) cannot be placed and is left out. */
+    points: { x: number; y: number; value: string; lost: number; dominated: boolean }[];
+  }[];
+  /** Points left out for want of a p95 wait. */
+  unplaced: number;
+}
+
+/** The chart's data, or undefined without a sweep. `colors`: the report's colour per policy. */
+export function frontierChart(json: BacktestJson, colors: Record<PolicyName, string>): FrontierChartSpec | undefined {
+  if (!json.sweep || !json.frontier?.length) return undefined;
+  const rows = frontierRows(json);
+  const byPolicy = new Map<PolicyName, FrontierChartSpec['series'][number]>();
+  let unplaced = 0;
+  for (const r of rows) {
+    const p = r.point;
+    if (p.wait_p95_s === null) {
+      unplaced++;
+      continue;
+    }
+    let s = byPolicy.get(p.policy);
+    if (!s) byPolicy.set(p.policy, (s = { label: p.policy, color: colors[p.policy], points: [] }));
+    s.points.push({
+      x: Math.round(p.wait_p95_s),
+      y: Math.round(p.cost_usd * 100) / 100,
+      value: p.value,
+      lost: p.jobs_lost,
+      dominated: (r.dominatedBy?.length ?? 0) > 0,
+    });
+  }
+  return {
+    id: 'chart-frontier',
+    title: `Cost against p95 wait, ${json.sweep.setting} swept`,
+    note:
+      `Each point is one run: spotfarm with ${json.sweep.setting} at the value written beside it, each baseline at its ` +
+      'matching target. Down and left is better. A baseline point crossed out is dominated: some spotfarm point costs ' +
+      'no more, has a p95 wait no longer and loses no more jobs.',
+    height: 360,
+    setting: json.sweep.setting,
+    series: [...byPolicy.values()],
+    unplaced,
+  };
+}

@@ -1,0 +1,69 @@
+/** `spotfarm backtest --sweep`: usage errors name the setting or the value and write nothing; a real sweep's output. */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { main } from '../../cli/spotfarm';
+import { writeShortDefault } from './support/short-default';
+
+const ROOT = resolve(__dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'spotfarm-sweep-cli-'));
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+describe('spotfarm backtest --sweep', () => {
+  it.each([
+    [['--sweep', 'acceptableWait=2m,fast'], '--sweep acceptableWait=fast: expected a duration such as 90s, 30m, 2h or 1d'],
+    [['--sweep', 'patience=2m'], '--sweep: unknown setting "patience" (known: swapRatio, '],
+    [['--sweep', 'acceptableWait'], '--sweep acceptableWait: expected SETTING=V1,V2,...'],
+    [['--sweep', 'slotsPerInstance=2,4'], '--sweep slotsPerInstance: cannot be swept'],
+    [['--threads', '2'], '--threads applies to a sweep: add --sweep SETTING=V1,V2,...'],
+    [['--sweep', 'acceptableWait=2m', '--threads', 'many'], '--threads many: expected a whole number >= 0'],
+    [['--sweep', 'hysteresis=0.1,1.5'], "--sweep hysteresis=1.5: with the scenario's spotfarm settings, hysteresis 1.5 must be below swapRatio 1"],
+  ])('%j exits 2 with a message naming it, and writes nothing', async (args, message) => {
+    const json = join(dir, 'bad.json');
+    const report = join(dir, 'bad-report');
+    const c = capture();
+    expect(await main(['backtest', join(ROOT, 'scenarios/default.yaml'), ...args, '--json', json, '--report', report, '--quiet'], c.io)).toBe(2);
+    expect(c.err.join('')).toContain(message);
+    expect(existsSync(json)).toBe(false);
+    expect(existsSync(report)).toBe(false);
+  });
+
+  it('runs the sweep in worker threads and writes the frontier to the table, the JSON and the report', async () => {
+    // Prepare
+    const scenario = writeShortDefault(dir, '1h', '1h');
+    const json = join(dir, 'sweep.json');
+    const report = join(dir, 'sweep-report');
+    const c = capture();
+
+    // Act
+    const code = await main(
+      ['backtest', scenario, '--policies', 'spotfarm,aws-native,oracle', '--sweep', 'acceptableWait=5m,30m', '--threads', '2', '--json', json, '--report', report, '--quiet'],
+      c.io,
+    );
+
+    // Assess
+    expect(c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    expect(doc.frontier.map((p: { policy: string; value: string }) => `${p.policy} ${p.value}`)).toEqual([
+      'spotfarm 5m',
+      'aws-native 5m',
+      'spotfarm 30m',
+      'aws-native 30m',
+    ]);
+    expect(doc.sweep).toMatchObject({ setting: 'acceptableWait', values: ['5m', '30m'], threads: 2, runs: 3 });
+    expect(doc.sweep.baseline_targets.map((t: { target_backlog_per_instance: number }) => t.target_backlog_per_instance)).toEqual([2, 12]);
+    expect(Object.keys(doc.policies)).toEqual(['spotfarm', 'aws-native', 'oracle']);
+    const out = c.out.join('');
+    expect(out).toContain('frontier: acceptableWait (spotfarm at each value, each baseline at its matching target; 3 runs, 2 worker threads)');
+    expect(out).toMatch(/^30m\s+aws-native\s+target 12 visible\/instance\s+\$/m);
+    expect(out).toMatch(/^dominance \(cost <=, p95 <=, lost <=\): /m);
+    expect(readFileSync(join(report, 'index.html'), 'utf8')).toContain('id="chart-frontier"');
+  });
+});
