@@ -1,12 +1,14 @@
 /**
- * Bundle size and cold import time of each Lambda function, beside a "floor" bundle that imports only the same
- * AWS SDK clients and commands the function's bundle contains, built and measured in the same run with the
- * same esbuild options as serverless.yml. Target: every function <= 1.25x its floor, in bytes and in time.
- * Prints figures; asserts nothing.
+ * Bundle size and cold import time of each Lambda function, beside a "floor" bundle that imports only the AWS SDK
+ * clients the function declares it needs (functions/sdk-clients.json) and the commands of theirs it sends,
+ * built and measured in the same run with the same esbuild options as serverless.yml. Function and floor imports
+ * alternate, so a burst of load on the shared machine colours both alike. Target: every function <= 1.25x its
+ * floor, in bytes and in time. Prints figures; asserts nothing about them, but a bundle that carries a client
+ * its function does not declare is reported and makes `npm run bench` exit non-zero.
  */
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..');
@@ -24,19 +26,27 @@ const esbuildOptions = {
   logLevel: 'silent' as const,
 };
 
-/** Median wall time (ms) of requiring `file` in a fresh Node process. */
-function importMillis(file: string): number {
-  const times: number[] = [];
+/** Wall time (ms) of requiring `file` in a fresh Node process. */
+function importOnce(file: string): number {
+  const out = execFileSync(
+    process.execPath,
+    ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
+    { env: { ...process.env, NODE_NO_WARNINGS: '1', AWS_REGION: 'us-east-1', SPOTFARM_LOG_LEVEL: 'SILENT' } },
+  );
+  return Number(out.toString());
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Median cold import times of `a` and `b`, measured alternately (a, b, a, b, ...). */
+function importMillisAlternating(a: string, b: string): [number, number] {
+  const ta: number[] = [];
+  const tb: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const out = execFileSync(
-      process.execPath,
-      ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`],
-      { env: { ...process.env, NODE_NO_WARNINGS: '1', AWS_REGION: 'us-east-1', SPOTFARM_LOG_LEVEL: 'SILENT' } },
-    );
-    times.push(Number(out.toString()));
+    ta.push(importOnce(a));
+    tb.push(importOnce(b));
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return [median(ta), median(tb)];
 }
 
 /** `@aws-sdk/client-x` -> the command classes of it that ended up in the bundle. */
@@ -57,10 +67,23 @@ function clientClass(pkg: string): string {
   return special[pkg] ?? `${pkg.replace('@aws-sdk/client-', '').replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Client`;
 }
 
-export async function benchBundles(): Promise<{ name: string; bytes: number; floorBytes: number; ms: number; floorMs: number }[]> {
+export interface BundleRow {
+  name: string;
+  bytes: number;
+  floorBytes: number;
+  ms: number;
+  floorMs: number;
+  /** The function's declared clients (functions/sdk-clients.json). */
+  declared: string[];
+  /** Clients in the bundle that the function does not declare (should be none). */
+  undeclared: string[];
+}
+
+export async function benchBundles(): Promise<BundleRow[]> {
   mkdirSync(OUT, { recursive: true });
+  const needs = JSON.parse(readFileSync(join(ROOT, 'functions/sdk-clients.json'), 'utf8')) as Record<string, string[]>;
   const functions = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, ''));
-  const rows = [];
+  const rows: BundleRow[] = [];
   for (const name of functions) {
     const outfile = join(OUT, `${name}.cjs`);
     const result = await build({ ...esbuildOptions, entryPoints: [join(ROOT, 'functions', `${name}.ts`)], outfile });
@@ -68,9 +91,13 @@ export async function benchBundles(): Promise<{ name: string; bytes: number; flo
     const output = Object.values(result.metafile!.outputs)[0]!;
     const used = Object.entries(output.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([file]) => file);
     const usage = sdkUsage(used);
+    const declared = (needs[name] ?? []).map((c) => `@aws-sdk/client-${c}`);
+    const undeclared = [...usage.keys()].filter((pkg) => !declared.includes(pkg));
     let n = 0;
-    // The floor builds each client once at import, as a function's AWS wrappers do.
-    const floorSource = [...usage]
+    // The floor: each declared client built once at import, as a function's AWS wrappers do, and the commands of
+    // it the function's bundle sends.
+    const floorSource = declared
+      .map((pkg) => [pkg, usage.get(pkg) ?? new Set<string>()] as const)
       .map(([pkg, commands]) => {
         const client = clientClass(pkg);
         const alias = `c${n++}`;
@@ -85,30 +112,39 @@ export async function benchBundles(): Promise<{ name: string; bytes: number; flo
     writeFileSync(floorEntry, floorSource + '\n');
     const floorFile = join(OUT, `${name}.floor.cjs`);
     await build({ ...esbuildOptions, entryPoints: [floorEntry], outfile: floorFile, absWorkingDir: ROOT, nodePaths: [join(ROOT, 'node_modules')] });
+    const [ms, floorMs] = importMillisAlternating(outfile, floorFile);
     rows.push({
       name,
       bytes: statSync(outfile).size,
       floorBytes: statSync(floorFile).size,
-      ms: importMillis(outfile),
-      floorMs: importMillis(floorFile),
+      ms,
+      floorMs,
+      declared: needs[name] ?? [],
+      undeclared: undeclared.map((pkg) => pkg.replace('@aws-sdk/client-', '')),
     });
   }
   return rows;
 }
 
 if (require.main === module) {
-  void benchBundles().then(printBundles);
+  void benchBundles().then((rows) => {
+    if (!printBundles(rows)) process.exitCode = 1;
+  });
 }
 
-export function printBundles(rows: Awaited<ReturnType<typeof benchBundles>>): void {
+/** Prints the table; false when a bundle carries a client its function does not declare. */
+export function printBundles(rows: BundleRow[]): boolean {
   console.log(`\nLambda bundles (esbuild, minified CommonJS, as serverless.yml builds them); cold import = median of ${RUNS} fresh Node processes`);
-  console.log('function       bytes     floor bytes  ratio   import ms  floor ms  ratio   target <= 1.25x');
+  console.log('function       bytes     floor bytes  ratio   import ms  floor ms  ratio   target <= 1.25x  declared SDK clients');
   for (const r of rows) {
     const byteRatio = r.bytes / r.floorBytes;
     const timeRatio = r.ms / r.floorMs;
     const ok = byteRatio <= 1.25 && timeRatio <= 1.25 ? 'met' : 'MISSED';
     console.log(
-      `${r.name.padEnd(14)} ${String(r.bytes).padStart(9)} ${String(r.floorBytes).padStart(12)}  ${byteRatio.toFixed(2).padStart(5)}x ${r.ms.toFixed(1).padStart(10)} ${r.floorMs.toFixed(1).padStart(9)}  ${timeRatio.toFixed(2).padStart(5)}x  ${ok}`,
+      `${r.name.padEnd(14)} ${String(r.bytes).padStart(9)} ${String(r.floorBytes).padStart(12)}  ${byteRatio.toFixed(2).padStart(5)}x ${r.ms.toFixed(1).padStart(10)} ${r.floorMs.toFixed(1).padStart(9)}  ${timeRatio.toFixed(2).padStart(5)}x  ${ok.padEnd(15)}  ${r.declared.join(', ')}`,
     );
   }
+  const stray = rows.filter((r) => r.undeclared.length > 0);
+  for (const r of stray) console.error(`BROKEN: ${r.name} bundles SDK clients it does not declare in functions/sdk-clients.json: ${r.undeclared.join(', ')}`);
+  return stray.length === 0;
 }

@@ -2,6 +2,8 @@
  * `plan`: a dry run that reads the real state of every managed farm and reports it, with what the other
  * functions would do. Manual invoke only: `serverless invoke -f plan [--data '{"farm": "ml"}']`.
  */
+import { describeInstanceMarkets } from '../src/aws/ec2';
+import { getQueueDepth } from '../src/aws/sqs';
 import { planCapacity, readCapacityPlanInputs } from '../src/capacity/plan';
 import { wallClock } from '../src/clock';
 import { getConfig } from '../src/config';
@@ -9,6 +11,7 @@ import { planInterruptions, readInterruptionPlanInputs } from '../src/interrupti
 import { parseManualInvoke } from '../src/events/manual-invoke';
 import { logger } from '../src/log';
 import { planMarket, readMarketPlanInputs } from '../src/market/plan';
+import { MARKET_READS } from '../src/market/observe';
 import { withMiddleware } from '../src/middleware';
 import { observeFarms } from '../src/observe';
 import { buildPlan, type Plan } from '../src/plan';
@@ -19,7 +22,7 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   // A plan is always a dry run, so `time` may replay another moment; default the wall clock.
   const now = input.time ? new Date(input.time) : wallClock();
   const farm = input.farm ?? config.farm;
-  const observation = await observeFarms(config, now, { farm, instanceMarkets: true });
+  const observation = await observeFarms(config, now, { farm, ...MARKET_READS, queues: { getQueueDepth }, instanceMarkets: { describeInstanceMarkets } });
   const plan = buildPlan(observation, farm);
   // The queue scaler's section: what it would do now, its state and its recent decisions (reads only).
   for (const farmPlan of plan.farms) {

@@ -8,6 +8,7 @@
  * invocation fails at the end so the failure destination gets it.
  */
 import type { Context } from 'aws-lambda';
+import { getQueueDepth } from '../src/aws/sqs';
 import { farmsOfAlarm, observeFarm } from '../src/capacity/observe';
 import { scaleFarm, type FarmScaleResult } from '../src/capacity/run';
 import { boundedEventTime, manualTime, wallClock } from '../src/clock';
@@ -45,7 +46,7 @@ export const handler = withMiddleware('queue-scaler', async (event: unknown, con
   // Cooldowns, delays and idle time run on the wall clock; an event's time is data, refused beyond the skew.
   if (message) boundedEventTime(message.time, clock, `${message.kind} event ${message.id}`);
   const now = manual ? manualTime(manual.time, dryRun, clock) : clock;
-  const observation = await observeFarms(config, now, { farm: manual?.farm ?? config.farm, prices: false, launchSources: false });
+  const observation = await observeFarms(config, now, { farm: manual?.farm ?? config.farm, queues: { getQueueDepth } });
   const farms = alarm ? farmsOfAlarm(observation.farms, alarm) : observation.farms;
   if (alarm && farms.length === 0) {
     const watched = alarm.queueNames.length > 0 ? `queue ${alarm.queueNames.join(', ')}` : 'no SQS queue';

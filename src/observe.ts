@@ -4,11 +4,15 @@
  * group listing, one spot price query for all pools, one instance query, one launch-configuration query, one
  * query per template alias ($Latest, $Default) for every template, and numbered template versions once per
  * container (they never change).
+ *
+ * Beyond the groups, each part is read by the wrappers its caller passes (`prices: { describeSpotPrices,
+ * onDemandPrice }`), not by wrappers imported here: a function's bundle then carries only the SDK clients of what
+ * it reads (the queue scaler, which reads groups and queues, carries no EC2, Pricing or SNS client).
  */
-import { describeLaunchConfigurations, describeManagedGroups } from './aws/autoscaling';
-import { describeInstanceMarkets, describeSpotPrices, describeTemplateVersions, templateVersionKey } from './aws/ec2';
-import { onDemandPrice, type OnDemandPrice } from './aws/pricing';
-import { getQueueDepth } from './aws/sqs';
+import { describeManagedGroups, type describeLaunchConfigurations } from './aws/autoscaling';
+import type { describeInstanceMarkets, describeSpotPrices, describeTemplateVersions, templateVersionKey } from './aws/ec2';
+import type { onDemandPrice, OnDemandPrice } from './aws/pricing';
+import type { getQueueDepth } from './aws/sqs';
 import type { Config } from './config';
 import { errorMessage, GroupConfigError } from './errors';
 import { logger } from './log';
@@ -53,18 +57,26 @@ export interface Observation {
   skipped: { groupName: string; error: string }[];
 }
 
+/** What to read beyond the groups and their tags: each part is there when its caller passes the readers. */
 export interface ObserveOptions {
-  prices?: boolean;
-  queues?: boolean;
-  instanceMarkets?: boolean;
-  /** Read each group's launch configuration or template (market, instance types); default true. */
-  launchSources?: boolean;
+  /** Each group's launch configuration or template (market, instance types). */
+  launchSources?: {
+    describeLaunchConfigurations: typeof describeLaunchConfigurations;
+    describeTemplateVersions: typeof describeTemplateVersions;
+    templateVersionKey: typeof templateVersionKey;
+  };
+  /** Spot prices of every pool and on-demand prices (needs launchSources: pools come from instance types). */
+  prices?: { describeSpotPrices: typeof describeSpotPrices; onDemandPrice: typeof onDemandPrice };
+  /** Each farm's queue depth. */
+  queues?: { getQueueDepth: typeof getQueueDepth };
+  /** The market of every running instance. */
+  instanceMarkets?: { describeInstanceMarkets: typeof describeInstanceMarkets };
   /** Only this farm (a manual invoke may narrow it); default the stack's. */
   farm?: string;
 }
 
 export async function observeFarms(config: Config, now: Date, options: ObserveOptions = {}): Promise<Observation> {
-  const { prices = true, queues = true, instanceMarkets = false, launchSources = true } = options;
+  const { prices, queues, instanceMarkets, launchSources } = options;
   const farmFilter = options.farm ?? config.farm;
   const snapshots = await describeManagedGroups(farmFilter);
 
@@ -94,7 +106,7 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
     }
   }
 
-  if (launchSources) await readLaunchSources(groups);
+  if (launchSources) await readLaunchSources(groups, launchSources);
 
   if (prices) {
     const pools: Pool[] = groups.flatMap((g) =>
@@ -102,9 +114,9 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
         g.group.availabilityZones.map((availabilityZone) => ({ instanceType, availabilityZone })),
       ),
     );
-    const spot = await describeSpotPrices(pools, now);
+    const spot = await prices.describeSpotPrices(pools, now);
     const types = [...new Set(groups.flatMap((g) => g.instanceTypes))];
-    const od = new Map(await Promise.all(types.map(async (t) => [t, await onDemandPrice(t, config.region)] as const)));
+    const od = new Map(await Promise.all(types.map(async (t) => [t, await prices.onDemandPrice(t, config.region)] as const)));
     for (const g of groups) {
       for (const instanceType of g.instanceTypes) {
         g.onDemandPrices[instanceType] = od.get(instanceType);
@@ -119,7 +131,7 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
 
   if (instanceMarkets) {
     const names = groups.filter((g) => g.group.instances.length > 0).map((g) => g.group.name);
-    const markets = names.length > 0 ? await describeInstanceMarkets(names) : new Map<string, Market>();
+    const markets = names.length > 0 ? await instanceMarkets.describeInstanceMarkets(names) : new Map<string, Market>();
     for (const g of groups) {
       for (const instance of g.group.instances) {
         const market = markets.get(instance.id);
@@ -138,7 +150,7 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
       farmObservation.queueError = `the groups of farm ${farm} name different queues (${queueNames.join(', ')}); tag them all with the same spotfarm:queue`;
     } else if (queues && queueNames[0]) {
       try {
-        farmObservation.queue = await getQueueDepth(queueNames[0]);
+        farmObservation.queue = await queues.getQueueDepth(queueNames[0]);
       } catch (error) {
         farmObservation.queueError = errorMessage(error);
       }
@@ -149,7 +161,8 @@ export async function observeFarms(config: Config, now: Date, options: ObserveOp
 }
 
 /** Reads each group's launch configuration or template version: its market and instance types. */
-async function readLaunchSources(groups: GroupObservation[]): Promise<void> {
+async function readLaunchSources(groups: GroupObservation[], readers: NonNullable<ObserveOptions['launchSources']>): Promise<void> {
+  const { describeLaunchConfigurations, describeTemplateVersions, templateVersionKey } = readers;
   const lcNames = groups.flatMap((g) => (g.group.launch.style === 'launch-configuration' ? [g.group.launch.name] : []));
   const lcs = lcNames.length > 0 ? await describeLaunchConfigurations([...new Set(lcNames)]) : new Map<string, LaunchDetails>();
   const templateRefs = groups.flatMap((g) =>

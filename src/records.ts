@@ -24,7 +24,6 @@ import {
   type StoredRecord,
 } from './aws/state-store';
 import type { Market } from './model';
-import type { GroupSettings } from './settings';
 
 export const CAPACITY_FAILURE_RECORD = 'capacity-failure';
 export const INTERRUPTION_RECORD = 'interruption';
@@ -123,22 +122,4 @@ const CAPACITY_FAILURE =
 
 export function isCapacityFailure(message: string): boolean {
   return CAPACITY_FAILURE.test(message);
-}
-
-/** One interruption is bad luck, not a storm: the breaker needs at least this many in its window. */
-export const BREAKER_MIN_INTERRUPTIONS = 2;
-
-/**
- * Interruptions per instance-hour, and whether that trips the breaker. The one definition both controllers
- * apply: the interruption controller to one pool when a warning comes (to ask for a check), the market
- * controller to the group's pools (to decide).
- */
-export function breakerState(
-  interruptions: number,
-  instances: number,
-  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
-): { rate: number; tripped: boolean } {
-  const instanceHours = Math.max(1, instances) * (settings.breakerWindow / 3600);
-  const rate = instanceHours > 0 ? interruptions / instanceHours : 0;
-  return { rate, tripped: interruptions >= BREAKER_MIN_INTERRUPTIONS && rate >= settings.breakerInterruptions };
 }

@@ -35,7 +35,7 @@ async function queue(sqs: SQSClient, name: string, count: number): Promise<strin
 
 async function handBack(sqs: SQSClient): Promise<void> {
   const queueUrl = await queue(sqs, 'bench-hand-back', SLOTS);
-  const imds = await startFakeImds({ instanceId: 'i-bench' });
+  const imds = await startFakeImds({ instanceId: 'i-0bec4000000000001' });
   let startedOnA = 0;
   const long: JobProcessor = (_m, { signal }) =>
     new Promise((_resolve, reject) => {

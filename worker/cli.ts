@@ -30,6 +30,8 @@ options:
                                on a rebalance recommendation (default log)
   --no-scale-in-protection     do not toggle scale-in protection on the instance's group
   --kill-grace S               seconds between SIGTERM and SIGKILL for a handed-back job (default 10)
+  --max-job-time D             stop a job running longer than D (90s, 30m, 2h) and hand its message
+                               back (default 12h, the longest SQS keeps a message hidden; 0 = none)
   --job-metrics                publish each job's duration and outcome to CloudWatch (spotfarm JobDuration;
                                needs cloudwatch:PutMetricData; docs/worker.md "Job metrics")
   -h, --help                   this text
@@ -77,6 +79,7 @@ export function parseCli(
         'on-rebalance': { type: 'string' },
         'no-scale-in-protection': { type: 'boolean' },
         'kill-grace': { type: 'string' },
+        'max-job-time': { type: 'string' },
         'job-metrics': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -110,6 +113,8 @@ export function parseCli(
   const expected = wholeNumber('--expected-seconds', values['expected-seconds'], 0, 43_200);
   if (expected !== undefined) options.expectedSeconds = () => expected;
   const killGrace = wholeNumber('--kill-grace', values['kill-grace'], 0, 3600) ?? 10;
+  const maxJob = duration('--max-job-time', values['max-job-time']);
+  if (maxJob !== undefined) options.maxJobSeconds = maxJob;
   // Tests shorten the worker's waits without new flags a user would never need.
   const receiveWait = wholeNumber('SPOTFARM_RECEIVE_WAIT_SECONDS', env.SPOTFARM_RECEIVE_WAIT_SECONDS, 0, 20);
   if (receiveWait !== undefined) options.receiveWaitSeconds = receiveWait;
@@ -174,6 +179,17 @@ function wholeNumber(flag: string, raw: string | undefined, min: number, max: nu
     throw new WorkerConfigError(`${flag} must be a whole number from ${min} to ${max}, got ${raw}`);
   }
   return value;
+}
+
+/** `90s`, `30m`, `2h` or plain seconds, up to a week; 0 means no limit. */
+function duration(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const match = /^(\d+)(s|m|h)?$/.exec(raw.trim());
+  const seconds = match ? Number(match[1]) * ({ s: 1, m: 60, h: 3600 }[match[2] ?? 's'] ?? 1) : NaN;
+  if (!Number.isSafeInteger(seconds) || seconds > 7 * 86_400) {
+    throw new WorkerConfigError(`${flag} must be a duration like 90s, 30m or 2h (at most 168h; 0 for none), got ${raw}`);
+  }
+  return seconds;
 }
 
 function positiveNumber(flag: string, raw: string | undefined): number | undefined {

@@ -38,14 +38,18 @@ export function commandProcessor(command: string, args: readonly string[], optio
         },
       });
       let killTimer: NodeJS.Timeout | undefined;
-      const kill = (sig: NodeJS.Signals): void => {
+      let abortedAt: number | undefined;
+      const kill = (sig: NodeJS.Signals | 0): boolean => {
         try {
           if (child.pid !== undefined) process.kill(-child.pid, sig);
+          return true;
         } catch {
           // Already gone.
+          return false;
         }
       };
       const onAbort = (): void => {
+        abortedAt = Date.now();
         kill('SIGTERM');
         killTimer = setTimeout(() => kill('SIGKILL'), killGraceMs);
       };
@@ -56,9 +60,27 @@ export function commandProcessor(command: string, args: readonly string[], optio
       });
       child.once('close', (code, sig) => {
         signal.removeEventListener('abort', onAbort);
-        clearTimeout(killTimer);
-        if (code === 0) resolvePromise();
-        else reject(new Error(sig ? `${command} was killed by ${sig}` : `${command} exited with code ${code}`));
+        const settle = (): void => {
+          clearTimeout(killTimer);
+          if (code === 0) resolvePromise();
+          else reject(new Error(sig ? `${command} was killed by ${sig}` : `${command} exited with code ${code}`));
+        };
+        if (abortedAt === undefined) {
+          settle();
+          return;
+        }
+        // Handed back: the command exiting is not enough, whatever it started in its group (a trainer that
+        // ignores SIGTERM) must be gone too before the job counts as stopped, or it outlives the worker.
+        const deadline = abortedAt + killGraceMs;
+        const poll = (): void => {
+          if (!kill(0)) return settle();
+          if (Date.now() >= deadline) {
+            kill('SIGKILL');
+            return settle();
+          }
+          setTimeout(poll, 100);
+        };
+        poll();
       });
       // A command that does not read stdin closes the pipe early; that is its business, not a failure.
       child.stdin.on('error', () => {});

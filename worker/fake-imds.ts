@@ -19,6 +19,8 @@ export interface FakeImds {
   /** Schedules (or with undefined, clears) an interruption `seconds` from now. */
   setInstanceAction(seconds: number | undefined, action?: string): void;
   setRebalance(on: boolean): void;
+  /** Serves `text` verbatim as spot/instance-action (for answers IMDS should never give), undefined for 404. */
+  setInstanceActionRaw(text: string | undefined): void;
   /** Forgets every session token, as IMDS does when one expires: the next GET gets 401. */
   expireTokens(): void;
   /** Every request, as "METHOD path status". */
@@ -93,6 +95,9 @@ export async function startFakeImds(options: { instanceId?: string; port?: numbe
         seconds === undefined
           ? undefined
           : JSON.stringify({ action, time: new Date(Date.now() + seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z') });
+    },
+    setInstanceActionRaw(text) {
+      instanceAction = text;
     },
     expireTokens() {
       tokens.clear();

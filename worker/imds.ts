@@ -48,6 +48,11 @@ export class MetadataError extends Error {
   override name = 'MetadataError';
 }
 
+/** Metadata answered, but not in the documented form: refused rather than acted on. */
+export class MetadataAnswerError extends MetadataError {
+  override name = 'MetadataAnswerError';
+}
+
 export interface ImdsOptions {
   /** Defaults to SPOTFARM_IMDS_ENDPOINT, then http://169.254.169.254. */
   endpoint?: string;
@@ -113,12 +118,12 @@ export function createImdsClient(options: ImdsOptions = {}): MetadataClient {
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw new MetadataError(`reading ${path} from instance metadata at ${endpoint}: not JSON: ${text.slice(0, 200)}`, {
+      throw new MetadataAnswerError(`reading ${path} from instance metadata at ${endpoint}: not JSON: ${text.slice(0, 200)}`, {
         cause: error,
       });
     }
     if (!valid(value)) {
-      throw new MetadataError(`reading ${path} from instance metadata at ${endpoint}: unexpected shape: ${text.slice(0, 200)}`);
+      throw new MetadataAnswerError(`reading ${path} from instance metadata at ${endpoint}: unexpected shape: ${text.slice(0, 200)}`);
     }
     return value;
   }
@@ -129,6 +134,9 @@ export function createImdsClient(options: ImdsOptions = {}): MetadataClient {
       const id = (await get('instance-id'))?.trim();
       if (id === undefined || id === '') {
         throw new MetadataError(`reading instance-id from instance metadata at ${endpoint}: not found`);
+      }
+      if (!INSTANCE_ID.test(id)) {
+        throw new MetadataAnswerError(`reading instance-id from instance metadata at ${endpoint}: not an instance id: ${id.slice(0, 60)}`);
       }
       return id;
     },
@@ -145,16 +153,35 @@ export function createImdsClient(options: ImdsOptions = {}): MetadataClient {
   };
 }
 
+/**
+ * The three actions and the UTC timestamp IMDS documents for `spot/instance-action`
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html):
+ * `{"action": "terminate", "time": "2017-09-18T08:22:00Z"}`. Anything else (`{"time":"1"}`, which
+ * `Date.parse` reads as the year 2001 and would hand every job back) is refused, not guessed at.
+ */
+const ACTIONS = new Set(['terminate', 'stop', 'hibernate']);
+const UTC_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/** A real instant in the documented form: the pattern, and a date that exists (no 2026-02-30). */
+export function isUtcTimestamp(value: unknown): value is string {
+  if (typeof value !== 'string' || !UTC_TIMESTAMP.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 19) === value.slice(0, 19);
+}
+
 function isInstanceAction(value: unknown): value is InstanceAction {
-  if (typeof value !== 'object' || value === null) return false;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const { action, time } = value as Record<string, unknown>;
-  return typeof action === 'string' && typeof time === 'string' && !Number.isNaN(Date.parse(time));
+  return typeof action === 'string' && ACTIONS.has(action) && isUtcTimestamp(time);
 }
 
 function isRebalanceRecommendation(value: unknown): value is RebalanceRecommendation {
-  if (typeof value !== 'object' || value === null) return false;
-  return typeof (value as Record<string, unknown>).noticeTime === 'string';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return isUtcTimestamp((value as Record<string, unknown>).noticeTime);
 }
+
+/** i- and 8 or 17 hex digits. */
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
 function describe(error: unknown): string {
   if (error instanceof Error) {

@@ -18,7 +18,7 @@ import {
   type Message,
 } from '@aws-sdk/client-sqs';
 import { WorkerConfigError, awsErrorName, errorMessage, fatalQueueError } from './errors';
-import { createImdsClient, type InstanceAction, type MetadataClient } from './imds';
+import { createImdsClient, MetadataAnswerError, type InstanceAction, type MetadataClient } from './imds';
 import type { JobEnd } from './job-metrics';
 import { jsonLog, type Log } from './log';
 import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain, type RunningJob } from './policy';
@@ -28,12 +28,13 @@ import {
   FAILURE_BACKOFF_MAX_SECONDS,
   FINISH_MARGIN_SECONDS,
   INTERRUPTION_NOTICE_SECONDS,
+  MAX_JOB_SECONDS,
   METADATA_POLL_SECONDS,
   RECEIVE_WAIT_SECONDS,
 } from './rules';
 
 export { WorkerConfigError } from './errors';
-export { createImdsClient, MetadataError, type MetadataClient, type InstanceAction } from './imds';
+export { createImdsClient, MetadataError, MetadataAnswerError, type MetadataClient, type InstanceAction } from './imds';
 export { jsonLog, type Log, type Level } from './log';
 export type { Message } from '@aws-sdk/client-sqs';
 
@@ -73,6 +74,12 @@ export interface WorkerOptions {
   finishMarginSeconds?: number;
   /** Deadline `stop()` and SIGTERM give running jobs, like a notice (default 120 s). */
   stopDeadlineSeconds?: number;
+  /**
+   * A job still running this long after it started is stopped (its signal aborts) and its message handed back
+   * (default MAX_JOB_SECONDS, 12 h: SQS keeps a message hidden at most 12 h after a receive, so a longer job would
+   * lose its lease anyway). 0 means no limit.
+   */
+  maxJobSeconds?: number;
   /** On a rebalance recommendation: 'log' it (default), 'drain' (finish jobs, take no more, exit), or 'ignore'. */
   onRebalance?: 'log' | 'drain' | 'ignore';
   /** Called when a job ends (succeeded, failed or handed back); worker/job-metrics.ts publishes these. Never awaited. */
@@ -88,7 +95,12 @@ export interface WorkerSummary {
   reason: ExitReason;
   succeeded: number;
   failed: number;
+  /** Messages given back to the queue (a drain, a timeout, received while draining). */
   handedBack: number;
+  /** Of those, jobs stopped by maxJobSeconds. */
+  timedOut: number;
+  /** Deliveries of a message this worker was already running: taken over (new receipt handle), not started again. */
+  redelivered: number;
   instanceId?: string;
 }
 
@@ -102,9 +114,17 @@ export interface WorkerHandle {
   stop(options?: { force?: boolean; reason?: string }): void;
 }
 
+/**
+ * One run of one message. Keyed by message and attempt (`key`): a message SQS delivers again while its run is
+ * still going is the same run (its new receipt handle is taken over), and a message delivered again after this
+ * worker handed it back gets a new run under its own key, so the two never overwrite each other's entry.
+ */
 interface Job {
+  key: string;
+  /** The message id (what logs and SQS call it). */
   id: string;
   message: Message;
+  /** The latest receipt handle: SQS honours only the newest one for delete and visibility changes. */
   receiptHandle: string;
   receiveCount: number;
   startedAt: number;
@@ -114,6 +134,7 @@ interface Job {
   controller: AbortController;
   heartbeat?: NodeJS.Timeout;
   cutoff?: NodeJS.Timeout;
+  timeout?: NodeJS.Timeout;
   settled: Promise<void>;
 }
 
@@ -135,7 +156,10 @@ class Worker {
   private readonly sqs: SQSClient;
   private readonly slots: number;
   private readonly jobs = new Map<string, Job>();
-  private readonly counts = { succeeded: 0, failed: 0, handedBack: 0 };
+  private readonly counts = { succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, redelivered: 0 };
+  private attempts = 0;
+  /** Ids of messages completed (deleted) here, newest last. */
+  private readonly completed = new Set<string>();
   /** Aborted on drain: wakes the receive loop and the metadata poller. */
   private readonly draining = new AbortController();
   /** Aborted on a forced stop: also cancels an in-flight receive. */
@@ -225,6 +249,10 @@ class Worker {
         `visibility timeout must be a whole number of seconds from 1 to 43200, got ${visibilityTimeoutSeconds}`,
       );
     }
+    const { maxJobSeconds } = this.options;
+    if (maxJobSeconds !== undefined && (!Number.isFinite(maxJobSeconds) || maxJobSeconds < 0)) {
+      throw new WorkerConfigError(`max job time must be a number of seconds, 0 for none, got ${maxJobSeconds}`);
+    }
     if (typeof this.options.process !== 'function') throw new WorkerConfigError('process must be a function');
   }
 
@@ -308,6 +336,7 @@ class Worker {
     const rebalance = this.options.onRebalance ?? 'log';
     let reachable = true;
     let rebalanceSeen = false;
+    let refused: string | undefined;
     // Keeps polling while draining: a notice after SIGTERM or a rebalance can bring the deadline closer.
     const stop = AbortSignal.any([this.forced.signal, this.finished.signal]);
     while (!stop.aborted) {
@@ -329,6 +358,15 @@ class Worker {
         if (!reachable) this.log('info', 'metadata_reachable', { endpoint: metadata.endpoint });
         reachable = true;
       } catch (error) {
+        if (error instanceof MetadataAnswerError) {
+          // An answer not in the documented form is not a notice: say so once per distinct answer, keep working.
+          if (error.message !== refused) {
+            refused = error.message;
+            this.log('warn', 'metadata_invalid', { endpoint: metadata.endpoint, reason: `${error.message}; ignored` });
+          }
+          await sleep(every, stop);
+          continue;
+        }
         // Log an outage once, not every 5 s.
         if (reachable) {
           this.log('warn', 'metadata_unreachable', {
@@ -372,7 +410,7 @@ class Worker {
     const now = Date.now();
     const running = [...this.jobs.values()].filter((job) => job.state === 'running' || job.state === 'finishing');
     const plan = planDrain(
-      running.map((job): RunningJob => ({ id: job.id, startedAt: job.startedAt, expectedSeconds: job.expectedSeconds })),
+      running.map((job): RunningJob => ({ id: job.key, startedAt: job.startedAt, expectedSeconds: job.expectedSeconds })),
       deadline,
       now,
       this.options.finishMarginSeconds ?? FINISH_MARGIN_SECONDS,
@@ -389,7 +427,7 @@ class Worker {
       if (decision.handBackAt !== undefined) {
         job.cutoff = setTimeout(() => void this.handBack(job, 'still running at the cutoff'), decision.handBackAt - now);
       }
-      this.log('info', 'job_finishing', { messageId: job.id, reason: decision.reason });
+      this.log('info', 'job_finishing', { messageId: job.id, attempt: job.receiveCount, reason: decision.reason });
     }
   }
 
@@ -433,17 +471,40 @@ class Worker {
         await sleep(wait, this.draining.signal);
         continue;
       }
-      for (const message of messages) {
-        if (this.draining.signal.aborted) void this.handBackUnstarted(message);
-        else this.start(message);
-      }
+      for (const message of messages) this.receive(message);
     }
   }
 
-  private start(message: Message): void {
-    const id = message.MessageId ?? message.ReceiptHandle ?? String(Math.random());
+  /**
+   * One received message. SQS delivers at least once, and again when a lease lapses (heartbeats refused, a
+   * network outage): a message this worker is still running is not started a second time; its newest receipt
+   * handle, the only one SQS honours, is taken over for the heartbeats and the delete. A message this worker
+   * already completed (its delete raced the redelivery) is deleted again, not run again.
+   */
+  private receive(message: Message): void {
+    const id = message.MessageId ?? '';
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1') || 1;
+    const current = [...this.jobs.values()].find((job) => job.id === id && job.state !== 'released');
+    if (id !== '' && current !== undefined) {
+      this.takeOver(current, message, receiveCount);
+    } else if (id !== '' && this.completed.has(id)) {
+      void this.deleteDuplicate(message, receiveCount);
+    } else if (this.draining.signal.aborted) {
+      void this.handBackUnstarted(message);
+    } else {
+      this.start(message, receiveCount);
+    }
+  }
+
+  private start(message: Message, receiveCount: number): void {
+    const id = message.MessageId ?? message.ReceiptHandle ?? `unknown-${this.attempts}`;
+    // A message handed back by this worker whose command is still being stopped: the new run waits for the old
+    // one to be gone (it keeps its slot meanwhile), so the two never run at once.
+    const previous = [...this.jobs.values()].filter((job) => job.id === id).map((job) => job.settled);
+    this.attempts++;
+    const key = `${id}#${receiveCount}#${this.attempts}`;
     const job: Job = {
+      key,
       id,
       message,
       receiptHandle: message.ReceiptHandle ?? '',
@@ -454,15 +515,77 @@ class Worker {
       controller: new AbortController(),
       settled: Promise.resolve(),
     };
-    this.jobs.set(id, job);
+    this.jobs.set(key, job);
     this.scheduleHeartbeat(job);
     // Jobs wait for protection, so scale-in cannot pick this instance once work is under way; a
     // failed toggle is logged and the jobs run anyway.
     if (this.jobs.size === 1) this.protecting = this.protection?.set(true);
-    job.settled = (this.protecting ?? Promise.resolve()).then(() => {
-      this.log('info', 'job_started', { messageId: id, receiveCount, running: this.jobs.size });
+    job.settled = Promise.all([this.protecting, ...previous]).then(() => {
+      if (job.state === 'released') {
+        // Handed back (a drain) before it could start: nothing ran, nothing to report but the hand-back.
+        this.finish(job);
+        return;
+      }
+      job.startedAt = Date.now();
+      this.log('info', 'job_started', { messageId: id, attempt: receiveCount, receiveCount, running: this.jobs.size });
+      this.scheduleTimeout(job);
       return this.execute(job);
     });
+  }
+
+  /** A new delivery of a message this worker still runs (or is deleting): keep the run, use the new receipt. */
+  private takeOver(job: Job, message: Message, receiveCount: number): void {
+    this.counts.redelivered++;
+    job.receiptHandle = message.ReceiptHandle ?? job.receiptHandle;
+    this.log('warn', 'redelivery_taken_over', {
+      messageId: job.id,
+      attempt: job.receiveCount,
+      receiveCount,
+      reason: 'SQS delivered a message this worker is still running (its lease lapsed): not started again',
+    });
+    if (this.holds(job)) {
+      // The new receipt starts a fresh lease now: extend it on the usual schedule from here.
+      clearTimeout(job.heartbeat);
+      this.scheduleHeartbeat(job);
+    }
+  }
+
+  /** A message completed here comes back (the delete lost a race with a redelivery): delete it, do not rerun it. */
+  private async deleteDuplicate(message: Message, receiveCount: number): Promise<void> {
+    this.counts.redelivered++;
+    this.log('warn', 'redelivery_of_completed', {
+      messageId: message.MessageId,
+      receiveCount,
+      reason: 'SQS delivered a message this worker already completed: deleted, not run again',
+    });
+    try {
+      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    } catch (error) {
+      this.log('error', 'delete_failed', {
+        messageId: message.MessageId,
+        reason: `deleting completed message ${message.MessageId}: ${awsErrorName(error)}: ${errorMessage(error)}`,
+      });
+    }
+  }
+
+  /** Remembers a completed message for a while, so a late redelivery is recognised. */
+  private remember(messageId: string): void {
+    this.completed.delete(messageId);
+    this.completed.add(messageId);
+    // Insertion order is completion order: drop the oldest past the bound.
+    while (this.completed.size > COMPLETED_MEMORY) this.completed.delete(this.completed.values().next().value as string);
+  }
+
+  /** Stops a job that outlives maxJobSeconds and hands its message back. */
+  private scheduleTimeout(job: Job): void {
+    const limit = this.options.maxJobSeconds ?? MAX_JOB_SECONDS;
+    if (limit <= 0) return;
+    job.timeout = setTimeout(() => {
+      if (!this.holds(job)) return;
+      this.counts.timedOut++;
+      this.log('warn', 'job_timed_out', { messageId: job.id, attempt: job.receiveCount, maxJobSeconds: limit });
+      void this.handBack(job, `still running after the maximum job time (${limit} s)`);
+    }, limit * 1000);
   }
 
   private expectedSeconds(message: Message): number | undefined {
@@ -485,6 +608,7 @@ class Worker {
     }
     clearTimeout(job.heartbeat);
     clearTimeout(job.cutoff);
+    clearTimeout(job.timeout);
     const seconds = round((Date.now() - job.startedAt) / 1000);
     const released = job.state === 'released';
     // From here a drain leaves the job alone: its outcome is known and only the queue call remains.
@@ -502,8 +626,14 @@ class Worker {
 
   private async succeed(job: Job, seconds: number): Promise<void> {
     try {
-      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: job.receiptHandle }));
+      // A redelivery taken over while the delete was under way brings a newer receipt: SQS answers a delete
+      // with an old one with success but keeps the message, so delete again with the newest.
+      for (let handle = ''; handle !== job.receiptHandle; ) {
+        handle = job.receiptHandle;
+        await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: handle }));
+      }
       this.counts.succeeded++;
+      this.remember(job.id);
       this.log('info', 'job_succeeded', { messageId: job.id, seconds });
       this.jobEnded({ outcome: 'succeeded', seconds });
     } catch (error) {
@@ -545,13 +675,14 @@ class Worker {
 
   /** Gives a job's message back to the queue now (visibility 0) and tells the job to stop. */
   private async handBack(job: Job, reason: string): Promise<void> {
-    if ((job.state !== 'running' && job.state !== 'finishing') || !this.jobs.has(job.id)) return;
+    if (!this.holds(job)) return;
     job.state = 'released';
     clearTimeout(job.heartbeat);
     clearTimeout(job.cutoff);
+    clearTimeout(job.timeout);
     job.controller.abort(new Error(`handed back: ${reason}`));
     this.counts.handedBack++;
-    this.log('info', 'job_handed_back', { messageId: job.id, reason, instanceId: this.instanceId });
+    this.log('info', 'job_handed_back', { messageId: job.id, attempt: job.receiveCount, reason, instanceId: this.instanceId });
     this.jobEnded({ outcome: 'handed-back', seconds: round((Date.now() - job.startedAt) / 1000) });
     await this.changeVisibility(job, 0, 'handing back');
   }
@@ -577,13 +708,13 @@ class Worker {
 
   private async changeVisibility(job: Job, seconds: number, why: string): Promise<boolean> {
     try {
-      await this.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.options.queueUrl,
-          ReceiptHandle: job.receiptHandle,
-          VisibilityTimeout: seconds,
-        }),
-      );
+      // As for the delete: a receipt taken over meanwhile is the one SQS honours.
+      for (let handle = ''; handle !== job.receiptHandle; ) {
+        handle = job.receiptHandle;
+        await this.sqs.send(
+          new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: handle, VisibilityTimeout: seconds }),
+        );
+      }
       return true;
     } catch (error) {
       this.log('error', 'visibility_change_failed', {
@@ -623,15 +754,18 @@ class Worker {
 
   /** Whether the worker still holds the job's message (it has not ended or been handed back). */
   private holds(job: Job): boolean {
-    return (job.state === 'running' || job.state === 'finishing') && this.jobs.get(job.id) === job;
+    return (job.state === 'running' || job.state === 'finishing') && this.jobs.get(job.key) === job;
   }
 
   private finish(job: Job): void {
-    this.jobs.delete(job.id);
+    this.jobs.delete(job.key);
     if (this.jobs.size === 0 && this.started) void this.protection?.set(false);
     this.slotFreed();
   }
 }
+
+/** Completed message ids remembered to recognise a late redelivery (a few hundred KiB at most). */
+const COMPLETED_MEMORY = 10_000;
 
 const LOST_RECEIPT = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue']);
 

@@ -27,3 +27,11 @@ export const FINISH_MARGIN_SECONDS = 15;
 /** Back-off for a failed job before it becomes visible again: base * 2^(receiveCount-1), capped. */
 export const FAILURE_BACKOFF_BASE_SECONDS = 30;
 export const FAILURE_BACKOFF_MAX_SECONDS = 900;
+
+/**
+ * Default longest run of one job before it is stopped and its message handed back. SQS keeps a message hidden at
+ * most 12 hours after a receive (ChangeMessageVisibility cannot extend past it:
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html), so a
+ * longer run would lose its lease and be delivered elsewhere anyway.
+ */
+export const MAX_JOB_SECONDS = 12 * 3600;

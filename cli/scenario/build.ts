@@ -75,7 +75,13 @@ export function arrivalTimes(points: { t: number; v: number; period: number }[],
 }
 
 /** Hourly mean job duration (epoch hour start -> seconds) and where it came from. */
-export function hourlyDurations(data: AccountData): { byHour: Map<number, number>; source: DurationSource; detail: string } {
+export function hourlyDurations(data: AccountData): {
+  byHour: Map<number, number>;
+  /** Per hour, ten durations standing for its distribution (worker metric with percentiles only). */
+  deciles?: Map<number, number[]>;
+  source: DurationSource;
+  detail: string;
+} {
   const worker = new Map<number, number>();
   let jobs = 0;
   for (const h of data.jobDurations) {
@@ -85,10 +91,14 @@ export function hourlyDurations(data: AccountData): { byHour: Map<number, number
     }
   }
   if (worker.size > 0) {
+    const spread = data.jobDeciles.size > 0;
     return {
       byHour: worker,
+      deciles: data.jobDeciles,
       source: 'worker-metric',
-      detail: `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs, succeeded and failed): each job takes the mean duration of the hour it arrives in`,
+      detail: spread
+        ? `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs): each job takes, in turn, one of the ten deciles (p5 ... p95) of the succeeded jobs' durations in the hour it arrives in`
+        : `the worker's ${JOB_METRIC_NAMESPACE} ${JOB_DURATION_METRIC} metric (${jobs} jobs, succeeded and failed): each job takes the mean duration of the hour it arrives in`,
     };
   }
   // Little's law, L = lambda x W: the messages in flight on average over an hour (L), over the hour's
@@ -112,11 +122,10 @@ export function hourlyDurations(data: AccountData): { byHour: Map<number, number
   return { byHour: new Map(), source: 'setting', detail: '' };
 }
 
-function durationFor(byHour: Map<number, number>, hours: number[], at: number, fallback: number): number {
-  if (hours.length === 0) return fallback;
+/** The hour with data nearest to `at` (its own when it has data); undefined when no hour has any. */
+function nearestHour(hours: number[], at: number): number | undefined {
+  if (hours.length === 0) return undefined;
   const hour = Math.floor(at / 3600) * 3600;
-  const exact = byHour.get(hour);
-  if (exact !== undefined) return exact;
   // The nearest hour with data (binary search over the sorted hours).
   let lo = 0;
   let hi = hours.length - 1;
@@ -126,8 +135,7 @@ function durationFor(byHour: Map<number, number>, hours: number[], at: number, f
     else hi = mid;
   }
   const candidates = [hours[lo]!, hours[Math.max(0, lo - 1)]!];
-  const nearest = candidates.reduce((a, b) => (Math.abs(b - hour) < Math.abs(a - hour) ? b : a));
-  return byHour.get(nearest)!;
+  return candidates.reduce((a, b) => (Math.abs(b - hour) < Math.abs(a - hour) ? b : a));
 }
 
 export function buildScenario(data: AccountData): BuiltScenario {
@@ -207,10 +215,17 @@ export function buildScenario(data: AccountData): BuiltScenario {
       `every job takes secondsPerJob = ${formatDuration(setting)}`;
   }
   const hours = [...durations.byHour.keys()].sort((a, b) => a - b);
+  const decileHours = [...(durations.deciles?.keys() ?? [])].sort((a, b) => a - b);
   const trace = ['submit_s,runtime_s'];
   let total = 0;
-  for (const at of arrivals) {
-    const runtime = Math.max(1, durationFor(durations.byHour, hours, fromS + at, setting));
+  for (const [k, at] of arrivals.entries()) {
+    let seconds = setting;
+    const decileHour = nearestHour(decileHours, fromS + at);
+    const hour = nearestHour(hours, fromS + at);
+    // Deciles in a fixed scrambled order (7 is prime to 10): every ten jobs take each decile once.
+    if (decileHour !== undefined) seconds = durations.deciles!.get(decileHour)![(k * 7) % 10]!;
+    else if (hour !== undefined) seconds = durations.byHour.get(hour)!;
+    const runtime = Math.max(1, seconds);
     total += runtime;
     trace.push(`${at.toFixed(3)},${runtime.toFixed(1)}`);
   }
@@ -236,7 +251,15 @@ export function buildScenario(data: AccountData): BuiltScenario {
   }
   const maxReceive = data.queue.settings.maxReceiveCount;
   if (maxReceive === undefined) notes.push(`queue ${data.queue.name} has no redrive policy: max_receive_count ${NO_REDRIVE_RECEIVES} stands for "never dead-letter"`);
-  notes.push(`boot time is not in the account's metrics: boot_seconds ${DEFAULT_BOOT_SECONDS} (edit farm.boot_seconds to your image's)`);
+  // Launch to in service, as the scaling activities timed it; under a second is no boot (moto ends activities
+  // as it starts them), so it does not count.
+  const launches = data.launchSeconds.filter((s) => s >= 1).sort((a, b) => a - b);
+  const bootSeconds = launches.length > 0 ? Math.round(launches[Math.floor((launches.length - 1) / 2)]!) : DEFAULT_BOOT_SECONDS;
+  const bootLine =
+    launches.length > 0
+      ? `boot ${bootSeconds}s: the median launch-to-in-service time of ${launches.length} launch(es) in the window (scaling activities)`
+      : `boot ${bootSeconds}s: no timed launch in the window's scaling activities (edit farm.boot_seconds to your image's)`;
+  if (launches.length === 0) notes.push(bootLine);
   notes.push('the stack\'s defaults (the `defaults` param) are not read: add them to the spotfarm: block if you set any');
 
   const name = `${data.farm}-${data.region}-last-${formatDays(days)}`;
@@ -245,7 +268,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
     `\`spotfarm scenario from-account\`. Groups: ${data.groups.map((g) => `${g.name} (${g.role}, ${g.style}, ${g.instanceTypes.join('/')}, min ${g.min} max ${g.max})`).join('; ')}. ` +
     `Spot prices: DescribeSpotPriceHistory (Linux/UNIX). On-demand: ${priceLines.join('; ')}. ` +
     `Arrivals: AWS/SQS NumberOfMessagesSent of ${data.queue.name}, spread evenly within each period. ` +
-    `Job durations: ${durations.detail}.` +
+    `Job durations: ${durations.detail}. Boot: ${bootLine}.` +
     (notes.length > 0 ? ` Notes: ${notes.join('; ')}.` : '');
 
   const yamlDoc = {
@@ -265,7 +288,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
       name: data.farm,
       market_style: lead.style,
       slots_per_instance: Number.isInteger(slots) && slots >= 1 ? slots : 1,
-      boot_seconds: DEFAULT_BOOT_SECONDS,
+      boot_seconds: bootSeconds,
       spot: { min: sum(spotGroups, 'min'), max: sum(spotGroups, 'max') },
       on_demand: { min: sum(odGroups, 'min'), max: sum(odGroups, 'max') },
       visibility_timeout_s: Math.min(43_200, Math.max(0, Math.round(data.queue.settings.visibilityTimeout))),
@@ -286,6 +309,7 @@ export function buildScenario(data: AccountData): BuiltScenario {
     `  on-demand: ${priceLines.join('; ')}`,
     `  queue ${data.queue.name}: ${arrivals.length} jobs arrived (AWS/SQS NumberOfMessagesSent); visibility ${data.queue.settings.visibilityTimeout}s, max receives ${maxReceive ?? 'none'}`,
     `  job durations: mean ${meanDuration.toFixed(1)}s, ${durations.detail}`,
+    ...(launches.length > 0 ? [`  ${bootLine}`] : []),
     ...notes.map((n) => `  note: ${n}`),
   ];
 

@@ -28,7 +28,7 @@ Options:
   --quiet         no progress bar (it is also off when stdout is not a terminal)
   -h, --help      this text
 
-Permissions: autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeLaunchConfigurations,
+Permissions: autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeLaunchConfigurations, autoscaling:DescribeScalingActivities,
 ec2:DescribeLaunchTemplateVersions, ec2:DescribeSubnets, ec2:DescribeSpotPriceHistory, sqs:GetQueueUrl,
 sqs:GetQueueAttributes, cloudwatch:GetMetricData, pricing:GetProducts (optional: the bundled table answers without).
 `;

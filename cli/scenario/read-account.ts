@@ -4,7 +4,7 @@
  * (test/integration/scenario-from-account.test.ts records them all), and a refusal for want of a permission
  * becomes MissingPermissionError naming the IAM action.
  */
-import { describeLaunchConfigurations, describeManagedGroups } from '../../src/aws/autoscaling';
+import { describeLaunchConfigurations, describeLaunchDurations, describeManagedGroups } from '../../src/aws/autoscaling';
 import { getMetricData, retentionSegments, type MetricPoints, type MetricQuery } from '../../src/aws/cloudwatch';
 import {
   describeSpotPriceSteps,
@@ -83,9 +83,13 @@ export interface AccountData {
   arrivals: { t: number; v: number; period: number }[];
   /** Hourly sums and counts of the worker's JobDuration (succeeded and failed jobs). */
   jobDurations: { t: number; sum: number; count: number }[];
+  /** Hourly deciles (p5, p15, ... p95) of the succeeded jobs' JobDuration, when CloudWatch gave them. */
+  jobDeciles: Map<number, number[]>;
   /** Hourly NumberOfMessagesDeleted per second and ApproximateNumberOfMessagesNotVisible averages (Little's law). */
   deleted: MetricPoints;
   inFlight: MetricPoints;
+  /** Seconds from launch to in service of each successful launch in the window (scaling activities). */
+  launchSeconds: number[];
   /** Calls that could not be made and were replaced by something else, in words. */
   notes: string[];
 }
@@ -100,8 +104,11 @@ export interface ReadOptions {
   onStep?: (label: string) => void;
 }
 
+/** The percentiles read of the worker's JobDuration each hour: the middles of ten equal slices. */
+export const DECILES = [5, 15, 25, 35, 45, 55, 65, 75, 85, 95] as const;
+
 /** The steps `readAccount` reports through onStep, in order (the progress bar's length). */
-export const READ_STEPS = 7;
+export const READ_STEPS = 8;
 
 export async function readAccount(options: ReadOptions): Promise<AccountData> {
   const { farm, clients, region } = options;
@@ -126,6 +133,16 @@ export async function readAccount(options: ReadOptions): Promise<AccountData> {
 
   step('launch sources');
   const groups = await readGroups(snapshots, clients);
+
+  step('launch times');
+  const launchSeconds: number[] = [];
+  for (const group of groups) {
+    launchSeconds.push(
+      ...(await read(['autoscaling:DescribeScalingActivities'], `describing the scaling activities of ${group.name}`, () =>
+        describeLaunchDurations(group.name, from, clients.autoScaling),
+      )),
+    );
+  }
 
   step('subnets');
   const subnetIds = [...new Set(snapshots.flatMap((g) => g.subnetIds ?? []))];
@@ -235,6 +252,35 @@ export async function readAccount(options: ReadOptions): Promise<AccountData> {
     inFlight.push(...data.get('inFlight')!);
   }
   const jobDurations = [...durationsByHour].map(([t, s]) => ({ t, ...s })).sort((a, b) => a.t - b.t);
+  const jobDeciles = new Map<number, number[]>();
+  if (jobDurations.length > 0) {
+    // The spread of run times matters to waits as much as their mean: ask for ten percentiles an hour. CloudWatch
+    // computes percentiles of metrics published as raw values, as the worker does ("Percentiles", CloudWatch
+    // concepts: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html).
+    const stats = DECILES.map((p) => `p${p}` as const);
+    try {
+      for (const segment of hourly) {
+        const data = await read(['cloudwatch:GetMetricData'], `reading the job duration percentiles of ${queueName}`, () =>
+          getMetricData(
+            stats.map((stat, i) => jobQuery(`d${i}`, 'succeeded', stat)),
+            segment.from,
+            segment.to,
+            clients.cloudWatch,
+          ),
+        );
+        const byHour = new Map<number, (number | undefined)[]>();
+        stats.forEach((_, i) => {
+          for (const p of data.get(`d${i}`)!) (byHour.get(p.t) ?? byHour.set(p.t, new Array(stats.length)).get(p.t)!)[i] = p.v;
+        });
+        for (const [t, values] of byHour) if (values.every((v) => v !== undefined && v >= 0)) jobDeciles.set(t, values as number[]);
+      }
+    } catch (error) {
+      if (error instanceof MissingPermissionError) throw error;
+      // The means are enough to go on; the scenario says what was lost.
+      const reason = errorMessage(error).split('\n')[0]!.slice(0, 200);
+      notes.push(`JobDuration percentiles could not be read (${reason}): each job takes its hour's mean`);
+    }
+  }
 
   return {
     farm,
@@ -247,6 +293,8 @@ export async function readAccount(options: ReadOptions): Promise<AccountData> {
     onDemand,
     arrivals,
     jobDurations,
+    jobDeciles,
+    launchSeconds,
     deleted,
     inFlight,
     notes,

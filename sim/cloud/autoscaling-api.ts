@@ -338,9 +338,57 @@ function sdkActivity(a: Activity) {
   };
 }
 
+/** One list ascending by StartTime, newest first; ties (equal StartTime) in list order. */
+function* newestFirst(list: Activity[]): Generator<Activity> {
+  let end = list.length;
+  while (end > 0) {
+    let begin = end - 1;
+    while (begin > 0 && list[begin - 1]!.StartTime === list[end - 1]!.StartTime) begin--;
+    for (let i = begin; i < end; i++) yield list[i]!;
+    end = begin;
+  }
+}
+
+/**
+ * Lists ascending by StartTime (each group's activities are appended as simulated time advances) seen as one
+ * list newest first, ties in (list, position) order: the order of a stable sort by StartTime descending of their
+ * concatenation, which the call answered before. Only the slice a page asks for is built, by merging from the
+ * newest end, instead of copying and sorting every group's whole history on every call.
+ */
+class NewestFirst {
+  constructor(private readonly lists: Activity[][]) {}
+  get length(): number {
+    return this.lists.reduce((n, l) => n + l.length, 0);
+  }
+  slice(from: number, to: number): Activity[] {
+    const cursors = this.lists.map((l) => newestFirst(l));
+    const heads = cursors.map((c) => c.next());
+    const out: Activity[] = [];
+    for (let index = 0; index < to; index++) {
+      let pick = -1;
+      for (let k = 0; k < heads.length; k++) {
+        const head = heads[k]!;
+        if (head.done) continue;
+        if (pick < 0 || head.value.StartTime > (heads[pick]!.value as Activity).StartTime) pick = k;
+      }
+      if (pick < 0) break;
+      if (index >= from) out.push(heads[pick]!.value as Activity);
+      heads[pick] = cursors[pick]!.next();
+    }
+    return out;
+  }
+}
+
 export function describeScalingActivities(world: World, input: DescribeScalingActivitiesCommandInput) {
   const max = input.MaxRecords ?? 100;
   if (max < 1 || max > 100) throw awsError('autoscaling', 'ValidationError', 'MaxRecords must be between 1 and 100.');
+  if (!input.ActivityIds?.length) {
+    const lists = input.AutoScalingGroupName
+      ? [world.groupOrThrow(input.AutoScalingGroupName).activities]
+      : [...world.groups.values()].map((g) => g.activities);
+    const page = paginate('autoscaling', new NewestFirst(lists), max, input.NextToken);
+    return { Activities: page.items.map(sdkActivity), ...(page.next ? { NextToken: page.next } : {}) };
+  }
   let activities: Activity[] = [];
   if (input.AutoScalingGroupName) {
     activities = [...world.groupOrThrow(input.AutoScalingGroupName).activities];

@@ -15,12 +15,25 @@ import { awsError, NotImplementedInSimulator } from './errors';
 
 type Item = Record<string, AttributeValue>;
 
+/**
+ * One partition, stored the way DynamoDB stores it: items in sort-key order, so a Query reads a contiguous range
+ * found by binary search ("Query results are always sorted by the sort key value",
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Query.KeyConditionExpressions.html), and the
+ * cost of a Query is the items it returns, not the size of the partition.
+ */
+interface Partition {
+  /** Items by sort key value (its typed scalar as a string; '' for a table without a sort key). */
+  byKey: Map<string, Item>;
+  /** The same items, ascending by sort key. */
+  order: Item[];
+}
+
 export interface Table {
   name: string;
   hashKey: string;
   rangeKey?: string | undefined;
-  /** Items by hash key value, then by full key: a Query reads one partition, as DynamoDB does. */
-  partitions: Map<string, Map<string, Item>>;
+  /** Partitions by partition key value: a Query reads one partition, as DynamoDB does. */
+  partitions: Map<string, Partition>;
 }
 
 export class Tables {
@@ -47,28 +60,73 @@ function scalar(v: AttributeValue | undefined): string | number | undefined {
   return undefined;
 }
 
-function partitionOf(table: Table, item: Item): Map<string, Item> {
-  const h = JSON.stringify(scalar(item[table.hashKey]) ?? null);
-  let partition = table.partitions.get(h);
-  if (!partition) table.partitions.set(h, (partition = new Map()));
+/** The typed scalar of a key attribute as a map key: S and N never collide ("1" vs 1). */
+function scalarKey(v: AttributeValue | undefined): string | undefined {
+  if (!v) return undefined;
+  if (v.S !== undefined) return `S${v.S}`;
+  if (v.N !== undefined) return `N${Number(v.N)}`;
+  if (v.B !== undefined) return `B${Buffer.from(v.B).toString('base64')}`;
+  return undefined;
+}
+
+function missingKey(name: string, what: string): Error {
+  return awsError('dynamodb', 'ValidationException', `One or more parameter values were invalid: Missing the key ${name} in the ${what}`);
+}
+
+/** The partition and sort key values of `item` (a full item or a Key), validated as DynamoDB does. */
+function keyOf(table: Table, item: Item, what: string): { hash: string; range: string } {
+  const hash = scalarKey(item[table.hashKey]);
+  if (hash === undefined) throw missingKey(table.hashKey, what);
+  if (!table.rangeKey) return { hash, range: '' };
+  const range = scalarKey(item[table.rangeKey]);
+  if (range === undefined) throw missingKey(table.rangeKey, what);
+  return { hash, range };
+}
+
+function partitionOf(table: Table, hash: string, create: boolean): Partition | undefined {
+  let partition = table.partitions.get(hash);
+  if (!partition && create) table.partitions.set(hash, (partition = { byKey: new Map(), order: [] }));
   return partition;
 }
 
-function keyOf(table: Table, item: Item, what: string): string {
-  const h = scalar(item[table.hashKey]);
-  if (h === undefined) {
-    throw awsError('dynamodb', 'ValidationException', `One or more parameter values were invalid: Missing the key ${table.hashKey} in the ${what}`);
+/** First index in `order` whose sort key is >= v (strict: > v). */
+function bound(order: Item[], rk: string, v: AttributeValue, strict: boolean): number {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = compare(order[mid]![rk], v);
+    if (c < 0 || (strict && c === 0)) lo = mid + 1;
+    else hi = mid;
   }
-  if (!table.rangeKey) return JSON.stringify([h]);
-  const r = scalar(item[table.rangeKey]);
-  if (r === undefined) {
-    throw awsError('dynamodb', 'ValidationException', `One or more parameter values were invalid: Missing the key ${table.rangeKey} in the ${what}`);
+  return lo;
+}
+
+function store(table: Table, partition: Partition, range: string, item: Item): void {
+  const had = partition.byKey.has(range);
+  partition.byKey.set(range, item);
+  if (!table.rangeKey) {
+    partition.order = [item];
+    return;
   }
-  return JSON.stringify([h, r]);
+  const rk = table.rangeKey;
+  const at = bound(partition.order, rk, item[rk]!, false);
+  if (had) partition.order[at] = item;
+  else partition.order.splice(at, 0, item);
+}
+
+function unstore(table: Table, partition: Partition, range: string): void {
+  const item = partition.byKey.get(range);
+  if (!item) return;
+  partition.byKey.delete(range);
+  if (!table.rangeKey) partition.order = [];
+  else partition.order.splice(bound(partition.order, table.rangeKey, item[table.rangeKey]!, false), 1);
 }
 
 function equal(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
   if (!a || !b) return false;
+  if (a.S !== undefined || b.S !== undefined) return a.S === b.S;
+  if (a.N !== undefined || b.N !== undefined) return a.N !== undefined && b.N !== undefined && Number(a.N) === Number(b.N);
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -202,29 +260,29 @@ function checkCondition(input: PutItemCommandInput | DeleteItemCommandInput, cur
 export function getItem(tables: Tables, input: GetItemCommandInput) {
   if (input.ProjectionExpression) throw new NotImplementedInSimulator('GetItemCommand ProjectionExpression');
   const table = tables.get(input.TableName);
-  const key = keyOf(table, input.Key ?? {}, 'Key');
-  const item = partitionOf(table, input.Key ?? {}).get(key);
+  const { hash, range } = keyOf(table, input.Key ?? {}, 'Key');
+  const item = partitionOf(table, hash, false)?.byKey.get(range);
   return item ? { Item: structuredClone(item) } : {};
 }
 
 export function putItem(tables: Tables, input: PutItemCommandInput) {
   const table = tables.get(input.TableName);
   const item = input.Item ?? {};
-  const key = keyOf(table, item, 'item');
-  const partition = partitionOf(table, item);
-  const current = partition.get(key);
+  const { hash, range } = keyOf(table, item, 'item');
+  const partition = partitionOf(table, hash, true)!;
+  const current = partition.byKey.get(range);
   checkCondition(input, current);
-  partition.set(key, structuredClone(item));
+  store(table, partition, range, structuredClone(item));
   return input.ReturnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
 }
 
 export function deleteItem(tables: Tables, input: DeleteItemCommandInput) {
   const table = tables.get(input.TableName);
-  const key = keyOf(table, input.Key ?? {}, 'Key');
-  const partition = partitionOf(table, input.Key ?? {});
-  const current = partition.get(key);
+  const { hash, range } = keyOf(table, input.Key ?? {}, 'Key');
+  const partition = partitionOf(table, hash, false);
+  const current = partition?.byKey.get(range);
   checkCondition(input, current);
-  partition.delete(key);
+  if (partition) unstore(table, partition, range);
   return input.ReturnValues === 'ALL_OLD' && current ? { Attributes: current } : {};
 }
 
@@ -240,7 +298,11 @@ export function query(tables: Tables, input: QueryCommandInput) {
   const hashName = resolveName(tokens[0] ?? '', ctx, expression);
   if (hashName !== table.hashKey || tokens[1] !== '=') throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
   const hashValue = resolveValue(tokens[2] ?? '', ctx);
-  let rangeTest: (item: Item) => boolean = () => true;
+  const partition = partitionOf(table, scalarKey(hashValue) ?? '', false);
+  const order = partition?.order ?? [];
+  // The key condition is a contiguous range [start, end) of the partition's sort order.
+  let start = 0;
+  let end = order.length;
   if (tokens.length > 3) {
     if (tokens[3]?.toUpperCase() !== 'AND' || !table.rangeKey) throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
     const rest = tokens.slice(4);
@@ -248,43 +310,50 @@ export function query(tables: Tables, input: QueryCommandInput) {
     if (rest[0] === 'begins_with' && rest[1] === '(' && rest[3] === ',' && rest[5] === ')' && rest.length === 6) {
       if (resolveName(rest[2]!, ctx, expression) !== rk) throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
       const prefix = resolveValue(rest[4]!, ctx).S ?? '';
-      rangeTest = (item) => (item[rk]?.S ?? '').startsWith(prefix);
+      // Every string that starts with the prefix sorts at or after it, and they are contiguous.
+      start = bound(order, rk, { S: prefix }, false);
+      end = start;
+      while (end < order.length && (order[end]![rk]?.S ?? '').startsWith(prefix)) end++;
     } else if (rest.length === 5 && rest[1]?.toUpperCase() === 'BETWEEN' && rest[3]?.toUpperCase() === 'AND') {
       if (resolveName(rest[0]!, ctx, expression) !== rk) throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
-      const lo = resolveValue(rest[2]!, ctx);
-      const hi = resolveValue(rest[4]!, ctx);
-      rangeTest = (item) => compare(item[rk], lo) >= 0 && compare(item[rk], hi) <= 0;
+      start = bound(order, rk, resolveValue(rest[2]!, ctx), false);
+      end = Math.max(start, bound(order, rk, resolveValue(rest[4]!, ctx), true));
     } else if (rest.length === 3 && ['=', '<', '<=', '>', '>='].includes(rest[1]!)) {
       if (resolveName(rest[0]!, ctx, expression) !== rk) throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
       const v = resolveValue(rest[2]!, ctx);
       const op = rest[1]!;
-      rangeTest = (item) => {
-        const c = compare(item[rk], v);
-        return op === '=' ? c === 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
-      };
+      if (op === '=' || op === '>=') start = bound(order, rk, v, false);
+      if (op === '>') start = bound(order, rk, v, true);
+      if (op === '=' || op === '<=') end = bound(order, rk, v, true);
+      if (op === '<') end = bound(order, rk, v, false);
     } else {
       throw new NotImplementedInSimulator(`Query KeyConditionExpression "${expression}"`);
     }
   }
-  const partition = table.partitions.get(JSON.stringify(scalar(hashValue) ?? null));
-  let items = [...(partition?.values() ?? [])].filter((item) => equal(item[table.hashKey], hashValue) && rangeTest(item));
-  if (table.rangeKey) {
-    const rk = table.rangeKey;
-    items.sort((a, b) => compare(a[rk], b[rk]));
-  }
-  if (input.ScanIndexForward === false) items.reverse();
+  const forward = input.ScanIndexForward !== false;
   if (input.ExclusiveStartKey) {
-    const startKey = keyOf(table, input.ExclusiveStartKey, 'ExclusiveStartKey');
-    const index = items.findIndex((item) => keyOf(table, item, 'item') === startKey);
-    items = index >= 0 ? items.slice(index + 1) : items;
+    const after = input.ExclusiveStartKey;
+    keyOf(table, after, 'ExclusiveStartKey');
+    // Resume just past the start key's position in the scan direction (the item itself may be gone).
+    if (table.rangeKey) {
+      const rk = table.rangeKey;
+      if (forward) start = Math.max(start, bound(order, rk, after[rk]!, true));
+      else end = Math.min(end, bound(order, rk, after[rk]!, false));
+    } else {
+      start = end;
+    }
   }
+  const limit = input.Limit ?? Infinity;
+  const count = Math.max(0, end - start);
+  const take = Math.min(count, limit);
+  const items: Item[] = [];
+  for (let i = 0; i < take; i++) items.push(order[forward ? start + i : end - 1 - i]!);
   let last: Item | undefined;
-  if (input.Limit !== undefined && items.length > input.Limit) {
-    items = items.slice(0, input.Limit);
+  if (count > limit && items.length) {
     const tail = items[items.length - 1]!;
     last = { [table.hashKey]: tail[table.hashKey]!, ...(table.rangeKey ? { [table.rangeKey]: tail[table.rangeKey]! } : {}) };
   }
+  if (input.Select === 'COUNT') return { Count: items.length, ScannedCount: items.length, ...(last ? { LastEvaluatedKey: last } : {}) };
   const out = items.map((item) => structuredClone(item));
-  if (input.Select === 'COUNT') return { Count: out.length, ScannedCount: out.length, ...(last ? { LastEvaluatedKey: last } : {}) };
   return { Items: out, Count: out.length, ScannedCount: out.length, ...(last ? { LastEvaluatedKey: last } : {}) };
 }

@@ -6,7 +6,7 @@ import { awsError } from './errors';
  */
 export function paginate<T>(
   service: 'autoscaling' | 'ec2' | 'dynamodb',
-  items: T[],
+  items: T[] | { length: number; slice(from: number, to: number): T[] },
   max: number,
   token: string | undefined,
 ): { items: T[]; next?: string } {

@@ -5,6 +5,7 @@
  *
  * Writes:
  *   scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz   2015-05-01..05-12, c3.xlarge, us-east-1a/b/e
+ *   bench/data/spot-c3.xlarge-us-east-1-2015-05-month.csv.gz  the whole of May 2015, same cut (the 30-day bench)
  *   scenarios/data/spot-c5a.2xlarge-us-east-1-2023.csv.gz    the whole 2023 series, re-headed and sorted
  *   scenarios/data/spot-r3.large-us-east-1-2015-04.csv.gz    2015-04-11..04-17, r3.large, us-east-1a/b/e
  *   scenarios/data/lcg-2005-24h-96h.csv.gz                   LCG jobs submitted in [24 h, 96 h), run time <= 1 h
@@ -57,6 +58,8 @@ function cut2015(instanceType: string, fromIso: string, toIso: string): string {
 
 // 1. The spiky 2015 series: c3.xlarge in its three AZs, 2015-05-01T00:00Z .. 2015-05-12T00:00Z.
 writeGz('scenarios/data/spot-c3.xlarge-us-east-1-2015-05.csv.gz', cut2015('c3.xlarge', '2015-05-01T00:00:00Z', '2015-05-12T00:00:00Z'));
+// The same cut for the whole of May: the simulator's 30-day speed bench (bench/backtest.ts).
+writeGz('bench/data/spot-c3.xlarge-us-east-1-2015-05-month.csv.gz', cut2015('c3.xlarge', '2015-05-01T00:00:00Z', '2015-06-01T00:00:00Z'));
 
 // 1b. r3.large in its three AZs, 2015-04-11T00:00Z .. 2015-04-17T00:00Z: us-east-1b sits at exactly its on-demand
 //     price ($0.175) from 04-11 19:48 to 04-13 19:46 (above it before) while 1a and 1e cost a tenth of it

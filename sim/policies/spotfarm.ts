@@ -82,9 +82,20 @@ export function spotfarmEnvironment(world: World): Record<string, string> {
   };
 }
 
-/** Sets `vars` in process.env and returns a function that restores what was there. */
+/**
+ * Sets `vars` in process.env and returns a function that restores what was there. A Lambda sees only the
+ * variables its function configures, so every other SPOTFARM_* variable of the caller's shell (a developer's
+ * SPOTFARM_SHARED_DATA, say) is hidden meanwhile: src/config.ts rightly refuses an unknown SPOTFARM_* variable,
+ * which would otherwise fail every simulated invocation.
+ */
 export function withEnvironment(vars: Record<string, string>): () => void {
   const saved = new Map<string, string | undefined>();
+  for (const key of Object.keys(process.env)) {
+    if (key.startsWith('SPOTFARM_') && !(key in vars)) {
+      saved.set(key, process.env[key]);
+      delete process.env[key];
+    }
+  }
   for (const [key, value] of Object.entries(vars)) {
     saved.set(key, process.env[key]);
     process.env[key] = value;

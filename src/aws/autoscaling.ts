@@ -212,6 +212,35 @@ const isNotInGroup = (error: unknown): boolean =>
   /not part of Auto Scaling group|No managed instance found|Instance Id not found/i.test(error.message);
 
 /**
+ * How long each successful launch of a group since `since` took, in seconds: the activity's StartTime to its
+ * EndTime, which Auto Scaling sets when the instance is in service (after its lifecycle hooks). Scaling activities
+ * are kept six weeks (DescribeScalingActivities, Auto Scaling API reference). Newest first, so the walk stops at
+ * the first older page.
+ */
+export async function describeLaunchDurations(
+  groupName: string,
+  since: Date,
+  client: AutoScalingClient = autoScalingClient,
+): Promise<number[]> {
+  const out: number[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await aws(`describing scaling activities of auto scaling group ${groupName}`, () =>
+      client.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: groupName, MaxRecords: 100, NextToken: nextToken })),
+    );
+    for (const activity of page.Activities ?? []) {
+      const start = activity.StartTime;
+      if (start && start < since) return out;
+      // "Launching a new EC2 instance: i-0123..." (AWS's wording for a launch).
+      if (activity.StatusCode !== 'Successful' || !/^Launching a new EC2 instance/.test(activity.Description ?? '')) continue;
+      if (start && activity.EndTime) out.push((activity.EndTime.getTime() - start.getTime()) / 1000);
+    }
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return out;
+}
+
+/**
  * Failed or cancelled launches of every group in the account since `since`, by group, in one paginated call
  * (no group name: the history of all groups, newest first), so the cost scales with pages, not groups.
  */

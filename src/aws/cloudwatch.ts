@@ -7,7 +7,8 @@ import { aws, AwsCallError } from '../errors';
 
 export const cloudWatchClient = new CloudWatchClient({ maxAttempts: 6, retryMode: 'adaptive' });
 
-export type MetricStatistic = 'Sum' | 'Average' | 'SampleCount' | 'Minimum' | 'Maximum';
+/** A statistic, or a percentile such as `p95` (CloudWatch has percentiles of metrics published as raw values). */
+export type MetricStatistic = 'Sum' | 'Average' | 'SampleCount' | 'Minimum' | 'Maximum' | `p${number}`;
 
 /** One statistic of one metric at one period. */
 export interface MetricQuery {

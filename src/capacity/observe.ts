@@ -3,6 +3,7 @@
  * depth): which group is the spot group and which the on-demand fallback, which farms an alarm is about, and the
  * decision's input. Pure functions of the observation.
  */
+import { getQueueDepth } from '../aws/sqs';
 import type { Config } from '../config';
 import { ConfigError } from '../errors';
 import type { QueueDepthAlarm } from '../events/alarm-state-change';
@@ -97,6 +98,6 @@ export function capacityInputOf(
 
 /** One farm, read afresh (groups and queue depth), for a run that lost its write race; undefined when gone. */
 export async function observeFarm(config: Readonly<Config>, now: Date, farm: string): Promise<FarmObservation | undefined> {
-  const observation = await observeFarms(config, now, { farm, prices: false, launchSources: false });
+  const observation = await observeFarms(config, now, { farm, queues: { getQueueDepth } });
   return observation.farms.find((f) => f.farm === farm);
 }

@@ -14,7 +14,7 @@ import { AwsCallError, ConfigError } from '../errors';
 import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import type { ExecutedAction, ExecutionContext } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
+import { metrics, MetricUnit, singleMetric } from '../metrics';
 import type { Market } from '../model';
 import type { FarmObservation } from '../observe';
 import { marketOf } from '../records';
@@ -104,14 +104,14 @@ export async function scaleFarm(first: FarmObservation, ctx: ExecutionContext, o
 export function publishCapacityMetrics(decision: CapacityDecision): void {
   const { figures } = decision;
   const farmMetric = (name: string, value: number) => {
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimension('farm', figures.farm);
     single.addMetric(name, MetricUnit.Count, value);
   };
   farmMetric('Backlog', figures.backlog);
   farmMetric('BacklogPerInstance', figures.backlogPerInstance);
   for (const action of decision.actions) {
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimensions({ farm: figures.farm, asgName: action.asgName });
     const desired = action.kind === 'setDesiredCapacity' ? action.to : Number(action.figures?.desired ?? NaN);
     if (Number.isFinite(desired)) single.addMetric('DesiredCapacity', MetricUnit.Count, desired);

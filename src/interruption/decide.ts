@@ -10,11 +10,12 @@
  *   Scaling replaces it itself: detaching too would launch two), not when the instance is already leaving the
  *   group, and not once its deadline has passed on the wall clock (a late or retried event: Auto Scaling
  *   replaces it when EC2 takes it).
- * - The pool's interruptions over `breakerWindow`, per instance-hour of the group in that pool, at or over
- *   `breakerInterruptions` (`breakerState`, src/records.ts, applied to the pool) trip the breaker: the trip is
- *   recorded once and a "Market Check Requested" event asks the market controller to check the group now. The
- *   market controller decides the fall-back on its own reading; the capacity controller covers any shortfall.
- *   No request while the group is on on-demand.
+ * - The pool's interruptions over `breakerWindow`, per instance-hour observed in that pool, at or over
+ *   `breakerInterruptions` with enough evidence (`breakerState`, src/breaker.ts, the rule the market controller
+ *   applies per pool) trip the pool's breaker: the trip is recorded once and a "Market Check Requested" event asks
+ *   the market controller to check the group now. The market controller decides on its own reading (it falls back
+ *   only when no good pool is left); the capacity controller covers any shortfall. No request while the group is
+ *   on on-demand.
  * - Rebalance recommendation, by the group's `rebalance` setting: `ignore`; `record` (default: a risk record
  *   for the pool); `replace` (record, and replace early by the same detach, at most one early replacement per
  *   group at a time, never with Capacity Rebalancing on).
@@ -32,7 +33,8 @@ import type { RebalanceRecommendation } from '../events/rebalance-recommendation
 import type { SpotInterruption } from '../events/spot-interruption';
 import { isRunning, type GroupInstance, type Market, type Pool } from '../model';
 import type { GroupRole, GroupSettings } from '../settings';
-import { breakerState, isCapacityFailure } from '../records';
+import { breakerState } from '../breaker';
+import { isCapacityFailure } from '../records';
 
 /**
  * How long an instance detached early for a rebalance recommendation may overlap its replacement: long enough
@@ -115,7 +117,7 @@ export function poolInstances(group: ManagedGroup, pool: Pool): GroupInstance[] 
 
 /**
  * The breaker as the market controller defines it (`breakerState`), for a warning in one pool: distinct
- * interrupted instances of that pool in the window (this one included) per instance-hour of the group.
+ * interrupted instances of that pool in the window (this one included) per instance-hour observed in the pool.
  */
 export function poolBreaker(
   group: ManagedGroup,
@@ -126,10 +128,10 @@ export function poolBreaker(
   const ids = new Set(recorded.map((r) => r.instanceId));
   if (current !== undefined) ids.add(current);
   const interruptions = ids.size;
-  // Per instance-hour of the whole group, as the market controller counts it: a pool losing most of its few
-  // instances is bad luck for a big group and a storm for a small one. Interrupted instances leave the group as
-  // they are replaced: they were exposure all the same.
-  const instances = Math.max(group.instances.filter(isRunning).length, interruptions);
+  // Per instance-hour observed in this pool, evidence weighed (src/market/pools.ts): the market controller
+  // decides the same way, and moves the whole group only when no good pool is left. Interrupted instances leave
+  // the group as they are replaced: they were exposure all the same.
+  const instances = Math.max(poolInstances(group, pool).length, interruptions);
   const { rate, tripped } = breakerState(interruptions, instances, group.settings);
   return { interruptions, instances, rate, tripped };
 }

@@ -12,7 +12,7 @@ import { wallClock } from '../clock';
 import { MARKET_CHECK_DETAIL_TYPE, MARKET_CHECK_SOURCE, type MarketCheckDetail } from '../events/market-check-requested';
 import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
+import { metrics, MetricUnit, singleMetric } from '../metrics';
 import {
   INTERRUPTION_RECORD,
   REBALANCE_RECORD,
@@ -55,7 +55,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      const single = metrics.singleMetric();
+      const single = singleMetric();
       single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
       single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };
@@ -109,7 +109,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
       }
       const detail: MarketCheckDetail = { stack: ctx.config.stack, farm: action.farm, group: action.asgName, trigger: action.trigger, reason: action.reason };
       await putEvent(MARKET_CHECK_SOURCE, MARKET_CHECK_DETAIL_TYPE, detail, ctx.now);
-      const single = metrics.singleMetric();
+      const single = singleMetric();
       single.addDimension('trigger', action.trigger);
       single.addMetric('MarketCheckRequests', MetricUnit.Count, 1);
       return { outcome: 'done', audit: true };

@@ -43,12 +43,7 @@ export function toManagedGroup(g: GroupObservation): ManagedGroup {
 
 /** Every managed group of the stack's farm(s), without launch sources, prices or queues. */
 export async function observeManagedGroups(config: Readonly<Config>, now: Date, farm?: string): Promise<ManagedGroup[]> {
-  const observation = await observeFarms(config, now, {
-    prices: false,
-    queues: false,
-    launchSources: false,
-    ...(farm ? { farm } : {}),
-  });
+  const observation = await observeFarms(config, now, farm ? { farm } : {});
   return observation.farms.flatMap((f) => f.groups.map(toManagedGroup));
 }
 

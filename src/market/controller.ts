@@ -21,7 +21,7 @@ import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
 import { logger } from '../log';
 import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
-import { metrics, MetricUnit } from '../metrics';
+import { metrics, MetricUnit, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError } from './swap';
@@ -180,7 +180,7 @@ async function announce(config: Readonly<Config>, view: GroupMarketView, action:
   if (action.kind === 'skip') return;
   const to = action.kind === 'swapToOnDemand' ? 'on-demand' : 'spot';
   const trigger = action.kind === 'swapToOnDemand' ? action.trigger : 'price';
-  const single = metrics.singleMetric();
+  const single = singleMetric();
   single.addDimensions({ asgName: action.asgName, to });
   single.addMetric('MarketSwaps', MetricUnit.Count, 1);
   if (trigger === 'breaker') metrics.addMetric('BreakerTrips', MetricUnit.Count, 1);
@@ -240,7 +240,7 @@ export function publishMarketMetrics(view: GroupMarketView): void {
   const { ratio, spotPrice, onDemandPrice } = view.input.signals;
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
     if (value === undefined || !Number.isFinite(value)) return;
-    const single = metrics.singleMetric();
+    const single = singleMetric();
     single.addDimension('asgName', g.group.name);
     single.addMetric(name, unit, value);
   };

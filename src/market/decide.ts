@@ -19,7 +19,7 @@
  *   stand back until the lease expires or the claimant marks it failed.
  */
 import { skip } from '../actions';
-import { breakerState } from '../records';
+import { breakerState } from '../breaker';
 import type { MarketAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import {
   initialMarketState,
@@ -31,9 +31,10 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
+import { assessPools, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
-export { breakerState, BREAKER_MIN_INTERRUPTIONS } from '../records';
+export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
 export type { MarketAction } from './actions';
 
 export interface MarketSignals {
@@ -59,6 +60,12 @@ export interface MarketSignals {
   interruptions: number;
   /** Running instances of the group: the exposure the interruption rate is per. */
   instances: number;
+  /**
+   * The group's pools, each with its price and its own breaker evidence (src/market/pools.ts). With them the
+   * breaker moves the whole group only when no good pool is left; without them (an older caller) the group's
+   * interruptions are weighed as one pool.
+   */
+  pools?: PoolSignal[];
 }
 
 export interface MarketInput {
@@ -108,6 +115,24 @@ export function leaseExpiry(pending: NonNullable<MarketState['pending']>): numbe
   return Number.isNaN(until) ? Date.parse(pending.at) + PENDING_TIMEOUT_SECONDS * 1000 : until;
 }
 
+/** The group's breaker: per pool when the pools are known (the group trips only with no good pool left). */
+export function groupBreaker(
+  signals: Pick<MarketSignals, 'interruptions' | 'instances' | 'pools' | 'ratio'>,
+  settings: Pick<GroupSettings, 'swapRatio' | 'breakerInterruptions' | 'breakerWindow'>,
+): { rate: number; tripped: boolean; why: string; pools: PoolAssessment[] | undefined } {
+  if (!signals.pools || signals.pools.length === 0) return { ...breakerState(signals.interruptions, signals.instances, settings), pools: undefined };
+  const pools = assessPools(signals.pools, settings);
+  const tripped = groupBreakerTripped(pools);
+  const worst = pools.reduce<PoolAssessment | undefined>((w, p) => (!w || p.breaker.rate > w.breaker.rate ? p : w), undefined);
+  const out = pools.filter((p) => p.status === 'out');
+  const why = tripped
+    ? `no good pool left: ${describePools(out).join('; ')}`
+    : out.some((p) => p.reasons.includes('breaker'))
+      ? `${out.filter((p) => p.reasons.includes('breaker')).map((p) => `${p.pool} tripped (${p.breaker.why})`).join('; ')}, but ${pools.length - out.length} good pool(s) left: the group stays`
+      : (worst?.breaker.why ?? 'no interruptions');
+  return { rate: worst?.breaker.rate ?? 0, tripped, why, pools };
+}
+
 const seconds = (from: string | undefined, now: Date): number =>
   from === undefined ? Infinity : (now.getTime() - Date.parse(from)) / 1000;
 
@@ -124,7 +149,7 @@ export function decideMarket(
   const at = now.toISOString();
   const eventAt = options.eventTime && options.eventTime.getTime() < now.getTime() ? options.eventTime : now;
   const checkedAt = eventAt.toISOString();
-  const breaker = breakerState(signals.interruptions, signals.instances, settings);
+  const breaker = groupBreaker(signals, settings);
   const figures: Record<string, unknown> = {
     ratio: round(signals.ratio),
     spotPrice: round(signals.spotPrice, 6),
@@ -138,6 +163,8 @@ export function decideMarket(
     interruptions: signals.interruptions,
     interruptionRate: round(breaker.rate),
     breakerInterruptions: settings.breakerInterruptions,
+    breaker: breaker.why,
+    ...(breaker.pools ? { pools: describePools(breaker.pools) } : {}),
   };
   const leaseUntil = new Date(now.getTime() + PENDING_TIMEOUT_SECONDS * 1000).toISOString();
   const nothing = (reason: string, state?: MarketState): MarketDecision => ({
@@ -199,6 +226,7 @@ export function decideMarket(
     state = { ...stored, pending: undefined };
   }
   state.lastCheckAt = checkedAt;
+  if (breaker.pools) state.poolsOut = poolsOut(breaker.pools, state.poolsOut, at);
   const inMarket = seconds(state.since, now);
 
   if (state.market === 'spot') {
@@ -220,7 +248,7 @@ export function decideMarket(
       reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures}) and the group is ${signals.shortfall} short of desired, more than the on-demand fallback group can add (${signals.fallbackRoom})`;
     } else if (breaker.tripped) {
       trigger = 'breaker';
-      reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min, ${round(breaker.rate)} per instance-hour (limit ${settings.breakerInterruptions})`;
+      reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min; ${breaker.why}`;
     } else if (high && state.highStreak >= settings.confirmChecks) {
       trigger = 'price';
       reason = `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`;
@@ -263,7 +291,7 @@ export function decideMarket(
     return nothing(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`, state);
   }
   if (breaker.tripped) {
-    return nothing(`staying on on-demand: the interruption breaker is still tripped (${round(breaker.rate)} per instance-hour)`, state);
+    return nothing(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`, state);
   }
   if (signals.ratio === undefined) return nothing("staying on on-demand: no spot price for any of the group's pools", state);
   if (!low) {
@@ -327,4 +355,15 @@ export function decideMarket(
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
     return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId, until: leaseUntil } }, after };
   }
+}
+
+/** The pools out now, each keeping the time it went out while it stays out. */
+function poolsOut(
+  assessed: readonly PoolAssessment[],
+  before: MarketState['poolsOut'],
+  at: string,
+): MarketState['poolsOut'] {
+  const out: NonNullable<MarketState['poolsOut']> = {};
+  for (const a of assessed) if (a.status === 'out') out[a.pool] = { since: before?.[a.pool]?.since ?? at, reasons: a.reasons };
+  return Object.keys(out).length ? out : undefined;
 }

@@ -4,15 +4,23 @@
  * one paginated call, plus the failures the interruption function recorded from events, one per activity id)
  * and the interruptions recorded in its pools. `plan` uses it too, so plan shows what the next check would do.
  */
-import { describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
+import { describeLaunchConfigurations, describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
-import { describeSpotPriceSteps, type PriceSteps } from '../aws/ec2';
+import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
+import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
+import type { PoolSignal } from './pools';
 import { readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
-import { observeFarms, type GroupObservation, type Observation } from '../observe';
+import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
 import { isCapacityFailure, readCapacityFailures, readPoolInterruptions } from '../records';
+
+/** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
+export const MARKET_READS = {
+  launchSources: { describeLaunchConfigurations, describeTemplateVersions, templateVersionKey },
+  prices: { describeSpotPrices, onDemandPrice },
+} satisfies ObserveOptions;
 
 /** What one group's market decision is made on. */
 export interface GroupMarketView {
@@ -127,15 +135,29 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       let interruptions = 0;
       let instances = running.length;
       let breakerPool: string | undefined;
+      const pools: PoolSignal[] = [];
       if (managed) {
         let most = 0;
         for (const type of g.instanceTypes) {
-          const maxPrice = g.launch?.spotMaxPrice ?? g.onDemandPrices[type]?.usdPerHour;
+          const od = g.onDemandPrices[type]?.usdPerHour;
+          const maxPrice = g.launch?.spotMaxPrice ?? od;
           for (const az of g.group.availabilityZones) {
+            const spot = g.spotPrices.find((p) => p.instanceType === type && p.availabilityZone === az)?.spot;
+            const inPool = running.filter((i) => i.type === type && i.availabilityZone === az).length;
+            const pool: PoolSignal = {
+              pool: `${type}|${az}`,
+              instanceType: type,
+              availabilityZone: az,
+              ratio: spot !== undefined && od !== undefined && od > 0 ? spot / od : undefined,
+              interruptions: 0,
+              instances: inPool,
+            };
+            pools.push(pool);
             const warned = await interruptedIn(type, az, g.settings.breakerWindow);
             if (warned.size === 0) continue;
             const steps = (await priceHistory()).get(`${type}|${az}`);
             const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
+            pool.interruptions = storm;
             interruptions += storm;
             if (storm > most) {
               most = storm;
@@ -159,6 +181,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
           instances,
+          ...(managed ? { pools } : {}),
         },
         state: stored.state,
       };
@@ -186,7 +209,7 @@ export async function observeGroupMarket(
   farm: string,
   groupName: string,
 ): Promise<GroupMarketView | undefined> {
-  const observation = await observeFarms(config, now, { farm, queues: false, instanceMarkets: true });
+  const observation = await observeFarms(config, now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
   return (await gatherMarket(narrowTo(observation, groupName), config, now)).find((v) => v.input.asgName === groupName);
 }
 

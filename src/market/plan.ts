@@ -5,7 +5,7 @@
  */
 import { groupKey, latestRecords } from '../aws/state-store';
 import type { Config } from '../config';
-import { decideMarket, dwellSeconds } from './decide';
+import { decideMarket, dwellSeconds, groupBreaker } from './decide';
 import type { MarketState } from './state';
 import type { Observation } from '../observe';
 import { estimatedSavingsPerHour } from './controller';
@@ -19,6 +19,8 @@ export interface MarketPlan {
   dwellSeconds: number;
   capacityFailures: string[];
   breakerPool: string | null;
+  /** Per pool (type|AZ): good or out, since when and why, and the breaker's evidence ("2 interruptions in 7 instance-hours: too few to trip"). */
+  pools: { pool: string; status: 'good' | 'out'; outSince: string | null; reasons: string[]; ratio: number | null; breaker: string }[];
   estimatedSavingsPerHour: number | null;
   lastSwaps: { at: string; action: string; reason: string; source: string }[];
 }
@@ -60,6 +62,14 @@ export function planMarket(groupName: string, inputs: MarketPlanInputs, now: Dat
     dwellSeconds: dwellSeconds(view.group.settings, view.stored.state?.backoff ?? 0),
     capacityFailures: view.capacityFailureMessages,
     breakerPool: view.breakerPool ?? null,
+    pools: (groupBreaker(view.input.signals, view.group.settings).pools ?? []).map((p) => ({
+      pool: p.pool,
+      status: p.status,
+      outSince: p.status === 'out' ? (decision.state?.poolsOut?.[p.pool]?.since ?? view.stored.state?.poolsOut?.[p.pool]?.since ?? now.toISOString()) : null,
+      reasons: p.reasons,
+      ratio: p.ratio === undefined ? null : Math.round(p.ratio * 10000) / 10000,
+      breaker: p.breaker.why,
+    })),
     estimatedSavingsPerHour: estimatedSavingsPerHour(view) ?? null,
     lastSwaps: inputs.swaps.get(groupName) ?? [],
   };

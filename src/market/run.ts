@@ -4,6 +4,7 @@
  * ("Market Check Requested": a breaker trip or a capacity burst recorded by the interruption controller) is the
  * same check, narrowed to the group it names.
  */
+import { describeInstanceMarkets } from '../aws/ec2';
 import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { ExecutionContext } from '../execute';
@@ -11,7 +12,7 @@ import { logger } from '../log';
 import { metrics, MetricUnit } from '../metrics';
 import { observeFarms } from '../observe';
 import { checkGroupMarket, publishMarketMetrics, type MarketCheckResult } from './controller';
-import { gatherMarket, narrowTo, observeGroupMarket } from './observe';
+import { gatherMarket, MARKET_READS, narrowTo, observeGroupMarket } from './observe';
 
 export interface PriceCheckSummary {
   checkedAt: string;
@@ -38,7 +39,7 @@ export interface PriceCheckOptions {
  */
 export async function runPriceCheck(ctx: ExecutionContext, farm: string, options: PriceCheckOptions = {}): Promise<PriceCheckSummary> {
   const config: Readonly<Config> = ctx.config;
-  const observed = await observeFarms(config, ctx.now, { farm, queues: false, instanceMarkets: true });
+  const observed = await observeFarms(config, ctx.now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
   const observation = options.group ? narrowTo(observed, options.group) : observed;
   const views = (await gatherMarket(observation, config, ctx.now)).filter((v) => !options.group || v.input.asgName === options.group);
   const results: MarketCheckResult[] = [];

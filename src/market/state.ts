@@ -64,6 +64,8 @@ export interface MarketState {
   launchConfigurationRefused?: { at: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */
   lastError?: { at: string; message: string };
+  /** Pools out of the group's launches now (src/market/pools.ts): since when and why, for plan and the logs. */
+  poolsOut?: Record<string, { since: string; reasons: ('price' | 'breaker')[] }>;
 }
 
 export interface VersionedMarketState {

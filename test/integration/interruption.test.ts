@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import {
   CreateAutoScalingGroupCommand,
   CreateOrUpdateTagsCommand,
+  UpdateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
@@ -185,85 +186,105 @@ describe('interruption against moto server', () => {
     expect((await group(farm.spotGroup)).DesiredCapacity).toBe(3);
   });
 
-  it('trips the breaker on a storm in one pool: records the trip once, signals price-check, which swaps the group (issue 11)', async () => {
-    // Prepare: a fresh farm (no interruption history) with a breaker of 0.5 per instance-hour.
+  it('a storm in one pool trips that pool only; the group falls back whole once no good pool is left (the trip recorded once and signalled, issue 11)', async () => {
+    // Prepare: a fresh farm (no interruption history) in two AZs, the default breaker (0.25 per instance-hour over
+    // an hour). moto puts every instance in the first AZ, so the second pool is empty and good.
     await moto.reset();
-    farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 4 });
-    await setBreaker('0.5');
+    farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 8 });
+    await setBreaker('0.25');
     busEvents.length = 0;
     const before = await group(farm.spotGroup);
-    const byZone = new Map<string, string[]>();
-    for (const i of before.Instances!.filter((x) => x.LifecycleState === 'InService')) {
-      byZone.set(i.AvailabilityZone!, [...(byZone.get(i.AvailabilityZone!) ?? []), i.InstanceId!]);
-    }
-    const pool = [...byZone.values()].find((ids) => ids.length >= 2)!;
-    expect(pool).toBeDefined();
+    const zones = [...before.AvailabilityZones!].sort();
+    const inService = before.Instances!.filter((x) => x.LifecycleState === 'InService');
+    const stormZone = inService[0]!.AvailabilityZone!;
+    const pool = inService.filter((i) => i.AvailabilityZone === stormZone).map((i) => i.InstanceId!);
+    expect(zones.length).toBe(2);
+    expect(pool.length).toBeGreaterThanOrEqual(4);
     const od = await group(farm.onDemandGroup);
-    // Act
-    const first = await handler(warning(pool[0]!, new Date()), lambdaContext('interruption'));
-    const tripping = warning(pool[1]!, new Date());
-    const second = await handler(tripping, lambdaContext('interruption'));
-    const duplicate = await handler(tripping, lambdaContext('interruption'));
-    // Assess: the interruption function records and asks; it neither swaps nor sets a desired capacity.
-    expect(first.actions.map((a) => a.kind)).toEqual(['recordInterruption', 'detachInstance']);
-    expect(second.actions.map((a) => [a.kind, a.outcome])).toEqual([
+    const launchMarket = async () => {
+      const version = (await group(farm.spotGroup)).LaunchTemplate!.Version!;
+      const data = (
+        await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: [version] }))
+      ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
+      return data.InstanceMarketOptions?.MarketType ?? 'on-demand';
+    };
+    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<{ swaps: number; groups: { asgName: string; outcome: string; reason: string }[] }>;
+    };
+    /** EventBridge delivers a signal to price-check (its rule matches source, detail-type and stack). */
+    const deliver = (entry: BusEntry, id: string) =>
+      priceCheck(
+        {
+          version: '0',
+          id,
+          'detail-type': entry.DetailType,
+          source: entry.Source,
+          account: '123456789012',
+          time: seconds(new Date()).toISOString().replace('.000Z', 'Z'),
+          region: 'us-east-1',
+          resources: [],
+          detail: JSON.parse(entry.Detail!),
+        },
+        lambdaContext('price-check'),
+      );
+
+    // Act 1: three warnings in one pool (3 interruptions over its 8 instance-hours: 0.375 per instance-hour), the
+    // third one delivered twice.
+    const events = pool.slice(0, 3).map((id) => warning(id, new Date()));
+    const results = [];
+    for (const event of events) results.push(await handler(event, lambdaContext('interruption')));
+    const duplicate = await handler(events[2], lambdaContext('interruption'));
+
+    // Assess 1: the pool's breaker trips; the interruption function records the trip once and asks, nothing more.
+    expect(results[1]!.actions.map((a) => a.kind)).toEqual(['recordInterruption', 'detachInstance']);
+    expect(results[2]!.actions.map((a) => [a.kind, a.outcome])).toEqual([
       ['recordInterruption', 'done'],
       ['detachInstance', 'done'],
       ['requestMarketCheck', 'done'],
     ]);
-    expect(duplicate.actions.find((a) => a.kind === 'requestMarketCheck')?.outcome).toBe('skipped');
+    expect(duplicate.actions.filter((a) => a.kind === 'requestMarketCheck' && a.outcome === 'done')).toEqual([]);
     expect(busEvents).toHaveLength(1);
-    const signal = busEvents[0]!;
-    expect(signal).toMatchObject({ Source: 'spotfarm', DetailType: 'Market Check Requested' });
-    expect(JSON.parse(signal.Detail!)).toMatchObject({ group: farm.spotGroup, trigger: 'breaker' });
+    expect(busEvents[0]).toMatchObject({ Source: 'spotfarm', DetailType: 'Market Check Requested' });
+    expect(JSON.parse(busEvents[0]!.Detail!)).toMatchObject({ group: farm.spotGroup, trigger: 'breaker' });
+    // The market controller, asked, refuses to move the group: a good pool is left.
+    const refused = await deliver(busEvents[0]!, 'signal-1');
+    expect(refused.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'skipped', reason: expect.stringMatching(/staying on spot/) })]);
+    expect(await launchMarket()).toBe('spot');
     expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
-    expect((await group(farm.spotGroup)).LaunchTemplate!.Version).toBe(before.LaunchTemplate!.Version);
 
-    // Act: EventBridge delivers the signal to price-check (its rule matches source, detail-type and stack).
-    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as {
-      handler: (event: unknown, context: unknown) => Promise<{ swaps: number; groups: { asgName: string; outcome: string; reason: string }[] }>;
-    };
-    const delivered = {
-      version: '0',
-      id: 'signal-1',
-      'detail-type': signal.DetailType,
-      source: signal.Source,
-      account: '123456789012',
-      time: seconds(new Date()).toISOString().replace('.000Z', 'Z'),
-      region: 'us-east-1',
-      resources: [],
-      detail: JSON.parse(signal.Detail!),
-    };
-    const checked = await priceCheck(delivered, lambdaContext('price-check'));
-    // Assess: the market controller's own check fell back, by its breaker rule.
-    expect(checked.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'swapped', reason: expect.stringMatching(/interruption breaker/) })]);
-    const after = await group(farm.spotGroup);
-    expect(after.DesiredCapacity).toBe(before.DesiredCapacity);
-    const version = after.LaunchTemplate!.Version!;
-    const data = (
-      await clients.ec2.send(
-        new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: [version] }),
-      )
-    ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
-    expect(data.InstanceMarketOptions?.MarketType).not.toBe('spot');
-    // A third warning in the storm asks for nothing: the group is on on-demand.
-    const third = after.Instances!.find((i) => i.LifecycleState === 'InService' && !pool.includes(i.InstanceId!))!;
-    const again = await handler(warning(third.InstanceId!, new Date()), lambdaContext('interruption'));
-    expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
-    expect(busEvents).toHaveLength(1);
-
-    // plan shows the storm: the pool's interruptions, the breaker tripped, the detached instances (reads only).
+    // plan shows the pools: the stormy one out by its breaker with the evidence, the other good (reads only).
     sent.length = 0;
     const { handler: planHandler } = (await import('../../functions/plan')) as unknown as {
-      handler: (event: unknown, context: unknown) => Promise<{ farms: { groups: { name: string; interruptions?: InterruptionPlan }[] }[] }>;
+      handler: (
+        event: unknown,
+        context: unknown,
+      ) => Promise<{ farms: { groups: { name: string; interruptions?: InterruptionPlan; marketController?: { pools: { pool: string; status: string; reasons: string[]; breaker: string }[] } }[] }[] }>;
     };
     const plan = await planHandler({}, lambdaContext('plan'));
-    const section = plan.farms.flatMap((f) => f.groups).find((g) => g.name === farm.spotGroup)!.interruptions!;
-    const stormPool = section.pools.find((p) => p.interruptions >= 2)!;
-    expect(stormPool).toMatchObject({ breaker: 'tripped' });
-    expect(section.breaker.state).toBe('tripped');
-    expect(section.detachedInstances.map((d) => d.instanceId)).toEqual(expect.arrayContaining([pool[0], pool[1]]));
+    const spot = plan.farms.flatMap((f) => f.groups).find((g) => g.name === farm.spotGroup)!;
+    const pools = spot.marketController!.pools;
+    const stormy = pools.find((p) => p.pool.endsWith(stormZone))!;
+    expect(stormy).toMatchObject({ status: 'out', reasons: ['breaker'] });
+    expect(stormy.breaker).toMatch(/^3 interruptions in \d+ instance-hours, [\d.]+ per instance-hour: tripped the limit 0.25$/);
+    expect(pools.find((p) => !p.pool.endsWith(stormZone))).toMatchObject({ status: 'good', reasons: [] });
+    expect(spot.interruptions!.detachedInstances.map((d) => d.instanceId)).toEqual(expect.arrayContaining(pool.slice(0, 3)));
     expect(sent.filter((c) => !/^(Describe|Get|List)/.test(c))).toEqual([]);
+
+    // Act 2: the group is narrowed to the stormy AZ (a single-AZ group), and the storm goes on there.
+    await clients.autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: farm.spotGroup, AvailabilityZones: [stormZone] }));
+    const next = await handler(warning(pool[3]!, new Date()), lambdaContext('interruption'));
+    expect(next.actions.map((a) => [a.kind, a.outcome])).toContainEqual(['requestMarketCheck', 'done']);
+    expect(busEvents).toHaveLength(2);
+    const checked = await deliver(busEvents[1]!, 'signal-2');
+
+    // Assess 2: no good pool is left, so the market controller falls back whole; the breaker set no desired
+    // capacity (the queue scaler covers a spot shortfall, none here: moto keeps the group full).
+    expect(checked.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'swapped', reason: expect.stringMatching(/interruption breaker/) })]);
+    expect(await launchMarket()).not.toBe('spot');
+    expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
+    // A further warning in the storm asks for nothing: the group is on on-demand.
+    const again = await handler(warning(pool[4] ?? pool[3]!, new Date()), lambdaContext('interruption'));
+    expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
   });
 
   it('fails a malformed warning without calling AWS', async () => {

@@ -6,7 +6,12 @@
  * the test, so the dwell between rounds passes without waiting.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import {
+  CreateOrUpdateTagsCommand,
+  DescribeAutoScalingGroupsCommand,
+  UpdateAutoScalingGroupCommand,
+  type AutoScalingGroup,
+} from '@aws-sdk/client-auto-scaling';
 import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { startMoto, type MotoServer } from '../support/moto';
 import { startAwsProxy, type AwsProxy } from '../support/aws-proxy';
@@ -159,7 +164,8 @@ describe('races between checks, through a delaying proxy in front of moto (issue
   }, 240_000);
 
   it('10 parallel copies of a breaker-tripping warning: one trip, one signal, one swap, no cover from the breaker; back on spot later', async () => {
-    // Prepare: the group on spot, spot cheap; a breaker of 0.5 per instance-hour; one interruption already in.
+    // Prepare: the group on spot, spot cheap; a breaker of 0.5 per instance-hour; two interruptions already in, in
+    // the group's one AZ (a trip moves the group only when no good pool is left: src/market/pools.ts).
     if ((await launches()) !== 'spot') {
       await spotIs('cheap');
       now += 25 * 3_600_000;
@@ -172,13 +178,15 @@ describe('races between checks, through a delaying proxy in front of moto (issue
     const od = await group(farm.onDemandGroup);
     const byZone = new Map<string, string[]>();
     for (const i of spot.Instances!.filter((x) => x.LifecycleState === 'InService')) byZone.set(i.AvailabilityZone!, [...(byZone.get(i.AvailabilityZone!) ?? []), i.InstanceId!]);
-    const pool = [...byZone.values()].find((ids) => ids.length >= 2)!;
+    const [zone, pool] = [...byZone.entries()].find(([, ids]) => ids.length >= 4)!;
     expect(pool).toBeDefined();
+    await clients.autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: farm.spotGroup, AvailabilityZones: [zone] }));
     await interruption(warning(pool[0]!, now, 'warn-first'), lambdaContext('interruption'));
+    await interruption(warning(pool[1]!, now + 1_000, 'warn-second'), lambdaContext('interruption'));
     proxy.resetCounts();
     proxy.setRules([{ operation: ['PutItem', 'DescribeAutoScalingGroups'], fault: (_call, random) => ({ kind: 'delay', ms: Math.floor(random() * 300) }) }]);
     // Act: the tripping warning, delivered ten times at once.
-    const copies = await Promise.allSettled(Array.from({ length: 10 }, () => interruption(warning(pool[1]!, now + 5_000, 'warn-trip'), lambdaContext('interruption'))));
+    const copies = await Promise.allSettled(Array.from({ length: 10 }, () => interruption(warning(pool[2]!, now + 5_000, 'warn-trip'), lambdaContext('interruption'))));
     // Assess: one trip recorded and signalled; the breaker set no desired capacity.
     expect(copies.map((c) => c.status)).toEqual(Array(10).fill('fulfilled'));
     const requested = copies.flatMap((c) => (c.status === 'fulfilled' ? c.value.actions : [])).filter((a) => a.kind === 'requestMarketCheck');

@@ -172,6 +172,9 @@ describe('scenario from-account against moto server', () => {
     expect(made.err).toBe('');
     expect(made.code).toBe(0);
     expect(made.out).toMatch(/the worker's spotfarm JobDuration metric \(3 jobs/);
+    // moto 5.2.5 answers percentile statistics (p5 ... p95) with an internal error; AWS computes them. The means
+    // are used then, and the output says so.
+    expect(made.out).toMatch(/JobDuration percentiles could not be read .*: each job takes its hour's mean/);
     const trace = gunzipSync(readFileSync(join(dir, 'jobs.csv.gz'))).toString('utf8').trim().split('\n');
     expect(new Set(trace.slice(1).map((l) => l.split(',')[1]))).toEqual(new Set(['42.0']));
   });

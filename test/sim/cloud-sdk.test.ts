@@ -1,5 +1,5 @@
 /**
- * The simulated cloud through the real SDK clients (aws-sdk-client-mock routes every send to it): outputs in the
+ * The simulated cloud through the real SDK clients (sim/cloud/sdk.ts routes every send to it): outputs in the
  * SDK's shapes, errors with the SDK's names, loud failures for what it does not emulate.
  */
 import {
@@ -12,7 +12,7 @@ import {
   SetDesiredCapacityCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -146,6 +146,32 @@ describe('Auto Scaling through the SDK', () => {
     expect(activities.Activities![0]!.Description).toMatch(/^Launching a new EC2 instance: i-/);
   });
 
+  it('lists scaling activities newest first, one group or all, page by page', async () => {
+    await makeGroup('a', {}, 5);
+    await makeGroup('b', {}, 5);
+    for (let step = 1; step <= 4; step++) {
+      await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: step % 2 ? 'a' : 'b', DesiredCapacity: step }));
+      await w.runUntil(T0 + step * 100);
+    }
+    const all = async (group?: string) => {
+      const out: { group: string; start: number }[] = [];
+      let token: string | undefined;
+      do {
+        const page = await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: group, MaxRecords: 2, NextToken: token }));
+        out.push(...page.Activities!.map((a) => ({ group: a.AutoScalingGroupName!, start: a.StartTime!.getTime() })));
+        token = page.NextToken;
+      } while (token);
+      return out;
+    };
+    const every = await all();
+    const onlyA = await all('a');
+    // One activity per launch: a to 1 then 3 (three launches), b to 2 then 4 (four); launches of one step tie.
+    expect(every.length).toBe(7);
+    expect(every.map((a) => a.start)).toEqual([...every.map((a) => a.start)].sort((x, y) => y - x));
+    expect(new Set(every.map((a) => a.group))).toEqual(new Set(['a', 'b']));
+    expect(onlyA).toEqual(every.filter((a) => a.group === 'a'));
+  });
+
   it('a command the simulated cloud does not emulate fails loudly', async () => {
     await expect(asg.send(new PutScalingPolicyCommand({ AutoScalingGroupName: 'a', PolicyName: 'p' }))).rejects.toThrow(
       'the simulated cloud does not implement PutScalingPolicyCommand',
@@ -265,6 +291,36 @@ describe('DynamoDB state table through the SDK', () => {
     );
     expect(between.Items!.map((i) => unmarshall(i).sk)).toEqual(['decision#2015-05-05T00:20:00Z#2']);
     expect(prefix.Items!.map((i) => unmarshall(i).sk)).toEqual(['decision#2015-05-05T00:20:00Z#2', 'decision#2015-05-05T00:10:00Z#1']);
+  });
+
+  it('keeps a partition in sort-key order whatever the write order: pages with Limit and ExclusiveStartKey, both directions, after deletes and overwrites', async () => {
+    // DynamoDB: "Query results are always sorted by the sort key value"; a page ends at Limit with
+    // LastEvaluatedKey, and the next starts after it (Query.KeyConditionExpressions.html, Query.Pagination.html).
+    const pk = 'group#g';
+    const sks = ['rec#05', 'rec#01', 'rec#09', 'rec#03', 'rec#07', 'other#1', 'state', 'rec#02'];
+    for (const sk of sks) await ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk, sk, v: 1 }) }));
+    await ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk, sk: 'rec#03', v: 2 }) }));
+    await ddb.send(new DeleteItemCommand({ TableName: 'state', Key: marshall({ pk, sk: 'rec#07' }) }));
+    await ddb.send(new PutItemCommand({ TableName: 'state', Item: marshall({ pk: 'group#h', sk: 'rec#04' }) }));
+    const pages = async (forward: boolean, expression: string, values: Record<string, string>) => {
+      const seen: string[] = [];
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await ddb.send(
+          new QueryCommand({ TableName: 'state', KeyConditionExpression: expression, ExpressionAttributeValues: marshall({ ':pk': pk, ...values }), Limit: 2, ScanIndexForward: forward, ExclusiveStartKey: start }),
+        );
+        seen.push(...page.Items!.map((i) => `${unmarshall(i).sk}=${unmarshall(i).v}`));
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return seen;
+    };
+    const records = ['rec#01=1', 'rec#02=1', 'rec#03=2', 'rec#05=1', 'rec#09=1'];
+    expect(await pages(true, 'pk = :pk AND begins_with(sk, :p)', { ':p': 'rec#' })).toEqual(records);
+    expect(await pages(false, 'pk = :pk AND begins_with(sk, :p)', { ':p': 'rec#' })).toEqual([...records].reverse());
+    expect(await pages(true, 'pk = :pk AND sk BETWEEN :a AND :b', { ':a': 'rec#02', ':b': 'rec#06' })).toEqual(['rec#02=1', 'rec#03=2', 'rec#05=1']);
+    expect(await pages(true, 'pk = :pk AND sk > :a', { ':a': 'rec#05' })).toEqual(['rec#09=1', 'state=1']);
+    expect(await pages(true, 'pk = :pk AND sk <= :a', { ':a': 'other#1' })).toEqual(['other#1=1']);
+    expect(await pages(true, 'pk = :pk', {})).toEqual(['other#1=1', ...records, 'state=1']);
   });
 
   it('fails loudly on anything else', async () => {

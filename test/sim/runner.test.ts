@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { oracle } from '../../sim/policies/oracle';
-import { missingHandlers, SpotfarmUnavailableError } from '../../sim/policies/spotfarm';
+import { loadConfig } from '../../src/config';
+import { world } from './support/world';
+import { missingHandlers, SpotfarmUnavailableError, spotfarmEnvironment, withEnvironment } from '../../sim/policies/spotfarm';
 import { percentile, runBacktest } from '../../sim/runner';
 import { T0, testScenario } from './support/scenario';
 import { fakeHandlers } from './support/fake-handlers';
@@ -131,5 +133,25 @@ describe('a backtest run', () => {
     expect(new SpotfarmUnavailableError(missing).message).toMatch(
       /^the spotfarm policy cannot run: functions\/price-check.ts is missing; functions\/interruption.ts is missing\. .*--policies on-demand-only,recipe,aws-native,oracle/,
     );
+  });
+});
+
+describe("the simulated Lambdas' environment", () => {
+  it('is the stack configuration alone: a SPOTFARM_* variable of the caller (SPOTFARM_SHARED_DATA) is hidden while it runs, then restored', () => {
+    // Prepare
+    process.env.SPOTFARM_SHARED_DATA = '/data/shared';
+    expect(() => loadConfig()).toThrow(/SPOTFARM_SHARED_DATA/);
+    // Act
+    const restore = withEnvironment(spotfarmEnvironment(world(testScenario({ jobs: [{ at: 0, runtime: 10 }] }))));
+    let inside: unknown;
+    try {
+      inside = loadConfig();
+    } finally {
+      restore();
+    }
+    // Assess
+    expect(inside).toMatchObject({ dryRun: false });
+    expect(process.env.SPOTFARM_SHARED_DATA).toBe('/data/shared');
+    delete process.env.SPOTFARM_SHARED_DATA;
   });
 });

@@ -22,6 +22,10 @@
  *
  * The service of a request is read from its SigV4 credential scope (`Credential=AKID/date/region/SERVICE/...`),
  * which is also how moto routes it; the operation from `X-Amz-Target` (JSON protocols) or `Action=` (query).
+ *
+ * SQS: the SDK sends a call to the host of its QueueUrl (useQueueUrlAsEndpoint), not to AWS_ENDPOINT_URL, so a
+ * queue created through moto directly has a URL that bypasses the proxy. Create queues through the proxy, or
+ * rewrite the URL: `queueUrl.replace(moto.endpoint, proxy.endpoint)`.
  */
 import { request as httpRequest, createServer, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

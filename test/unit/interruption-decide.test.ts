@@ -163,7 +163,8 @@ describe('decideWarning: the breaker', () => {
 
   it.each([
     { rule: 'one interruption is never a storm', records: 0, settings: { breakerInterruptions: 0.01 }, market: 'spot' as const, trips: false },
-    { rule: 'two in a pool of three within the hour trip the default breaker (0.25/instance-hour)', records: 1, settings: {}, market: 'spot' as const, trips: true },
+    { rule: 'two in a pool within the hour are too few to trip the default breaker', records: 1, settings: {}, market: 'spot' as const, trips: false },
+    { rule: 'four in a pool within the hour trip the default breaker (0.25/instance-hour, 4 instance-hours seen)', records: 3, settings: {}, market: 'spot' as const, trips: true },
     { rule: 'below the rate: no trip', records: 1, settings: { breakerInterruptions: 1 }, market: 'spot' as const, trips: false },
     { rule: 'already on on-demand: no second trip', records: 3, settings: {}, market: 'on-demand' as const, trips: false },
   ])('$rule', ({ records, settings, market, trips }) => {

@@ -66,7 +66,8 @@ describe('decideMarket: falling back to on-demand', () => {
     { rule: 'capacity failures while short by more than the fallback group can add: swap', state: spotState(), signals: { capacityFailures: 3, shortfall: 6, fallbackRoom: 5 }, kind: 'swapToOnDemand', reason: /6 short of desired, more than the on-demand fallback group can add \(5\)/ },
     { rule: 'capacity failures at the limit but other pools filled the group: stay', state: spotState(), signals: { capacityFailures: 2, shortfall: 0 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'one capacity failure alone: stay', state: spotState(), signals: { capacityFailures: 1 }, kind: 'skip', reason: /below swapRatio/ },
-    { rule: 'interruption storm trips the breaker: swap at once', state: spotState(), signals: { interruptions: 2, instances: 4 }, kind: 'swapToOnDemand', reason: /interruption breaker: 2 interruptions/ },
+    { rule: 'interruption storm trips the breaker: swap at once', state: spotState(), signals: { interruptions: 4, instances: 8 }, kind: 'swapToOnDemand', reason: /interruption breaker: 4 interruptions/ },
+    { rule: 'two interruptions are too few to trip, whatever the rate', state: spotState(), signals: { interruptions: 2, instances: 4 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'one interruption never trips the breaker', state: spotState(), signals: { interruptions: 1, instances: 1 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'interruptions below the rate: stay', state: spotState(), signals: { interruptions: 2, instances: 20 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'all three signals: capacity is named first', state: spotState({ highStreak: 5 }), signals: { ...dear, capacityFailures: 3, shortfall: 2, interruptions: 9 }, kind: 'swapToOnDemand', reason: /3 spot capacity failures/ },
@@ -112,7 +113,7 @@ describe('decideMarket: returning to spot (dwell, hysteresis, back-off)', () => 
     { rule: 'hysteresis: below swapRatio but above swapRatio - hysteresis: stay', state: onDemandState(), signals: { ratio: 0.95 }, kind: 'skip', reason: /above 0.9 \(swapRatio - hysteresis\)/ },
     { rule: 'exactly swapRatio - hysteresis: cheap enough', state: onDemandState(), signals: { ratio: 0.9 }, kind: 'swapToSpot', reason: /<= 0.9/ },
     { rule: 'a capacity failure in the window blocks the return', state: onDemandState(), signals: { ...cheap, capacityFailures: 1 }, kind: 'skip', reason: /1 capacity failures/ },
-    { rule: 'a tripped breaker blocks the return', state: onDemandState(), signals: { ...cheap, interruptions: 3, instances: 2 }, kind: 'skip', reason: /breaker is still tripped/ },
+    { rule: 'a tripped breaker blocks the return', state: onDemandState(), signals: { ...cheap, interruptions: 4, instances: 4 }, kind: 'skip', reason: /breaker is still tripped/ },
     { rule: 'back-off level 1 doubles the dwell to 60 min', state: onDemandState({ since: iso(-45), backoff: 1 }), signals: cheap, kind: 'skip', reason: /15 min of the 60 min dwell left/ },
     { rule: 'no remembered originals: cannot return', state: onDemandState({ originals: undefined }), signals: cheap, kind: 'skip', reason: /no remembered spot configuration/ },
   ])('$rule', ({ state, signals, kind, reason }) => {
@@ -212,12 +213,54 @@ describe('decideMarket: skip reasons, duplicates, races, drift', () => {
   });
 });
 
+describe('decideMarket per pool: a trip moves only the tripped pool', () => {
+  const pool = (az: string, ratio: number, interruptions = 0, instances = 4) => ({
+    pool: `c5.large|${az}`,
+    instanceType: 'c5.large',
+    availabilityZone: az,
+    ratio,
+    interruptions,
+    instances,
+  });
+  const storm = { interruptions: 4, instances: 12 };
+
+  it('one stormy pool among good ones: the group stays on spot, the pool is out with its evidence', () => {
+    const d = decide(input({ state: spotState() }, { ...storm, pools: [pool('a', 0.3), pool('b', 0.3, 4, 4), pool('c', 0.3)] }));
+    expect(d.action.kind).toBe('skip');
+    expect(d.action.figures?.breaker).toMatch(/c5.large\|b tripped \(4 interruptions in 4 instance-hours.*2 good pool\(s\) left: the group stays/);
+    expect(d.state?.poolsOut).toEqual({ 'c5.large|b': { since: min(0).toISOString(), reasons: ['breaker'] } });
+  });
+
+  it('no good pool left: the group falls back whole', () => {
+    const d = decide(input({ state: spotState() }, { ...storm, ratio: 0.7, pools: [pool('a', 1.2), pool('b', 0.3, 4, 4)] }));
+    expect(d.action.kind).toBe('swapToOnDemand');
+    expect(d.action.reason).toMatch(/no good pool left/);
+  });
+
+  it('a pool keeps the time it went out while it stays out', () => {
+    const earlier = iso(-10);
+    const d = decide(input({ state: spotState({ poolsOut: { 'c5.large|b': { since: earlier, reasons: ['price'] } } }) }, { pools: [pool('a', 0.3), pool('b', 1.1)] }));
+    expect(d.state?.poolsOut).toEqual({ 'c5.large|b': { since: earlier, reasons: ['price'] } });
+  });
+
+  it("the check the interruption function asks for after a trip in one pool stays on spot while good pools are left", () => {
+    const refused = decide(input({ state: spotState() }, { ...storm, pools: [pool('a', 0.3), pool('b', 0.3, 4, 4)] }));
+    expect(refused.action.kind).toBe('skip');
+    expect(refused.action.figures?.breaker).toMatch(/1 good pool\(s\) left: the group stays/);
+    const none = decide(input({ state: spotState() }, { ...storm, pools: [pool('a', 0.3, 4, 4), pool('b', 0.3, 4, 4)] }));
+    expect(none.action.kind).toBe('swapToOnDemand');
+    expect(none.action.reason).toMatch(/interruption breaker/);
+  });
+});
+
 describe('breakerState', () => {
   it.each([
     { interruptions: 0, instances: 10, tripped: false },
     { interruptions: 1, instances: 1, tripped: false },
-    { interruptions: 2, instances: 8, tripped: true },
-    { interruptions: 2, instances: 9, tripped: false },
+    { interruptions: 2, instances: 2, tripped: false },
+    { interruptions: 3, instances: 12, tripped: true },
+    { interruptions: 3, instances: 13, tripped: false },
+    { interruptions: 3, instances: 3, tripped: false },
     { interruptions: 5, instances: 0, tripped: true },
   ])('$interruptions interruptions over $instances instances for an hour: tripped=$tripped', ({ interruptions, instances, tripped }) => {
     expect(breakerState(interruptions, instances, settings).tripped).toBe(tripped);

@@ -6,13 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { getMetricData, retentionSegments } from '../../src/aws/cloudwatch';
+import { describeLaunchDurations } from '../../src/aws/autoscaling';
 import { describeSpotPriceSteps } from '../../src/aws/ec2';
 import { regionalClients } from '../../src/aws/regional-clients';
 import { AwsCallError } from '../../src/errors';
@@ -131,6 +133,31 @@ describe('getMetricData (a GetMetricData response in the API reference\'s shape)
   });
 });
 
+describe('describeLaunchDurations (scaling activities)', () => {
+  it('times successful launches in the window, newest first, and stops at the first older one', async () => {
+    // Activities as DescribeScalingActivities returns them (Auto Scaling API reference example: "Launching a new
+    // EC2 instance: i-4ba0837f", StatusCode Successful, StartTime/EndTime).
+    const at = (iso: string) => new Date(iso);
+    autoScaling.on(DescribeScalingActivitiesCommand).resolvesOnce({
+      Activities: [
+        { ActivityId: 'a1', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0b1', Cause: 'x', StartTime: at('2026-11-30T10:00:00Z'), EndTime: at('2026-11-30T10:01:35Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a2', AutoScalingGroupName: 'ml-spot', Description: 'Terminating EC2 instance: i-0a9', Cause: 'x', StartTime: at('2026-11-30T09:00:00Z'), EndTime: at('2026-11-30T09:03:00Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a3', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance.  Status Reason: We currently do not have sufficient capacity', Cause: 'x', StartTime: at('2026-11-30T08:00:00Z'), StatusCode: 'Failed', Progress: 100 },
+      ],
+      NextToken: 'more',
+    }).resolvesOnce({
+      Activities: [
+        { ActivityId: 'a4', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0c3', Cause: 'x', StartTime: at('2026-11-30T07:00:00Z'), EndTime: at('2026-11-30T07:02:00Z'), StatusCode: 'Successful', Progress: 100 },
+        { ActivityId: 'a5', AutoScalingGroupName: 'ml-spot', Description: 'Launching a new EC2 instance: i-0d4', Cause: 'x', StartTime: at('2026-11-28T07:00:00Z'), EndTime: at('2026-11-28T07:09:00Z'), StatusCode: 'Successful', Progress: 100 },
+      ],
+      NextToken: 'never-read',
+    });
+    const seconds = await describeLaunchDurations('ml-spot', at('2026-11-29T00:00:00Z'), new AutoScalingClient({}));
+    expect(seconds).toEqual([95, 120]);
+    expect(autoScaling).toHaveReceivedCommandTimes(DescribeScalingActivitiesCommand, 2);
+  });
+});
+
 function accountData(overrides: Partial<AccountData> = {}): AccountData {
   const from = new Date('2026-11-30T00:00:00Z');
   const to = new Date('2026-11-30T06:00:00Z');
@@ -175,6 +202,8 @@ function accountData(overrides: Partial<AccountData> = {}): AccountData {
       { t: t0 + 3600, v: 2, period: 60 },
     ],
     jobDurations: [],
+    jobDeciles: new Map(),
+    launchSeconds: [],
     deleted: [{ t: t0, v: 0.1 }],
     inFlight: [{ t: t0, v: 5 }],
     notes: [],
@@ -198,6 +227,23 @@ describe('buildScenario (pure)', () => {
     expect(hourlyDurations(accountData(overrides as Partial<AccountData>)).source).toBe(source);
   });
 
+  it('spreads run times over the hour\'s deciles when CloudWatch gave the worker metric\'s percentiles', () => {
+    const t0 = Date.parse('2026-11-30T00:00:00Z') / 1000;
+    const deciles = [10, 20, 30, 40, 50, 60, 70, 80, 90, 500];
+    const built = buildScenario(
+      accountData({
+        jobDurations: [{ t: t0, sum: 850, count: 10 }],
+        jobDeciles: new Map([[t0, deciles]]),
+        arrivals: [{ t: t0, v: 20, period: 60 }],
+      }),
+    );
+    const runtimes = gunzipSync(built.files[FILES.jobs] as Buffer).toString('utf8').trim().split('\n').slice(1).map((l) => Number(l.split(',')[1]));
+    // Every ten jobs take each decile once, so the long tail (500 s) is there twice in twenty jobs.
+    expect([...runtimes].sort((a, b) => a - b)).toEqual([...deciles, ...deciles].sort((a, b) => a - b));
+    expect(runtimes.slice(0, 10)).not.toEqual(deciles);
+    expect(built.lines.join('\n')).toMatch(/one of the ten deciles/);
+  });
+
   it('writes a scenario the backtest loads: pools, sizes, queue, settings, prices, jobs', () => {
     // Act
     const built = buildScenario(accountData());
@@ -219,6 +265,15 @@ describe('buildScenario (pure)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it.each([
+    ['the median launch-to-in-service time of the window\'s launches', [0.002, 300, 95, 100], 100, /boot 100s: the median launch-to-in-service time of 3 launch/],
+    ['120 s when no launch was timed (instant activities do not count)', [0, 0.3], 120, /boot 120s: no timed launch/],
+  ])('boot_seconds: %s', (_name, launchSeconds, boot, line) => {
+    const built = buildScenario(accountData({ launchSeconds: launchSeconds as number[] }));
+    expect(String(built.files[FILES.scenario])).toMatch(new RegExp(`boot_seconds: ${boot}\\n`));
+    expect(built.lines.join('\n')).toMatch(line);
   });
 
   it.each([
@@ -275,6 +330,7 @@ describe('scenario from-account: a missing permission names the IAM action', () 
         },
       ],
     });
+    autoScaling.on(DescribeScalingActivitiesCommand).resolves({ Activities: [] });
     ec2.on(DescribeLaunchTemplateVersionsCommand).resolves({
       LaunchTemplateVersions: [{ LaunchTemplateName: 'ml', LaunchTemplateId: 'lt-1', VersionNumber: 1, LaunchTemplateData: { InstanceType: 'm5.large' } }],
     });

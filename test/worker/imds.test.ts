@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createImdsClient, DEFAULT_IMDS_ENDPOINT, MetadataError } from '../../worker/imds';
+import { createImdsClient, DEFAULT_IMDS_ENDPOINT, MetadataAnswerError, MetadataError } from '../../worker/imds';
 import { freePort } from '../support/moto';
 import { startFakeImds, type FakeImds } from '../../worker/fake-imds';
 
 describe('IMDSv2 client against a fake metadata server', () => {
   let imds: FakeImds;
   beforeAll(async () => {
-    imds = await startFakeImds({ instanceId: 'i-0abc' });
+    imds = await startFakeImds({ instanceId: 'i-0abc1234' });
   });
   afterAll(async () => {
     await imds.close();
@@ -20,7 +20,7 @@ describe('IMDSv2 client against a fake metadata server', () => {
     const first = await client.instanceId();
     const second = await client.instanceId();
     // Assess
-    expect([first, second]).toEqual(['i-0abc', 'i-0abc']);
+    expect([first, second]).toEqual(['i-0abc1234', 'i-0abc1234']);
     expect(imds.requests.filter((r) => r.startsWith('PUT /latest/api/token 200'))).toHaveLength(1);
     expect(imds.requests.filter((r) => r.startsWith('GET'))).toEqual([
       'GET /latest/meta-data/instance-id 200',
@@ -37,7 +37,7 @@ describe('IMDSv2 client against a fake metadata server', () => {
     // Act
     const id = await client.instanceId();
     // Assess
-    expect(id).toBe('i-0abc');
+    expect(id).toBe('i-0abc1234');
     expect(imds.requests).toEqual([
       'GET /latest/meta-data/instance-id 401',
       'PUT /latest/api/token 200',
@@ -90,5 +90,58 @@ describe('IMDSv2 client against a fake metadata server', () => {
     // Assess
     await expect(read).rejects.toThrow(MetadataError);
     await expect(client.instanceId()).rejects.toThrow(`instance metadata at http://127.0.0.1:${port} is unreachable`);
+  });
+});
+
+describe('IMDS answers not in the documented form are refused', () => {
+  let imds: FakeImds;
+  beforeAll(async () => {
+    imds = await startFakeImds({ instanceId: 'i-0123456789abcdef0' });
+  });
+  afterAll(async () => {
+    await imds.close();
+  });
+
+  it.each([
+    ['a bare number for time', '{"time":"1"}'],
+    ['a known action with a bare number for time', '{"action":"terminate","time":"1"}'],
+    ['a date that does not exist', '{"action":"terminate","time":"2026-02-30T10:00:00Z"}'],
+    ['a local time without a zone', '{"action":"terminate","time":"2026-03-02T10:00:00"}'],
+    ['an unknown action', '{"action":"reboot","time":"2026-03-02T10:00:00Z"}'],
+    ['an array', '[{"action":"terminate","time":"2026-03-02T10:00:00Z"}]'],
+    ['not JSON', 'terminate at noon'],
+  ])('refuses %s', async (_label, text) => {
+    // Prepare
+    imds.setInstanceActionRaw(text);
+    const client = createImdsClient({ endpoint: imds.endpoint });
+    // Act
+    const read = client.instanceAction();
+    // Assess
+    await expect(read).rejects.toThrow(MetadataAnswerError);
+  });
+
+  it.each([
+    ['terminate', '2026-03-02T10:02:00Z'],
+    ['stop', '2026-03-02T10:02:00.000Z'],
+    ['hibernate', '2026-03-02T10:02:00Z'],
+  ])('accepts %s at %s', async (action, time) => {
+    // Prepare
+    imds.setInstanceActionRaw(JSON.stringify({ action, time }));
+    const client = createImdsClient({ endpoint: imds.endpoint });
+    // Act
+    const notice = await client.instanceAction();
+    // Assess
+    expect(notice).toEqual({ action, time });
+  });
+
+  it('refuses an instance id that is not one', async () => {
+    // Prepare
+    const odd = await startFakeImds({ instanceId: '<html>captive portal</html>' });
+    const client = createImdsClient({ endpoint: odd.endpoint });
+    // Act
+    const read = client.instanceId();
+    // Assess
+    await expect(read).rejects.toThrow(/not an instance id/);
+    await odd.close();
   });
 });

@@ -35,7 +35,7 @@ describe('a small farm under interruptions', () => {
     const logs = collectLog();
     const workers: WorkerHandle[] = [];
     async function addWorker(): Promise<FakeImds> {
-      const imds = await startFakeImds({ instanceId: `i-soak${imdses.length}` });
+      const imds = await startFakeImds({ instanceId: `i-5a0c000${imdses.length}` });
       imdses.push(imds);
       workers.push(
         runWorker({

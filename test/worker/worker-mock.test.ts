@@ -254,7 +254,7 @@ describe('worker edge cases with mocked clients', () => {
     handle.stop({ reason: 'SIGTERM' });
     const summary = await handle.done;
     // Assess
-    expect(summary).toEqual({ reason: 'stopped', succeeded: 0, failed: 0, handedBack: 0 });
+    expect(summary).toEqual({ reason: 'stopped', succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, redelivered: 0 });
     expect(sqsMock).not.toReceiveCommand(ReceiveMessageCommand);
   });
 
