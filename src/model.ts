@@ -18,6 +18,8 @@ export type LaunchSource =
       onDemandBaseCapacity: number;
       onDemandPercentageAboveBaseCapacity: number;
       spotAllocationStrategy: string | undefined;
+      /** The policy's SpotMaxPrice in USD/h (undefined: on-demand, the default). */
+      spotMaxPrice?: number | undefined;
     }
   | { style: 'none' };
 

@@ -204,6 +204,8 @@ async function readLaunchSources(groups: GroupObservation[], readers: NonNullabl
           const percent = launch.onDemandPercentageAboveBaseCapacity;
           g.market = percent >= 100 ? 'on-demand' : percent <= 0 && launch.onDemandBaseCapacity === 0 ? 'spot' : 'mixed';
           g.instanceTypes = launch.overrideTypes.length > 0 ? launch.overrideTypes : details.instanceType ? [details.instanceType] : [];
+          // A mixed group's max price is its policy's SpotMaxPrice (spotfarm steers pools with it).
+          g.launch = { ...details, spotMaxPrice: launch.spotMaxPrice ?? details.spotMaxPrice };
         }
         break;
       }

@@ -99,7 +99,15 @@ export async function scenarioMain(argv: string[], io: Io, deps: ScenarioCommand
   let done = 0;
   let built;
   try {
-    const region = options.region ?? (await resolvedRegion(clients));
+    let region = options.region;
+    if (!region) {
+      try {
+        region = await resolvedRegion(clients);
+      } catch {
+        // The SDK found no Region in the environment or the profile.
+        throw new SpotfarmError('no Region: pass --region (e.g. --region us-east-1) or set AWS_REGION');
+      }
+    }
     const data = await readAccount({
       farm: options.farm,
       days: options.days,

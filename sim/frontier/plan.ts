@@ -106,6 +106,8 @@ export function dominates(a: FrontierPoint, b: FrontierPoint): boolean {
 /** Each baseline point with the spotfarm values whose points dominate it (empty: none does). */
 export function dominance(points: readonly FrontierPoint[]): SweepInfo['dominance'] {
   const ours = points.filter((p) => p.policy === 'spotfarm');
+  // Without spotfarm in the sweep (--policies) there is nothing to compare the baselines with.
+  if (ours.length === 0) return [];
   return points
     .filter((p) => p.policy !== 'spotfarm')
     .map((b) => ({ policy: b.policy, value: b.value, dominated_by: ours.filter((s) => dominates(s, b)).map((s) => s.value) }));

@@ -77,9 +77,16 @@ export type WorkerMessage =
 const WORKER_ENTRY = resolve(__dirname, 'worker-entry.cjs');
 const REPO = resolve(__dirname, '../..');
 
-function runInWorker(scenario: PlainScenario, task: SweepTask, onProgress: (s: number) => void): Promise<BacktestResult> {
+function runInWorker(
+  scenario: PlainScenario,
+  task: SweepTask,
+  onProgress: (s: number) => void,
+  running: Set<Worker>,
+): Promise<BacktestResult> {
   return new Promise((done, fail) => {
     const worker = new Worker(WORKER_ENTRY, { workerData: { root: REPO, scenario, task } });
+    running.add(worker);
+    worker.once('exit', () => running.delete(worker));
     let settled = false;
     worker.on('message', (m: WorkerMessage) => {
       if (m.kind === 'progress') onProgress(m.seconds);
@@ -122,12 +129,15 @@ export async function runTasks(
   // Longest first (spotfarm's runs take most of the time), so the last thread is not left with a long one.
   const queue = [...tasks].sort((a, b) => Number(b.policies.includes('spotfarm')) - Number(a.policies.includes('spotfarm')) || b.policies.length - a.policies.length);
   let failed: unknown;
+  const running = new Set<Worker>();
   const lane = async (): Promise<void> => {
     for (let task = queue.shift(); task && failed === undefined; task = queue.shift()) {
       try {
-        results[task.id] = await runInWorker(plain, task, tick);
+        results[task.id] = await runInWorker(plain, task, tick, running);
       } catch (err) {
         failed ??= err;
+        // The sweep has failed: the other runs' figures would be thrown away, so stop them now.
+        for (const w of running) void w.terminate();
       }
     }
   };

@@ -152,6 +152,14 @@ export async function resetStackConfig(): Promise<void> {
   // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
   const caches = resolve(REPO, 'src/aws/caches.ts');
   if (existsSync(caches)) ((await importModule(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
+  // The handlers' logger takes its level from SPOTFARM_LOG_LEVEL when src/log.ts is first imported, which may be
+  // before this run set it (the CLI's other commands import AWS wrappers that log): set it from the run's
+  // environment, or every decision of the simulated Lambdas is printed among the CLI's output.
+  const log = resolve(REPO, 'src/log.ts');
+  if (existsSync(log)) {
+    const { logger } = (await importModule(log)) as { logger?: { setLogLevel?: (level: string) => void } };
+    logger?.setLogLevel?.(process.env.SPOTFARM_LOG_LEVEL ?? 'INFO');
+  }
 }
 
 /**

@@ -331,6 +331,40 @@ export async function updateGroupLaunchSource(
 }
 
 /**
+ * Sets the spot max price of a mixed-instances group's policy (InstancesDistribution.SpotMaxPrice; `''` removes
+ * it, so the max price is on-demand again), leaving everything else as it is. Auto Scaling applies it to new
+ * launches only: "If your maximum price is lower than the Spot price for the instance types that you selected,
+ * your Spot Instances are not launched" (API_InstancesDistribution), and updating it does not replace running
+ * instances (aws.md §2.4). The whole policy is sent back, as for the on-demand percentage.
+ */
+export async function setSpotMaxPrice(groupName: string, maxPrice: string, client: AutoScalingClient = autoScalingClient): Promise<void> {
+  const page = await aws(`describing auto scaling group ${groupName}`, () =>
+    client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
+  );
+  const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
+  const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
+  if (!policy || !spec) {
+    throw new AwsCallError(`setting the spot max price of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
+  }
+  const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
+  await aws(`setting the spot max price of auto scaling group ${groupName} to ${maxPrice === '' ? 'none (on-demand)' : maxPrice}`, () =>
+    client.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MixedInstancesPolicy: {
+          ...policy,
+          LaunchTemplate: {
+            ...policy.LaunchTemplate,
+            LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
+          },
+          InstancesDistribution: { ...policy.InstancesDistribution, SpotMaxPrice: maxPrice },
+        },
+      }),
+    ),
+  );
+}
+
+/**
  * Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is.
  * The whole policy is sent back: fields left out of an update take their defaults (AWS) or vanish (moto).
  * Returns the percentage it had.
@@ -388,6 +422,7 @@ function launchSource(group: AutoScalingGroup): LaunchSource {
       onDemandBaseCapacity: distribution.OnDemandBaseCapacity ?? 0,
       onDemandPercentageAboveBaseCapacity: distribution.OnDemandPercentageAboveBaseCapacity ?? 100,
       spotAllocationStrategy: distribution.SpotAllocationStrategy,
+      spotMaxPrice: distribution.SpotMaxPrice ? Number(distribution.SpotMaxPrice) : undefined,
     };
   }
   const template = templateRef(group.LaunchTemplate);

@@ -16,4 +16,15 @@ export interface SwapToSpotAction extends ActionBase {
   to: MarketOriginals;
 }
 
-export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction;
+/**
+ * Per pool (src/market/pools.ts): a mixed-instances group's spot max price, lowered below the price of pools at
+ * or above the group's threshold so Auto Scaling launches only in the others, or restored (`''`: no max price,
+ * i.e. on-demand). New launches only; running instances are left alone.
+ */
+export interface SetSpotMaxPriceAction extends ActionBase {
+  kind: 'setSpotMaxPrice';
+  /** USD/h as AWS takes it ("0.1575"), or '' to remove the max price. */
+  maxPrice: string;
+}
+
+export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;

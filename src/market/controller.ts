@@ -26,7 +26,7 @@ import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError } from './swap';
 
-export type MarketOutcome = 'swapped' | 'dry-run' | 'skipped' | 'refused';
+export type MarketOutcome = 'swapped' | 'steered' | 'dry-run' | 'skipped' | 'refused';
 
 export interface MarketCheckResult {
   asgName: string;
@@ -87,7 +87,9 @@ export async function checkGroupMarket(
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
-    if (action.kind === 'skip') {
+    if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice') {
+      // A pool cap is one idempotent call (the same price whoever sets it), so the state goes first and a
+      // racing check that lost the write re-decides; a call that fails is set again by the next check.
       if (decision.state) {
         try {
           await writeMarketState(table, asgName, decision.state, stored.version, stored.others);
@@ -97,7 +99,7 @@ export async function checkGroupMarket(
         }
       }
       await executeActions([action], ctx);
-      return { asgName, outcome: 'skipped', action };
+      return { asgName, outcome: action.kind === 'skip' ? 'skipped' : 'steered', action };
     }
 
     // Claim the swap: only one of several racing checks gets past this write.

@@ -20,7 +20,7 @@
  */
 import { skip } from '../actions';
 import { breakerState } from '../breaker';
-import type { MarketAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
+import type { MarketAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import {
   initialMarketState,
   MAX_DWELL_SECONDS,
@@ -31,7 +31,7 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
 export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
@@ -66,6 +66,9 @@ export interface MarketSignals {
    * interruptions are weighed as one pool.
    */
   pools?: PoolSignal[];
+  /** The group's instance types and its spot max price now (undefined: on-demand), for steering by the max price. */
+  instanceTypes?: string[];
+  spotMaxPrice?: number | undefined;
 }
 
 export interface MarketInput {
@@ -226,6 +229,7 @@ export function decideMarket(
     state = { ...stored, pending: undefined };
   }
   state.lastCheckAt = checkedAt;
+  const previouslyOut = state.poolsOut;
   if (breaker.pools) state.poolsOut = poolsOut(breaker.pools, state.poolsOut, at);
   const inMarket = seconds(state.since, now);
 
@@ -255,11 +259,34 @@ export function decideMarket(
     }
 
     if (!trigger) {
-      if (signals.ratio === undefined) return nothing('staying on spot: no spot price for any of the group\'s pools', state);
+      const cap = breaker.pools
+        ? decidePoolCap({
+            style: input.current.style,
+            instanceTypes: signals.instanceTypes ?? [],
+            onDemand: signals.onDemandPrice,
+            currentMax: signals.spotMaxPrice,
+            assessed: breaker.pools,
+            previouslyOut,
+            state,
+            settings,
+            dwellSeconds: (level) => dwellSeconds(settings, level),
+            now,
+          })
+        : undefined;
+      if (cap) {
+        Object.assign(state, cap.state);
+        figures.poolCap = cap.reason;
+        if (cap.maxPrice !== undefined) {
+          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice };
+          return { action, state, after: undefined };
+        }
+      }
+      const capNote = cap ? `; ${cap.reason}` : '';
+      if (signals.ratio === undefined) return nothing(`staying on spot: no spot price for any of the group's pools${capNote}`, state);
       return nothing(
-        high
+        (high
           ? `staying on spot: spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
-          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`,
+          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`) + capNote,
         state,
       );
     }

@@ -1,10 +1,12 @@
-/** The market controller's executor: the swaps (src/market/swap.ts), one per market style. */
+/** The market controller's executor: the swaps (src/market/swap.ts), one per market style, and the pool cap. */
+import { setSpotMaxPrice } from '../aws/autoscaling';
 import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
-import type { MarketAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
+import type { MarketAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { executeSwap } from './swap';
 
-async function perform(action: SwapToOnDemandAction | SwapToSpotAction, ctx: ExecutionContext): Promise<Performed> {
-  await executeSwap(action, ctx.eventId);
+async function perform(action: SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction, ctx: ExecutionContext): Promise<Performed> {
+  if (action.kind === 'setSpotMaxPrice') await setSpotMaxPrice(action.asgName, action.maxPrice);
+  else await executeSwap(action, ctx.eventId);
   return { outcome: 'done', audit: true };
 }
 

@@ -22,6 +22,9 @@ export const MARKET_READS = {
   prices: { describeSpotPrices, onDemandPrice },
 } satisfies ObserveOptions;
 
+/** A launch refused because the spot price is above the max price (what a pool cap causes on purpose). */
+const CAPPED = /SpotMaxPriceTooLow|Spot request price of .* is lower than/i;
+
 /** What one group's market decision is made on. */
 export interface GroupMarketView {
   group: GroupObservation;
@@ -128,6 +131,10 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           if (isCapacityFailure(r.data.message)) failures.set(r.data.id, r.data.message);
         }
       }
+      // Under spotfarm's pool cap, launches refused in the capped pools for their price are the cap working.
+      if (stored.state?.poolCap) {
+        for (const [id, message] of failures) if (CAPPED.test(message)) failures.delete(id);
+      }
 
       // The breaker over the group's pools: interruptions per instance-hour of the whole group (issue 3's rule;
       // the interruption function applies the same threshold to one pool's interruptions when a warning comes).
@@ -181,7 +188,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
           instances,
-          ...(managed ? { pools } : {}),
+          ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
         },
         state: stored.state,
       };

@@ -13,6 +13,7 @@
  */
 import { weighBreaker, type BreakerEvidence } from '../breaker';
 import type { GroupSettings } from '../settings';
+import type { MarketState } from './state';
 
 export { BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS, weighBreaker, type BreakerEvidence } from '../breaker';
 
@@ -75,4 +76,86 @@ export function describePools(assessed: readonly PoolAssessment[]): string[] {
       ? `${a.pool}: good (${price}; ${a.breaker.why})`
       : `${a.pool}: out (${a.reasons.join(' and ')}; ${price}; ${a.breaker.why})`;
   });
+}
+
+/**
+ * Steering by the spot max price (mixed-instances groups of one instance type): while a pool's price is at or
+ * above on-demand x `swapRatio` on two checks in a row and another pool is cheap, the group's SpotMaxPrice is
+ * set to on-demand x (`swapRatio` - `hysteresis`). Auto Scaling then launches only in the pools priced at or
+ * under the cap ("If your maximum price is lower than the Spot price ..., your Spot Instances are not launched",
+ * API_InstancesDistribution), and a pool comes back by itself once its price is at or below the cap: the
+ * hysteresis. Running instances keep the max price they launched with. The user's own max price comes back
+ * after the dwell (`minDwell`, doubled when a cap is set again within the dwell after it was lifted) once every
+ * pool has been at or below the return level for `confirmChecks` checks.
+ */
+export interface CapDecision {
+  /** The max price to set ("0.1575"), '' to remove it; undefined: no call. */
+  maxPrice: string | undefined;
+  reason: string;
+  state: Pick<MarketState, 'poolCap' | 'poolCapBackoff' | 'poolCapLiftedAt'>;
+}
+
+export function decidePoolCap(args: {
+  style: string;
+  instanceTypes: readonly string[];
+  onDemand: number | undefined;
+  /** The group's spot max price now (undefined: on-demand). */
+  currentMax: number | undefined;
+  assessed: readonly PoolAssessment[];
+  /** The pools out on the previous check (MarketState.poolsOut before this one). */
+  previouslyOut: MarketState['poolsOut'];
+  state: Pick<MarketState, 'poolCap' | 'poolCapBackoff' | 'poolCapLiftedAt'>;
+  settings: Pick<GroupSettings, 'swapRatio' | 'hysteresis' | 'confirmChecks' | 'minDwell'>;
+  dwellSeconds: (backoff: number) => number;
+  now: Date;
+}): CapDecision | undefined {
+  const { settings, state, now } = args;
+  const at = now.toISOString();
+  if (args.style !== 'mixed-instances' || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
+  const returnRatio = settings.swapRatio - settings.hysteresis;
+  const level = Math.floor(args.onDemand * returnRatio * 10_000) / 10_000;
+  if (!(level > 0)) return undefined;
+  const since = (iso: string | undefined): number => (iso === undefined ? Infinity : (now.getTime() - Date.parse(iso)) / 1000);
+  const backoff = state.poolCapBackoff ?? 0;
+  const cap = state.poolCap;
+
+  if (!cap) {
+    const priceOut = args.assessed.filter((a) => a.reasons.includes('price') && args.previouslyOut?.[a.pool]?.reasons.includes('price'));
+    const launchable = args.assessed.filter((a) => a.ratio !== undefined && a.ratio * args.onDemand! <= level);
+    if (priceOut.length === 0 || launchable.length === 0) return undefined;
+    if (args.currentMax !== undefined && args.currentMax <= level) return undefined;
+    // Capped again within the dwell after the cap was lifted: the pools flap, so the next dwell doubles.
+    const flapped = since(state.poolCapLiftedAt) < args.dwellSeconds(backoff);
+    const nextBackoff = flapped && args.dwellSeconds(backoff + 1) > args.dwellSeconds(backoff) ? backoff + 1 : backoff;
+    return {
+      maxPrice: level.toFixed(4),
+      reason:
+        `pool${priceOut.length > 1 ? 's' : ''} ${priceOut.map((p) => p.pool).join(', ')} at or above ${settings.swapRatio} x on-demand for 2 checks: ` +
+        `new launches capped at $${level.toFixed(4)}/h (spot max price), ${launchable.length} pool(s) still launch; running instances are not touched` +
+        (nextBackoff > backoff ? `; back-off: the cap's dwell doubles to ${args.dwellSeconds(nextBackoff) / 60} min` : ''),
+      state: { ...state, poolCap: { since: at, original: args.currentMax, to: level, calmStreak: 0 }, poolCapBackoff: nextBackoff },
+    };
+  }
+
+  const calm = args.assessed.every((a) => a.ratio === undefined || a.ratio <= returnRatio);
+  const calmStreak = calm ? cap.calmStreak + 1 : 0;
+  const dwell = args.dwellSeconds(backoff);
+  const held = since(cap.since);
+  // A day without a cap forgets the back-off, as for groups.
+  if (held >= dwell && calmStreak >= settings.confirmChecks) {
+    return {
+      maxPrice: cap.original === undefined ? '' : cap.original.toFixed(4),
+      reason: `every pool at or below ${returnRatio} x on-demand for ${calmStreak} checks after ${Math.round(held / 60)} min: the spot max price is ${cap.original === undefined ? 'removed (on-demand)' : `back to $${cap.original.toFixed(4)}/h`}`,
+      state: { poolCap: undefined, poolCapBackoff: backoff, poolCapLiftedAt: at },
+    };
+  }
+  const drifted = args.currentMax === undefined || Math.abs(args.currentMax - cap.to) > 1e-9;
+  return {
+    // The cap is not in force (a failed call, or someone changed the policy): set it again.
+    maxPrice: drifted ? cap.to.toFixed(4) : undefined,
+    reason: drifted
+      ? `the pool cap of $${cap.to.toFixed(4)}/h is not in force (max price ${args.currentMax ?? 'none'}): setting it again`
+      : `pools capped at $${cap.to.toFixed(4)}/h since ${cap.since}: ${calm ? `every pool at or below ${returnRatio} x on-demand for ${calmStreak} of ${settings.confirmChecks} checks` : 'a pool is still above the return level'}${held < dwell ? `, ${Math.ceil((dwell - held) / 60)} min of the ${dwell / 60} min dwell left` : ''}`,
+    state: { ...state, poolCap: { ...cap, calmStreak } },
+  };
 }

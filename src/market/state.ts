@@ -66,6 +66,15 @@ export interface MarketState {
   lastError?: { at: string; message: string };
   /** Pools out of the group's launches now (src/market/pools.ts): since when and why, for plan and the logs. */
   poolsOut?: Record<string, { since: string; reasons: ('price' | 'breaker')[] }>;
+  /**
+   * The spot max price spotfarm set to keep pools at or above the threshold out of a mixed group's launches
+   * (src/market/pools.ts): when, the user's own max price to restore (undefined: none), the cap, and the checks
+   * in a row every pool has been back at or below the return level.
+   */
+  poolCap?: { since: string; original: number | undefined; to: number; calmStreak: number };
+  /** Doublings of the cap's dwell (a cap set again within the dwell after a restore), and when it was last lifted. */
+  poolCapBackoff?: number;
+  poolCapLiftedAt?: string;
 }
 
 export interface VersionedMarketState {

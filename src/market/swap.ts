@@ -9,6 +9,7 @@ import {
   createLaunchConfiguration,
   getLaunchConfiguration,
   setOnDemandPercentage,
+  setSpotMaxPrice,
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';

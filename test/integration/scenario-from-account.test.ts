@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CreateOrUpdateTagsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateAutoScalingGroupCommand, CreateLaunchConfigurationCommand, CreateOrUpdateTagsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateSubnetCommand, CreateVpcCommand, DescribeLaunchTemplatesCommand } from '@aws-sdk/client-ec2';
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { parse as parseYaml } from 'yaml';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
@@ -177,6 +178,65 @@ describe('scenario from-account against moto server', () => {
     expect(made.out).toMatch(/JobDuration percentiles could not be read .*: each job takes its hour's mean/);
     const trace = gunzipSync(readFileSync(join(dir, 'jobs.csv.gz'))).toString('utf8').trim().split('\n');
     expect(new Set(trace.slice(1).map((l) => l.split(',')[1]))).toEqual(new Set(['42.0']));
+  });
+
+  it('reads a mixed-instances group\'s override types, its AZs from its subnets, and a launch-configuration group', async () => {
+    // Prepare: farm "mixed" on the same queue: a VPC group with a mixed-instances policy (c5.large, m5.large) in
+    // subnets of us-east-1c and us-east-1d, and an on-demand group from a launch configuration.
+    const { autoscaling, ec2 } = clientsFor(moto.endpoint);
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }));
+    const subnets = await Promise.all(
+      ['us-east-1c', 'us-east-1d'].map((az, i) =>
+        ec2.send(new CreateSubnetCommand({ VpcId: vpc.Vpc!.VpcId!, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: az })),
+      ),
+    );
+    const template = (await ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [farm.onDemandTemplate] }))).LaunchTemplates![0]!;
+    const tags = (group: string, role: string) =>
+      [['farm', 'mixed'], ['role', role], ['queue', farm.queueName]].map(([k, v]) => ({ Key: `spotfarm:${k}`, Value: v, PropagateAtLaunch: false, ResourceId: group, ResourceType: 'auto-scaling-group' }));
+    await autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'mixed-spot',
+        MinSize: 1,
+        MaxSize: 30,
+        DesiredCapacity: 0,
+        VPCZoneIdentifier: subnets.map((s) => s.Subnet!.SubnetId!).join(','),
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateId: template.LaunchTemplateId, Version: '$Latest' },
+            Overrides: [{ InstanceType: 'c5.large' }, { InstanceType: 'm5.large' }],
+          },
+          InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
+        },
+        Tags: tags('mixed-spot', 'spot'),
+      }),
+    );
+    await autoscaling.send(new CreateLaunchConfigurationCommand({ LaunchConfigurationName: 'mixed-od', ImageId: 'ami-12c6146b', InstanceType: 'm5.large' }));
+    await autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'mixed-od',
+        MinSize: 0,
+        MaxSize: 6,
+        DesiredCapacity: 0,
+        VPCZoneIdentifier: subnets.map((s) => s.Subnet!.SubnetId!).join(','),
+        LaunchConfigurationName: 'mixed-od',
+        Tags: tags('mixed-od', 'on-demand'),
+      }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'spotfarm-scenario-'));
+    dirs.push(dir);
+
+    // Act
+    const made = await run(['scenario', 'from-account', '--farm', 'mixed', '--days', '1', '--out', dir, '--quiet']);
+
+    // Assess
+    expect(made.err).toBe('');
+    expect(made.code).toBe(0);
+    const yaml = parseYaml(readFileSync(join(dir, 'scenario.yaml'), 'utf8')) as Record<string, any>;
+    expect(yaml.instance_types).toEqual(['c5.large', 'm5.large']);
+    expect(yaml.availability_zones).toEqual(['us-east-1c', 'us-east-1d']);
+    expect(yaml.farm).toMatchObject({ market_style: 'mixed-instances', spot: { min: 1, max: 30 }, on_demand: { min: 0, max: 6 } });
+    expect(made.out).toMatch(/group mixed-od: on-demand, launch-configuration, m5.large in us-east-1c, us-east-1d/);
+    expect(loadScenario(join(dir, 'scenario.yaml')).availabilityZones).toEqual(['us-east-1c', 'us-east-1d']);
   });
 
   it('says what is wrong when no group carries the farm tag, and exits 1', async () => {

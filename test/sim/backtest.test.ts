@@ -50,3 +50,27 @@ describe('the calm scenario with the real handlers', () => {
     expect(result.json.policies.spotfarm.jobs_lost).toBe(0);
   }, 120_000);
 });
+
+describe('pools, not groups, with the real handlers (issue 13)', () => {
+  const atOrAbove = (result: BacktestResult) =>
+    Object.values(result.json.policies.spotfarm.pools!).reduce((sum, p) => sum + p.spot_usd_at_or_above_on_demand, 0);
+
+  it('pool-at-on-demand: spot spend in the pool priced at on-demand is at most 5% of spotfarm’s cost, no job lost', async () => {
+    const result = await runBacktest(scenario('pool-at-on-demand'), { policies: ['spotfarm'] });
+    const p = result.json.policies.spotfarm;
+    console.log(`pool-at-on-demand: spotfarm $${p.cost_usd.toFixed(2)}, at or above on-demand $${atOrAbove(result).toFixed(2)}, lost ${p.jobs_lost}`);
+    expect(result.json.stats!.spotfarm!.failed_events).toBe(0);
+    expect(atOrAbove(result)).toBeLessThanOrEqual(0.05 * p.cost_usd);
+    expect(p.jobs_lost).toBe(0);
+  }, 180_000);
+
+  it('pool-storm: the storm moves only its pool (no swap of the group), no job lost', async () => {
+    const result = await runBacktest(scenario('pool-storm'), { policies: ['spotfarm'] });
+    const p = result.json.policies.spotfarm;
+    expect(result.json.stats!.spotfarm!.failed_events).toBe(0);
+    expect(p.swaps).toBe(0);
+    expect(p.on_demand_instance_hours).toBe(0);
+    expect(atOrAbove(result)).toBeLessThanOrEqual(0.05 * p.cost_usd);
+    expect(p.jobs_lost).toBe(0);
+  }, 180_000);
+});

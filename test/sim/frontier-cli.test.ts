@@ -1,4 +1,5 @@
 /** `spotfarm backtest --sweep`: usage errors name the setting or the value and write nothing; a real sweep's output. */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +33,23 @@ describe('spotfarm backtest --sweep', () => {
     expect(c.err.join('')).toContain(message);
     expect(existsSync(json)).toBe(false);
     expect(existsSync(report)).toBe(false);
+  });
+
+  it('prints the tables and nothing of the simulated Lambdas\' logs, in one thread too (through bin/spotfarm.cjs)', () => {
+    // The CLI imports AWS wrappers (scenario from-account) that load the handlers' logger before the backtest sets
+    // SPOTFARM_LOG_LEVEL=SILENT: every decision of every simulated Lambda used to be printed.
+    const scenario = writeShortDefault(dir, '30m', '30m');
+    const run = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin/spotfarm.cjs'), 'backtest', scenario, '--policies', 'spotfarm,oracle', '--sweep', 'acceptableWait=5m,10m', '--threads', '0', '--quiet'],
+      { cwd: tmpdir(), encoding: 'utf8', env: { ...process.env, SPOTFARM_LOG_LEVEL: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+    );
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^c3-spiky-2015: [\d.]+ simulated hours in [\d.]+ s$/);
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(lines).toContainEqual(expect.stringMatching(/^frontier: acceptableWait /));
   });
 
   it('runs the sweep in worker threads and writes the frontier to the table, the JSON and the report', async () => {

@@ -140,6 +140,10 @@ describe('dominance', () => {
       { policy: 'aws-native', value: '20m', dominated_by: [] },
     ]);
   });
+
+  it('says nothing when the sweep left spotfarm out (--policies)', () => {
+    expect(dominance([point('aws-native', '2m', 40, 300)])).toEqual([]);
+  });
 });
 
 describe('a scenario posted to a worker thread', () => {

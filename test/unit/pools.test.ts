@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessPools, describePools, groupBreakerTripped, weighBreaker, type PoolSignal } from '../../src/market/pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from '../../src/market/pools';
 import type { GroupMarketView } from '../../src/market/observe';
 import { planMarket } from '../../src/market/plan';
 import { canLaunchSpot } from '../../src/pools';
@@ -96,5 +96,70 @@ describe('plan: per-pool state (good / out since / breaker)', () => {
       { pool: 'r3.large|us-east-1a', status: 'good', outSince: null, reasons: [], ratio: 0.1, breaker: '2 interruptions in 7 instance-hours: too few to trip (at least 3 interruptions)' },
       { pool: 'r3.large|us-east-1b', status: 'out', outSince: since, reasons: ['price'], ratio: 1, breaker: '0 interruptions in 7 instance-hours: too few to trip (at least 3 interruptions)' },
     ]);
+  });
+});
+
+describe('decidePoolCap: steer a mixed group away from pools at or above the threshold with the spot max price', () => {
+  const settings = { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 };
+  const now = new Date('2015-04-12T00:00:00Z');
+  const ago = (min: number) => new Date(now.getTime() - min * 60_000).toISOString();
+  const a = (pool: string, ratio: number, reasons: ('price' | 'breaker')[] = []): PoolAssessment => ({
+    pool,
+    status: reasons.length ? 'out' : 'good',
+    reasons,
+    ratio,
+    breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }),
+  });
+  const base = {
+    style: 'mixed-instances',
+    instanceTypes: ['r3.large'],
+    onDemand: 0.175,
+    currentMax: undefined as number | undefined,
+    previouslyOut: { 'r3.large|b': { since: ago(5), reasons: ['price' as const] } },
+    state: {},
+    settings,
+    dwellSeconds: (backoff: number) => 1800 * 2 ** backoff,
+    now,
+  };
+  const atOnDemand = [a('r3.large|a', 0.1), a('r3.large|b', 1, ['price']), a('r3.large|e', 0.1)];
+
+  it.each([
+    { rule: 'a pool at on-demand on two checks, others cheap: cap at (swapRatio - hysteresis) x on-demand', over: {}, maxPrice: '0.1575', reason: /pool r3.large\|b at or above 1 x on-demand for 2 checks: new launches capped at \$0.1575\/h .*2 pool\(s\) still launch; running instances are not touched/ },
+    { rule: 'out on this check only: wait for the second', over: { previouslyOut: undefined }, maxPrice: undefined },
+    { rule: 'every pool at or above on-demand: no cap (the group falls back whole by the price rule)', over: {}, assessed: [a('r3.large|a', 1.1, ['price']), a('r3.large|b', 1, ['price'])], maxPrice: undefined },
+    { rule: 'launch templates and launch configurations: no cap', over: { style: 'launch-template' }, maxPrice: undefined },
+    { rule: 'several instance types: no cap (one max price for all types)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
+    { rule: 'the user set a lower max price already: nothing to do', over: { currentMax: 0.1 }, maxPrice: undefined },
+  ])('$rule', ({ over, assessed, maxPrice, reason }) => {
+    const d = decidePoolCap({ ...base, ...over, assessed: assessed ?? atOnDemand });
+    expect(d?.maxPrice).toBe(maxPrice);
+    if (reason) expect(d?.reason).toMatch(reason);
+    if (maxPrice) expect(d?.state.poolCap).toEqual({ since: now.toISOString(), original: undefined, to: 0.1575, calmStreak: 0 });
+  });
+
+  const capped = { poolCap: { since: ago(40), original: undefined, to: 0.1575, calmStreak: 1 } };
+  const calm = [a('r3.large|a', 0.1), a('r3.large|b', 0.5), a('r3.large|e', 0.1)];
+  it.each([
+    { rule: 'pool still above the return level: the cap stays, the calm streak resets', state: capped, assessed: atOnDemand, currentMax: 0.1575, maxPrice: undefined, streak: 0, reason: /a pool is still above the return level/ },
+    { rule: 'all calm for 2 checks after the dwell: the user max price (none) comes back', state: capped, assessed: calm, currentMax: 0.1575, maxPrice: '', reason: /spot max price is removed/ },
+    { rule: 'all calm but within the dwell: the cap stays', state: { poolCap: { ...capped.poolCap, since: ago(10) } }, assessed: calm, currentMax: 0.1575, maxPrice: undefined, streak: 2, reason: /20 min of the 30 min dwell left/ },
+    { rule: 'back-off level 1 doubles the dwell', state: { ...capped, poolCapBackoff: 1 }, assessed: calm, currentMax: 0.1575, maxPrice: undefined, streak: 2, reason: /20 min of the 60 min dwell left/ },
+    { rule: 'the cap is not in force (failed call, or changed by hand): set it again', state: capped, assessed: atOnDemand, currentMax: undefined, maxPrice: '0.1575', streak: 0, reason: /not in force/ },
+  ])('$rule', ({ state, assessed, currentMax, maxPrice, streak, reason }) => {
+    const d = decidePoolCap({ ...base, state, assessed, currentMax });
+    expect(d?.maxPrice).toBe(maxPrice);
+    expect(d?.reason).toMatch(reason);
+    if (streak !== undefined) expect(d?.state.poolCap?.calmStreak).toBe(streak);
+  });
+
+  it('a cap set again within the dwell after it was lifted doubles the next dwell (back-off)', () => {
+    const d = decidePoolCap({ ...base, state: { poolCapLiftedAt: ago(10) }, assessed: atOnDemand });
+    expect(d?.state.poolCapBackoff).toBe(1);
+    expect(d?.reason).toMatch(/back-off: the cap's dwell doubles to 60 min/);
+  });
+
+  it('restores the user’s own max price', () => {
+    const d = decidePoolCap({ ...base, state: { poolCap: { since: ago(40), original: 0.2, to: 0.1575, calmStreak: 1 } }, assessed: calm, currentMax: 0.1575 });
+    expect(d?.maxPrice).toBe('0.2000');
   });
 });

@@ -5,6 +5,7 @@
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -341,6 +342,27 @@ describe('scenario from-account: a missing permission names the IAM action', () 
     const code = await scenarioMain(args, streams, { clients: () => regionalClients('us-east-1') });
     expect(code).toBe(1);
     expect(seen.err).toMatch(/missing permission ec2:DescribeSpotPriceHistory/);
+  });
+
+  it('draws a progress bar on a terminal, and clears it before the error', async () => {
+    autoScaling.on(DescribeAutoScalingGroupsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+    let drawn = '';
+    const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => ((drawn += String(chunk)), done()) }), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+    const { seen, io: streams } = io();
+    const quietless = args.filter((a) => a !== '--quiet');
+    expect(await scenarioMain(quietless, { ...streams, stream }, { clients: () => regionalClients('us-east-1') })).toBe(1);
+    expect(drawn).toMatch(/reading the account \[.*\] 0\/8 auto scaling groups/);
+    expect(seen.err).toMatch(/missing permission autoscaling:DescribeAutoScalingGroups/);
+  });
+
+  it('asks for a Region when the SDK finds none', async () => {
+    const { seen, io: streams } = io();
+    const clients = regionalClients();
+    clients.ec2.config.region = async () => {
+      throw new Error('Region is missing');
+    };
+    expect(await scenarioMain(args.filter((a) => a !== '--region' && a !== 'us-east-1'), streams, { clients: () => clients })).toBe(1);
+    expect(seen.err).toMatch(/no Region: pass --region/);
   });
 
   it.each([
