@@ -35,6 +35,10 @@ import type { Scenario } from './scenario';
 export interface RunOptions {
   /** Policies to run (default: all). */
   policies?: readonly PolicyName[];
+  /** Variables that override the simulated Lambdas' environment (the cost bench turns metrics and INFO logs on). */
+  environment?: Record<string, string>;
+  /** Told of every SDK call the spotfarm policy's handlers make, with its input and output (undefined if refused). */
+  onSdkCall?: (command: string, input: unknown, output: unknown) => void;
   /** Called as simulated time advances, with the simulated seconds since the last call. */
   onProgress?: (simulatedSeconds: number) => void;
   /** The recipe's alarm thresholds (default: STEP_ALARMS, the recipe's 80% / 20%); a sweep moves them. */
@@ -204,8 +208,9 @@ export async function runBacktest(scenario: Scenario, options: RunOptions = {}):
       }
       if (name === 'spotfarm') {
         const placeholder = new World(scenario, { workers: 'agent', horizon: scenario.start });
-        restoreEnv = withEnvironment(spotfarmEnvironment(placeholder));
+        restoreEnv = withEnvironment({ ...spotfarmEnvironment(placeholder), ...options.environment });
         const connection = connectSdk({ world: placeholder, tables: new Tables() });
+        connection.onCall = options.onSdkCall;
         try {
           spotfarm = { connection, handlers: options.handlers ?? (await loadHandlers()) };
           await resetStackConfig();

@@ -101,6 +101,8 @@ export interface SdkConnection {
   /** Point every intercepted client at another world (one per policy run). */
   target: SdkTarget;
   calls: CallCounts;
+  /** Told of every call answered (or refused with an AWS error): the cost bench sizes DynamoDB items with it. */
+  onCall?: ((command: string, input: unknown, output: unknown) => void) | undefined;
   /** Kept for callers of the mock-based version: nothing is recorded per call any more, so nothing to drop. */
   resetHistory(): void;
   restore(): void;
@@ -132,7 +134,14 @@ export function connectSdk(target: SdkTarget): SdkConnection {
       const name = command.constructor.name;
       connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
       if (connection.beforeAnswer) await connection.beforeAnswer(name, command.input, connection.target);
-      return answer(connection.target, command.input as never);
+      if (!connection.onCall) return answer(connection.target, command.input as never);
+      let output: unknown;
+      try {
+        output = answer(connection.target, command.input as never);
+      } finally {
+        connection.onCall(name, command.input, output);
+      }
+      return output;
     };
     originals.push([client.prototype, client.prototype.send]);
     client.prototype.send = send;

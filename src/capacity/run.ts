@@ -14,7 +14,7 @@ import { AwsCallError, ConfigError } from '../errors';
 import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import type { ExecutedAction, ExecutionContext } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit } from '../metrics';
 import type { Market } from '../model';
 import type { FarmObservation } from '../observe';
 import { marketOf } from '../records';
@@ -84,7 +84,6 @@ export async function scaleFarm(first: FarmObservation, ctx: ExecutionContext, o
       }
     }
   }
-  publishCapacityMetrics(decision);
   try {
     const executed = await executeCapacityActions(decision.actions, ctx);
     const acted = executed.some((e) => e.outcome === 'done');
@@ -100,21 +99,4 @@ export async function scaleFarm(first: FarmObservation, ctx: ExecutionContext, o
   }
 }
 
-/** Backlog, backlog per instance and desired per group, as EMF metrics with the farm (and group) as dimensions. */
-export function publishCapacityMetrics(decision: CapacityDecision): void {
-  const { figures } = decision;
-  const farmMetric = (name: string, value: number) => {
-    const single = singleMetric();
-    single.addDimension('farm', figures.farm);
-    single.addMetric(name, MetricUnit.Count, value);
-  };
-  farmMetric('Backlog', figures.backlog);
-  farmMetric('BacklogPerInstance', figures.backlogPerInstance);
-  for (const action of decision.actions) {
-    const single = singleMetric();
-    single.addDimensions({ farm: figures.farm, asgName: action.asgName });
-    const desired = action.kind === 'setDesiredCapacity' ? action.to : Number(action.figures?.desired ?? NaN);
-    if (Number.isFinite(desired)) single.addMetric('DesiredCapacity', MetricUnit.Count, desired);
-  }
-}
 

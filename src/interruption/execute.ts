@@ -8,11 +8,10 @@ import { detachInstances, terminateInstanceInGroup } from '../aws/autoscaling';
 import { createInstanceTags, terminateInstances } from '../aws/ec2';
 import { putEvent } from '../aws/eventbridge';
 import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store';
-import { wallClock } from '../clock';
 import { MARKET_CHECK_DETAIL_TYPE, MARKET_CHECK_SOURCE, type MarketCheckDetail } from '../events/market-check-requested';
 import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit } from '../metrics';
 import {
   INTERRUPTION_RECORD,
   REBALANCE_RECORD,
@@ -55,9 +54,9 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      const single = singleMetric();
-      single.addDimension('Pool', `${action.pool.instanceType} ${action.pool.availabilityZone}`);
-      single.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
+      // One series for the stack, not one per pool: CloudWatch bills each series for every hour it receives data,
+      // and the pool is in the record and the log line.
+      metrics.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };
     }
     case 'detachInstance': {
@@ -69,7 +68,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         return { outcome: 'skipped', audit: false };
       }
       metrics.addMetric('Replacements', MetricUnit.Count, 1);
-      metrics.addMetric('ReplacementLatency', MetricUnit.Milliseconds, Math.max(0, wallClock().getTime() - Date.parse(action.eventTime)));
       return { outcome: 'done', audit: true };
     }
     case 'terminateInstance': {
@@ -77,7 +75,6 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         ? await terminateInstanceInGroup(action.instanceId)
         : await terminateInstances([action.instanceId]);
       if (!terminated) return { outcome: 'skipped', audit: false };
-      metrics.addMetric('DetachedInstancesTerminated', MetricUnit.Count, 1);
       return { outcome: 'done', audit: true };
     }
     case 'recordCapacityFailure': {
@@ -109,9 +106,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
       }
       const detail: MarketCheckDetail = { stack: ctx.config.stack, farm: action.farm, group: action.asgName, trigger: action.trigger, reason: action.reason };
       await putEvent(MARKET_CHECK_SOURCE, MARKET_CHECK_DETAIL_TYPE, detail, ctx.now);
-      const single = singleMetric();
-      single.addDimension('trigger', action.trigger);
-      single.addMetric('MarketCheckRequests', MetricUnit.Count, 1);
+      metrics.addMetric('MarketCheckRequests', MetricUnit.Count, 1);
       return { outcome: 'done', audit: true };
     }
     default: {

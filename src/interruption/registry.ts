@@ -10,7 +10,6 @@ import { EventRegistry, type NoopMessage } from '../events/registry';
 import { scheduledTick, type ScheduledTick } from '../events/scheduled';
 import { spotInterruption, type SpotInterruption } from '../events/spot-interruption';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
 
 export type InterruptionMessage = SpotInterruption | RebalanceRecommendation | LaunchUnsuccessful | ScheduledTick;
 
@@ -26,9 +25,9 @@ export type ParsedInterruptionEvent =
   | ({ kind: 'manual_invoke' } & ManualInvoke);
 
 /**
- * Parses what the function was invoked with. A malformed event of a registered kind is counted (metric
- * `MalformedEvents`) and rethrown: the middleware logs it as an error with the event id and the invocation
- * fails, so the event lands in the failure destination. Nothing has been called on AWS by then.
+ * Parses what the function was invoked with. A malformed event of a registered kind is logged and rethrown:
+ * the middleware logs it as an error with the event id and the invocation fails (the Errors widget of the
+ * dashboard), so the event lands in the failure destination. Nothing has been called on AWS by then.
  */
 export function parseInterruptionEvent(event: unknown): ParsedInterruptionEvent {
   try {
@@ -36,7 +35,6 @@ export function parseInterruptionEvent(event: unknown): ParsedInterruptionEvent 
     return interruptionRegistry.parse(event);
   } catch (error) {
     if (error instanceof BadInputError) {
-      metrics.addMetric('MalformedEvents', MetricUnit.Count, 1);
       logger.error('malformed event', { eventId: eventIdOf(event), error: error.message });
     }
     throw error;

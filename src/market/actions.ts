@@ -17,7 +17,7 @@ export interface SwapToSpotAction extends ActionBase {
 }
 
 /**
- * Per pool (src/market/pools.ts): a mixed-instances group's spot max price, lowered below the price of pools at
+ * Per pool (src/market/pools.ts): a group's spot max price, lowered below the price of pools at
  * or above the group's threshold so Auto Scaling launches only in the others, or restored (`''`: no max price,
  * i.e. on-demand). New launches only; running instances are left alone.
  */
@@ -25,6 +25,8 @@ export interface SetSpotMaxPriceAction extends ActionBase {
   kind: 'setSpotMaxPrice';
   /** USD/h as AWS takes it ("0.1575"), or '' to remove the max price. */
   maxPrice: string;
+  /** The group's launch source: a mixed policy's SpotMaxPrice, or a new version of its launch template. */
+  source: MarketOriginals;
 }
 
 export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;

@@ -21,7 +21,7 @@ import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
 import { logger } from '../log';
 import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
-import { metrics, MetricUnit, singleMetric } from '../metrics';
+import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError } from './swap';
@@ -235,22 +235,24 @@ async function refused(
   }
 }
 
-/** Per-group EMF metrics of one check: prices, ratio, market, estimated savings per hour. */
-export function publishMarketMetrics(view: GroupMarketView): void {
+/**
+ * Per-group gauges of one check, those the dashboard shows: prices, market, estimated savings per hour. Each is
+ * published when it changes (src/metrics.ts: CloudWatch bills a metric per hour it receives data).
+ */
+export function publishMarketMetrics(view: GroupMarketView, now: Date): void {
   const g = view.group;
   if (g.role !== 'spot' || g.problems.length > 0) return;
-  const { ratio, spotPrice, onDemandPrice } = view.input.signals;
+  const { spotPrice, onDemandPrice } = view.input.signals;
   const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
     if (value === undefined || !Number.isFinite(value)) return;
-    const single = singleMetric();
-    single.addDimension('asgName', g.group.name);
-    single.addMetric(name, unit, value);
+    publishGauge(name, unit, value, { asgName: g.group.name }, now);
   };
   metric('SpotPrice', MetricUnit.NoUnit, spotPrice);
   metric('OnDemandPrice', MetricUnit.NoUnit, onDemandPrice);
-  metric('SpotToOnDemandRatio', MetricUnit.NoUnit, ratio);
   metric('OnSpot', MetricUnit.Count, g.market === 'on-demand' ? 0 : 1);
-  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, estimatedSavingsPerHour(view));
+  // Cents: a gauge republishes on change, and the sum moves in the fourth decimal with every price tick.
+  const savings = estimatedSavingsPerHour(view);
+  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, savings === undefined ? undefined : Math.round(savings * 100) / 100);
 }
 
 /** What the group's running spot instances save per hour against on-demand, at today's prices (USD). */

@@ -45,7 +45,7 @@ export async function runPriceCheck(ctx: ExecutionContext, farm: string, options
   const results: MarketCheckResult[] = [];
   const failures: { asgName: string; error: unknown }[] = [];
   for (const view of views) {
-    publishMarketMetrics(view);
+    publishMarketMetrics(view, ctx.now);
     try {
       results.push(
         await checkGroupMarket(view, ctx, {

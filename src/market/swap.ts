@@ -13,7 +13,7 @@ import {
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
-import type { SwapToOnDemandAction, SwapToSpotAction } from './actions';
+import type { SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';
@@ -41,6 +41,14 @@ const REFUSED = /creation operation is not available|not available in your accou
 
 export function isLaunchConfigurationRefusal(error: unknown): boolean {
   return error instanceof AwsCallError && REFUSED.test(error.message);
+}
+
+/** A group's spot max price (the pool cap, src/market/pools.ts), by its market style. */
+export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, eventId: string): Promise<void> {
+  if (action.source.style === 'mixed-instances') await setSpotMaxPrice(action.asgName, action.maxPrice);
+  else if (action.source.style === 'launch-template') {
+    await templateMaxPrice(action.asgName, action.source, action.maxPrice, clientToken(action.asgName, `setSpotMaxPrice:${action.maxPrice}`, eventId));
+  } else throw new Error(`no spot max price for market style ${action.source.style}`);
 }
 
 export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, eventId: string): Promise<void> {
@@ -119,6 +127,29 @@ async function templateToSpot(groupName: string, spot: TemplateOriginals, token:
     token,
   );
   await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version === '$Latest' ? '$Latest' : String(version)) });
+}
+
+/**
+ * A launch-template group's spot max price: a new version copied from the version in use with
+ * `InstanceMarketOptions.SpotOptions.MaxPrice` set (or removed for ''), and the group pointed at it (a group
+ * following `$Latest` follows it again). New instances launch from it; running ones keep the version and max
+ * price they launched with ("Existing instances continue to run with the configuration that they were
+ * originally launched with", API_UpdateAutoScalingGroup).
+ */
+async function templateMaxPrice(groupName: string, current: TemplateOriginals, maxPrice: string, token: string): Promise<void> {
+  const source = templateOf(current, current.resolvedVersion !== undefined ? String(current.resolvedVersion) : current.version);
+  const { data, versionNumber } = await describeTemplateData(source);
+  const spotOptions = { ...data.InstanceMarketOptions?.SpotOptions };
+  if (maxPrice === '') delete spotOptions.MaxPrice;
+  else spotOptions.MaxPrice = maxPrice;
+  data.InstanceMarketOptions = { ...data.InstanceMarketOptions, MarketType: 'spot', SpotOptions: spotOptions };
+  const version = await createLaunchTemplateVersion(
+    source,
+    data,
+    `spotfarm: spot max price ${maxPrice === '' ? 'removed' : maxPrice}, copy of version ${versionNumber ?? current.version}, for group ${groupName}`,
+    token,
+  );
+  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(current, current.version === '$Latest' ? '$Latest' : String(version)) });
 }
 
 /** Same swap of the same event -> same token, so EC2 returns the version it already made. */

@@ -257,9 +257,9 @@ describe('packaged stack: farm paths', () => {
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };
     // The metric names the functions publish (their EMF metrics), so no widget stays empty for a typo.
-    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'DesiredCapacity', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
+    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
       expect(source).toContain(`MetricName=\\"${name}\\"`);
-      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|\\? '${name}'|: '${name}'`));
+      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|publishGauge\\('${name}'|\\? '${name}'|: '${name}'`));
     }
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
       'Spot and on-demand price per spot group (USD/h)',
