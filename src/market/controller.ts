@@ -61,9 +61,10 @@ export async function checkGroupMarket(
   const checkId = `${ctx.source}:${ctx.eventId}`;
   let stored: VersionedMarketState = view.stored;
   let decision: MarketDecision | undefined;
+  let outsideConfirmed = false;
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    if (attempt > 1) {
+    if (attempt > 1 && !outsideConfirmed) {
       // Lost the race: everything this decision was made from is stale, the group included.
       const fresh = options.reobserve ? await options.reobserve() : undefined;
       if (options.reobserve && !fresh) {
@@ -80,6 +81,22 @@ export async function checkGroupMarket(
       ...(options.force ? { force: options.force } : {}),
       ...(options.eventTime ? { eventTime: options.eventTime } : {}),
     });
+    if (decision.outside && !outsideConfirmed && options.reobserve && !ctx.dryRun) {
+      // "Changed outside spotfarm" is only true of a group observed after the state was read: the group was
+      // observed first, so a swap by a racing check in between looks like someone else's. Observe it again and
+      // decide on the state already read; a claim written since then makes the conditional write fail.
+      outsideConfirmed = true;
+      const fresh = await options.reobserve();
+      if (!fresh) {
+        const action: MarketAction = { kind: 'skip', asgName, reason: 'the group is no longer managed' };
+        await executeActions([action], ctx);
+        return { asgName, outcome: 'skipped', action };
+      }
+      view = { ...fresh, stored, input: { ...fresh.input, state: stored.state } };
+      attempt--;
+      continue;
+    }
+    outsideConfirmed = false;
     const { action } = decision;
 
     if (ctx.dryRun || table === '') {

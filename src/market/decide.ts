@@ -105,6 +105,12 @@ export interface MarketDecision {
   state: MarketState | undefined;
   /** The state to store once the swap has succeeded. */
   after: MarketState | undefined;
+  /**
+   * The decision concludes that someone outside spotfarm changed the group's market (the stored market and the
+   * group's launch source disagree with no claim to explain it). Only trustworthy when the group was observed
+   * after the state was read: the controller confirms it so (src/market/controller.ts).
+   */
+  outside?: true;
 }
 
 /** Seconds the group must stay on on-demand before a return, at back-off level `backoff`. */
@@ -212,10 +218,14 @@ export function decideMarket(
       const reason = `finishing the swap to on-demand that ${abandoned.by} started at ${abandoned.at}`;
       return fallBack({ ...stored, pending: undefined, lastCheckAt: checkedAt }, abandoned.trigger ?? 'price', reason, stored.originals, false);
     }
-    return nothing(
-      'the group was moved to on-demand outside spotfarm: leaving it alone until it launches spot again',
-      { ...stored, pending: undefined, lastCheckAt: checkedAt },
-    );
+    return {
+      ...nothing('the group was moved to on-demand outside spotfarm: leaving it alone until it launches spot again', {
+        ...stored,
+        pending: undefined,
+        lastCheckAt: checkedAt,
+      }),
+      outside: true,
+    };
   } else if (stored.market === 'on-demand' && observedMarket === 'spot') {
     if (abandoned?.to === 'spot' && stored.originals) {
       const reason = `finishing the return to spot that ${abandoned.by} started at ${abandoned.at}`;
@@ -224,7 +234,7 @@ export function decideMarket(
     // Someone put the group back on spot by hand: follow them rather than fight them.
     state = { ...initialMarketState('spot', now), backoff: stored.backoff, lastFallbackAt: stored.lastFallbackAt, lastReturnAt: at };
     state.lastCheckAt = checkedAt;
-    return nothing('the group was put back on spot outside spotfarm: following it', state);
+    return { ...nothing('the group was put back on spot outside spotfarm: following it', state), outside: true };
   } else {
     state = { ...stored, pending: undefined };
   }
