@@ -33,7 +33,10 @@ export const handler = withMiddleware(
         logger.info('not a price-check event: nothing to do', { source: message.source, detailType: message.detailType });
         return { ignored: `${message.source ?? '?'} / ${message.detailType ?? '?'}` };
       }
-      options.eventTime = boundedEventTime(message.time, clock, `${message.kind} event ${message.id}`);
+      const eventTime = boundedEventTime(message.time, clock, `${message.kind} event ${message.id}`);
+      // A tick at or before the last counted check is a retry or late: it changes nothing. A signal asks for a check
+      // now (two trips in one second are two signals), so it is judged at the wall clock.
+      if (message.kind === 'scheduled_tick') options.eventTime = eventTime;
       eventId = message.id;
       if (message.kind === 'market_check_requested') {
         if ((config.stack !== '' && message.stack !== config.stack) || (config.farm !== '*' && message.farm !== config.farm)) {

@@ -74,7 +74,7 @@ describe('races between checks, through a delaying proxy in front of moto (issue
       }),
     );
   /** Spot dear (every check falls back) or cheap (every check past the dwell returns). */
-  const spotIs = (price: 'dear' | 'cheap') => tag({ 'spotfarm:swapRatio': price === 'dear' ? '0.0001' : '1000' });
+  const spotIs = (price: 'dear' | 'cheap') => tag({ 'spotfarm:swapRatio': price === 'dear' ? '0.0001' : '50' });
   const swaps = (results: PromiseSettledResult<PriceCheckSummary>[]) =>
     results.flatMap((r) => (r.status === 'fulfilled' ? r.value.groups : [])).filter((g) => g.asgName === farm.spotGroup && g.outcome === 'swapped');
 
