@@ -51,6 +51,8 @@ export interface SetSpotMaxPriceAction extends ActionBase {
   kind: 'setSpotMaxPrice';
   /** USD/h as AWS takes it ("0.1575"), or '' to remove the max price. */
   maxPrice: string;
+  /** The group's launch source: a mixed policy's SpotMaxPrice, or a new version of its launch template. */
+  source: MarketOriginals;
 }
 
 export type DetachReason = 'interruption' | 'rebalance';

@@ -15,7 +15,7 @@ export const QUEUE_TAG = 'spotfarm:queue';
 export type GroupRole = 'spot' | 'on-demand';
 export type RebalanceMode = 'ignore' | 'record' | 'replace';
 export type RevertMode = 'none' | 'gradual';
-export type ScalingPolicy = 'target' | 'step';
+export type ScalingPolicy = 'service' | 'target' | 'step';
 
 export interface GroupSettings {
   /** Fall back to on-demand when spot >= on-demand x swapRatio. */
@@ -68,7 +68,7 @@ export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
   rebalance: 'record',
   revert: 'none',
   revertBatch: 1,
-  scalingPolicy: 'target',
+  scalingPolicy: 'service',
   backlogPerInstance: undefined,
   slotsPerInstance: 1,
   secondsPerJob: 600,
@@ -130,7 +130,7 @@ const PARSERS: Record<keyof GroupSettings, Parser> = {
       ? { ok: false, expected: 'none (revert=gradual is not available yet: after a return to spot, on-demand instances leave first on scale-in, by the termination policy)' }
       : oneOf('none')(raw),
   revertBatch: positiveInteger,
-  scalingPolicy: oneOf('target', 'step'),
+  scalingPolicy: oneOf('service', 'target', 'step'),
   backlogPerInstance: positiveNumber,
   slotsPerInstance: positiveInteger,
   secondsPerJob: duration,

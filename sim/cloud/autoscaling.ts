@@ -306,29 +306,35 @@ export class AutoScaling {
   // ---------------------------------------------------------------------------------------------------------
   // Terminating.
 
-  /** Scale in `count` instances under the termination policy; protected instances are never chosen. */
+  /**
+   * Scale in `count` instances under the default termination policy; protected instances are never chosen.
+   * Amazon EC2 Auto Scaling User Guide, "Configure termination policies" (how the default termination policy
+   * works): it "first identifies which Availability Zone (or Zones) has the most instances and at least one
+   * instance that is not protected from scale in", then, among that zone's unprotected instances, those on an
+   * outdated configuration (a launch configuration, another launch template, an older version; here: a launch
+   * source of the other market, e.g. on-demand instances after a return to spot), then the one closest to the
+   * next billing hour, then one at random (a deterministic stand-in here). "Use instance scale-in protection":
+   * protected instances are not terminated on scale in; with every instance protected the desired capacity still
+   * drops, and the group terminates instances as their protection is removed (Workers.unprotect reconciles).
+   */
   private scaleIn(group: Group, count: number): void {
     const target = group.market;
-    const candidates = [...group.members].filter(
-      (m) => (m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.protected,
-    );
+    const live = (m: Instance) => (m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced;
+    const candidates = [...group.members].filter((m) => live(m) && !m.protected);
     for (let i = 0; i < count && candidates.length > 0; i++) {
-      // Default termination policy, simplified: instances on a launch source other than the current one first
-      // (after a return to spot, on-demand instances leave first), then the AZ with the most instances, then
-      // a deterministic pseudo-random pick (AWS: closest to the next billing hour, then random).
       const perAz = new Map<string, number>();
-      for (const m of group.members) {
-        if (m.lifecycle === 'Pending' || m.lifecycle === 'InService') perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
-      }
-      candidates.sort((a, b) => {
+      for (const m of group.members) if (live(m)) perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
+      // Zones with an unprotected instance; the fullest of them first.
+      const most = Math.max(...candidates.map((m) => perAz.get(m.az)!));
+      const inZone = candidates.filter((m) => perAz.get(m.az) === most);
+      inZone.sort((a, b) => {
         const am = a.market === target ? 1 : 0;
         const bm = b.market === target ? 1 : 0;
         if (am !== bm) return am - bm;
-        const az = perAz.get(b.az)! - perAz.get(a.az)!;
-        if (az !== 0) return az;
         return tieBreak(a.id) - tieBreak(b.id);
       });
-      const victim = candidates.shift()!;
+      const victim = inZone[0]!;
+      candidates.splice(candidates.indexOf(victim), 1);
       this.terminateByGroup(victim, 'scale-in', `an instance was taken out of service in response to a difference between desired and actual capacity, shrinking the capacity from ${this.countToward(group)} to ${group.desired}.`);
     }
   }

@@ -3,7 +3,10 @@
  * between the spot group and the on-demand fallback group. `now` is a parameter; nothing here reads a clock or
  * calls AWS. docs/scaling.md explains every rule with its setting.
  *
- * 1. Backlog = visible + in-flight messages. Policy `target`: total = ceil(backlog / backlogPerInstance).
+ * 1. Backlog = visible + in-flight messages. Policy `service` (the default, src/capacity/service.ts): add
+ *    instances only for the visible jobs the farm cannot start within what is left of acceptableWait; remove
+ *    instances that have been idle (in service, not protected from scale-in) for a boot's worth of time.
+ *    Policy `target` (also chosen by setting backlogPerInstance): total = ceil(backlog / backlogPerInstance).
  *    Policy `step` (the recipe's): +scaleOutPercent of the current capacity while the farm's backlog-high alarm
  *    is in ALARM (at most once per scaleInCooldown), -scaleInStep while its backlog-low alarm is.
  * 2. Scale out at once. Scale in only below the current capacity, never below what the in-flight work needs
@@ -13,14 +16,15 @@
  *    at once; the spot group's shortfall (its share minus its in-service and pending instances) goes to the
  *    on-demand group once it has lasted fallbackDelay.
  * 4. Apply: a group's desired rises at once. It falls at once by instances it never launched (they run nothing);
- *    running capacity leaves at most scaleInStep per scaleInCooldown for the whole farm, the on-demand group
- *    first. Any scale-out, and any change to a group's desired that this function did not make (an interruption
+ *    running capacity leaves, under `service`, by the group's idle instances past the hold-down; under the other
+ *    policies at most scaleInStep per scaleInCooldown for the whole farm, the on-demand group first. Any scale-out, and any change to a group's desired that this function did not make (an interruption
  *    replacement, a user), restarts the scale-in cooldown, so the scaler never fights another writer.
  */
 import { skip, type Action } from '../actions';
 import type { AlarmDirection, AlarmStateValue } from '../events/alarm-state-change';
 import type { Market, QueueDepth } from '../model';
 import { effectiveBacklogPerInstance, type GroupSettings, type ScalingPolicy } from '../settings';
+import { DEFAULT_BOOT_SECONDS, heldNeed, holdDownSeconds, learnBoot, serviceNeed, trackNeed, type ServiceMemory } from './service';
 
 /** One of the farm's two groups, as the decision needs it. */
 export interface CapacityGroup {
@@ -31,6 +35,10 @@ export interface CapacityGroup {
   inService: number;
   /** Launched, not yet in service. */
   pending: number;
+  /** In service and not protected from scale-in: with the worker agent, instances running no job. */
+  idle?: number;
+  /** Ids of the pending instances (the boot time is learned from them). */
+  pendingIds?: string[];
 }
 
 export interface AlarmMemory {
@@ -40,7 +48,7 @@ export interface AlarmMemory {
 }
 
 /** The queue scaler's memory of one farm (src/capacity/state.ts keeps it in the state table). */
-export interface CapacityState {
+export interface CapacityState extends ServiceMemory {
   /** Last time a group's desired rose. */
   lastScaleOutAt?: string;
   /** Last time running capacity was scaled in. */
@@ -128,6 +136,20 @@ export interface CapacityFigures {
   spotMarket: Market;
   /** Seconds until running capacity may be scaled in again (0: now). */
   scaleInWait: number;
+  /** `service` policy: the figures it sized on. */
+  service?: {
+    secondsPerJob: number;
+    bootSeconds: number;
+    queueAgeSeconds: number;
+    /** Seconds a queued job may still wait for an instance launched now. */
+    waitBudget: number;
+    /** Queued jobs the busy slots start within the budget. */
+    startable: number;
+    /** Instances needed now, and the most needed over the hold-down (the total). */
+    need: number;
+    holdDownSeconds: number;
+    held: number;
+  };
 }
 
 export interface CapacityDecision {
@@ -175,6 +197,42 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const idleLongEnough = idle && idleSeconds >= s.idleMinutes * 60;
   const running = groups.reduce((n, g) => n + g.inService, 0);
   const targetBacklogPerInstance = effectiveBacklogPerInstance(s);
+  // Setting backlogPerInstance asks for target tracking on it.
+  const policy: ScalingPolicy = s.scalingPolicy === 'service' && s.backlogPerInstance !== undefined ? 'target' : s.scalingPolicy;
+
+  // What the farm shows over successive runs: how long the queue has had visible work, how long a boot takes,
+  // which instances have been idle.
+  state.queuedSince = visible > 0 ? (state.queuedSince ?? iso) : undefined;
+  let service: CapacityFigures['service'];
+  if (policy === 'service') {
+    Object.assign(state, learnBoot(state, groups, at, iso));
+    if (state.pendingSeen === undefined) delete state.pendingSeen;
+    if (state.bootSeconds === undefined) delete state.bootSeconds;
+    const boot = state.bootSeconds ?? DEFAULT_BOOT_SECONDS;
+    const queueAgeSeconds = visible > 0 ? Math.floor(seconds(state.queuedSince, at)) : 0;
+    const sizing = serviceNeed({
+      visible,
+      inFlight,
+      slotsPerInstance: s.slotsPerInstance,
+      secondsPerJob: s.secondsPerJob,
+      acceptableWait: s.acceptableWait,
+    });
+    const hold = holdDownSeconds(boot);
+    state.needLog = trackNeed(state.needLog, sizing.need, at, iso, hold);
+    service = {
+      secondsPerJob: s.secondsPerJob,
+      bootSeconds: boot,
+      queueAgeSeconds,
+      waitBudget: Math.floor(sizing.budget),
+      startable: sizing.startable,
+      need: sizing.need,
+      holdDownSeconds: hold,
+      held: heldNeed(state.needLog),
+    };
+  } else {
+    delete state.needLog;
+    delete state.pendingSeen;
+  }
 
   // Current capacity: the total this function decided last, while the groups are as it left them. Otherwise
   // (first run, or someone else changed a group) an estimate: the split gives the on-demand group only what the
@@ -193,12 +251,20 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     .filter((t): t is string => t !== undefined)
     .reduce<string | undefined>((a, b) => (a === undefined ? b : later(a, b)), undefined);
   const scaleInWait = Math.max(0, Math.ceil(s.scaleInCooldown - seconds(cooldownFrom, at)));
+  const externalWait = Math.max(0, Math.ceil(s.scaleInCooldown - seconds(state.externalChangeAt, at)));
 
   // Policy.
   let wanted: number;
   let why: string;
   let stepOut = false;
-  if (s.scalingPolicy === 'target') {
+  if (policy === 'service') {
+    const f = service!;
+    wanted = f.held;
+    why =
+      `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
+      `(acceptableWait ${s.acceptableWait}s - a tick, secondsPerJob ${s.secondsPerJob}s; queue age ${f.queueAgeSeconds}s), ` +
+      `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
+  } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);
     why = `backlog ${backlog} at ${round(targetBacklogPerInstance)} per instance needs ${wanted}`;
   } else {
@@ -275,7 +341,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const summary = `${input.farm}: ${why}; total ${total}`;
   const figures: CapacityFigures = {
     farm: input.farm,
-    policy: s.scalingPolicy,
+    policy,
     visible,
     inFlight,
     delayed,
@@ -293,6 +359,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     overflow,
     spotMarket: input.spotMarket,
     scaleInWait,
+    ...(service ? { service } : {}),
   };
 
   const plans: { group: CapacityGroup; share: number; role: string }[] = [];
@@ -319,20 +386,42 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       reason = `scale out at once: ${summary}; ${shareWhy}`;
     } else if (share < g.desired) {
       const unlaunched = Math.min(g.desired - share, Math.max(0, g.desired - supply(g)));
-      const paid = Math.min(g.desired - share - unlaunched, budget);
-      budget -= paid;
+      // `service`: all of it (Auto Scaling takes only unprotected instances), except that a group with instances
+      // still booting keeps them: they are unprotected too, and Auto Scaling could pick them (a boot paid for
+      // nothing), so it lets go of its idle ones only. A change someone else made holds running capacity for
+      // scaleInCooldown: the scaler never fights another writer. The others: the farm's scaleInStep.
+      const allowed =
+        policy === 'service'
+          ? growing || externalWait > 0
+            ? 0
+            : g.pending > 0
+              ? Math.min(g.idle ?? 0, Math.max(0, g.desired - g.pending - (g.inService - (g.idle ?? 0)) - unlaunched))
+              : Infinity
+          : budget;
+      const paid = Math.min(g.desired - share - unlaunched, allowed);
+      if (policy !== 'service') budget -= paid;
       to = g.desired - unlaunched - paid;
       if (paid > 0) scaledIn = true;
       const parts: string[] = [];
       if (unlaunched > 0) parts.push(`withdraw ${unlaunched} never launched`);
-      if (paid > 0) parts.push(`scale in by ${paid} (scaleInStep ${s.scaleInStep} per scaleInCooldown, on-demand first)`);
+      if (paid > 0) {
+        parts.push(
+          policy === 'service'
+            ? `scale in by ${paid} (Auto Scaling removes only unprotected instances: each busy one leaves when its last job ends)`
+            : `scale in by ${paid} (scaleInStep ${s.scaleInStep} per scaleInCooldown, on-demand first)`,
+        );
+      }
       if (to > share) {
         parts.push(
           growing
             ? `hold ${to - share} more: the farm is scaling out`
-            : scaleInWait > 0
+            : policy === 'service'
+              ? externalWait > 0
+                ? `hold ${to - share} more: a change someone else made ${Math.floor(seconds(state.externalChangeAt, at))}s ago holds it for scaleInCooldown`
+                : `hold ${to - share} more: ${g.pending} instance(s) booting, so only idle ones leave`
+              : scaleInWait > 0
               ? `hold ${to - share} more: scale-in cooldown ${scaleInWait}s left`
-              : `hold ${to - share} more: this tick's scale-in step is used`,
+                : `hold ${to - share} more: this tick's scale-in step is used`,
         );
       }
       reason = `${parts.join('; ')}: ${summary}; ${shareWhy}`;
@@ -356,6 +445,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   if (scaledOut) state.lastScaleOutAt = later(state.lastScaleOutAt, iso);
   if (scaledIn) state.lastScaleInAt = later(state.lastScaleInAt, iso);
   if (stepOut && total > current) state.lastStepOutAt = later(state.lastStepOutAt, iso);
+
   return { actions, state, figures, summary };
 }
 

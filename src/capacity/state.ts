@@ -73,8 +73,19 @@ export function farmGroups(farm: FarmObservation): FarmGroups {
 
 export function capacityGroup(group: GroupSnapshot): CapacityGroup {
   const running = group.instances.filter(isRunning);
-  const inService = running.filter((i) => i.lifecycleState === 'InService').length;
-  return { name: group.name, min: group.min, max: group.max, desired: group.desired, inService, pending: running.length - inService };
+  const inService = running.filter((i) => i.lifecycleState === 'InService');
+  const pending = running.filter((i) => i.lifecycleState !== 'InService');
+  return {
+    name: group.name,
+    min: group.min,
+    max: group.max,
+    desired: group.desired,
+    inService: inService.length,
+    pending: pending.length,
+    // The worker agent protects its instance while a job runs: an unprotected instance in service runs nothing.
+    idle: inService.filter((i) => !i.protectedFromScaleIn).length,
+    pendingIds: pending.map((i) => i.id),
+  };
 }
 
 /** The alarm part of a decision's input, when the alarm is one of this farm's two backlog alarms. */

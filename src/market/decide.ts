@@ -293,7 +293,7 @@ export function decideMarket(
         Object.assign(state, cap.state);
         figures.poolCap = cap.reason;
         if (cap.maxPrice !== undefined) {
-          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice };
+          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice, source: input.current };
           return { action, state, after: undefined };
         }
       }

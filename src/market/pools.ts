@@ -13,6 +13,7 @@
  */
 import type { GroupSettings } from '../settings';
 import type { MarketState } from './state';
+import { canLaunchSpot } from '../pools';
 
 /** Fewer interruptions than this in a pool's window are bad luck, not a storm. */
 export const BREAKER_MIN_INTERRUPTIONS = 3;
@@ -116,8 +117,9 @@ export function describePools(assessed: readonly PoolAssessment[]): string[] {
 }
 
 /**
- * Steering by the spot max price (mixed-instances groups of one instance type): while a pool's price is at or
- * above on-demand x `swapRatio` on two checks in a row and another pool is cheap, the group's SpotMaxPrice is
+ * Steering by the spot max price (mixed-instances groups of one instance type, and launch-template groups): while
+ * a pool's price is at or above on-demand x `swapRatio` on two checks in a row and still at or below the group's
+ * max price (so Auto Scaling would launch there: canLaunchSpot), and another pool is cheap, the group's max price is
  * set to on-demand x (`swapRatio` - `hysteresis`). Auto Scaling then launches only in the pools priced at or
  * under the cap ("If your maximum price is lower than the Spot price ..., your Spot Instances are not launched",
  * API_InstancesDistribution), and a pool comes back by itself once its price is at or below the cap: the
@@ -148,7 +150,7 @@ export function decidePoolCap(args: {
 }): CapDecision | undefined {
   const { settings, state, now } = args;
   const at = now.toISOString();
-  if (args.style !== 'mixed-instances' || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
+  if ((args.style !== 'mixed-instances' && args.style !== 'launch-template') || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
   const returnRatio = settings.swapRatio - settings.hysteresis;
   const level = Math.floor(args.onDemand * returnRatio * 10_000) / 10_000;
   if (!(level > 0)) return undefined;
@@ -157,7 +159,17 @@ export function decidePoolCap(args: {
   const cap = state.poolCap;
 
   if (!cap) {
-    const priceOut = args.assessed.filter((a) => a.reasons.includes('price') && args.previouslyOut?.[a.pool]?.reasons.includes('price'));
+    // Only pools Auto Scaling would still launch into at that price need the cap: a pool above the max price
+    // (canLaunchSpot false) gets no launch anyway, and capping for it would only expose every new instance to
+    // price interruptions below on-demand (on the spiky 2015 default scenario that doubled the cost).
+    const maxPrice = args.currentMax ?? args.onDemand;
+    const priceOut = args.assessed.filter(
+      (a) =>
+        a.reasons.includes('price') &&
+        args.previouslyOut?.[a.pool]?.reasons.includes('price') &&
+        a.ratio !== undefined &&
+        canLaunchSpot(a.ratio * args.onDemand!, maxPrice),
+    );
     const launchable = args.assessed.filter((a) => a.ratio !== undefined && a.ratio * args.onDemand! <= level);
     if (priceOut.length === 0 || launchable.length === 0) return undefined;
     if (args.currentMax !== undefined && args.currentMax <= level) return undefined;

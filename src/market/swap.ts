@@ -47,7 +47,10 @@ export function isLaunchConfigurationRefusal(error: unknown): boolean {
 /** The market controller's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
 export const swapExecutor: Executor = async (action, ctx) => {
   if (action.kind === 'setSpotMaxPrice') {
-    await setSpotMaxPrice(action.asgName, action.maxPrice);
+    if (action.source.style === 'mixed-instances') await setSpotMaxPrice(action.asgName, action.maxPrice);
+    else if (action.source.style === 'launch-template') {
+      await templateMaxPrice(action.asgName, action.source, action.maxPrice, clientToken(action.asgName, `setSpotMaxPrice:${action.maxPrice}`, ctx.eventId));
+    } else throw new Error(`no spot max price for market style ${action.source.style}`);
     return { outcome: 'done', audit: true };
   }
   if (action.kind !== 'swapToOnDemand' && action.kind !== 'swapToSpot') throw new Error(`the market controller does not execute ${action.kind}`);
@@ -131,6 +134,29 @@ async function templateToSpot(groupName: string, spot: TemplateOriginals, token:
     token,
   );
   await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version === '$Latest' ? '$Latest' : String(version)) });
+}
+
+/**
+ * A launch-template group's spot max price: a new version copied from the version in use with
+ * `InstanceMarketOptions.SpotOptions.MaxPrice` set (or removed for ''), and the group pointed at it (a group
+ * following `$Latest` follows it again). New instances launch from it; running ones keep the version and max
+ * price they launched with ("Existing instances continue to run with the configuration that they were
+ * originally launched with", API_UpdateAutoScalingGroup).
+ */
+async function templateMaxPrice(groupName: string, current: TemplateOriginals, maxPrice: string, token: string): Promise<void> {
+  const source = templateOf(current, current.resolvedVersion !== undefined ? String(current.resolvedVersion) : current.version);
+  const { data, versionNumber } = await describeTemplateData(source);
+  const spotOptions = { ...data.InstanceMarketOptions?.SpotOptions };
+  if (maxPrice === '') delete spotOptions.MaxPrice;
+  else spotOptions.MaxPrice = maxPrice;
+  data.InstanceMarketOptions = { ...data.InstanceMarketOptions, MarketType: 'spot', SpotOptions: spotOptions };
+  const version = await createLaunchTemplateVersion(
+    source,
+    data,
+    `spotfarm: spot max price ${maxPrice === '' ? 'removed' : maxPrice}, copy of version ${versionNumber ?? current.version}, for group ${groupName}`,
+    token,
+  );
+  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(current, current.version === '$Latest' ? '$Latest' : String(version)) });
 }
 
 /** Same swap of the same event -> same token, so EC2 returns the version it already made. */

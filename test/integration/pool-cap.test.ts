@@ -1,14 +1,17 @@
 /**
- * Pools, not groups, against moto server through the real SDK: a mixed-instances group's pool priced at
- * on-demand is taken out of the group's launches with the spot max price and brought back, while the other
- * pools, the group's purchase options and its running instances are left alone, and the only mutating call is
- * the one docs/market.md names (UpdateAutoScalingGroup with the policy's SpotMaxPrice).
+ * Pools, not groups, against moto server through the real SDK, per market style that spotfarm steers: a pool
+ * priced at on-demand is taken out of the group's launches with the spot max price and brought back, while the
+ * other pools, the group's purchase options and its running instances are left alone, and the only mutating
+ * calls are the ones docs/market.md names: UpdateAutoScalingGroup with the policy's SpotMaxPrice (mixed
+ * instances); CreateLaunchTemplateVersion with MaxPrice and UpdateAutoScalingGroup (launch template). Launch
+ * configuration groups are not steered per pool (they fall back whole), so they have no case here.
  *
  * moto prices every spot pool alike (0.00001 USD/h), so the pool at on-demand is the one input set by hand:
  * the test reads the farm through spotfarm's own gather (observeFarms + gatherMarket) and marks pool b's ratio
  * 1.0 before each check; everything after that (decision, state protocol, AWS call) is the controller's.
  */
 import { CreateAutoScalingGroupCommand, DescribeAutoScalingGroupsCommand, type AutoScalingGroup } from '@aws-sdk/client-auto-scaling';
+import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
 import { startMoto, type MotoServer } from '../support/moto';
@@ -23,20 +26,21 @@ interface MiddlewareStack {
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const at = (minutes: number) => new Date(T0 + minutes * 60_000);
 
-describe('a pool taken out and brought back with the spot max price (mixed instances, moto)', () => {
+describe('a pool taken out and brought back with the spot max price (moto)', () => {
   let moto: MotoServer;
   let farm: DemoFarm;
   let clients: ReturnType<typeof clientsFor>;
   const sent: string[] = [];
-  let check: (minutes: number, ratioB: number) => Promise<{ outcome: string; action: string; reason: string }>;
+  let checkGroup: (name: string, minutes: number, ratioB: number) => Promise<{ outcome: string; action: string; reason: string }>;
+  const check = (minutes: number, ratioB: number) => checkGroup('pools-spot', minutes, ratioB);
 
-  const group = async (): Promise<AutoScalingGroup> =>
-    (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['pools-spot'] }))).AutoScalingGroups![0]!;
+  const group = async (name = 'pools-spot'): Promise<AutoScalingGroup> =>
+    (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
   const mutations = () => sent.filter((name) => !/^(Describe|Get|List)/.test(name));
 
   beforeAll(async () => {
     moto = await startMoto();
-    farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 0 });
+    farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 4 });
     clients = clientsFor(moto.endpoint);
     await clients.autoscaling.send(
       new CreateAutoScalingGroupCommand({
@@ -80,13 +84,13 @@ describe('a pool taken out and brought back with the spot max price (mixed insta
         { step: 'initialize', name: 'recordCommands' },
       );
     }
-    check = async (minutes, ratioB) => {
+    checkGroup = async (name, minutes, ratioB) => {
       const now = at(minutes);
       const config = getConfig();
       const views = await gatherMarket(await observeFarms(config, now, { farm: farm.farm, ...MARKET_READS }), config, now);
-      const view = views.find((v) => v.input.asgName === 'pools-spot')!;
+      const view = views.find((v) => v.input.asgName === name)!;
       for (const pool of view.input.signals.pools ?? []) pool.ratio = pool.availabilityZone === 'us-east-1b' ? ratioB : 0.1;
-      const result = await checkGroupMarket(view, { config, now, dryRun: false, source: 'price-check', eventId: `tick-${minutes}` });
+      const result = await checkGroupMarket(view, { config, now, dryRun: false, source: 'price-check', eventId: `${name}-tick-${minutes}` });
       return { outcome: result.outcome, action: result.action.kind, reason: result.action.reason };
     };
   });
@@ -96,7 +100,7 @@ describe('a pool taken out and brought back with the spot max price (mixed insta
     await moto?.stop();
   });
 
-  it('caps new launches below the pool at on-demand, then lifts the cap once every pool is calm after the dwell', async () => {
+  it('mixed instances: caps new launches below the pool at on-demand, then lifts the cap once every pool is calm after the dwell', async () => {
     // Prepare
     const before = await group();
     const ids = before.Instances!.map((i) => i.InstanceId).sort();
@@ -132,5 +136,49 @@ describe('a pool taken out and brought back with the spot max price (mixed insta
     expect({ ...lifted.MixedInstancesPolicy!.InstancesDistribution, SpotMaxPrice: undefined }).toEqual({ ...distribution, SpotMaxPrice: undefined });
     expect(lifted.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
     expect(mutations()).toEqual(['UpdateAutoScalingGroupCommand']);
+  });
+
+  it('launch template: the cap is a new template version with MaxPrice, the group follows it, instances stay', async () => {
+    // Prepare: the demo farm's spot group follows $Latest of its spot template.
+    const spot = farm.spotGroup;
+    const before = await group(spot);
+    const ids = before.Instances!.map((i) => i.InstanceId).sort();
+    expect(ids).toHaveLength(4);
+    const latest = async () =>
+      (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: ['$Latest'] })))
+        .LaunchTemplateVersions![0]!;
+    const first = await latest();
+    expect(first.LaunchTemplateData!.InstanceMarketOptions?.MarketType).toBe('spot');
+
+    // Act 1
+    sent.length = 0;
+    await checkGroup(spot, 0, 1);
+    const capped = await checkGroup(spot, 5, 1);
+
+    // Assess 1: a new version, a copy with the max price set; the group still follows $Latest; nothing else moved.
+    expect(capped).toMatchObject({ outcome: 'steered', action: 'setSpotMaxPrice', reason: expect.stringMatching(/new launches capped at \$0.0765\/h/) });
+    const version = await latest();
+    expect(version.VersionNumber).toBe(first.VersionNumber! + 1);
+    expect(version.LaunchTemplateData!.InstanceMarketOptions).toMatchObject({ MarketType: 'spot', SpotOptions: { MaxPrice: '0.0765' } });
+    expect(version.LaunchTemplateData!.ImageId).toBe(first.LaunchTemplateData!.ImageId);
+    expect(version.LaunchTemplateData!.InstanceType).toBe(first.LaunchTemplateData!.InstanceType);
+    const after = await group(spot);
+    expect(after.LaunchTemplate!.Version).toBe(before.LaunchTemplate!.Version);
+    expect(after.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+    expect(mutations()).toEqual(['CreateLaunchTemplateVersionCommand', 'UpdateAutoScalingGroupCommand']);
+
+    // Act 2: calm after the dwell lifts the cap with another version without MaxPrice.
+    sent.length = 0;
+    await checkGroup(spot, 20, 0.5);
+    const lifted = await checkGroup(spot, 40, 0.5);
+
+    // Assess 2
+    expect(lifted).toMatchObject({ outcome: 'steered', reason: expect.stringMatching(/spot max price is removed/) });
+    const back = await latest();
+    expect(back.VersionNumber).toBe(first.VersionNumber! + 2);
+    expect(back.LaunchTemplateData!.InstanceMarketOptions?.MarketType).toBe('spot');
+    expect(back.LaunchTemplateData!.InstanceMarketOptions?.SpotOptions?.MaxPrice).toBeUndefined();
+    expect((await group(spot)).Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+    expect(mutations()).toEqual(['CreateLaunchTemplateVersionCommand', 'UpdateAutoScalingGroupCommand']);
   });
 });

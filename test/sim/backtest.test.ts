@@ -43,11 +43,20 @@ describe('the default scenario with the real handlers', () => {
 });
 
 describe('the calm scenario with the real handlers', () => {
-  it('shows no swap and loses no job', async () => {
-    const result = await runBacktest(scenario('calm-2023'), { policies: ['spotfarm'] });
+  it('shows no swap, loses no job, keeps the p95 wait within acceptableWait at 1.25x the clairvoyant farm or less', async () => {
+    const result = await runBacktest(scenario('calm-2023'), { policies: ['spotfarm', 'clairvoyant'] });
+    const p = result.json.policies;
+    const b = p.spotfarm.cost_breakdown;
+    console.log(
+      `calm-2023 spotfarm: $${p.spotfarm.cost_usd.toFixed(2)} (${(p.spotfarm.cost_usd / p.clairvoyant.cost_usd).toFixed(2)}x clairvoyant), ` +
+        `p95 ${p.spotfarm.wait_p95_s}s, idle ${((100 * b.idle_usd) / p.spotfarm.cost_usd).toFixed(0)}%`,
+    );
     expect(result.json.stats!.spotfarm!.failed_events).toBe(0);
-    expect(result.json.policies.spotfarm.swaps).toBe(0);
-    expect(result.json.policies.spotfarm.jobs_lost).toBe(0);
+    expect(p.spotfarm.swaps).toBe(0);
+    expect(p.spotfarm.jobs_lost).toBe(0);
+    // The default service policy (the scenario sets nothing): the wait it promises, near the reachable bound.
+    expect(p.spotfarm.wait_p95_s!).toBeLessThanOrEqual(600);
+    expect(p.spotfarm.cost_usd).toBeLessThanOrEqual(1.25 * p.clairvoyant.cost_usd);
   }, 120_000);
 });
 

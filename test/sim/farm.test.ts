@@ -244,6 +244,57 @@ describe('Auto Scaling semantics', () => {
     expect(w.completed).toBe(1);
   });
 
+  it('scale-in balances zones before anything else: the fullest zone with an unprotected instance loses one (AWS default termination policy)', async () => {
+    // Prepare: an on-demand instance, a return to spot, three spot instances; zones set by hand so the fullest
+    // zone (us-east-1b, three spot instances) is not the one with the outdated on-demand instance.
+    const w = world(testScenario({ spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.05]] } }));
+    const name = group(w, { spot: false, desired: 1 });
+    await w.runUntil(T0 + 100);
+    const lt = [...w.launchTemplates.values()][0]!;
+    lt.versions.set(2, { data: { ...lt.versions.get(1)!.data, InstanceMarketOptions: { MarketType: 'spot' } }, created: w.now });
+    lt.latestVersion = 2;
+    asg.updateAutoScalingGroup(w, { AutoScalingGroupName: name, LaunchTemplate: { LaunchTemplateId: lt.id, Version: '2' }, DesiredCapacity: 4 });
+    await w.runUntil(T0 + 200);
+    for (const i of alive(w, name)) i.az = i.market === 'on-demand' ? 'us-east-1a' : 'us-east-1b';
+
+    // Act
+    asg.setDesiredCapacity(w, { AutoScalingGroupName: name, DesiredCapacity: 3 });
+    await w.runUntil(T0 + 300);
+
+    // Assess: zone balance comes first, the outdated instance in the other zone stays.
+    const left = alive(w, name);
+    expect(left.map((i) => `${i.az} ${i.market}`).sort()).toEqual(['us-east-1a on-demand', 'us-east-1b spot', 'us-east-1b spot']);
+  });
+
+  it('scale-in skips a zone whose instances are all protected, and protected instances leave as they go idle', async () => {
+    // Prepare: two instances per zone; both in us-east-1a run jobs (protected by the agent), us-east-1b's idle.
+    const w = world(
+      testScenario({ spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.05]] }, jobs: [{ at: 100, runtime: 1000 }, { at: 100, runtime: 2000 }], farm: { slotsPerInstance: 1 } }),
+      'agent',
+    );
+    const name = group(w, { spot: false, desired: 4 });
+    await w.runUntil(T0 + 90);
+    const inA = alive(w, name).filter((i) => i.az === 'us-east-1a');
+    for (const i of alive(w, name)) i.az = inA.includes(i) ? 'us-east-1a' : 'us-east-1b';
+    // The two jobs go to whichever instances pull first: move them so both busy ones are in us-east-1a.
+    await w.runUntil(T0 + 150);
+    const busy = alive(w, name).filter((i) => i.protected);
+    expect(busy).toHaveLength(2);
+    for (const i of alive(w, name)) i.az = busy.includes(i) ? 'us-east-1a' : 'us-east-1b';
+
+    // Act: down to zero while two instances work.
+    asg.setDesiredCapacity(w, { AutoScalingGroupName: name, DesiredCapacity: 0 });
+    await w.runUntil(T0 + 200);
+
+    // Assess: only the unprotected (idle) ones left at once; each busy one leaves when its job ends.
+    expect(alive(w, name).map((i) => i.id).sort()).toEqual(busy.map((i) => i.id).sort());
+    await w.runUntil(T0 + 1200);
+    expect(alive(w, name)).toHaveLength(1);
+    await w.runUntil(T0 + 2200);
+    expect(alive(w, name)).toHaveLength(0);
+    expect(w.completed).toBe(2);
+  });
+
   it('after a return to spot, on-demand instances leave first on scale-in', async () => {
     const w = world(testScenario());
     const name = group(w, { spot: false, desired: 2 });

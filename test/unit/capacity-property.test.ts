@@ -46,6 +46,18 @@ const eventArb: fc.Arbitrary<Event> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('raiseOnDemand' as const), by: fc.integer({ min: 1, max: 3 }) }) },
 );
 
+/** The `service` policy's settings (backlogPerInstance unset: setting it selects `target`). */
+const serviceSettingsArb: fc.Arbitrary<GroupSettings> = fc
+  .record({
+    slotsPerInstance: fc.integer({ min: 1, max: 4 }),
+    secondsPerJob: fc.integer({ min: 60, max: 3600 }),
+    acceptableWait: fc.integer({ min: 60, max: 3600 }),
+    scaleInCooldown: fc.integer({ min: 60, max: 900 }),
+    idleMinutes: fc.integer({ min: 0, max: 20 }),
+    fallbackDelay: fc.integer({ min: 1, max: 900 }),
+  })
+  .map((s) => ({ ...DEFAULT_SETTINGS, ...s, scalingPolicy: 'service' as const, backlogPerInstance: undefined }));
+
 const settingsArb: fc.Arbitrary<GroupSettings> = fc
   .record({
     scalingPolicy: fc.constantFrom('target' as const, 'step' as const),
@@ -104,10 +116,8 @@ function sets(actions: Action[]) {
   return actions.flatMap((a) => (a.kind === 'setDesiredCapacity' ? [a] : []));
 }
 
-describe('capacity decision under random events', () => {
-  it('keeps desired in [min, max], scales in slowly, never oscillates, and acts once per duplicated event', () => {
-    fc.assert(
-      fc.property(fc.array(eventArb, { minLength: 5, maxLength: 80 }), settingsArb, boundsArb, (events, settings, b) => {
+function property(settingsOf: fc.Arbitrary<GroupSettings>) {
+  return fc.property(fc.array(eventArb, { minLength: 5, maxLength: 80 }), settingsOf, boundsArb, (events, settings, b) => {
         const w: World = {
           at: Date.parse('2025-03-01T00:00:00Z') / 1000,
           spot: { name: 'p-spot', min: b.spotMin, max: b.spotMax, desired: b.spotMin, inService: b.spotMin, pending: 0 },
@@ -171,7 +181,16 @@ describe('capacity decision under random events', () => {
             }
             g.desired = action.to;
           }
-          if (paid > 0) {
+          if (paid > 0 && settings.scalingPolicy === 'service') {
+            // Service: running capacity leaves only while nothing grows, never below the work in flight, never
+            // undoing someone else's change within scaleInCooldown, and only down to the most the need was over
+            // the hold-down.
+            expect(sets(decision.actions).every((a) => a.to <= a.from)).toBe(true);
+            const cap = w.spot.max + w.onDemand.max;
+            expect(Math.min(w.spot.desired + w.onDemand.desired, cap)).toBeGreaterThanOrEqual(Math.min(Math.ceil(w.queue.inFlight / settings.slotsPerInstance), cap));
+            expect(decision.figures.total).toBeGreaterThanOrEqual(Math.min(decision.figures.service!.held, cap));
+            expect(w.at - w.lastExternal).toBeGreaterThanOrEqual(settings.scaleInCooldown);
+          } else if (paid > 0) {
             expect(paid).toBeLessThanOrEqual(settings.scaleInStep);
             expect(w.at - w.lastPaidDown).toBeGreaterThanOrEqual(settings.scaleInCooldown);
             expect(w.at - w.lastUp).toBeGreaterThanOrEqual(settings.scaleInCooldown);
@@ -186,8 +205,15 @@ describe('capacity decision under random events', () => {
           expect(sets(duplicate.actions).map((a) => `${a.asgName} ${a.from} -> ${a.to}: ${a.reason}`)).toEqual([]);
           w.state = duplicate.state;
         }
-      }),
-      { numRuns: 1000, seed: Number(process.env.CAPACITY_SEED ?? 20250301) },
-    );
+  });
+}
+
+describe('capacity decision under random events', () => {
+  it('keeps desired in [min, max], scales in slowly, never oscillates, and acts once per duplicated event', () => {
+    fc.assert(property(settingsArb), { numRuns: 1000, seed: Number(process.env.CAPACITY_SEED ?? 20250301) });
+  });
+
+  it('service policy: desired in [min, max], scale-in only what the need left behind, once per duplicated event', () => {
+    fc.assert(property(serviceSettingsArb), { numRuns: 1000, seed: Number(process.env.CAPACITY_SEED ?? 20250301) });
   });
 });

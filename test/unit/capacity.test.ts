@@ -50,7 +50,8 @@ function input(row: Row): CapacityInput {
     spot: row.spot === null ? undefined : (row.spot ?? group('ml-spot', 2)),
     onDemand: row.onDemand === null ? undefined : (row.onDemand ?? group('ml-od', 0)),
     spotMarket: row.spotMarket ?? 'spot',
-    settings: { ...DEFAULT_SETTINGS, ...row.settings },
+    // The tables below the service policy's are the target and step policies' (the service policy has its own).
+    settings: { ...DEFAULT_SETTINGS, scalingPolicy: 'target', ...row.settings },
     state: { ...emptyCapacityState(), ...row.state },
     alarm: row.alarm,
   };
@@ -75,6 +76,139 @@ function check(row: Row) {
   if (row.reason) expect(decision.actions.map((a) => a.reason).join(' | ')).toMatch(row.reason);
   return decision;
 }
+
+const service = { scalingPolicy: 'service' as const, slotsPerInstance: 4, secondsPerJob: 600, acceptableWait: 600 };
+
+describe('service policy: instances for the work in flight and the visible jobs that cannot wait', () => {
+  it.each<Row>([
+    {
+      name: 'lets visible jobs wait when the busy slots start them in time',
+      spot: group('ml-spot', 10),
+      queue: { visible: 20, inFlight: 40 },
+      settings: service,
+      // 40 busy slots finish 40 x (600 - 60) / 600 = 36 jobs within the budget: the 20 visible can wait.
+      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 36 within 540s .*so 10 instance\(s\) of 4 slots/,
+    },
+    {
+      name: 'scales out for the visible jobs that cannot wait',
+      spot: group('ml-spot', 10),
+      queue: { visible: 60, inFlight: 40 },
+      settings: service,
+      // 60 - 36 = 24 cannot wait: (40 + 24) / 4 = 16.
+      spotTo: 16,
+      reason: /scale out at once/,
+    },
+    {
+      name: 'longer jobs let fewer visible jobs wait',
+      spot: group('ml-spot', 10),
+      queue: { visible: 20, inFlight: 40 },
+      settings: { ...service, secondsPerJob: 1200 },
+      // 40 x 540 / 1200 = 18 start in time, 2 cannot wait: ceil((40 + 2) / 4) = 11.
+      spotTo: 11,
+      reason: /start 18 within 540s/,
+    },
+    { name: 'from zero, every visible job needs a slot', spot: group('ml-spot', 0), queue: { visible: 5 }, settings: service, spotTo: 2 },
+    {
+      name: 'keeps capacity through a dip for the hold-down (a boot)',
+      spot: group('ml-spot', 10),
+      queue: { inFlight: 8 },
+      state: { needLog: [{ since: ago(60), need: 10 }] },
+      settings: service,
+      reason: /no change.*10 the most of the last 180s/,
+    },
+    {
+      name: 'scales in after the hold-down, all at once: Auto Scaling removes only unprotected (idle) instances',
+      spot: group('ml-spot', 10),
+      queue: { inFlight: 8 },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }] },
+      settings: service,
+      spotTo: 2,
+      reason: /scale in by 8 \(Auto Scaling removes only unprotected instances/,
+    },
+    {
+      name: 'never below the work in flight',
+      spot: group('ml-spot', 10),
+      queue: { inFlight: 30 },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 8 }] },
+      settings: service,
+      spotTo: 8,
+    },
+    {
+      name: 'a change someone else made holds running capacity for scaleInCooldown',
+      spot: group('ml-spot', 10),
+      queue: { inFlight: 8 },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }], desired: { 'ml-spot': 11 } },
+      settings: service,
+      reason: /hold 8 more: a change someone else made 0s ago holds it for scaleInCooldown/,
+    },
+    {
+      name: 'the on-demand overflow leaves with the spot surplus',
+      spot: group('ml-spot', 10, { max: 10 }),
+      onDemand: group('ml-od', 3),
+      queue: { inFlight: 20 },
+      state: { total: 13, desired: { 'ml-spot': 10, 'ml-od': 3 }, needLog: [{ since: ago(400), need: 13 }, { since: ago(190), need: 5 }] },
+      settings: service,
+      spotTo: 5,
+      onDemandTo: 0,
+    },
+    {
+      name: 'a group with instances booting lets go of its idle ones only (Auto Scaling could pick a booting one)',
+      spot: group('ml-spot', 10, { inService: 8, pending: 2, idle: 3, pendingIds: ['i-a', 'i-b'] }),
+      queue: { inFlight: 8 },
+      state: { needLog: [{ since: ago(300), need: 10 }, { since: ago(190), need: 2 }] },
+      settings: service,
+      spotTo: 7,
+      reason: /scale in by 3 .*hold 5 more: 2 instance\(s\) booting, so only idle ones leave/,
+    },
+    {
+      name: 'keeps one instance while the queue has not been idle for idleMinutes',
+      spot: group('ml-spot', 1),
+      state: { needLog: [{ since: ago(300), need: 0 }] },
+      settings: service,
+      reason: /no change.*keep one/,
+    },
+    {
+      name: 'setting backlogPerInstance selects target tracking on it',
+      spot: group('ml-spot', 2),
+      queue: { visible: 50 },
+      settings: { ...service, backlogPerInstance: 5 },
+      spotTo: 10,
+      reason: /backlog 50 at 5 per instance needs 10/,
+    },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('learns the boot time from instances seen pending, and drops them once in service', () => {
+    // Prepare: i-1 was first seen pending 150 s ago and is in service now; i-2 is new.
+    const first = decideCapacity(
+      input({ name: 'boot', spot: group('ml-spot', 2, { inService: 1, pending: 1, pendingIds: ['i-2'] }), settings: service, state: { pendingSeen: { 'i-1': ago(150) } } }),
+      NOW,
+    );
+    // Act: a second sample of 250 s moves the mean by a fifth of the difference.
+    const second = decideCapacity(
+      input({ name: 'boot', spot: group('ml-spot', 2), settings: service, state: { ...first.state, pendingSeen: { 'i-2': ago(250) } } }),
+      NOW,
+    );
+    // Assess
+    expect(first.state.bootSeconds).toBe(150);
+    expect(first.state.pendingSeen).toEqual({ 'i-2': NOW.toISOString() });
+    expect(second.state.bootSeconds).toBe(170);
+    expect(second.state.pendingSeen).toBeUndefined();
+    expect(second.figures.service).toMatchObject({ bootSeconds: 170, holdDownSeconds: 230 });
+  });
+
+  it('remembers the need only when it changes, and only over the hold-down', () => {
+    // Prepare
+    const row = { name: 'log', spot: group('ml-spot', 10), queue: { inFlight: 8 }, settings: service };
+    // Act
+    const same = decideCapacity(input({ ...row, state: { needLog: [{ since: ago(30), need: 2 }] } }), NOW);
+    const old = decideCapacity(input({ ...row, state: { needLog: [{ since: ago(900), need: 7 }, { since: ago(600), need: 9 }] } }), NOW);
+    // Assess
+    expect(same.state.needLog).toEqual([{ since: ago(30), need: 2 }]);
+    expect(old.state.needLog).toEqual([{ since: ago(600), need: 9 }, { since: NOW.toISOString(), need: 2 }]);
+  });
+});
 
 describe('target policy: total = ceil(backlog / backlogPerInstance)', () => {
   it.each<Row>([
