@@ -5,7 +5,7 @@
 import * as z from 'zod/mini';
 import { ConfigError } from './errors';
 import { formatIssues } from './validation';
-import { applySettings, DEFAULT_SETTINGS, type GroupSettings } from './settings';
+import { parseDefaults, type GroupSettings } from './settings';
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'SILENT';
 
@@ -41,6 +41,8 @@ const EnvSchema = z.strictObject({
   SPOTFARM_QUEUE_SCALER_RATE: z._default(z.string().check(z.regex(RATE)), 'rate(1 minute)'),
   SPOTFARM_DEFAULTS: z._default(z.string(), ''),
   SPOTFARM_RECORD_TTL_DAYS: z._default(z.string().check(z.regex(/^\d+$/)), '14'),
+  // Where the middleware records refused events (src/middleware.ts); set by stack/plugin.cjs in the template.
+  SPOTFARM_FAILURE_QUEUE_URL: z._default(z.string().check(z.regex(/^(https?:\/\/\S+)?$/)), ''),
 });
 
 /**
@@ -60,11 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     throw new ConfigError(`invalid spotfarm configuration: ${formatIssues(parsed.error.issues, '', ours)}`);
   }
   const e = parsed.data;
-  const { settings, problems } = applySettings(
-    DEFAULT_SETTINGS,
-    parseDefaults(e.SPOTFARM_DEFAULTS),
-    (key) => `SPOTFARM_DEFAULTS ${key}`,
-  );
+  const { settings, problems } = parseDefaults(e.SPOTFARM_DEFAULTS, (key) => `SPOTFARM_DEFAULTS ${key}`);
   if (problems.length > 0) throw new ConfigError(`invalid spotfarm configuration: ${problems.join('; ')}`);
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (!region) throw new ConfigError('invalid spotfarm configuration: AWS_REGION is not set');
@@ -80,19 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     defaults: Object.freeze(settings),
     recordTtlDays: Number(e.SPOTFARM_RECORD_TTL_DAYS),
   });
-}
-
-/** `swapRatio=0.9, minDwell=1h` -> {swapRatio: '0.9', minDwell: '1h'}. */
-function parseDefaults(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of text.split(',')) {
-    const trimmed = part.trim();
-    if (trimmed === '') continue;
-    const eq = trimmed.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`invalid spotfarm configuration: SPOTFARM_DEFAULTS entry "${trimmed}": expected name=value`);
-    out[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
-  }
-  return out;
 }
 
 let cached: Readonly<Config> | undefined;

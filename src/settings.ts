@@ -82,46 +82,85 @@ export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
 
 type Parser = (raw: string) => { ok: true; value: unknown } | { ok: false; expected: string };
 
-const positiveNumber: Parser = (raw) => {
-  const value = Number(raw);
-  return raw.trim() !== '' && Number.isFinite(value) && value > 0
-    ? { ok: true, value }
-    : { ok: false, expected: 'a positive number' };
-};
-const nonNegativeNumber: Parser = (raw) => {
-  const value = Number(raw);
-  return raw.trim() !== '' && Number.isFinite(value) && value >= 0
-    ? { ok: true, value }
-    : { ok: false, expected: 'a number >= 0' };
-};
-const positiveInteger: Parser = (raw) => {
-  const value = Number(raw);
-  return /^\d+$/.test(raw.trim()) && value >= 1
-    ? { ok: true, value }
-    : { ok: false, expected: 'a whole number >= 1' };
-};
-const nonNegativeInteger: Parser = (raw) => {
-  const value = Number(raw);
-  return /^\d+$/.test(raw.trim()) ? { ok: true, value } : { ok: false, expected: 'a whole number >= 0' };
-};
-const duration: Parser = (raw) => {
-  const value = parseDuration(raw);
-  return value === undefined ? { ok: false, expected: 'a duration such as 90s, 30m, 2h or 1d' } : { ok: true, value };
-};
+/**
+ * A number as people write one in a tag: plain decimal digits with an optional fraction, at most 16 characters.
+ * No sign, exponent, hex, `Infinity` or blank: `Number()` reads `0x10` as 16 and `1e-300` as a number, and a tag
+ * typed that way is a mistake, not a setting.
+ */
+const DECIMAL = /^\d{1,10}(\.\d{1,6})?$/;
+const WHOLE = /^\d{1,10}$/;
+
+/** The documented range of each numeric setting (docs/market.md, docs/scaling.md show the same table). */
+export type SettingRange =
+  | { kind: 'decimal' | 'whole'; min: number; max: number }
+  | { kind: 'duration'; min: number; max: number };
+
+const decimal = (min: number, max: number): SettingRange => ({ kind: 'decimal', min, max });
+const whole = (min: number, max: number): SettingRange => ({ kind: 'whole', min, max });
+const span = (min: number, max: number): SettingRange => ({ kind: 'duration', min, max });
+const DAY = 86_400;
+
+export const SETTING_RANGES: Readonly<Partial<Record<keyof GroupSettings, SettingRange>>> = Object.freeze({
+  swapRatio: decimal(0.0001, 100),
+  confirmChecks: whole(1, 100),
+  hysteresis: decimal(0, 100),
+  minDwell: span(1, 30 * DAY),
+  capacityFailures: whole(1, 1000),
+  capacityWindow: span(60, DAY),
+  breakerInterruptions: decimal(0.0001, 1000),
+  breakerWindow: span(60, 7 * DAY),
+  revertBatch: whole(1, 1000),
+  backlogPerInstance: decimal(0.01, 1_000_000),
+  slotsPerInstance: whole(1, 1000),
+  secondsPerJob: span(1, 7 * DAY),
+  acceptableWait: span(1, 7 * DAY),
+  scaleOutPercent: decimal(1, 10_000),
+  scaleInStep: whole(1, 10_000),
+  scaleInCooldown: span(0, DAY),
+  idleMinutes: whole(0, 7 * 24 * 60),
+  fallbackDelay: span(0, DAY),
+});
+
+/** `from 0.0001 to 100`, `from 1s to 30d`: the range as the error and the docs say it. */
+export function describeRange(range: SettingRange): string {
+  const show = (n: number) => (range.kind === 'duration' ? formatDuration(n) : String(n));
+  const what = range.kind === 'decimal' ? 'a decimal number' : range.kind === 'whole' ? 'a whole number' : 'a duration (90s, 30m, 2h, 1d)';
+  return `${what} from ${show(range.min)} to ${show(range.max)}`;
+}
+
+const ranged =
+  (range: SettingRange): Parser =>
+  (raw) => {
+    const text = raw.trim();
+    const value =
+      range.kind === 'duration'
+        ? text.length <= 24
+          ? parseDuration(text)
+          : undefined
+        : (range.kind === 'decimal' ? DECIMAL : WHOLE).test(text)
+          ? Number(text)
+          : undefined;
+    return value !== undefined && Number.isFinite(value) && value >= range.min && value <= range.max
+      ? { ok: true, value }
+      : { ok: false, expected: describeRange(range) };
+  };
+
 const oneOf =
   (...values: string[]): Parser =>
   (raw) =>
     values.includes(raw.trim()) ? { ok: true, value: raw.trim() } : { ok: false, expected: `one of ${values.join(', ')}` };
 
+const numeric = (name: keyof GroupSettings): Parser => ranged(SETTING_RANGES[name] as SettingRange);
+
 const PARSERS: Record<keyof GroupSettings, Parser> = {
-  swapRatio: positiveNumber,
-  confirmChecks: positiveInteger,
-  hysteresis: nonNegativeNumber,
-  minDwell: duration,
-  capacityFailures: positiveInteger,
-  capacityWindow: duration,
-  breakerInterruptions: positiveNumber,
-  breakerWindow: duration,
+  swapRatio: numeric('swapRatio'),
+  confirmChecks: numeric('confirmChecks'),
+  hysteresis: numeric('hysteresis'),
+  minDwell: numeric('minDwell'),
+  capacityFailures: numeric('capacityFailures'),
+  capacityWindow: numeric('capacityWindow'),
+  breakerInterruptions: numeric('breakerInterruptions'),
+  breakerWindow: numeric('breakerWindow'),
   rebalance: oneOf('ignore', 'record', 'replace'),
   // `gradual` (replace on-demand instances with spot ones after a return, a bounded number per check) is not built
   // yet; refusing it names the tag, where accepting it would silently do nothing.
@@ -129,17 +168,17 @@ const PARSERS: Record<keyof GroupSettings, Parser> = {
     raw.trim() === 'gradual'
       ? { ok: false, expected: 'none (revert=gradual is not available yet: after a return to spot, on-demand instances leave first on scale-in, by the termination policy)' }
       : oneOf('none')(raw),
-  revertBatch: positiveInteger,
+  revertBatch: numeric('revertBatch'),
   scalingPolicy: oneOf('service', 'target', 'step'),
-  backlogPerInstance: positiveNumber,
-  slotsPerInstance: positiveInteger,
-  secondsPerJob: duration,
-  acceptableWait: duration,
-  scaleOutPercent: positiveNumber,
-  scaleInStep: positiveInteger,
-  scaleInCooldown: duration,
-  idleMinutes: nonNegativeInteger,
-  fallbackDelay: duration,
+  backlogPerInstance: numeric('backlogPerInstance'),
+  slotsPerInstance: numeric('slotsPerInstance'),
+  secondsPerJob: numeric('secondsPerJob'),
+  acceptableWait: numeric('acceptableWait'),
+  scaleOutPercent: numeric('scaleOutPercent'),
+  scaleInStep: numeric('scaleInStep'),
+  scaleInCooldown: numeric('scaleInCooldown'),
+  idleMinutes: numeric('idleMinutes'),
+  fallbackDelay: numeric('fallbackDelay'),
 };
 
 export const SETTING_NAMES = Object.keys(PARSERS) as (keyof GroupSettings)[];
@@ -177,6 +216,30 @@ export function applySettings(
     );
   }
   return { settings, problems };
+}
+
+/**
+ * `swapRatio=0.9, minDwell=1h` (the stack's `defaults` param, SPOTFARM_DEFAULTS) onto DEFAULT_SETTINGS, with every
+ * problem named by `describe` (the stack check names the param, the function names the variable).
+ */
+export function parseDefaults(
+  text: string,
+  describe: (key: string) => string,
+): { settings: GroupSettings; problems: string[] } {
+  const overrides: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const part of text.split(',')) {
+    const trimmed = part.trim();
+    if (trimmed === '') continue;
+    const eq = trimmed.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`${describe(trimmed)}: expected name=value`);
+      continue;
+    }
+    overrides[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
+  }
+  const applied = applySettings(DEFAULT_SETTINGS, overrides, describe);
+  return { settings: applied.settings, problems: [...problems, ...applied.problems] };
 }
 
 /** The opt-in and role read from a group's tags, with its settings. */

@@ -8,7 +8,25 @@
 
 const FARM_MODES = ['adopt', 'create'];
 const MARKET_STYLES = ['launch-template', 'launch-configuration', 'mixed-instances'];
-const RATE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/;
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'];
+/**
+ * EventBridge schedule expressions: `rate(1 minute)`, `rate(5 minutes)` (the unit singular for 1, plural above, as
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html says), or a six-field
+ * `cron(...)`. The same shape the framework's own schema checks, so a bad rate is named here first.
+ */
+const RATE = /^rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9]\d+) (?:minutes|hours|days))\)$/;
+const CRON = /^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/;
+/** SQS names: letters, digits, '-' and '_', at most 80 characters including a FIFO queue's `.fifo` suffix. */
+const QUEUE_NAME = /^(?=.{1,80}$)[A-Za-z0-9_-]+(\.fifo)?$/;
+
+/**
+ * The settings grammar of the functions themselves (src/settings.ts), loaded through tsx (a dev dependency, like
+ * the framework): one parser, so `defaults` fails here exactly when it would fail every invocation after a deploy.
+ */
+function settingsModule() {
+  const tsx = require('tsx/cjs/api');
+  return tsx.require('../src/settings.ts', __filename);
+}
 // What user data puts between single quotes: a quote or a line break would end the shell string early.
 const SHELL_SAFE = /^[^'\n\r]*$/;
 
@@ -41,22 +59,27 @@ function validateParams(raw) {
   };
 
   oneOf('farmMode', FARM_MODES);
+  oneOf('logLevel', LOG_LEVELS);
+  const { problems: defaultsProblems } = settingsModule().parseDefaults(p.defaults ?? '', (key) => key);
+  if (defaultsProblems.length > 0) bad('defaults', defaultsProblems.join('; '));
   oneOf('marketStyle', MARKET_STYLES);
   oneOf('dryRun', ['true', 'false']);
   oneOf('capacityRebalance', ['true', 'false']);
   if (!/^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/.test(p.farm)) {
     bad('farm', "expected '*' or a name of letters, digits, '.', '_' and '-' (at most 64)");
   }
-  for (const name of ['priceCheckRate', 'queueScalerRate']) {
-    if (!RATE.test(p[name])) bad(name, 'expected rate(N minutes|hours|days) or cron(...)');
+  for (const name of ['priceCheckRate', 'queueScalerRate', 'interruptionSweepRate']) {
+    if (!RATE.test(p[name]) && !CRON.test(p[name])) {
+      bad(name, 'expected rate(1 minute), rate(N minutes|hours|days) with N >= 2, or cron(six fields)');
+    }
   }
   if (!isInt(p.recordTtlDays, 1, 3650)) bad('recordTtlDays', 'expected whole days from 1 to 3650');
   if (p.alertEmail !== '' && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail)) {
     bad('alertEmail', 'expected an email address, or empty for no subscription');
   }
   if (!/^[\w+=,.@-]{1,64}$/.test(p.workerRoleName)) bad('workerRoleName', 'expected an IAM role name (at most 64 characters)');
-  if (p.queueName !== '*' && !/^[A-Za-z0-9_-]{1,80}$/.test(p.queueName)) {
-    bad('queueName', "expected an SQS queue name (letters, digits, '-', '_', at most 80), or '*' when adopting");
+  if (p.queueName !== '*' && !QUEUE_NAME.test(p.queueName)) {
+    bad('queueName', "expected an SQS queue name (letters, digits, '-', '_', a FIFO queue's .fifo suffix, at most 80), or '*' when adopting");
   }
 
   // The rest describes the farm the stack creates; when adopting, the user's own groups carry it.
@@ -64,6 +87,10 @@ function validateParams(raw) {
 
   if (p.farm === '*') bad('farm', "a new farm needs a name: '*' only makes sense when adopting every tagged farm");
   if (p.queueName === '*') bad('queueName', 'a new farm needs a queue name, not a wildcard');
+  // The dead-letter queue of a FIFO queue is FIFO too, named <name>-dlq.fifo: it must fit in 80 characters.
+  else if (p.queueName.endsWith('.fifo') && p.queueName.length + 4 > 80) {
+    bad('queueName', 'at most 76 characters for a new FIFO farm queue: its dead-letter queue adds "-dlq"');
+  }
   const subnets = list(p.subnets);
   if (subnets.length === 0) {
     bad('subnets', 'empty subnet list: a new farm needs at least one subnet id (comma-separated)');
@@ -135,4 +162,19 @@ function s3Bundle(workerBundle) {
   return match ? { bucket: match[1], key: match[2] } : undefined;
 }
 
-module.exports = { validateParams, list, s3Bundle, FARM_MODES, MARKET_STYLES };
+/** The names validateParams checks: every param serverless.yml declares (test/stack/params.test.ts holds it to that). */
+const PARAM_NAMES = [
+  'farm', 'dryRun', 'logLevel', 'priceCheckRate', 'queueScalerRate', 'interruptionSweepRate', 'defaults', 'recordTtlDays',
+  'farmMode', 'marketStyle', 'subnets', 'securityGroups', 'instanceTypes', 'imageId', 'minSize', 'maxSize',
+  'onDemandMaxSize', 'spotMaxPrice', 'capacityRebalance', 'queueName', 'visibilityTimeout', 'maxReceiveCount',
+  'backlogHigh', 'backlogLow', 'workerCommand', 'workerSlots', 'workerBundle', 'spotfarmGit', 'spotfarmRef',
+  'alertEmail', 'workerRoleName',
+];
+
+/** A FIFO queue's dead-letter queue must be FIFO too: `jobs.fifo` -> `jobs-dlq.fifo`, `jobs` -> `jobs-dlq`. */
+function deadLetterQueueName(queueName) {
+  const name = String(queueName ?? '').trim();
+  return name.endsWith('.fifo') ? `${name.slice(0, -'.fifo'.length)}-dlq.fifo` : `${name}-dlq`;
+}
+
+module.exports = { validateParams, list, s3Bundle, deadLetterQueueName, PARAM_NAMES, FARM_MODES, MARKET_STYLES, LOG_LEVELS };

@@ -9,8 +9,11 @@
  * - Gives every EventBridge rule target (schedules, event patterns) a retry policy and the failure queue as its
  *   dead-letter queue: an event EventBridge cannot deliver to Lambda (throttling, a deleted function) leaves a
  *   trace too.
+ * - Points SPOTFARM_FAILURE_QUEUE_URL at the failure queue, where the functions record a malformed or misrouted
+ *   EventBridge event themselves instead of failing it through two pointless async retries (src/middleware.ts).
  * - Points SPOTFARM_TOPIC_ARN at the alert topic in the packaged template only: serverless.yml keeps it a
  *   plain empty string, so `serverless invoke local` resolves it without a deployed stack (no notifications).
+ * - Makes the farm's queues FIFO when queueName ends in .fifo.
  * - Lets the worker role read the agent bundle when workerBundle is an s3:// URL (only that object).
  */
 'use strict';
@@ -23,6 +26,17 @@ const TOPIC = 'AlertTopic';
 class SpotfarmStackPlugin {
   constructor(serverless) {
     this.serverless = serverless;
+    // The framework checks its own config schema (service.validate) before any hook runs, so a bad rate would be
+    // reported as "functions.price-check.events.0.schedule". Checking the params first names the param instead.
+    const service = serverless.service;
+    if (service && typeof service.validate === 'function' && !service.spotfarmParamsFirst) {
+      const frameworkValidate = service.validate.bind(service);
+      service.spotfarmParamsFirst = true;
+      service.validate = async (...args) => {
+        this.checkParams();
+        return frameworkValidate(...args);
+      };
+    }
     this.hooks = {
       initialize: () => this.initialize(),
       'after:aws:package:finalize:mergeCustomProviderResources': () => this.finishTemplate(),
@@ -37,7 +51,9 @@ class SpotfarmStackPlugin {
     return custom;
   }
 
-  initialize() {
+  /** Throws the framework's error listing every invalid param; once per command. */
+  checkParams() {
+    if (this.paramsChecked) return;
     const custom = this.settings();
     const problems = validateParams(custom.params);
     if (problems.length > 0) {
@@ -46,6 +62,12 @@ class SpotfarmStackPlugin {
           problems.join('\n  '),
       );
     }
+    this.paramsChecked = true;
+  }
+
+  initialize() {
+    const custom = this.settings();
+    this.checkParams();
     const async = custom.async ?? {};
     // One object for all functions: the framework adds one sqs:SendMessage statement per distinct object.
     const onFailure = { type: 'sqs', arn: { 'Fn::GetAtt': [FAILURE_QUEUE, 'Arn'] } };
@@ -63,11 +85,22 @@ class SpotfarmStackPlugin {
     const resources = template.Resources;
     const ruleRetry = custom.ruleRetry ?? {};
 
+    // A FIFO work queue (queueName ends in .fifo) and its dead-letter queue, which SQS requires to be FIFO too
+    // (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html). Set
+    // here at package time, where the name is known, rather than by a template condition that cfn-lint evaluates both ways.
+    if (String(custom.queueIsFifo) === 'true') {
+      for (const id of ['WorkQueue', 'WorkQueueDeadLetters']) {
+        if (resources[id]) resources[id].Properties.FifoQueue = true;
+      }
+    }
+
     const rules = [];
     for (const [id, resource] of Object.entries(resources)) {
       if (resource.Type === 'AWS::Lambda::Function') {
         const variables = ((resource.Properties.Environment ??= {}).Variables ??= {});
         if (resources[TOPIC]) variables.SPOTFARM_TOPIC_ARN = { Ref: TOPIC };
+        // The middleware records refused events there itself (no retries): the queue's URL is its Ref.
+        if (resources[FAILURE_QUEUE]) variables.SPOTFARM_FAILURE_QUEUE_URL = { Ref: FAILURE_QUEUE };
       }
       if (resource.Type === 'AWS::Events::Rule') {
         rules.push(id);

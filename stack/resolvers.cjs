@@ -5,7 +5,7 @@
  */
 'use strict';
 
-const { list } = require('./params.cjs');
+const { list, deadLetterQueueName } = require('./params.cjs');
 
 async function instanceTypes(resolveVariable) {
   return list(await resolveVariable('param:instanceTypes'));
@@ -28,6 +28,14 @@ module.exports = {
     const service = await resolveVariable('self:service');
     const stage = await resolveVariable('sls:stage');
     return `${service}-${stage}-jobs`;
+  },
+  /** The work queue's dead-letter queue: `<name>-dlq`, or `<name>-dlq.fifo` for a FIFO queue. */
+  async deadLetterQueueName(context) {
+    return deadLetterQueueName(await module.exports.queueName(context));
+  },
+  /** 'true' for a FIFO work queue (its name ends in .fifo), else 'false'. */
+  async queueIsFifo(context) {
+    return String((await module.exports.queueName(context)).endsWith('.fifo'));
   },
   /** The first of instanceTypes: the type of the launch templates and launch configurations. */
   async firstInstanceType({ resolveVariable }) {

@@ -1,5 +1,8 @@
-/** SQS: the farm queue's depth. The only module that talks to SQS (the worker agent has its own client). */
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+/**
+ * SQS: the farm queue's depth, and refused events recorded on the failure queue. The only module that talks to SQS
+ * (the worker agent has its own client).
+ */
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AwsCallError, aws, SpotfarmError } from '../errors';
 import type { QueueDepth } from '../model';
 
@@ -92,4 +95,9 @@ function notFound(error: unknown, queue: string): QueueNotFoundError | undefined
     return new QueueNotFoundError(`queue ${queue} does not exist`, { cause: error });
   }
   return undefined;
+}
+
+/** Sends one message (a refused event's record) to a queue by URL. */
+export async function sendMessage(queueUrl: string, body: string, client: SQSClient = sqsClient): Promise<void> {
+  await aws(`recording on queue ${queueNameOf(queueUrl)}`, () => client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })));
 }

@@ -97,7 +97,7 @@ describe('plan against moto server', () => {
   it('skips a group with a malformed setting, naming group, tag and value, and never lists untagged groups', async () => {
     const plan = await handler({}, lambdaContext('plan'));
     expect(plan.skippedGroups).toEqual([
-      { groupName: 'other-broken', error: expect.stringMatching(/group other-broken: tag spotfarm:swapRatio=cheap: expected a positive number/) },
+      { groupName: 'other-broken', error: expect.stringMatching(/group other-broken: tag spotfarm:swapRatio=cheap: expected a decimal number from 0.0001 to 100/) },
     ]);
     const names = plan.farms.flatMap((f) => f.groups.map((g) => g.name));
     expect(names).not.toContain('untagged');

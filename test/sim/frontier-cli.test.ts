@@ -18,7 +18,7 @@ function capture() {
 
 describe('spotfarm backtest --sweep', () => {
   it.each([
-    [['--sweep', 'acceptableWait=2m,fast'], '--sweep acceptableWait=fast: expected a duration such as 90s, 30m, 2h or 1d'],
+    [['--sweep', 'acceptableWait=2m,fast'], '--sweep acceptableWait=fast: expected a duration (90s, 30m, 2h, 1d) from 1s to 7d'],
     [['--sweep', 'patience=2m'], '--sweep: unknown setting "patience" (known: swapRatio, '],
     [['--sweep', 'acceptableWait'], '--sweep acceptableWait: expected SETTING=V1,V2,...'],
     [['--sweep', 'slotsPerInstance=2,4'], '--sweep slotsPerInstance: cannot be swept'],

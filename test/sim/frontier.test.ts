@@ -39,9 +39,9 @@ describe('parseSweep', () => {
     ['slotsPerInstance=2,4', "--sweep slotsPerInstance: cannot be swept, it is the farm's (farm.slots_per_instance in the scenario)"],
     ['acceptableWait=2m,,5m', '--sweep acceptableWait: expected a comma-separated list of values, with none empty'],
     ['acceptableWait=', '--sweep acceptableWait: expected a comma-separated list of values, with none empty'],
-    ['acceptableWait=2m,fast', '--sweep acceptableWait=fast: expected a duration such as 90s, 30m, 2h or 1d'],
-    ['swapRatio=0.9,-1', '--sweep swapRatio=-1: expected a positive number'],
-    ['scaleInStep=1,2.5', '--sweep scaleInStep=2.5: expected a whole number >= 1'],
+    ['acceptableWait=2m,fast', '--sweep acceptableWait=fast: expected a duration (90s, 30m, 2h, 1d) from 1s to 7d'],
+    ['swapRatio=0.9,-1', '--sweep swapRatio=-1: expected a decimal number from 0.0001 to 100'],
+    ['scaleInStep=1,2.5', '--sweep scaleInStep=2.5: expected a whole number from 1 to 10000'],
     ['rebalance=record,always', '--sweep rebalance=always: expected one of ignore, record, replace'],
     ['acceptableWait=10m,600s', '--sweep acceptableWait: 600s is the same value as 10m'],
   ])('refuses %s, naming the setting or the value', (arg, message) => {

@@ -78,7 +78,7 @@ describe('scenario loading', () => {
     ['an unknown instance type', VALID.replace('[c3.xlarge]', '[c3.xlargee]'), 'instance_types[0]: unknown instance type "c3.xlargee"'],
     ['a missing file', VALID.replace('lcg-2005-24h-96h.csv.gz', 'nope.csv.gz'), 'workload.trace: file not found: scenarios/data/nope.csv.gz'],
     ['an unknown spotfarm setting', `${VALID}spotfarm: {swapRatoi: 0.9}\n`, 'spotfarm.swapRatoi: unknown setting'],
-    ['a malformed spotfarm setting', `${VALID}spotfarm: {swapRatio: high}\n`, 'spotfarm.swapRatio: expected a positive number (got "high")'],
+    ['a malformed spotfarm setting', `${VALID}spotfarm: {swapRatio: high}\n`, 'spotfarm.swapRatio: expected a decimal number from 0.0001 to 100 (got "high")'],
     ['a storm in an AZ the scenario does not have', `${VALID}interruptions: {storms: [{at: 1h, availability_zone: us-east-1e, instance_type: c3.xlarge, fraction: 0.5, unavailable_for: 1h}]}\n`, 'interruptions.storms[0].availability_zone: "us-east-1e" is not in availability_zones'],
     ['no prices for a pool', VALID.replace('us-east-1b]', 'us-east-1c]'), 'prices.spot: no prices for c3.xlarge in us-east-1c'],
     ['a window outside the trace', VALID.replace('from: 24h', 'from: 400h'), 'workload: no job of the trace falls in the scenario window (check from and duration)'],

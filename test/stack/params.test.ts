@@ -3,15 +3,21 @@
  * and the real CLI: `serverless package` stops with that message before building anything.
  */
 import { describe, expect, it } from 'vitest';
-import { validateParams } from '../../stack/params.cjs';
-import { serverless } from '../support/serverless';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { PARAM_NAMES, validateParams } from '../../stack/params.cjs';
+import { cfnLint, packageStack, ROOT, serverless } from '../support/serverless';
 
 /** The defaults of serverless.yml for a stage, as custom.spotfarm.params resolves them. */
 const ADOPT = {
   farm: '*',
   dryRun: 'false',
+  logLevel: 'INFO',
   priceCheckRate: 'rate(5 minutes)',
   queueScalerRate: 'rate(1 minute)',
+  interruptionSweepRate: 'rate(1 minute)',
+  defaults: '',
   recordTtlDays: '14',
   farmMode: 'adopt',
   marketStyle: 'launch-template',
@@ -55,6 +61,11 @@ describe('validateParams', () => {
     ['a new farm, mixed instances', { ...CREATE, marketStyle: 'mixed-instances', instanceTypes: 'c5.large, m5.large' }],
     ['a new farm with an S3 bundle and no git', { ...CREATE, spotfarmGit: '', workerBundle: 's3://b/k.cjs' }],
     ['adopting with a bad-for-create but unused subnet list', { ...ADOPT, subnets: 'nonsense' }],
+    ['adopting a FIFO queue', { ...ADOPT, queueName: 'jobs.fifo' }],
+    ['a new farm on a FIFO queue', { ...CREATE, queueName: 'jobs.fifo' }],
+    ['farm defaults the functions accept', { ...ADOPT, defaults: 'swapRatio=0.9, minDwell=1h,backlogPerInstance=2.5' }],
+    ['cron schedules and hourly rates', { ...ADOPT, priceCheckRate: 'cron(0/5 * * * ? *)', queueScalerRate: 'rate(1 hour)', interruptionSweepRate: 'rate(2 minutes)' }],
+    ['every log level', { ...ADOPT, logLevel: 'SILENT' }],
   ])('accepts %s', (_, params) => {
     expect(validateParams(params)).toEqual([]);
   });
@@ -85,6 +96,18 @@ describe('validateParams', () => {
     ['priceCheckRate', { ...ADOPT, priceCheckRate: 'every 5 minutes' }, 'expected rate('],
     ['queueName', { ...CREATE, queueName: '*' }, 'needs a queue name'],
     ['workerRoleName', { ...ADOPT, workerRoleName: 'arn:aws:iam::1:role/x' }, 'expected an IAM role name'],
+    // Fail on 369a3a0 (not checked at all, or checked only by the framework's schema under a function's name):
+    ['defaults', { ...ADOPT, defaults: 'swapRatio=cheap' }, 'swapRatio=cheap: expected a decimal number from 0.0001 to 100'],
+    ['defaults', { ...ADOPT, defaults: 'swapratio=0.9' }, 'unknown setting swapratio=0.9'],
+    ['defaults', { ...ADOPT, defaults: 'minDwell' }, 'minDwell: expected name=value'],
+    ['defaults', { ...ADOPT, defaults: 'swapRatio=0x10' }, 'swapRatio=0x10: expected a decimal number'],
+    ['logLevel', { ...ADOPT, logLevel: 'VERBOSE' }, 'expected one of DEBUG, INFO, WARN, ERROR, SILENT'],
+    ['priceCheckRate', { ...ADOPT, priceCheckRate: 'rate(1 minutes)' }, 'expected rate(1 minute)'],
+    ['queueScalerRate', { ...ADOPT, queueScalerRate: 'rate(0 minutes)' }, 'expected rate(1 minute)'],
+    ['interruptionSweepRate', { ...ADOPT, interruptionSweepRate: 'every minute' }, 'expected rate(1 minute)'],
+    ['priceCheckRate', { ...ADOPT, priceCheckRate: 'cron(* * * *)' }, 'cron(six fields)'],
+    ['queueName', { ...ADOPT, queueName: 'jobs.fifo.old' }, 'expected an SQS queue name'],
+    ['queueName', { ...CREATE, queueName: `${'q'.repeat(73)}.fifo` }, 'at most 76 characters for a new FIFO farm queue'],
   ])('rejects %s: %s', (param, params, why) => {
     // Act
     const problems = validateParams(params);
@@ -102,6 +125,19 @@ describe('validateParams', () => {
   });
 });
 
+describe('every param is checked', () => {
+  it('validateParams knows exactly the params serverless.yml declares', () => {
+    // Prepare
+    const declared = Object.keys((parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { params: { default: object } }).params.default);
+    const passed = Object.keys(
+      (parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as { custom: { spotfarm: { params: object } } }).custom.spotfarm.params,
+    );
+    // Assess: each declared param reaches the check, and the check has a rule for each
+    expect([...declared].sort()).toEqual([...PARAM_NAMES].sort());
+    expect([...passed].sort()).toEqual([...PARAM_NAMES].sort());
+  });
+});
+
 describe('serverless package with a bad param', () => {
   const failure = (params: string[]) =>
     serverless(['package', '--stage', 'test', '--package', '/tmp/spotfarm-never-written', ...params.map((p) => `--param=${p}`)]).then(
@@ -115,6 +151,26 @@ describe('serverless package with a bad param', () => {
     // Assess
     expect(output).toMatch(/^exit 1: /);
     expect(output).toContain('param "subnets" (""): empty subnet list');
+  });
+
+  // Fails on 369a3a0: the framework's schema failed first, naming functions.price-check.events.0.schedule.
+  it('names a bad rate by its param, before the framework schema names a function', async () => {
+    // Act
+    const output = await failure(['priceCheckRate=every 5 minutes']);
+    // Assess
+    expect(output).toMatch(/^exit 1: /);
+    expect(output).toContain('param "priceCheckRate" ("every 5 minutes"): expected rate(1 minute)');
+    expect(output).not.toContain('functions.price-check');
+  });
+
+  // Fails on 369a3a0: `defaults` and `logLevel` were not checked, so the stack packaged and every invocation failed.
+  it('fails on bad farm defaults and a bad log level, naming the params', async () => {
+    // Act
+    const output = await failure(['defaults=swapRatio=cheap', 'logLevel=chatty']);
+    // Assess
+    expect(output).toContain('2 params are invalid');
+    expect(output).toContain('param "defaults" ("swapRatio=cheap"): swapRatio=cheap: expected a decimal number from 0.0001 to 100');
+    expect(output).toContain('param "logLevel" ("chatty"): unknown value; expected one of DEBUG, INFO, WARN, ERROR, SILENT');
   });
 
   it('fails on max < min and an unknown market style together', async () => {
@@ -156,5 +212,25 @@ describe('stages', () => {
     // Assess
     expect(prod.custom.spotfarm.params.maxSize).toBe('8');
     expect(prod.custom.spotfarm.params.onDemandMaxSize).toBe('8');
+  });
+});
+
+// Fails on 369a3a0: queueName=jobs.fifo was refused.
+describe('a new farm on a FIFO queue', () => {
+  it('packages FIFO work and dead-letter queues', async () => {
+    // Act
+    const packaged = await packageStack([
+      'farmMode=create', 'farm=ml', 'subnets=subnet-0123456789abcdef0', 'workerCommand=run', 'spotfarmGit=https://x/y.git', 'queueName=jobs.fifo',
+    ]);
+    const { template } = packaged;
+    // Assess
+    expect(template.Resources.WorkQueue?.Properties).toMatchObject({ QueueName: 'jobs.fifo', FifoQueue: true });
+    expect(template.Resources.WorkQueueDeadLetters?.Properties).toMatchObject({ QueueName: 'jobs-dlq.fifo', FifoQueue: true });
+    // ... and every function knows where to record refused events
+    for (const resource of Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
+      expect((resource.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.SPOTFARM_FAILURE_QUEUE_URL).toEqual({ Ref: 'FailureQueue' });
+    }
+    const cfnLintFindings = await cfnLint(packaged.templatePath);
+    expect(cfnLintFindings.map((f) => `${f.Level} ${f.Rule.Id}: ${f.Message}`)).toEqual([]);
   });
 });

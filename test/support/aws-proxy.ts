@@ -23,9 +23,10 @@
  * The service of a request is read from its SigV4 credential scope (`Credential=AKID/date/region/SERVICE/...`),
  * which is also how moto routes it; the operation from `X-Amz-Target` (JSON protocols) or `Action=` (query).
  *
- * SQS: the SDK sends a call to the host of its QueueUrl (useQueueUrlAsEndpoint), not to AWS_ENDPOINT_URL, so a
- * queue created through moto directly has a URL that bypasses the proxy. Create queues through the proxy, or
- * rewrite the URL: `queueUrl.replace(moto.endpoint, proxy.endpoint)`.
+ * SQS: the SDK sends a call to the host of its QueueUrl (useQueueUrlAsEndpoint), not to AWS_ENDPOINT_URL. The
+ * proxy forwards the caller's Host header, so queue URLs moto hands out through it (GetQueueUrl, CreateQueue)
+ * name the proxy; a URL obtained from moto directly bypasses it: rewrite it with
+ * `queueUrl.replace(moto.endpoint, proxy.endpoint)`.
  */
 import { request as httpRequest, createServer, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -207,7 +208,8 @@ export function createAwsProxy(options: AwsProxyOptions): AwsProxy {
 
   function forward(req: IncomingMessage, body: Buffer): Promise<Reply> {
     return new Promise((resolveReply, reject) => {
-      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
+      // The caller's Host stays: moto builds SQS queue URLs from it, so URLs it hands out point at the proxy too.
+      const headers = { ...req.headers, 'content-length': String(body.length) };
       delete headers.connection;
       delete headers['transfer-encoding'];
       const upstream = httpRequest(

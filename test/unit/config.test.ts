@@ -33,8 +33,8 @@ describe('loadConfig', () => {
     { env: { SPOTFARM_DRYRUN: 'true' }, message: /unknown field SPOTFARM_DRYRUN/ },
     { env: { SPOTFARM_LOG_LEVEL: 'LOUD' }, message: /SPOTFARM_LOG_LEVEL: expected one of DEBUG, INFO, WARN, ERROR, SILENT/ },
     { env: { SPOTFARM_PRICE_CHECK_RATE: 'every 5 minutes' }, message: /SPOTFARM_PRICE_CHECK_RATE/ },
-    { env: { SPOTFARM_DEFAULTS: 'swapRatio=high' }, message: /SPOTFARM_DEFAULTS swapRatio=high: expected a positive number/ },
-    { env: { SPOTFARM_DEFAULTS: 'swapRatio' }, message: /SPOTFARM_DEFAULTS entry "swapRatio": expected name=value/ },
+    { env: { SPOTFARM_DEFAULTS: 'swapRatio=high' }, message: /SPOTFARM_DEFAULTS swapRatio=high: expected a decimal number from 0.0001 to 100/ },
+    { env: { SPOTFARM_DEFAULTS: 'swapRatio' }, message: /SPOTFARM_DEFAULTS swapRatio: expected name=value/ },
     { env: { AWS_REGION: '' }, message: /AWS_REGION is not set/ },
   ])('rejects $env with a message naming the variable', ({ env, message }) => {
     expect(() => loadConfig({ ...base, ...env })).toThrow(ConfigError);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GroupConfigError } from '../../src/errors';
-import { DEFAULT_SETTINGS, effectiveBacklogPerInstance, readGroupTags } from '../../src/settings';
+import { DEFAULT_SETTINGS, effectiveBacklogPerInstance, readGroupTags, SETTING_NAMES, SETTING_RANGES } from '../../src/settings';
 
 const farmTags = { 'spotfarm:farm': 'ml' };
 
@@ -27,10 +27,10 @@ describe('readGroupTags', () => {
   });
 
   it.each([
-    { tag: 'spotfarm:swapRatio', value: 'cheap', message: /group ml-spot: tag spotfarm:swapRatio=cheap: expected a positive number/ },
-    { tag: 'spotfarm:swapRatio', value: '-1', message: /spotfarm:swapRatio=-1: expected a positive number/ },
-    { tag: 'spotfarm:confirmChecks', value: '1.5', message: /spotfarm:confirmChecks=1.5: expected a whole number >= 1/ },
-    { tag: 'spotfarm:minDwell', value: '30', message: /spotfarm:minDwell=30: expected a duration such as 90s, 30m, 2h or 1d/ },
+    { tag: 'spotfarm:swapRatio', value: 'cheap', message: /group ml-spot: tag spotfarm:swapRatio=cheap: expected a decimal number from 0.0001 to 100/ },
+    { tag: 'spotfarm:swapRatio', value: '-1', message: /spotfarm:swapRatio=-1: expected a decimal number from 0.0001 to 100/ },
+    { tag: 'spotfarm:confirmChecks', value: '1.5', message: /spotfarm:confirmChecks=1.5: expected a whole number from 1 to 100/ },
+    { tag: 'spotfarm:minDwell', value: '30', message: /spotfarm:minDwell=30: expected a duration \(90s, 30m, 2h, 1d\) from 1s to 30d/ },
     { tag: 'spotfarm:rebalance', value: 'always', message: /spotfarm:rebalance=always: expected one of ignore, record, replace/ },
     { tag: 'spotfarm:swapratio', value: '0.9', message: /unknown setting tag spotfarm:swapratio=0.9 \(known: swapRatio,/ },
     { tag: 'spotfarm:role', value: 'cheap', message: /tag spotfarm:role=cheap: expected spot or on-demand/ },
@@ -39,6 +39,59 @@ describe('readGroupTags', () => {
     const read = () => readGroupTags('ml-spot', { ...farmTags, [tag]: value }, DEFAULT_SETTINGS);
     expect(read).toThrow(GroupConfigError);
     expect(read).toThrow(message);
+  });
+
+  // Fails on 369a3a0: Number() read 0x10 as 16, 1e-300 and 1e3 as numbers, and nothing bounded a magnitude.
+  it.each([
+    { tag: 'swapRatio', value: '0x10', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'swapRatio', value: '1e3', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'swapRatio', value: 'Infinity', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'swapRatio', value: '.5', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'swapRatio', value: '+0.5', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'swapRatio', value: '101', range: 'a decimal number from 0.0001 to 100' },
+    { tag: 'backlogPerInstance', value: '1e-300', range: 'a decimal number from 0.01 to 1000000' },
+    { tag: 'backlogPerInstance', value: '0.001', range: 'a decimal number from 0.01 to 1000000' },
+    { tag: 'breakerInterruptions', value: '0', range: 'a decimal number from 0.0001 to 1000' },
+    { tag: 'scaleOutPercent', value: '0.5', range: 'a decimal number from 1 to 10000' },
+    { tag: 'confirmChecks', value: '0x2', range: 'a whole number from 1 to 100' },
+    { tag: 'confirmChecks', value: '1000', range: 'a whole number from 1 to 100' },
+    { tag: 'idleMinutes', value: '99999999', range: 'a whole number from 0 to 10080' },
+    { tag: 'minDwell', value: '99999d', range: 'a duration (90s, 30m, 2h, 1d) from 1s to 30d' },
+    { tag: 'minDwell', value: '0s', range: 'a duration (90s, 30m, 2h, 1d) from 1s to 30d' },
+    { tag: 'scaleInCooldown', value: '2d', range: 'a duration (90s, 30m, 2h, 1d) from 0s to 1d' },
+  ])('refuses spotfarm:$tag=$value, saying the range', ({ tag, value, range }) => {
+    // Act
+    const read = () => readGroupTags('ml-spot', { ...farmTags, [`spotfarm:${tag}`]: value }, DEFAULT_SETTINGS);
+    // Assess
+    expect(read).toThrow(GroupConfigError);
+    expect(read).toThrow(`tag spotfarm:${tag}=${value}: expected ${range}`);
+  });
+
+  it.each([
+    { tag: 'swapRatio', value: '0.0001', expected: 0.0001 },
+    { tag: 'swapRatio', value: '100', expected: 100 },
+    { tag: 'hysteresis', value: '0', expected: 0 },
+    { tag: 'minDwell', value: '1s', expected: 1 },
+    { tag: 'minDwell', value: '30d', expected: 30 * 86_400 },
+    { tag: 'backlogPerInstance', value: ' 2.5 ', expected: 2.5 },
+  ])('accepts the edges: spotfarm:$tag=$value', ({ tag, value, expected }) => {
+    // Act
+    // (hysteresis 0, so the smallest swapRatio is not refused for leaving no room to return)
+    const tags = { ...farmTags, 'spotfarm:hysteresis': '0', [`spotfarm:${tag}`]: value };
+    const { settings } = readGroupTags('ml-spot', tags, DEFAULT_SETTINGS);
+    // Assess
+    expect(settings[tag as keyof typeof settings]).toBe(expected);
+  });
+
+  it('has a documented range for every numeric setting', () => {
+    // Assess: every setting whose default is a number (or unset backlogPerInstance) has a range, and its default is in it
+    for (const name of SETTING_NAMES) {
+      const fallback = DEFAULT_SETTINGS[name];
+      if (typeof fallback === 'string') continue;
+      const range = SETTING_RANGES[name];
+      expect(range, name).toBeDefined();
+      if (typeof fallback === 'number') expect(fallback >= range!.min && fallback <= range!.max, name).toBe(true);
+    }
   });
 
   it('reads farm, role (spot by default) and queue, and leaves other tags alone', () => {
