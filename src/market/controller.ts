@@ -20,7 +20,7 @@ import { errorMessage, SpotfarmError } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
 import { logger } from '../log';
-import { readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
+import { marketStateChanged, readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
 import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
@@ -107,7 +107,7 @@ export async function checkGroupMarket(
     if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice') {
       // A pool cap is one idempotent call (the same price whoever sets it), so the state goes first and a
       // racing check that lost the write re-decides; a call that fails is set again by the next check.
-      if (decision.state) {
+      if (decision.state && marketStateChanged(stored.state, decision.state)) {
         try {
           await writeMarketState(table, asgName, decision.state, stored.version, stored.others);
         } catch (error) {

@@ -93,6 +93,27 @@ export const MAX_DWELL_SECONDS = 24 * 3600;
 export const QUIET_PERIOD_SECONDS = 24 * 3600;
 
 
+/**
+ * Whether a check changed the group's state in anything but the time of the check. A check that changes
+ * nothing writes nothing: at a 5-minute schedule that is most checks of a calm group, each a conditional PutItem
+ * (a write unit) for every group. The price spent: `lastCheckAt` (the guard against a duplicate or late event)
+ * moves only with a write, so a late event may still count after a check that changed nothing, and a check of
+ * its own cannot count twice unless it changes something, which writes `lastCheckAt` with it.
+ */
+export function marketStateChanged(before: MarketState | undefined, after: MarketState): boolean {
+  if (!before) return true;
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>)
+            .filter(([key, v]) => v !== undefined && key !== 'lastCheckAt')
+            .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+            .map(([key, v]) => [key, canonical(v)]),
+        )
+      : value;
+  return JSON.stringify(canonical(before)) !== JSON.stringify(canonical(after));
+}
+
 export function initialMarketState(market: Market, now: Date): MarketState {
   return { market, since: now.toISOString(), highStreak: 0, lowStreak: 0, backoff: 0 };
 }
