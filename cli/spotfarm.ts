@@ -17,7 +17,6 @@ import { parseSweep, sweepNotes, SweepError, SWEEPABLE, type Sweep } from '../si
 import { progressTotal, runBacktest } from '../sim/runner';
 import { loadScenario, ScenarioError, type Scenario } from '../sim/scenario';
 import { SpotfarmUnavailableError } from '../sim/policies/spotfarm';
-import { scenarioMain } from './scenario/command';
 
 export const USAGE = `Usage:
   spotfarm backtest <scenario.yaml> [--json FILE] [--report DIR] [--quiet] [--policies LIST]
@@ -92,8 +91,13 @@ function warnings(result: BacktestResult): string[] {
 
 /** Runs the CLI with `argv` (without node and the script); returns the exit code. */
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
-  // `scenario ...` has its own options (cli/scenario/command.ts).
-  if (argv[0] === 'scenario') return scenarioMain(argv.slice(1), { ...io, stream: io === defaultIo ? process.stdout : undefined });
+  // `scenario ...` has its own options (cli/scenario/command.ts). Loaded only when asked for: it reads an account
+  // through src/aws, and loading that (with src/log.ts) before a backtest silences its handlers would let every
+  // simulated decision through to the terminal.
+  if (argv[0] === 'scenario') {
+    const { scenarioMain } = await import('./scenario/command');
+    return scenarioMain(argv.slice(1), { ...io, stream: io === defaultIo ? process.stdout : undefined });
+  }
   let scenario: Scenario;
   let values: { json?: string; report?: string; quiet?: boolean; help?: boolean; policies?: string; sweep?: string; threads?: string };
   let policies: PolicyName[] | undefined;

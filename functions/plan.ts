@@ -4,7 +4,8 @@
  */
 import { describeInstanceMarkets } from '../src/aws/ec2';
 import { getQueueDepth } from '../src/aws/sqs';
-import { planCapacity, readCapacityPlanInputs } from '../src/capacity/state';
+import { planCapacity, readCapacityPlanInputs } from '../src/capacity/plan';
+import { wallClock } from '../src/clock';
 import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
 import { parseManualInvoke } from '../src/events/manual-invoke';
@@ -18,7 +19,8 @@ import { buildPlan, type Plan } from '../src/plan';
 export const handler = withMiddleware('plan', async (event: unknown): Promise<Plan> => {
   const input = parseManualInvoke(event);
   const config = getConfig();
-  const now = input.time ? new Date(input.time) : new Date();
+  // A plan is always a dry run, so `time` may replay another moment; default the wall clock.
+  const now = input.time ? new Date(input.time) : wallClock();
   const farm = input.farm ?? config.farm;
   const observation = await observeFarms(config, now, { farm, ...MARKET_READS, queues: { getQueueDepth }, instanceMarkets: { describeInstanceMarkets } });
   const plan = buildPlan(observation, farm);

@@ -27,6 +27,11 @@ export interface Config {
   defaults: Readonly<GroupSettings>;
   /** Days decision and interruption records live in the state table. */
   recordTtlDays: number;
+  /**
+   * This stack's name (`<service>-<stage>`): the signals one controller sends another on the default event bus
+   * carry it, and this stack's rules match only their own. Empty: signals go out unnamed (tests, invoke local).
+   */
+  stack: string;
 }
 
 const RATE = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/;
@@ -41,6 +46,7 @@ const EnvSchema = z.strictObject({
   SPOTFARM_QUEUE_SCALER_RATE: z._default(z.string().check(z.regex(RATE)), 'rate(1 minute)'),
   SPOTFARM_DEFAULTS: z._default(z.string(), ''),
   SPOTFARM_RECORD_TTL_DAYS: z._default(z.string().check(z.regex(/^\d+$/)), '14'),
+  SPOTFARM_STACK: z._default(z.string().check(z.regex(/^[\w-]{0,128}$/)), ''),
   // Where the middleware records refused events (src/middleware.ts); set by stack/plugin.cjs in the template.
   SPOTFARM_FAILURE_QUEUE_URL: z._default(z.string().check(z.regex(/^(https?:\/\/\S+)?$/)), ''),
 });
@@ -77,6 +83,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     queueScalerRate: e.SPOTFARM_QUEUE_SCALER_RATE,
     defaults: Object.freeze(settings),
     recordTtlDays: Number(e.SPOTFARM_RECORD_TTL_DAYS),
+    stack: e.SPOTFARM_STACK,
   });
 }
 

@@ -3,7 +3,7 @@
  * (market style and market, sizes, types and AZs, prices, cost now) and, as the other functions land, what
  * they would do. It never mutates anything.
  */
-import type { CapacityPlan } from './capacity/state';
+import type { CapacityPlan } from './capacity/plan';
 import { groupSpotPrice } from './prices';
 import { isRunning } from './model';
 import type { FarmObservation, GroupObservation, Observation } from './observe';
@@ -38,7 +38,7 @@ export interface PlanFarm {
   farm: string;
   queue: { name: string | null; visible?: number; inFlight?: number; delayed?: number; error?: string };
   groups: PlanGroup[];
-  /** The queue scaler's section (src/capacity/state.ts planCapacity), added by functions/plan.ts. */
+  /** The queue scaler's section (src/capacity/plan.ts planCapacity), added by functions/plan.ts. */
   capacity?: CapacityPlan;
   [section: string]: unknown;
 }

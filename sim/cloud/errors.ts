@@ -17,11 +17,12 @@ import {
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
+import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PricingServiceException } from '@aws-sdk/client-pricing';
 import { SNSServiceException } from '@aws-sdk/client-sns';
 import { QueueDoesNotExist, SQSServiceException } from '@aws-sdk/client-sqs';
 
-type Service = 'autoscaling' | 'ec2' | 'sqs' | 'dynamodb' | 'pricing' | 'sns';
+type Service = 'autoscaling' | 'ec2' | 'sqs' | 'dynamodb' | 'pricing' | 'sns' | 'eventbridge';
 
 let requestCounter = 0;
 
@@ -53,6 +54,7 @@ const BASES = {
   dynamodb: DynamoDBServiceException,
   pricing: PricingServiceException,
   sns: SNSServiceException,
+  eventbridge: EventBridgeServiceException,
 } as const;
 
 /** An SDK-shaped error. `name` is the SDK v3 name (`ScalingActivityInProgressFault`, `ValidationError`, ...). */

@@ -1,4 +1,5 @@
 /** SQS, Pricing and SNS commands answered from a World. */
+import type { PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import type { GetProductsCommandInput } from '@aws-sdk/client-pricing';
 import type { PublishCommandInput } from '@aws-sdk/client-sns';
 import type {
@@ -144,4 +145,36 @@ export function publish(world: World, input: PublishCommandInput) {
   if (input.Message === undefined) throw awsError('sns', 'InvalidParameter', 'Invalid parameter: Message');
   world.published.push({ t: world.now, topicArn, subject: input.Subject, message: input.Message });
   return { MessageId: world.newId('', 8) };
+}
+
+/**
+ * EventBridge PutEvents on the default bus, as the EventBridge API reference describes it
+ * (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html): 1 to 10 entries, else a
+ * ValidationException for the call; each entry needs Source, DetailType and a Detail that is a JSON object, else
+ * that entry alone fails (ErrorCode "InvalidArgument") and counts in FailedEntryCount while the others go through
+ * (HTTP 200 either way). Accepted entries go to the world's bus hook, which delivers them to matching rules.
+ */
+export function putEvents(world: World, input: PutEventsCommandInput) {
+  const entries = input.Entries ?? [];
+  if (entries.length < 1 || entries.length > 10) {
+    throw awsError('eventbridge', 'ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10 and greater than or equal to 1`);
+  }
+  let failed = 0;
+  const out = entries.map((entry) => {
+    let detail: unknown;
+    try {
+      detail = entry.Detail === undefined ? undefined : JSON.parse(entry.Detail);
+    } catch {
+      detail = undefined;
+    }
+    if (!entry.Source || !entry.DetailType || typeof detail !== 'object' || detail === null || Array.isArray(detail)) {
+      failed++;
+      return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Parameter Detail is not valid. Reason: Source, DetailType and a JSON object Detail are required.' };
+    }
+    const id = `${world.newId('', 8)}-0000-0000-0000-000000000000`;
+    const time = entry.Time ? Math.floor(new Date(entry.Time).getTime() / 1000) : world.now;
+    world.hooks.onBusEvent?.({ id, source: entry.Source, detailType: entry.DetailType, detail: detail as Record<string, unknown>, time });
+    return { EventId: id };
+  });
+  return { FailedEntryCount: failed, Entries: out };
 }

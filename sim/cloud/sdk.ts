@@ -11,6 +11,7 @@
 import * as AutoScaling from '@aws-sdk/client-auto-scaling';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
 import * as EC2 from '@aws-sdk/client-ec2';
+import * as EventBridge from '@aws-sdk/client-eventbridge';
 import * as Pricing from '@aws-sdk/client-pricing';
 import * as SNS from '@aws-sdk/client-sns';
 import * as SQS from '@aws-sdk/client-sqs';
@@ -78,6 +79,10 @@ const ROUTES: { client: { name: string; prototype: { send: unknown } }; routes: 
     routes: [[Pricing.GetProductsCommand, (t, i) => misc.getProducts(t.world, i)]],
   },
   {
+    client: EventBridge.EventBridgeClient,
+    routes: [[EventBridge.PutEventsCommand, (t, i) => misc.putEvents(t.world, i)]],
+  },
+  {
     client: SNS.SNSClient,
     routes: [[SNS.PublishCommand, (t, i) => misc.publish(t.world, i)]],
   },
@@ -110,6 +115,11 @@ export interface SdkConnection {
   /** Kept for callers of the mock-based version: nothing is recorded per call any more, so nothing to drop. */
   resetHistory(): void;
   restore(): void;
+  /**
+   * Runs before each call is answered (tests: interleave concurrent handlers at every AWS call, or watch the calls).
+   * Absent in a backtest, which then answers at once.
+   */
+  beforeAnswer?: (command: string, input: unknown, target: SdkTarget) => Promise<void> | void;
 }
 
 type Send = (command: { input: unknown }) => Promise<unknown>;
@@ -133,6 +143,7 @@ export function connectSdk(target: SdkTarget): SdkConnection {
       const name = command.constructor.name;
       connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
       if (observer) await observer(client.name, name, command.input, connection.target);
+      if (connection.beforeAnswer) await connection.beforeAnswer(name, command.input, connection.target);
       if (!connection.onCall) return answer(connection.target, command.input as never);
       let output: unknown;
       try {

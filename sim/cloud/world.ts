@@ -46,6 +46,18 @@ export interface WorldHooks {
   onRebalanceRecommendation?(instance: Instance): void;
   /** "EC2 Instance Launch Unsuccessful". */
   onLaunchFailed?(group: Group, activity: Activity): void;
+  /** An event a caller put on the default bus (PutEvents); the policy routes it to the rules that match it. */
+  onBusEvent?(event: BusEvent): void;
+}
+
+/** One entry PutEvents accepted onto the default bus. */
+export interface BusEvent {
+  id: string;
+  source: string;
+  detailType: string;
+  detail: Record<string, unknown>;
+  /** Epoch seconds (virtual time). */
+  time: number;
 }
 
 export interface WorldOptions {

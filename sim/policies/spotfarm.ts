@@ -46,6 +46,9 @@ export function missingHandlers(dir = resolve(REPO, 'functions')): string[] {
   return SPOTFARM_FUNCTIONS.filter((name) => !existsSync(resolve(dir, `${name}.ts`))).map((name) => `functions/${name}.ts is missing`);
 }
 
+/** The simulated stack's name: the price-check rule matches market check requests that carry it. */
+const SIM_STACK = 'spotfarm-sim';
+
 /** Stack configuration the handlers read from the environment (serverless.yml params, src/config.ts). */
 export function spotfarmEnvironment(world: World): Record<string, string> {
   const s = world.scenario;
@@ -70,6 +73,7 @@ export function spotfarmEnvironment(world: World): Record<string, string> {
     SPOTFARM_QUEUE_SCALER_RATE: rate(s.schedules.queueScaler),
     SPOTFARM_DEFAULTS: '',
     SPOTFARM_RECORD_TTL_DAYS: '14',
+    SPOTFARM_STACK: SIM_STACK,
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_DEV: 'false',
@@ -165,7 +169,7 @@ export async function resetStackConfig(): Promise<void> {
  * Modules of the handlers that read a clock for figures (never for decisions) expose a setter so a backtest can
  * give them virtual time. Missing modules or setters are fine: nothing to set.
  */
-const CLOCK_SETTERS: [file: string, setter: string][] = [];
+const CLOCK_SETTERS: [file: string, setter: string][] = [['src/clock.ts', 'setWallClock']];
 
 export async function connectClocks(nowMs: () => number): Promise<void> {
   for (const [rel, name] of CLOCK_SETTERS) {
@@ -453,6 +457,14 @@ export function installSpotfarm(world: World, handlers: Record<SpotfarmFunction,
   };
   world.hooks.onRebalanceRecommendation = (i: Instance) => {
     world.at(world.now, () => invoke('interruption', envelope(world, 'aws.ec2', 'EC2 Instance Rebalance Recommendation', [instanceArn(i)], { 'instance-id': i.id })));
+  };
+  // The price-check function's rule for signals (serverless.yml): source spotfarm, detail-type "Market Check
+  // Requested", detail.stack this stack. EventBridge delivers to the target asynchronously, like any rule.
+  world.hooks.onBusEvent = (e) => {
+    if (e.source !== 'spotfarm' || e.detailType !== 'Market Check Requested' || e.detail.stack !== SIM_STACK) return;
+    world.at(world.now, () =>
+      invoke('price-check', { version: '0', id: e.id, 'detail-type': e.detailType, source: e.source, account: ACCOUNT_ID, time: eventTime(e.time), region: s.region, resources: [], detail: e.detail }),
+    );
   };
   world.hooks.onLaunchFailed = (g: Group, a: Activity) => {
     world.at(world.now, () =>

@@ -20,26 +20,14 @@
  *    policies at most scaleInStep per scaleInCooldown for the whole farm, the on-demand group first. Any scale-out, and any change to a group's desired that this function did not make (an interruption
  *    replacement, a user), restarts the scale-in cooldown, so the scaler never fights another writer.
  */
-import { skip, type Action } from '../actions';
+import { skip } from '../actions';
+import type { CapacityAction as Action } from './actions';
 import type { AlarmDirection, AlarmStateValue } from '../events/alarm-state-change';
 import type { Market, QueueDepth } from '../model';
 import { effectiveBacklogPerInstance, type GroupSettings, type ScalingPolicy } from '../settings';
-import { DEFAULT_BOOT_SECONDS, heldNeed, holdDownSeconds, learnBoot, serviceNeed, trackNeed, type ServiceMemory } from './service';
+import { DEFAULT_BOOT_SECONDS, heldNeed, holdDownSeconds, learnBoot, serviceNeed, trackNeed, type CapacityGroup, type ServiceMemory } from './service';
 
-/** One of the farm's two groups, as the decision needs it. */
-export interface CapacityGroup {
-  name: string;
-  min: number;
-  max: number;
-  desired: number;
-  inService: number;
-  /** Launched, not yet in service. */
-  pending: number;
-  /** In service and not protected from scale-in: with the worker agent, instances running no job. */
-  idle?: number;
-  /** Ids of the pending instances (the boot time is learned from them). */
-  pendingIds?: string[];
-}
+export type { CapacityGroup } from './service';
 
 export interface AlarmMemory {
   value: AlarmStateValue;

@@ -27,7 +27,25 @@
  *
  * The boot time is learned from the farm: each instance seen pending is timed until it is no longer pending.
  */
-import type { CapacityGroup } from './decide';
+
+/**
+ * One of the farm's two groups, as the decision needs it. Declared here, below decide.ts (which re-exports it), so
+ * the two modules form no import circle.
+ */
+export interface CapacityGroup {
+  name: string;
+  min: number;
+  max: number;
+  desired: number;
+  inService: number;
+  /** Launched, not yet in service. */
+  pending: number;
+  /** In service and not protected from scale-in: with the worker agent, instances running no job. */
+  idle?: number;
+  /** Ids of the pending instances (the boot time is learned from them). */
+  pendingIds?: string[];
+}
+
 
 /** The queue scaler's schedule (rate(1 minute)): a job may wait this long before the scaler looks again. */
 export const TICK_SECONDS = 60;

@@ -1,38 +1,40 @@
 /**
  * The interruption function's decisions, pure: an observation (the event's instance and its group as AWS shows
- * them now, the pool's recent records) and `now` (the event's time) in, actions out. Nothing here reads a
- * clock or calls AWS.
+ * them now, the pool's recent records) and `now` (the wall clock at invocation, never the event's time) in,
+ * actions out. Nothing here reads a clock or calls AWS.
  *
  * Rules (docs/interruptions.md):
  * - Interruption warning for an instance of a managed group: record it against its pool (type x AZ); then start
  *   the replacement at once by detaching the instance without lowering desired capacity, so the group launches
  *   a replacement while the instance lives out its two minutes. Not when Capacity Rebalancing is on (Auto
  *   Scaling replaces it itself: detaching too would launch two), not when the instance is already leaving the
- *   group, and not once its deadline has passed (a late event: Auto Scaling replaces it when EC2 takes it).
+ *   group, and not once its deadline has passed on the wall clock (a late or retried event: Auto Scaling
+ *   replaces it when EC2 takes it).
  * - The pool's interruptions over `breakerWindow`, per instance-hour observed in that pool, at or over
- *   `breakerInterruptions` with enough evidence (the market controller's `breakerState`, src/market/pools.ts)
- *   trip the pool's breaker: the market controller is asked to fall back, and does so (and the farm's on-demand
- *   group grows by the capacity the storm took, within its max) only when no good pool is left in the group.
- *   Once per storm: not again while the group is on on-demand.
+ *   `breakerInterruptions` with enough evidence (`breakerState`, src/breaker.ts, the rule the market controller
+ *   applies per pool) trip the pool's breaker: the trip is recorded once and a "Market Check Requested" event asks
+ *   the market controller to check the group now. The market controller decides on its own reading (it falls back
+ *   only when no good pool is left); the capacity controller covers any shortfall. No request while the group is
+ *   on on-demand.
  * - Rebalance recommendation, by the group's `rebalance` setting: `ignore`; `record` (default: a risk record
  *   for the pool); `replace` (record, and replace early by the same detach, at most one early replacement per
  *   group at a time, never with Capacity Rebalancing on).
  * - Launch unsuccessful for a spot capacity reason: a capacity-failure record for the market controller; when
- *   the failures in `capacityWindow` reach `capacityFailures`, the market controller's fall-back runs now.
+ *   the failures in `capacityWindow` reach `capacityFailures`, a market check is requested (as for the breaker).
  * - Anything else (an instance in no managed group, gone, already handled, a duplicate or late event): a skip
  *   with its reason, logged at info.
  * - Sweep (schedule): an instance spotfarm detached that still runs past its deadline is terminated (no
  *   orphans); one detached early for a rebalance goes as soon as its group is back to full strength.
  */
-import type { Action, DetachReason, FallBackToOnDemandAction } from '../actions';
 import { skip } from '../actions';
+import type { DetachReason, InterruptionDecision as Action, RequestMarketCheckAction } from './actions';
 import type { LaunchUnsuccessful } from '../events/launch-unsuccessful';
 import type { RebalanceRecommendation } from '../events/rebalance-recommendation';
 import type { SpotInterruption } from '../events/spot-interruption';
 import { isRunning, type GroupInstance, type Market, type Pool } from '../model';
 import type { GroupRole, GroupSettings } from '../settings';
-import { isCapacityFailure } from '../market/observe';
-import { breakerState } from '../market/decide';
+import { breakerState } from '../breaker';
+import { isCapacityFailure } from '../records';
 
 /**
  * How long an instance detached early for a rebalance recommendation may overlap its replacement: long enough
@@ -83,8 +85,6 @@ export interface WarningObservation {
   poolInterruptions: { instanceId: string; at: string }[];
   /** Instances of the group spotfarm detached early for a rebalance that still run (rebalance=replace only). */
   earlyReplacements: string[];
-  /** The farm's on-demand group, for the breaker's cover. */
-  onDemandGroup: ManagedGroup | undefined;
   /** The market the market controller has the group in; read only when the breaker would trip. */
   market: Market | undefined;
 }
@@ -234,7 +234,8 @@ function replacement(obs: WarningObservation, group: ManagedGroup, now: Date, fi
       figures,
     );
   }
-  const deadline = new Date(message.time.getTime() + REBALANCE_OVERLAP_SECONDS * 1000);
+  // On the wall clock: a recommendation retried or delivered late still gets its full overlap from now.
+  const deadline = new Date(now.getTime() + REBALANCE_OVERLAP_SECONDS * 1000);
   return {
     kind: 'detachInstance',
     asgName: group.name,
@@ -265,28 +266,18 @@ function breaker(obs: WarningObservation, group: ManagedGroup, pool: Pool, figur
   if (obs.market === 'on-demand') {
     return [skip(group.name, 'interruption breaker: the group is already on on-demand (tripped earlier in this storm)', breakerFigures)];
   }
-  const reason = `interruption breaker: ${state.interruptions} interruptions in pool ${pool.instanceType} ${pool.availabilityZone} in the last ${group.settings.breakerWindow / 60} min, ${breakerFigures.interruptionRate} per instance-hour (limit ${group.settings.breakerInterruptions})`;
-  const fallBack: FallBackToOnDemandAction = { kind: 'fallBackToOnDemand', asgName: group.name, reason, figures: breakerFigures, trigger: 'breaker', pool };
-  const actions: Action[] = [fallBack];
-  const od = obs.onDemandGroup;
-  if (!od) {
-    actions.push(skip(group.name, `${reason}: the farm ${group.farm} has no on-demand group to cover the lost capacity`, breakerFigures));
-    return actions;
-  }
-  const to = Math.min(od.max, Math.max(od.min, od.desired + state.interruptions));
-  if (to <= od.desired) {
-    actions.push(skip(od.name, `cannot cover the ${state.interruptions} interrupted instances: on-demand group at its max (${od.max})`, breakerFigures));
-    return actions;
-  }
-  fallBack.cover = {
-    kind: 'setDesiredCapacity',
-    asgName: od.name,
-    reason: `cover the capacity the storm in ${group.name} took: +${to - od.desired} on-demand (${state.interruptions} interrupted, max ${od.max})`,
-    figures: { ...breakerFigures, spotGroup: group.name },
-    from: od.desired,
-    to,
+  const reason = `interruption breaker: ${state.interruptions} interruptions in pool ${pool.instanceType} ${pool.availabilityZone} in the last ${group.settings.breakerWindow / 60} min, ${breakerFigures.interruptionRate} per instance-hour (limit ${group.settings.breakerInterruptions}): asking the market controller to check the group now`;
+  const request: RequestMarketCheckAction = {
+    kind: 'requestMarketCheck',
+    asgName: group.name,
+    reason,
+    figures: breakerFigures,
+    farm: group.farm,
+    trigger: 'breaker',
+    requestId: obs.message.instanceId,
+    at: iso(obs.message.time),
   };
-  return actions;
+  return [request];
 }
 
 /**
@@ -345,11 +336,14 @@ export function decideLaunchFailure(obs: LaunchFailureObservation): Action[] {
   const { capacityFailures: limit, capacityWindow } = group.settings;
   if (count < limit) return actions.length > 0 ? actions : [skip(group.name, `capacity failure ${failureId} already recorded`, figures)];
   actions.push({
-    kind: 'fallBackToOnDemand',
+    kind: 'requestMarketCheck',
     asgName: group.name,
-    reason: `${count} spot capacity failures in the last ${capacityWindow / 60} min (limit ${limit}), the latest ${cause}`,
+    reason: `${count} spot capacity failures in the last ${capacityWindow / 60} min (limit ${limit}), the latest ${cause}: asking the market controller to check the group now`,
     figures: { ...figures, cause, capacityFailures: count, capacityFailuresLimit: limit },
+    farm: group.farm,
     trigger: 'capacity',
+    requestId: failureId,
+    at: message.startedAt,
   });
   return actions;
 }

@@ -1,43 +1,35 @@
 /**
- * The executor's cases for the interruption function's actions (src/execute.ts delegates here). Dry run,
- * the decision log line and the audit record are the shared executor's; this module does the AWS calls and
- * says whether the action was new (`done`) or already done by someone else (`skipped`: a duplicate record, an
- * instance another run detached first, an instance already gone).
+ * The interruption controller's executor: the AWS calls of its actions, through the shared executor (dry run,
+ * the decision log line, the audit record). Each says whether the action was new (`done`) or already done by
+ * someone else (`skipped`: a duplicate record, an instance another run detached first, an instance already gone,
+ * a trip already signalled).
  */
-import type { Action, InterruptionAction } from '../actions';
 import { detachInstances, terminateInstanceInGroup } from '../aws/autoscaling';
 import { createInstanceTags, terminateInstances } from '../aws/ec2';
+import { putEvent } from '../aws/eventbridge';
 import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store';
-import type { ExecutionContext, Executor, OwnOutcome } from '../execute';
+import { MARKET_CHECK_DETAIL_TYPE, MARKET_CHECK_SOURCE, type MarketCheckDetail } from '../events/market-check-requested';
+import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
 import { logger } from '../log';
-import { INTERRUPTION_RECORD, recordCapacityFailure } from '../market/state';
 import { metrics, MetricUnit } from '../metrics';
-import { fallBackToOnDemand } from './breaker';
+import {
+  INTERRUPTION_RECORD,
+  REBALANCE_RECORD,
+  recordCapacityFailure,
+  recordMarketCheckRequest,
+  type InterruptionRecord,
+} from '../records';
+import type { InterruptionAction, InterruptionDecision } from './actions';
 import { detachTags } from './tags';
 
-/** The record kind of a rebalance recommendation: a risk for the pool, not an interruption. */
-export const REBALANCE_RECORD = 'rebalance';
-
-/** Data of an interruption / rebalance record (pk `pool#<type>|<az>`, sk `<kind>#<time>#<instance id>`). */
-export interface InterruptionRecord {
-  instanceId: string;
-  groupName: string;
-  eventId: string;
-  instanceAction?: string;
+export function executeInterruptionActions(
+  actions: readonly InterruptionDecision[],
+  ctx: ExecutionContext,
+): Promise<ExecutedAction<InterruptionDecision>[]> {
+  return executeActions(actions, ctx, executeInterruptionAction);
 }
 
-
-export type InterruptionOutcome = OwnOutcome;
-
-const INTERRUPTION_KINDS = new Set<Action['kind']>(['recordInterruption', 'detachInstance', 'terminateInstance', 'recordCapacityFailure', 'fallBackToOnDemand']);
-
-/** The interruption function's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
-export const interruptionExecutor: Executor = (action, ctx) => {
-  if (!INTERRUPTION_KINDS.has(action.kind)) return Promise.reject(new Error(`the interruption function does not execute ${action.kind}`));
-  return executeInterruptionAction(action as InterruptionAction, ctx);
-};
-
-export async function executeInterruptionAction(action: InterruptionAction, ctx: ExecutionContext): Promise<InterruptionOutcome> {
+export async function executeInterruptionAction(action: InterruptionAction, ctx: ExecutionContext): Promise<Performed> {
   const table = ctx.config.stateTable;
   switch (action.kind) {
     case 'recordInterruption': {
@@ -105,9 +97,26 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
       metrics.addMetric('CapacityFailures', MetricUnit.Count, 1);
       return { outcome: 'done', audit: false };
     }
-    case 'fallBackToOnDemand': {
-      const outcome = await fallBackToOnDemand(action, ctx);
-      return { outcome, audit: outcome === 'done' };
+    case 'requestMarketCheck': {
+      // Once per trip: the first run to record it signals; duplicates (the same warning ten times) stop here. If
+      // the signal then fails, the invocation fails (failure destination) and the next scheduled check decides
+      // from the same recorded facts, so a lost signal delays the fall-back by at most one priceCheckRate.
+      const fresh = await recordMarketCheckRequest(
+        table,
+        action.asgName,
+        action.at,
+        `${action.trigger}:${action.requestId}`,
+        { trigger: action.trigger, reason: action.reason, eventId: ctx.eventId },
+        ctx.config.recordTtlDays,
+      );
+      if (!fresh) {
+        logger.info('market check already requested for this trip', { asgName: action.asgName, requestId: action.requestId });
+        return { outcome: 'skipped', audit: false };
+      }
+      const detail: MarketCheckDetail = { stack: ctx.config.stack, farm: action.farm, group: action.asgName, trigger: action.trigger, reason: action.reason };
+      await putEvent(MARKET_CHECK_SOURCE, MARKET_CHECK_DETAIL_TYPE, detail, ctx.now);
+      metrics.addMetric('MarketCheckRequests', MetricUnit.Count, 1);
+      return { outcome: 'done', audit: true };
     }
     default: {
       const unknown: never = action;

@@ -1,8 +1,11 @@
 /**
- * The interruption function's gather phase: read-only calls, as few as the common path allows. A warning for
- * an instance of a managed group costs one Auto Scaling call (the managed groups, with their instances) and
- * one DynamoDB query (the pool's recent interruptions); the rest is read only on the paths that need it.
+ * The interruption function's gather phase: read-only calls, as few as the common path allows. A warning reads
+ * only its instance's group: DescribeAutoScalingInstances for the instance, then that one group
+ * (DescribeAutoScalingGroups by name), then one DynamoDB query (the pool's recent interruptions); a storm of
+ * warnings never describes every managed group once per warning (Auto Scaling's throttle is one per account).
+ * The rest is read only on the paths that need it.
  */
+import { describeGroup, describeInstanceGroups } from '../aws/autoscaling';
 import { describeInstance, describeTaggedInstances } from '../aws/ec2';
 import { poolRecordKey, queryRecords } from '../aws/state-store';
 import type { Config } from '../config';
@@ -16,9 +19,12 @@ import {
 import type { LaunchUnsuccessful } from '../events/launch-unsuccessful';
 import type { RebalanceRecommendation } from '../events/rebalance-recommendation';
 import type { SpotInterruption } from '../events/spot-interruption';
-import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../market/state';
-import type { Market } from '../model';
+import { GroupConfigError } from '../errors';
+import { logger } from '../log';
+import type { GroupSnapshot, Market } from '../model';
 import { observeFarms, type GroupObservation } from '../observe';
+import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../records';
+import { readGroupTags } from '../settings';
 import { ALIVE_STATES, DEADLINE_TAG, DETACHED_FROM_TAG, readDetachTags } from './tags';
 
 export function toManagedGroup(g: GroupObservation): ManagedGroup {
@@ -41,6 +47,38 @@ export async function observeManagedGroups(config: Readonly<Config>, now: Date, 
   return observation.farms.flatMap((f) => f.groups.map(toManagedGroup));
 }
 
+/** The group as the decisions need it, when it is a managed group of this stack's farm(s); else undefined. */
+export function managedGroupOf(config: Readonly<Config>, group: GroupSnapshot | undefined): ManagedGroup | undefined {
+  if (!group) return undefined;
+  try {
+    const tags = readGroupTags(group.name, group.tags, config.defaults);
+    if (config.farm !== '*' && tags.farm !== config.farm) return undefined;
+    return {
+      name: group.name,
+      farm: tags.farm,
+      role: tags.role,
+      settings: tags.settings,
+      min: group.min,
+      max: group.max,
+      desired: group.desired,
+      capacityRebalance: group.capacityRebalance,
+      instances: group.instances,
+    };
+  } catch (error) {
+    if (!(error instanceof GroupConfigError)) throw error;
+    // An untagged group is simply not spotfarm's; a tagged one with bad settings is worth a line in the log.
+    if (Object.keys(group.tags).some((k) => k.startsWith('spotfarm:'))) {
+      logger.error('skipping group: its spotfarm tags are invalid', { asgName: group.name, error: error.message });
+    }
+    return undefined;
+  }
+}
+
+/** One group by name, when it is managed by this stack. */
+async function observeGroup(config: Readonly<Config>, name: string): Promise<ManagedGroup | undefined> {
+  return managedGroupOf(config, await describeGroup(name));
+}
+
 /**
  * Records around `at`: the window either side, so that when events arrive out of order the last one handled
  * still sees all of its neighbours (the count is then right whatever the order).
@@ -57,28 +95,28 @@ export async function observeWarning(
   config: Readonly<Config>,
   message: SpotInterruption | RebalanceRecommendation,
 ): Promise<WarningObservation> {
-  const groups = await observeManagedGroups(config, message.time);
-  let group = groups.find((g) => g.instances.some((i) => i.id === message.instanceId));
+  const membership = (await describeInstanceGroups([message.instanceId])).get(message.instanceId);
+  let group = membership ? await observeGroup(config, membership.groupName) : undefined;
   const instance = group?.instances.find((i) => i.id === message.instanceId);
   const observation: WarningObservation = {
     message,
-    group,
+    group: instance ? group : undefined,
     instance,
     detached: undefined,
     poolInterruptions: [],
     earlyReplacements: [],
-    onDemandGroup: undefined,
     market: undefined,
   };
-  if (!group) {
+  if (!instance) {
     // Not in a managed group: maybe one spotfarm detached earlier (a rebalance replaced early). Its tags say.
     const details = await describeInstance(message.instanceId);
     const detached = details ? readDetachTags(details, undefined) : undefined;
-    group = detached ? groups.find((g) => g.name === detached.fromGroup) : undefined;
+    group = detached ? await observeGroup(config, detached.fromGroup) : undefined;
     if (!detached || !group) return observation;
     observation.detached = detached;
     observation.group = group;
   }
+  if (!group) return observation;
   const pool = instance
     ? { instanceType: instance.type, availabilityZone: instance.availabilityZone }
     : { instanceType: observation.detached!.instanceType, availabilityZone: observation.detached!.availabilityZone };
@@ -93,10 +131,8 @@ export async function observeWarning(
       to,
     );
     observation.poolInterruptions = records.map((r) => ({ instanceId: r.data.instanceId ?? r.sk, at: r.at }));
-    if (poolBreaker(group, pool, observation.poolInterruptions, message.instanceId).tripped) {
-      const spotGroup = group;
+    if (group.role === 'spot' && poolBreaker(group, pool, observation.poolInterruptions, message.instanceId).tripped) {
       observation.market = await marketOrUndefined(config, group.name);
-      observation.onDemandGroup = groups.find((g) => g.farm === spotGroup.farm && g.role === 'on-demand');
     }
   } else if (group.settings.rebalance === 'replace' && instance && !group.capacityRebalance) {
     const spotGroup = group;
@@ -110,8 +146,7 @@ export async function observeWarning(
 }
 
 export async function observeLaunchFailure(config: Readonly<Config>, message: LaunchUnsuccessful): Promise<LaunchFailureObservation> {
-  const groups = await observeManagedGroups(config, message.time);
-  const group = groups.find((g) => g.name === message.groupName);
+  const group = await observeGroup(config, message.groupName);
   const observation: LaunchFailureObservation = { message, group, capacityFailures: [], market: undefined };
   if (!group) return observation;
   const [from, to] = around(new Date(message.startedAt), group.settings.capacityWindow);

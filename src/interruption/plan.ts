@@ -9,10 +9,10 @@ import { poolRecordKey, queryRecords, type StoredRecord } from '../aws/state-sto
 import type { Config } from '../config';
 import { poolBreaker, type DetachedInstance } from './decide';
 import { formatDuration } from '../duration';
-import { INTERRUPTION_RECORD } from '../market/state';
+import { INTERRUPTION_RECORD, REBALANCE_RECORD, type InterruptionRecord } from '../records';
 import { poolKey } from '../model';
 import type { GroupObservation } from '../observe';
-import { REBALANCE_RECORD, type InterruptionRecord } from './execute';
+
 import { toManagedGroup } from './observe';
 import { ALIVE_STATES, DEADLINE_TAG, readDetachTags } from './tags';
 

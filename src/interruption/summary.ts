@@ -14,7 +14,7 @@ export function summarise(event: string, executed: ExecutedAction[]): Interrupti
       asgName: action.asgName,
       outcome,
       reason: action.reason,
-      ...('instanceId' in action ? { instanceId: action.instanceId } : {}),
+      ...('instanceId' in action && typeof action.instanceId === 'string' ? { instanceId: action.instanceId } : {}),
     })),
   };
 }

@@ -3,7 +3,7 @@
  * instance (one DescribeInstances filtered on the tag key, whatever the number of groups) and what IAM lets
  * it terminate; the values say when the instance must be gone and why it was detached.
  */
-import type { DetachReason } from '../actions';
+import type { DetachReason } from './actions';
 import type { InstanceDetails } from '../aws/ec2';
 import type { DetachedInstance } from './decide';
 import { FARM_TAG } from '../settings';

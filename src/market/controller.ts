@@ -1,26 +1,30 @@
 /**
  * One market check of one group, following the state protocol that makes racing checks safe:
  *
- *   read state (version v) -> decide (pure) -> claim: write the state with `pending` if still at v
- *   -> swap (AWS) -> write the state after the swap -> decision record, SNS message, metrics.
+ *   read group and state (version v) -> decide (pure) -> claim: write the state with `pending` (a lease with
+ *   an owner and an expiry on the wall clock) if still at v -> swap (AWS) -> write the state after the swap ->
+ *   decision record, SNS message, metrics.
  *
- * A lost claim (StaleStateError) re-reads and re-decides, and then sees the winner's claim or its result: two
- * racing checks make exactly one swap. A swap that fails leaves `pending` (marked failed when the write still
- * works), never the post-swap state, so it is not recorded as done and the next check finishes it. Checks that
- * only count (streaks, last check time) write the state too, conditionally, so a duplicated event counts once.
+ * A lost claim (StaleStateError) re-reads everything the decision was made from, the group as AWS shows it now
+ * and the state, and re-decides: it then sees the winner's lease or its finished swap, never the winner's state
+ * against its own stale view of the group. Two racing checks make exactly one swap. The claimant finishes or
+ * releases: a swap that fails leaves `pending` marked failed (when that write still works), never the post-swap
+ * state, so it is not recorded as done and the next check takes it over. Checks that only count (streaks, last
+ * check time) write the state too, conditionally, so a duplicated event counts once.
  */
 import { notify } from '../aws/notify';
 import { StaleStateError } from '../aws/state-store';
 import type { Config } from '../config';
 import { decideMarket, type MarketAction, type MarketDecision } from './decide';
-import { errorMessage } from '../errors';
-import { executeActions, type ExecutionContext } from '../execute';
+import { errorMessage, SpotfarmError } from '../errors';
+import type { ExecutionContext } from '../execute';
+import { executeMarketActions as executeActions } from './execute';
 import { logger } from '../log';
-import { readMarketState, writeMarketState, type MarketOriginals, type MarketState, type VersionedMarketState } from './state';
+import { marketStateChanged, readMarketState, writeMarketState, type MarketOriginals, type MarketState, type VersionedMarketState } from './state';
 import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
-import { LaunchConfigurationRefusedError, swapExecutor } from './swap';
+import { LaunchConfigurationRefusedError } from './swap';
 
 export type MarketOutcome = 'swapped' | 'steered' | 'dry-run' | 'skipped' | 'refused';
 
@@ -34,40 +38,76 @@ export interface MarketCheckResult {
 const MAX_ATTEMPTS = 3;
 
 export interface CheckOptions {
-  /** Fall back now (breaker trip, capacity burst): decideMarket's `force`. */
+  /** Fall back now (a user's manual fall-back): decideMarket's `force`. */
   force?: { trigger: 'breaker' | 'capacity' | 'manual'; reason: string };
+  /** The time of the event that asked for the check (dedupes a retried or late event); default ctx.now. */
+  eventTime?: Date;
+  /** Reads the group's view afresh (group and state) after a lost claim; undefined when it is gone. */
+  reobserve?: () => Promise<GroupMarketView | undefined>;
 }
 
+/** The swap happened but recording it failed: the message says so, plainly. */
+export class SwapNotRecordedError extends SpotfarmError {}
+
 export async function checkGroupMarket(
-  view: GroupMarketView,
+  initial: GroupMarketView,
   ctx: ExecutionContext,
   options: CheckOptions = {},
 ): Promise<MarketCheckResult> {
   const { config, now } = ctx;
   const table = config.stateTable;
+  let view = initial;
   const asgName = view.input.asgName;
   const checkId = `${ctx.source}:${ctx.eventId}`;
   let stored: VersionedMarketState = view.stored;
   let decision: MarketDecision | undefined;
+  let outsideConfirmed = false;
 
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    if (attempt > 1) stored = await readMarketState(table, asgName);
+    if (attempt > 1 && !outsideConfirmed) {
+      // Lost the race: everything this decision was made from is stale, the group included.
+      const fresh = options.reobserve ? await options.reobserve() : undefined;
+      if (options.reobserve && !fresh) {
+        const action: MarketAction = { kind: 'skip', asgName, reason: 'lost the race for the group\'s state, and the group is no longer managed' };
+        await executeActions([action], ctx);
+        return { asgName, outcome: 'skipped', action };
+      }
+      if (fresh) view = fresh;
+      stored = fresh ? fresh.stored : await readMarketState(table, asgName);
+    }
     decision = decideMarket({ ...view.input, state: stored.state }, view.group.settings, now, {
       checkId,
       dryRun: ctx.dryRun,
       ...(options.force ? { force: options.force } : {}),
+      ...(options.eventTime ? { eventTime: options.eventTime } : {}),
     });
+    if (decision.outside && !outsideConfirmed && options.reobserve && !ctx.dryRun) {
+      // "Changed outside spotfarm" is only true of a group observed after the state was read: the group was
+      // observed first, so a swap by a racing check in between looks like someone else's. Observe it again and
+      // decide on the state already read; a claim written since then makes the conditional write fail.
+      outsideConfirmed = true;
+      const fresh = await options.reobserve();
+      if (!fresh) {
+        const action: MarketAction = { kind: 'skip', asgName, reason: 'the group is no longer managed' };
+        await executeActions([action], ctx);
+        return { asgName, outcome: 'skipped', action };
+      }
+      view = { ...fresh, stored, input: { ...fresh.input, state: stored.state } };
+      attempt--;
+      continue;
+    }
+    outsideConfirmed = false;
     const { action } = decision;
 
     if (ctx.dryRun || table === '') {
-      const [done] = await executeActions([action], { ...ctx, dryRun: true }, swapExecutor);
+      const [done] = await executeActions([action], { ...ctx, dryRun: true });
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
     if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice') {
       // A pool cap is one idempotent call (the same price whoever sets it), so the state goes first and a
       // racing check that lost the write re-decides; a call that fails is set again by the next check.
-      if (decision.state) {
+      if (decision.state && marketStateChanged(stored.state, decision.state)) {
         try {
           await writeMarketState(table, asgName, decision.state, stored.version, stored.others);
         } catch (error) {
@@ -75,7 +115,7 @@ export async function checkGroupMarket(
           throw error;
         }
       }
-      await executeActions([action], ctx, swapExecutor);
+      await executeActions([action], ctx);
       return { asgName, outcome: action.kind === 'skip' ? 'skipped' : 'steered', action };
     }
 
@@ -88,7 +128,7 @@ export async function checkGroupMarket(
       throw error;
     }
     try {
-      await executeActions([action], ctx, swapExecutor);
+      await executeActions([action], ctx);
     } catch (error) {
       if (error instanceof LaunchConfigurationRefusedError) {
         await refused(config, view, decision.state!, claimed, stored.others, error, now);
@@ -108,15 +148,50 @@ export async function checkGroupMarket(
       );
       throw error;
     }
-    await writeMarketState(table, asgName, decision.after!, claimed, stored.others);
+    const unrecorded = await commit(table, asgName, decision.after!, claimed, stored.others);
+    // The swap is done whatever happened to its record: the SNS message and the metric go out.
     await announce(config, view, action, now, ctx.eventId);
+    if (unrecorded) {
+      throw new SwapNotRecordedError(
+        `${asgName} now launches ${decision.after!.market}, but recording that in the state table failed (${unrecorded}); ` +
+          `the claim stays until its lease ends, then the next check finishes the record`,
+      );
+    }
     return { asgName, outcome: 'swapped', action };
   }
 
   const reason = `lost the race for the group's state ${MAX_ATTEMPTS} times: another check is deciding; the next check re-reads`;
   const action: MarketAction = { kind: 'skip', asgName, reason };
-  await executeActions([action], ctx, swapExecutor);
+  await executeActions([action], ctx);
   return { asgName, outcome: 'skipped', action };
+}
+
+/**
+ * Writes the post-swap state. A lost reply (the connection reset after DynamoDB applied the write) makes the SDK
+ * retry the same conditional put, which then fails its own condition: read back, and if the stored state is the
+ * one this check wrote (the next version, the claim cleared, the same market since the same time), it is
+ * recorded. Returns why it was not, or undefined when it was.
+ */
+async function commit(
+  table: string,
+  asgName: string,
+  after: MarketState,
+  claimed: number,
+  others: Record<string, unknown>,
+): Promise<string | undefined> {
+  try {
+    await writeMarketState(table, asgName, after, claimed, others);
+    return undefined;
+  } catch (error) {
+    const back = await readMarketState(table, asgName).catch(() => undefined);
+    const mine =
+      back?.version === claimed + 1 && back.state !== undefined && !back.state.pending && back.state.market === after.market && back.state.since === after.since;
+    if (mine) {
+      logger.info('the post-swap state write succeeded though its reply was lost', { asgName, error: errorMessage(error) });
+      return undefined;
+    }
+    return errorMessage(error);
+  }
 }
 
 /** One SNS message per swap (and per breaker trip, which is a swap with trigger `breaker`), one metric. */

@@ -1,22 +1,26 @@
 /**
  * The market controller's decision, pure: `decideMarket(input, settings, now, options)` -> one action (swap to
- * on-demand, swap back to spot, or skip with the reason) and the state to store. `now` is the event's time.
+ * on-demand, swap back to spot, or skip with the reason) and the state to store. `now` is the wall clock at the
+ * check (dwell, back-off, the swap lease); the event's own time (`options.eventTime`) only dedupes.
  *
  * Rules (README "Market controller"; every threshold is a per-group setting):
  * - To on-demand when, for `confirmChecks` consecutive checks, the group's spot/on-demand ratio
  *   (src/prices.ts) is >= `swapRatio`; at once when capacity failures in `capacityWindow` reach
  *   `capacityFailures`, or when the group's pools were interrupted at `breakerInterruptions` per instance-hour
- *   over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times); or when forced (the interruption
- *   function's breaker trip calls this same function with `force`).
+ *   over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times); or when forced (a user's manual fall-back).
+ *   The interruption controller's breaker trip and capacity burst only ask for a check now: this same rule decides.
  * - Back to spot only after the dwell (`minDwell`, doubled per back-off level, at most 24 h) on on-demand, with
  *   the ratio <= `swapRatio - hysteresis` for `confirmChecks` consecutive checks, no capacity failure in the
  *   window and the breaker quiet.
  * - Back-off: a fall-back within the dwell after a return to spot doubles the next dwell; a day without a
  *   fall-back resets it.
- * - A check at or before the last one that counted (a duplicated or late event) changes nothing.
- * - A swap another check has claimed and not finished (state.pending) makes this check stand back.
+ * - A check for an event dated at or before the last one that counted (a duplicated or late event) changes nothing.
+ * - A swap another check has claimed and not finished (state.pending, a lease on the wall clock) makes this check
+ *   stand back until the lease expires or the claimant marks it failed.
  */
-import { skip, type SetSpotMaxPriceAction, type SkipAction, type SwapToOnDemandAction, type SwapToSpotAction } from '../actions';
+import { skip } from '../actions';
+import { breakerState } from '../breaker';
+import type { MarketAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import {
   initialMarketState,
   MAX_DWELL_SECONDS,
@@ -27,10 +31,11 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, decidePoolCap, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
-export { BREAKER_MIN_INTERRUPTIONS, BREAKER_MIN_INSTANCE_HOURS } from './pools';
+export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
+export type { MarketAction } from './actions';
 
 export interface MarketSignals {
   /** Spot / on-demand as src/prices.ts defines it; undefined when no pool is priced. */
@@ -83,13 +88,16 @@ export interface MarketInput {
 export interface MarketOptions {
   /** Identifies this check in a pending-swap claim (`<function>:<event id>`). */
   checkId: string;
-  /** Fall back now whatever the price (breaker trip from the interruption function, or a user). */
+  /** Fall back now whatever the price (a user's manual fall-back). */
   force?: { trigger: MarketTrigger; reason: string };
   /** A dry run decides as if the check counted, even for a time already checked (nothing is stored). */
   dryRun?: boolean;
+  /**
+   * The time of the event that asked for this check (data; never later than `now`): a check for an event at or
+   * before the last one that counted changes nothing. Default `now`.
+   */
+  eventTime?: Date;
 }
-
-export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;
 
 export interface MarketDecision {
   action: MarketAction;
@@ -97,6 +105,12 @@ export interface MarketDecision {
   state: MarketState | undefined;
   /** The state to store once the swap has succeeded. */
   after: MarketState | undefined;
+  /**
+   * The decision concludes that someone outside spotfarm changed the group's market (the stored market and the
+   * group's launch source disagree with no claim to explain it). Only trustworthy when the group was observed
+   * after the state was read: the controller confirms it so (src/market/controller.ts).
+   */
+  outside?: true;
 }
 
 /** Seconds the group must stay on on-demand before a return, at back-off level `backoff`. */
@@ -104,14 +118,10 @@ export function dwellSeconds(settings: Pick<GroupSettings, 'minDwell'>, backoff:
   return Math.min(settings.minDwell * 2 ** backoff, Math.max(MAX_DWELL_SECONDS, settings.minDwell));
 }
 
-/** Interruptions per instance-hour, and whether that trips the breaker (evidence weighed: src/market/pools.ts). */
-export function breakerState(
-  interruptions: number,
-  instances: number,
-  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
-): { rate: number; tripped: boolean; why: string } {
-  const { rate, tripped, why } = weighBreaker(interruptions, instances, settings);
-  return { rate, tripped, why };
+/** When a claim's lease ends (wall clock, epoch ms); a claim stored before leases had `until` ends at+timeout. */
+export function leaseExpiry(pending: NonNullable<MarketState['pending']>): number {
+  const until = pending.until === undefined ? NaN : Date.parse(pending.until);
+  return Number.isNaN(until) ? Date.parse(pending.at) + PENDING_TIMEOUT_SECONDS * 1000 : until;
 }
 
 /** The group's breaker: per pool when the pools are known (the group trips only with no good pool left). */
@@ -132,32 +142,6 @@ export function groupBreaker(
   return { rate: worst?.breaker.rate ?? 0, tripped, why, pools };
 }
 
-/**
- * The market controller's answer, on its own fresh read of the group, to a fall-back the interruption function
- * asks for: the reason to stand back, or undefined to go ahead. A launch refused in one pool is usually followed
- * by one that succeeds in another AZ, so capacity fails only while the group is short by more than the on-demand
- * fallback group can add; a pool's breaker trip stands only if the group's interruptions, price interruptions
- * left out, trip the breaker too.
- */
-export function fallBackDisagreement(
-  trigger: 'breaker' | 'capacity',
-  reason: string,
-  signals: Pick<MarketSignals, 'shortfall' | 'fallbackRoom' | 'interruptions' | 'instances' | 'pools' | 'ratio'>,
-  settings: Pick<GroupSettings, 'swapRatio' | 'breakerInterruptions' | 'breakerWindow'>,
-): string | undefined {
-  const { shortfall, fallbackRoom } = signals;
-  if (trigger === 'capacity' && shortfall <= fallbackRoom) {
-    return shortfall === 0
-      ? `not falling back: ${reason}, but the group is at its desired capacity (other pools launched)`
-      : `not falling back: ${reason}, but the on-demand fallback group can cover the ${shortfall} missing (room for ${fallbackRoom})`;
-  }
-  if (trigger === 'breaker') {
-    const confirmed = groupBreaker(signals, settings);
-    if (!confirmed.tripped) return `not falling back: ${reason}, but ${confirmed.why}`;
-  }
-  return undefined;
-}
-
 const seconds = (from: string | undefined, now: Date): number =>
   from === undefined ? Infinity : (now.getTime() - Date.parse(from)) / 1000;
 
@@ -172,6 +156,8 @@ export function decideMarket(
 ): MarketDecision {
   const { asgName, signals } = input;
   const at = now.toISOString();
+  const eventAt = options.eventTime && options.eventTime.getTime() < now.getTime() ? options.eventTime : now;
+  const checkedAt = eventAt.toISOString();
   const breaker = groupBreaker(signals, settings);
   const figures: Record<string, unknown> = {
     ratio: round(signals.ratio),
@@ -189,6 +175,7 @@ export function decideMarket(
     breaker: breaker.why,
     ...(breaker.pools ? { pools: describePools(breaker.pools) } : {}),
   };
+  const leaseUntil = new Date(now.getTime() + PENDING_TIMEOUT_SECONDS * 1000).toISOString();
   const nothing = (reason: string, state?: MarketState): MarketDecision => ({
     action: skip(asgName, reason, figures),
     state,
@@ -202,13 +189,16 @@ export function decideMarket(
   }
 
   const stored = input.state;
-  const pendingAge = stored?.pending ? seconds(stored.pending.at, now) : Infinity;
-  if (stored?.pending && !stored.pending.failed && pendingAge < PENDING_TIMEOUT_SECONDS && pendingAge >= 0) {
-    return nothing(`a swap to ${stored.pending.to} claimed by ${stored.pending.by} at ${stored.pending.at} is in progress`);
+  if (stored?.pending && !stored.pending.failed && now.getTime() < leaseExpiry(stored.pending)) {
+    // The lease is on the wall clock and ends at `until` whatever the events' times: a claim is never taken over
+    // early, not even by a retry of the claimant's own event (Lambda may run the same event twice at once).
+    return nothing(
+      `a swap to ${stored.pending.to} claimed by ${stored.pending.by} at ${stored.pending.at} is in progress (its lease runs until ${new Date(leaseExpiry(stored.pending)).toISOString()})`,
+    );
   }
   // A swap left half done is worth finishing even on a retried event, so only a clean state dedupes.
-  if (!options.force && !options.dryRun && !stored?.pending && stored?.lastCheckAt !== undefined && Date.parse(stored.lastCheckAt) >= now.getTime()) {
-    return nothing(`duplicate or late check: the group was already checked at ${stored.lastCheckAt}`);
+  if (!options.force && !options.dryRun && !stored?.pending && stored?.lastCheckAt !== undefined && Date.parse(stored.lastCheckAt) >= eventAt.getTime()) {
+    return nothing(`duplicate or late check: the group was already checked for an event at ${stored.lastCheckAt}`);
   }
 
   const observedMarket = input.observed === 'on-demand' ? 'on-demand' : 'spot';
@@ -226,25 +216,29 @@ export function decideMarket(
     if (abandoned?.to === 'on-demand' && stored.originals) {
       // A template group following $Latest launches on-demand as soon as the new version exists: finish the job.
       const reason = `finishing the swap to on-demand that ${abandoned.by} started at ${abandoned.at}`;
-      return fallBack({ ...stored, pending: undefined, lastCheckAt: at }, abandoned.trigger ?? 'price', reason, stored.originals, false);
+      return fallBack({ ...stored, pending: undefined, lastCheckAt: checkedAt }, abandoned.trigger ?? 'price', reason, stored.originals, false);
     }
-    return nothing(
-      'the group was moved to on-demand outside spotfarm: leaving it alone until it launches spot again',
-      { ...stored, pending: undefined, lastCheckAt: at },
-    );
+    return {
+      ...nothing('the group was moved to on-demand outside spotfarm: leaving it alone until it launches spot again', {
+        ...stored,
+        pending: undefined,
+        lastCheckAt: checkedAt,
+      }),
+      outside: true,
+    };
   } else if (stored.market === 'on-demand' && observedMarket === 'spot') {
     if (abandoned?.to === 'spot' && stored.originals) {
       const reason = `finishing the return to spot that ${abandoned.by} started at ${abandoned.at}`;
-      return goBack({ ...stored, pending: undefined, lastCheckAt: at }, reason, stored.originals);
+      return goBack({ ...stored, pending: undefined, lastCheckAt: checkedAt }, reason, stored.originals);
     }
     // Someone put the group back on spot by hand: follow them rather than fight them.
     state = { ...initialMarketState('spot', now), backoff: stored.backoff, lastFallbackAt: stored.lastFallbackAt, lastReturnAt: at };
-    state.lastCheckAt = at;
-    return nothing('the group was put back on spot outside spotfarm: following it', state);
+    state.lastCheckAt = checkedAt;
+    return { ...nothing('the group was put back on spot outside spotfarm: following it', state), outside: true };
   } else {
     state = { ...stored, pending: undefined };
   }
-  state.lastCheckAt = at;
+  state.lastCheckAt = checkedAt;
   const previouslyOut = state.poolsOut;
   if (breaker.pools) state.poolsOut = poolsOut(breaker.pools, state.poolsOut, at);
   const inMarket = seconds(state.since, now);
@@ -381,7 +375,7 @@ export function decideMarket(
       from,
     };
     // The claim remembers the originals already, so a swap abandoned half way can still be finished.
-    return { action, state: { ...state, originals: from, pending: { to: 'on-demand', at, by: options.checkId, trigger } }, after };
+    return { action, state: { ...state, originals: from, pending: { to: 'on-demand', at, by: options.checkId, until: leaseUntil, trigger } }, after };
   }
 
   function goBack(state: MarketState, reason: string, to: MarketOriginals): MarketDecision {
@@ -396,7 +390,7 @@ export function decideMarket(
       lastError: undefined,
     };
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
-    return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId } }, after };
+    return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId, until: leaseUntil } }, after };
   }
 }
 

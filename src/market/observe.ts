@@ -7,19 +7,14 @@
 import { describeFailedLaunches, describeLaunchConfigurations, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
-import { describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
+import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
 import type { PoolSignal } from './pools';
-import {
-  readCapacityFailures,
-  readMarketState,
-  readPoolInterruptions,
-  type MarketOriginals,
-  type VersionedMarketState,
-} from './state';
+import { readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
-import type { GroupObservation, Observation, ObserveOptions } from '../observe';
+import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
+import { isCapacityFailure, readCapacityFailures, readPoolInterruptions } from '../records';
 
 /** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
 export const MARKET_READS = {
@@ -27,27 +22,8 @@ export const MARKET_READS = {
   prices: { describeSpotPrices, onDemandPrice },
 } satisfies ObserveOptions;
 
-/**
- * Launch failures that mean "no spot capacity (at this price) now", matched on AWS's free text and codes:
- * InsufficientInstanceCapacity, InsufficientCapacity, UnfulfillableCapacity, SpotMaxPriceTooLow,
- * MaxSpotInstanceCountExceeded and their English wordings. Other failures (bad AMI, quota on on-demand vCPUs,
- * a missing security group) are not a market signal: swapping markets would not fix them.
- */
-const CAPACITY_FAILURE =
-  /InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded|capacity-not-available|do not have sufficient .*capacity|insufficient capacity|no Spot capacity|Spot request price of .* is lower than|max spot instance count exceeded|spot instance count exceeded/i;
-
-/**
- * A mixed-instances group says which market failed: "Could not launch On-Demand Instances. <code> - ..." or
- * "Could not launch Spot Instances. <code> - ..." (EC2 Auto Scaling user guide, "Troubleshoot Amazon EC2 Auto
- * Scaling: EC2 instance launch failures"). An on-demand capacity failure is no reason to leave spot.
- */
-const ON_DEMAND_FAILURE = /Could not launch On-Demand Instances/i;
 /** A launch refused because the spot price is above the max price (what a pool cap causes on purpose). */
 const CAPPED = /SpotMaxPriceTooLow|Spot request price of .* is lower than/i;
-
-export function isCapacityFailure(message: string): boolean {
-  return CAPACITY_FAILURE.test(message) && !ON_DEMAND_FAILURE.test(message);
-}
 
 /** What one group's market decision is made on. */
 export interface GroupMarketView {
@@ -251,4 +227,30 @@ function fallbackRoom(groups: readonly GroupObservation[], spot: GroupObservatio
   return groups
     .filter((g) => g.farm === spot.farm && g.role === 'on-demand')
     .reduce((room, g) => room + Math.max(0, g.group.max - g.group.desired), 0);
+}
+
+/**
+ * One group's view, read afresh: the group (launch source, prices, instances), the farm's on-demand groups (their
+ * room decides a capacity fall-back) and the stored state. A check that lost its claim re-reads this whole view,
+ * never the state alone: comparing the winner's state with its own stale view of the group is how a check once
+ * took spotfarm's own swap for a change made outside it. Undefined when the group is not managed (any more).
+ */
+export async function observeGroupMarket(
+  config: Readonly<Config>,
+  now: Date,
+  farm: string,
+  groupName: string,
+): Promise<GroupMarketView | undefined> {
+  const observation = await observeFarms(config, now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
+  return (await gatherMarket(narrowTo(observation, groupName), config, now)).find((v) => v.input.asgName === groupName);
+}
+
+/** The observation cut down to one group and its farm's on-demand groups. */
+export function narrowTo(observation: Observation, groupName: string): Observation {
+  return {
+    ...observation,
+    farms: observation.farms
+      .filter((f) => f.groups.some((g) => g.group.name === groupName))
+      .map((f) => ({ ...f, groups: f.groups.filter((g) => g.group.name === groupName || g.role === 'on-demand') })),
+  };
 }

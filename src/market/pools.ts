@@ -11,14 +11,12 @@
  * default, and still bad luck: on the bundled 2015 r3.large history such a "trip" moved a whole group to
  * on-demand while its other AZs were healthy.
  */
+import { weighBreaker, type BreakerEvidence } from '../breaker';
 import type { GroupSettings } from '../settings';
 import type { MarketState } from './state';
 import { canLaunchSpot } from '../pools';
 
-/** Fewer interruptions than this in a pool's window are bad luck, not a storm. */
-export const BREAKER_MIN_INTERRUPTIONS = 3;
-/** A rate over fewer instance-hours than this is noise: one interruption among two instances is 50%. */
-export const BREAKER_MIN_INSTANCE_HOURS = 4;
+export { BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS, weighBreaker, type BreakerEvidence } from '../breaker';
 
 /** What one pool's decision is made on. */
 export interface PoolSignal {
@@ -34,42 +32,7 @@ export interface PoolSignal {
   instances: number;
 }
 
-export interface BreakerEvidence {
-  interruptions: number;
-  /** Instance-hours observed in the pool over the window: max(running, interrupted) x window hours. */
-  instanceHours: number;
-  rate: number;
-  tripped: boolean;
-  /** "2 interruptions in 7 instance-hours: too few to trip", for plan and the logs. */
-  why: string;
-}
-
 const r2 = (n: number): number => Math.round(n * 100) / 100;
-
-/** The breaker of one pool, with the evidence it weighed. */
-export function weighBreaker(
-  interruptions: number,
-  instances: number,
-  settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
-): BreakerEvidence {
-  const instanceHours = Math.max(instances, interruptions) * (settings.breakerWindow / 3600);
-  const rate = instanceHours > 0 ? interruptions / instanceHours : 0;
-  const seen = `${interruptions} interruption${interruptions === 1 ? '' : 's'} in ${r2(instanceHours)} instance-hours`;
-  if (interruptions < BREAKER_MIN_INTERRUPTIONS) {
-    return { interruptions, instanceHours, rate, tripped: false, why: `${seen}: too few to trip (at least ${BREAKER_MIN_INTERRUPTIONS} interruptions)` };
-  }
-  if (instanceHours < BREAKER_MIN_INSTANCE_HOURS) {
-    return { interruptions, instanceHours, rate, tripped: false, why: `${seen}: too few instance-hours to trust a rate (at least ${BREAKER_MIN_INSTANCE_HOURS})` };
-  }
-  const tripped = rate >= settings.breakerInterruptions;
-  return {
-    interruptions,
-    instanceHours,
-    rate,
-    tripped,
-    why: `${seen}, ${r2(rate)} per instance-hour: ${tripped ? 'tripped' : 'below'} the limit ${settings.breakerInterruptions}`,
-  };
-}
 
 export type PoolStatus = 'good' | 'out';
 

@@ -1,16 +1,18 @@
 /**
- * A whole price check (gather, then each group through the controller), and the forced fall-back of one group
- * that the interruption function runs on a breaker trip. The handler (functions/price-check.ts), the benchmark
- * and the backtest all go through here.
+ * A whole price check: observe, then each group through the controller (src/market/controller.ts). The handler
+ * (functions/price-check.ts), the benchmark and the backtest all go through here. A check asked for by a signal
+ * ("Market Check Requested": a breaker trip or a capacity burst recorded by the interruption controller) is the
+ * same check, narrowed to the group it names.
  */
 import { describeInstanceMarkets } from '../aws/ec2';
 import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { logger } from '../log';
+import { metrics, MetricUnit } from '../metrics';
 import { observeFarms } from '../observe';
-import { checkGroupMarket, publishMarketMetrics, type CheckOptions, type MarketCheckResult } from './controller';
-import { gatherMarket, MARKET_READS } from './observe';
+import { checkGroupMarket, publishMarketMetrics, type MarketCheckResult } from './controller';
+import { gatherMarket, MARKET_READS, narrowTo, observeGroupMarket } from './observe';
 
 export interface PriceCheckSummary {
   checkedAt: string;
@@ -18,53 +20,58 @@ export interface PriceCheckSummary {
   eventId: string;
   groups: { asgName: string; outcome: string; action: string; reason: string }[];
   skippedGroups: { groupName: string; error: string }[];
+  /** Groups whose check failed, with the error; the invocation fails once every other group was checked. */
+  failedGroups: { asgName: string; error: string }[];
   swaps: number;
 }
 
+export interface PriceCheckOptions {
+  /** Only this group (a signal names one); default every managed group of the farm. */
+  group?: string;
+  /** The time of the event that asked for the check (data, bounded by the clock): dedupes a retried event. */
+  eventTime?: Date;
+}
+
 /**
- * Checks every managed group of `farm`. One group's failure does not stop the others; the first failure is
- * rethrown at the end, so Lambda retries the event and the retry finishes what failed.
+ * Checks every managed group of `farm` (or the one group asked for). One group's failure does not stop the
+ * others: it is logged, counted (metric `MarketCheckFailures`) and reported, and the first failure is rethrown
+ * at the end, so Lambda retries the event and the failure destination gets it if the retries fail too.
  */
-export async function runPriceCheck(ctx: ExecutionContext, farm: string): Promise<PriceCheckSummary> {
-  const observation = await observeFarms(ctx.config, ctx.now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
-  const views = await gatherMarket(observation, ctx.config, ctx.now);
+export async function runPriceCheck(ctx: ExecutionContext, farm: string, options: PriceCheckOptions = {}): Promise<PriceCheckSummary> {
+  const config: Readonly<Config> = ctx.config;
+  const observed = await observeFarms(config, ctx.now, { farm, ...MARKET_READS, instanceMarkets: { describeInstanceMarkets } });
+  const observation = options.group ? narrowTo(observed, options.group) : observed;
+  const views = (await gatherMarket(observation, config, ctx.now)).filter((v) => !options.group || v.input.asgName === options.group);
   const results: MarketCheckResult[] = [];
   const failures: { asgName: string; error: unknown }[] = [];
   for (const view of views) {
     publishMarketMetrics(view, ctx.now);
     try {
-      results.push(await checkGroupMarket(view, ctx));
+      results.push(
+        await checkGroupMarket(view, ctx, {
+          ...(options.eventTime ? { eventTime: options.eventTime } : {}),
+          reobserve: () => observeGroupMarket(config, ctx.now, view.group.farm, view.input.asgName),
+        }),
+      );
     } catch (error) {
       logger.error('market check failed', { asgName: view.input.asgName, error: errorMessage(error) });
+      metrics.addMetric('MarketCheckFailures', MetricUnit.Count, 1);
       failures.push({ asgName: view.input.asgName, error });
     }
   }
-  const firstFailure = failures[0];
-  if (firstFailure) throw firstFailure.error;
-  return {
+  const summary: PriceCheckSummary = {
     checkedAt: ctx.now.toISOString(),
     dryRun: ctx.dryRun,
     eventId: ctx.eventId,
     groups: results.map((r) => ({ asgName: r.asgName, outcome: r.outcome, action: r.action.kind, reason: r.action.reason })),
     skippedGroups: observation.skipped,
+    failedGroups: failures.map((f) => ({ asgName: f.asgName, error: errorMessage(f.error) })),
     swaps: results.filter((r) => r.outcome === 'swapped').length,
   };
-}
-
-/**
- * The market controller's fall-back for one group, now (a breaker trip or a burst of capacity failures seen by
- * the interruption function). Same decision (`decideMarket` with `force`), same claim / swap / commit protocol,
- * same SNS message as a price check's fall-back. Returns undefined when the group is not managed (any more).
- */
-export async function fallBackNow(
-  ctx: ExecutionContext,
-  groupName: string,
-  force: NonNullable<CheckOptions['force']>,
-): Promise<MarketCheckResult | undefined> {
-  const config: Readonly<Config> = ctx.config;
-  const observation = await observeFarms(config, ctx.now, { farm: config.farm, ...MARKET_READS });
-  const g = observation.farms.flatMap((f) => f.groups).find((x) => x.group.name === groupName);
-  if (!g) return undefined;
-  const [view] = await gatherMarket({ ...observation, farms: [{ ...observation.farms.find((f) => f.groups.includes(g))!, groups: [g] }] }, config, ctx.now);
-  return view ? checkGroupMarket(view, ctx, { force }) : undefined;
+  const firstFailure = failures[0];
+  if (firstFailure) {
+    logger.error('price check: some groups failed; every other group was checked', { ...summary });
+    throw firstFailure.error;
+  }
+  return summary;
 }

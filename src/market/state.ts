@@ -2,25 +2,16 @@
  * The market controller's memory of each spot group, kept in the state table (pk `group#<name>`, sk `state`)
  * under optimistic concurrency: every write names the version it read, so two racing writers never both win.
  *
- * Readers: price-check (src/market/controller.ts), the interruption function (forced fall-back on a breaker
- * trip), the queue scaler (`marketOf`: is the spot group on on-demand now?), and plan.
+ * Only the market controller writes it (src/market/controller.ts); the capacity and interruption controllers
+ * read the market it left a group in through src/records.ts (`marketOf`), and plan shows it. The facts the
+ * market controller counts (capacity failures, interruptions, check requests) are in src/records.ts.
  *
- * Also here: the capacity-failure records the interruption function writes from "EC2 Instance Launch
- * Unsuccessful" events (pk `group#<name>`, sk `capacity-failure#<time>#<activity id>`), and the interruption
- * records it writes per pool (pk `pool#<type>|<az>`, sk `interruption#<time>#<instance id>`), which the
- * market controller counts. One record per activity / instance: the same id from two sources is one record.
+ * All times here are the wall clock at the check (src/clock.ts), except `lastCheckAt`, the time of the event
+ * that made the last check that counted (data, bounded by the clock).
  */
-import {
-  getGroupState,
-  groupKey,
-  poolRecordKey,
-  putGroupState,
-  putRecordOnce,
-  queryRecords,
-  recordSortKey,
-  type StoredRecord,
-} from '../aws/state-store';
+import { getGroupState, putGroupState } from '../aws/state-store';
 import type { Market } from '../model';
+import { MARKET_SECTION } from '../records';
 
 /** Why a group went to on-demand. `manual` is reserved for a user's forced fall-back. */
 export type MarketTrigger = 'price' | 'capacity' | 'breaker' | 'manual';
@@ -67,11 +58,13 @@ export interface MarketState {
   /** Time of the last check that counted: a duplicate or late event at or before it changes nothing. */
   lastCheckAt?: string;
   /**
-   * A swap claimed but not finished (`failed`: its check gave up with that error, so the next check may retry
-   * at once instead of waiting PENDING_TIMEOUT_SECONDS). Written (conditionally) before the first mutation and cleared after the
-   * last, so a racing check sees it and stands back, and a swap that failed half way is never recorded as done.
+   * A swap claimed but not finished: a lease held by `by` (`<function>:<event id>`) from `at` until `until`, both
+   * on the wall clock, never compared with an event's time. Written (conditionally) before the first mutation
+   * and cleared after the last, so a racing check sees it and stands back, and a swap that failed half way is
+   * never recorded as done. `failed`: its check gave up with that error, so the next check may take it over at
+   * once instead of waiting for the lease to expire. The same event retried (same `by`) takes its own lease over.
    */
-  pending?: { to: Market; at: string; by: string; trigger?: MarketTrigger; failed?: string };
+  pending?: { to: Market; at: string; by: string; until?: string; trigger?: MarketTrigger; failed?: string };
   /** CreateLaunchConfiguration was refused for this account: told once, then the group is left alone. */
   launchConfigurationRefused?: { at: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */
@@ -97,24 +90,43 @@ export interface VersionedMarketState {
   others: Record<string, unknown>;
 }
 
-/** A pending swap older than this was abandoned (the function timed out or its calls failed for good). */
+/** A swap's lease: past it, the claim was abandoned (the function timed out or its calls failed for good). */
 export const PENDING_TIMEOUT_SECONDS = 180;
 
 /** Back-off never makes a group wait longer than a day on on-demand, and a quiet day resets it. */
 export const MAX_DWELL_SECONDS = 24 * 3600;
 export const QUIET_PERIOD_SECONDS = 24 * 3600;
 
-export const CAPACITY_FAILURE_RECORD = 'capacity-failure';
-export const INTERRUPTION_RECORD = 'interruption';
+
+/**
+ * Whether a check changed the group's state in anything but the time of the check. A check that changes
+ * nothing writes nothing: at a 5-minute schedule that is most checks of a calm group, each a conditional PutItem
+ * (a write unit) for every group. The price spent: `lastCheckAt` (the guard against a duplicate or late event)
+ * moves only with a write, so a late event may still count after a check that changed nothing, and a check of
+ * its own cannot count twice unless it changes something, which writes `lastCheckAt` with it.
+ */
+export function marketStateChanged(before: MarketState | undefined, after: MarketState): boolean {
+  if (!before) return true;
+  const canonical = (value: unknown): unknown =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(
+          Object.entries(value as Record<string, unknown>)
+            .filter(([key, v]) => v !== undefined && key !== 'lastCheckAt')
+            .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+            .map(([key, v]) => [key, canonical(v)]),
+        )
+      : value;
+  return JSON.stringify(canonical(before)) !== JSON.stringify(canonical(after));
+}
 
 export function initialMarketState(market: Market, now: Date): MarketState {
   return { market, since: now.toISOString(), highStreak: 0, lowStreak: 0, backoff: 0 };
 }
 
 export async function readMarketState(table: string, groupName: string): Promise<VersionedMarketState> {
-  const { data, version } = await getGroupState<Record<string, unknown> & { market?: MarketState }>(table, groupName);
-  const { market, ...others } = data ?? {};
-  return { state: market, version, others };
+  const { data, version } = await getGroupState<Record<string, unknown>>(table, groupName);
+  const { [MARKET_SECTION]: market, ...others } = data ?? {};
+  return { state: market as MarketState | undefined, version, others };
 }
 
 /**
@@ -128,65 +140,7 @@ export async function writeMarketState(
   version: number,
   others: Record<string, unknown> = {},
 ): Promise<number> {
-  return putGroupState(table, groupName, { ...others, market: state }, version);
-}
-
-/**
- * The market the controller has put a group in; `spot` for a group it never touched. For the queue scaler, with
- * `via: 'on-demand-group'` when the fall-back left the group alone and the farm's on-demand group is to take its
- * share (a mixed-instances group with mixedFallback=on-demand-group).
- */
-export async function marketOf(
-  table: string,
-  groupName: string,
-): Promise<{ market: Market; since: string | undefined; via?: 'on-demand-group' }> {
-  const { state } = await readMarketState(table, groupName);
-  const market = state?.market ?? 'spot';
-  const o = state?.originals;
-  const via = market === 'on-demand' && o?.style === 'mixed-instances' && o.fallback === 'on-demand-group' ? ('on-demand-group' as const) : undefined;
-  return { market, since: state?.since, ...(via ? { via } : {}) };
-}
-
-export interface CapacityFailure {
-  /** Auto Scaling's activity id when known (dedupes the event and the scaling-activity history). */
-  id: string;
-  at: string;
-  message: string;
-  source: string;
-}
-
-/** The interruption function records a spot capacity failure from a Launch Unsuccessful event. Idempotent. */
-export async function recordCapacityFailure(
-  table: string,
-  groupName: string,
-  failure: CapacityFailure,
-  ttlDays: number,
-): Promise<boolean> {
-  return putRecordOnce(
-    table,
-    { pk: groupKey(groupName), sk: recordSortKey(CAPACITY_FAILURE_RECORD, failure.at, failure.id), at: failure.at, data: failure },
-    ttlDays,
-  );
-}
-
-export async function readCapacityFailures(
-  table: string,
-  groupName: string,
-  from: Date,
-  to: Date,
-): Promise<StoredRecord<CapacityFailure>[]> {
-  return queryRecords<CapacityFailure>(table, groupKey(groupName), CAPACITY_FAILURE_RECORD, from, to);
-}
-
-/** Interruption records of one pool in [from, to] (written by the interruption function). */
-export async function readPoolInterruptions(
-  table: string,
-  instanceType: string,
-  availabilityZone: string,
-  from: Date,
-  to: Date,
-): Promise<StoredRecord<unknown>[]> {
-  return queryRecords<unknown>(table, poolRecordKey(instanceType, availabilityZone), INTERRUPTION_RECORD, from, to);
+  return putGroupState(table, groupName, { ...others, [MARKET_SECTION]: state }, version);
 }
 
 /** Name of the on-demand twin of a spot launch configuration (created by spotfarm, or by you beforehand). */

@@ -14,8 +14,7 @@ import {
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
 import { createLaunchTemplateVersion, describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, type TemplateData } from '../aws/ec2';
-import type { SwapToOnDemandAction, SwapToSpotAction } from '../actions';
-import type { Executor } from '../execute';
+import type { SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';
@@ -45,19 +44,13 @@ export function isLaunchConfigurationRefusal(error: unknown): boolean {
   return error instanceof AwsCallError && REFUSED.test(error.message);
 }
 
-/** The market controller's executor (src/execute.ts carries out the shared kinds and writes the audit record). */
-export const swapExecutor: Executor = async (action, ctx) => {
-  if (action.kind === 'setSpotMaxPrice') {
-    if (action.source.style === 'mixed-instances') await setSpotMaxPrice(action.asgName, action.maxPrice);
-    else if (action.source.style === 'launch-template') {
-      await templateMaxPrice(action.asgName, action.source, action.maxPrice, clientToken(action.asgName, `setSpotMaxPrice:${action.maxPrice}`, ctx.eventId));
-    } else throw new Error(`no spot max price for market style ${action.source.style}`);
-    return { outcome: 'done', audit: true };
-  }
-  if (action.kind !== 'swapToOnDemand' && action.kind !== 'swapToSpot') throw new Error(`the market controller does not execute ${action.kind}`);
-  await executeSwap(action, ctx.eventId);
-  return { outcome: 'done', audit: true };
-};
+/** A group's spot max price (the pool cap, src/market/pools.ts), by its market style. */
+export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, eventId: string): Promise<void> {
+  if (action.source.style === 'mixed-instances') await setSpotMaxPrice(action.asgName, action.maxPrice);
+  else if (action.source.style === 'launch-template') {
+    await templateMaxPrice(action.asgName, action.source, action.maxPrice, clientToken(action.asgName, `setSpotMaxPrice:${action.maxPrice}`, eventId));
+  } else throw new Error(`no spot max price for market style ${action.source.style}`);
+}
 
 export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, _eventId: string): Promise<void> {
   const originals = action.kind === 'swapToOnDemand' ? action.from : action.to;

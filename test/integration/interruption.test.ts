@@ -14,7 +14,7 @@ import {
 import { DescribeInstancesCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
-import { lambdaContext } from '../support/lambda';
+import { clocked, lambdaContext } from '../support/lambda';
 import type { InterruptionResult } from '../../src/interruption/summary';
 import type { InterruptionPlan } from '../../src/interruption/plan';
 
@@ -56,6 +56,8 @@ describe('interruption against moto server', () => {
   let handler: Handler;
   let clients: ReturnType<typeof clientsFor>;
   const sent: string[] = [];
+  type BusEntry = { Source?: string; DetailType?: string; Detail?: string; Time?: Date };
+  const busEvents: BusEntry[] = [];
 
   const group = async (name: string) =>
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
@@ -91,6 +93,7 @@ describe('interruption against moto server', () => {
     vi.stubEnv('SPOTFARM_STATE_TABLE', farm.stateTable);
     vi.stubEnv('SPOTFARM_LOG_LEVEL', 'SILENT');
     ({ handler } = (await import('../../functions/interruption')) as unknown as { handler: Handler });
+    handler = clocked(handler, await import('../../src/clock'));
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     const recordCommands = (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
@@ -100,6 +103,16 @@ describe('interruption against moto server', () => {
     for (const client of [autoScalingClient, ec2Client] as unknown as { middlewareStack: { add(mw: unknown, options: unknown): void } }[]) {
       client.middlewareStack.add(recordCommands, { step: 'initialize', name: 'recordCommands' });
     }
+    // The signals the interruption function puts on the default bus (moto accepts them; the test delivers them).
+    const { eventBridgeClient } = await import('../../src/aws/eventbridge');
+    const recordEvents = (next: (args: { input: { Entries?: BusEntry[] } }) => Promise<unknown>) => async (args: { input: { Entries?: BusEntry[] } }) => {
+      busEvents.push(...(args.input.Entries ?? []));
+      return next(args);
+    };
+    (eventBridgeClient as unknown as { middlewareStack: { add(mw: unknown, options: unknown): void } }).middlewareStack.add(recordEvents, {
+      step: 'initialize',
+      name: 'recordEvents',
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -173,12 +186,13 @@ describe('interruption against moto server', () => {
     expect((await group(farm.spotGroup)).DesiredCapacity).toBe(3);
   });
 
-  it('a storm in one pool trips that pool only; the group falls back whole once no good pool is left', async () => {
+  it('a storm in one pool trips that pool only; the group falls back whole once no good pool is left (the trip recorded once and signalled, issue 11)', async () => {
     // Prepare: a fresh farm (no interruption history) in two AZs, the default breaker (0.25 per instance-hour over
     // an hour). moto puts every instance in the first AZ, so the second pool is empty and good.
     await moto.reset();
     farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 8 });
     await setBreaker('0.25');
+    busEvents.length = 0;
     const before = await group(farm.spotGroup);
     const zones = [...before.AvailabilityZones!].sort();
     const inService = before.Instances!.filter((x) => x.LifecycleState === 'InService');
@@ -195,18 +209,47 @@ describe('interruption against moto server', () => {
       ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
       return data.InstanceMarketOptions?.MarketType ?? 'on-demand';
     };
+    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<{ swaps: number; groups: { asgName: string; outcome: string; reason: string }[] }>;
+    };
+    /** EventBridge delivers a signal to price-check (its rule matches source, detail-type and stack). */
+    const deliver = (entry: BusEntry, id: string) =>
+      priceCheck(
+        {
+          version: '0',
+          id,
+          'detail-type': entry.DetailType,
+          source: entry.Source,
+          account: '123456789012',
+          time: seconds(new Date()).toISOString().replace('.000Z', 'Z'),
+          region: 'us-east-1',
+          resources: [],
+          detail: JSON.parse(entry.Detail!),
+        },
+        lambdaContext('price-check'),
+      );
 
-    // Act 1: three warnings in one pool (3 interruptions over its 8 instance-hours: 0.375 per instance-hour).
+    // Act 1: three warnings in one pool (3 interruptions over its 8 instance-hours: 0.375 per instance-hour), the
+    // third one delivered twice.
+    const events = pool.slice(0, 3).map((id) => warning(id, new Date()));
     const results = [];
-    for (const id of pool.slice(0, 3)) results.push(await handler(warning(id, new Date()), lambdaContext('interruption')));
+    for (const event of events) results.push(await handler(event, lambdaContext('interruption')));
+    const duplicate = await handler(events[2], lambdaContext('interruption'));
 
-    // Assess 1: the pool's breaker trips, the market controller refuses to move the group (a good pool is left).
+    // Assess 1: the pool's breaker trips; the interruption function records the trip once and asks, nothing more.
     expect(results[1]!.actions.map((a) => a.kind)).toEqual(['recordInterruption', 'detachInstance']);
     expect(results[2]!.actions.map((a) => [a.kind, a.outcome])).toEqual([
       ['recordInterruption', 'done'],
       ['detachInstance', 'done'],
-      ['fallBackToOnDemand', 'skipped'],
+      ['requestMarketCheck', 'done'],
     ]);
+    expect(duplicate.actions.filter((a) => a.kind === 'requestMarketCheck' && a.outcome === 'done')).toEqual([]);
+    expect(busEvents).toHaveLength(1);
+    expect(busEvents[0]).toMatchObject({ Source: 'spotfarm', DetailType: 'Market Check Requested' });
+    expect(JSON.parse(busEvents[0]!.Detail!)).toMatchObject({ group: farm.spotGroup, trigger: 'breaker' });
+    // The market controller, asked, refuses to move the group: a good pool is left.
+    const refused = await deliver(busEvents[0]!, 'signal-1');
+    expect(refused.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'skipped', reason: expect.stringMatching(/staying on spot/) })]);
     expect(await launchMarket()).toBe('spot');
     expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
 
@@ -231,11 +274,18 @@ describe('interruption against moto server', () => {
     // Act 2: the group is narrowed to the stormy AZ (a single-AZ group), and the storm goes on there.
     await clients.autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: farm.spotGroup, AvailabilityZones: [stormZone] }));
     const next = await handler(warning(pool[3]!, new Date()), lambdaContext('interruption'));
+    expect(next.actions.map((a) => [a.kind, a.outcome])).toContainEqual(['requestMarketCheck', 'done']);
+    expect(busEvents).toHaveLength(2);
+    const checked = await deliver(busEvents[1]!, 'signal-2');
 
-    // Assess 2: no good pool is left, so the group falls back whole and the on-demand group covers the loss.
-    expect(next.actions.map((a) => [a.kind, a.outcome])).toContainEqual(['fallBackToOnDemand', 'done']);
+    // Assess 2: no good pool is left, so the market controller falls back whole; the breaker set no desired
+    // capacity (the queue scaler covers a spot shortfall, none here: moto keeps the group full).
+    expect(checked.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'swapped', reason: expect.stringMatching(/interruption breaker/) })]);
     expect(await launchMarket()).not.toBe('spot');
-    expect((await group(farm.onDemandGroup)).DesiredCapacity!).toBeGreaterThan(od.DesiredCapacity!);
+    expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
+    // A further warning in the storm asks for nothing: the group is on on-demand.
+    const again = await handler(warning(pool[4] ?? pool[3]!, new Date()), lambdaContext('interruption'));
+    expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
   });
 
   it('fails a malformed warning without calling AWS', async () => {

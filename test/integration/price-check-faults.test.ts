@@ -8,7 +8,7 @@ import { CreateOrUpdateTagsCommand, DescribeAutoScalingGroupsCommand } from '@aw
 import { DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
-import { lambdaContext } from '../support/lambda';
+import { clocked, lambdaContext } from '../support/lambda';
 import type { PriceCheckSummary } from '../../src/market/run';
 
 type Handler = (event: unknown, context: unknown) => Promise<PriceCheckSummary>;
@@ -37,6 +37,7 @@ describe('price-check with throttling and 5xx on every call', () => {
     const { resetConfigCache } = await import('../../src/config');
     resetConfigCache();
     ({ handler } = (await import('../../functions/price-check')) as unknown as { handler: Handler });
+    handler = clocked(handler, await import('../../src/clock'));
     // Spot "dear" at once (swapRatio tiny, one check confirms): the next check falls back. (moto keeps groups at
     // their desired capacity, so capacity failures alone would not: the group is never short.)
     await clientsFor(moto.endpoint).autoscaling.send(

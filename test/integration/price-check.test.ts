@@ -28,7 +28,7 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
-import { lambdaContext } from '../support/lambda';
+import { clocked, lambdaContext } from '../support/lambda';
 import type { PriceCheckSummary } from '../../src/market/run';
 import type { MarketState } from '../../src/market/state';
 import tick from '../fixtures/events/price-check-tick.json';
@@ -54,7 +54,7 @@ describe('price-check against moto server', () => {
   let clients: ReturnType<typeof clientsFor>;
   let sns: SNSClient;
   let inboxUrl: string;
-  let recordCapacityFailure: typeof import('../../src/market/state').recordCapacityFailure;
+  let recordCapacityFailure: typeof import('../../src/records').recordCapacityFailure;
   let readMarketState: typeof import('../../src/market/state').readMarketState;
   const sent: string[] = [];
 
@@ -170,7 +170,9 @@ describe('price-check against moto server', () => {
     const { resetConfigCache } = await import('../../src/config');
     resetConfigCache();
     ({ handler } = (await import('../../functions/price-check')) as unknown as { handler: Handler });
-    ({ recordCapacityFailure, readMarketState } = await import('../../src/market/state'));
+    handler = clocked(handler, await import('../../src/clock'));
+    ({ recordCapacityFailure } = await import('../../src/records'));
+    ({ readMarketState } = await import('../../src/market/state'));
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { ec2Client } = await import('../../src/aws/ec2');
     for (const client of [autoScalingClient, ec2Client]) {

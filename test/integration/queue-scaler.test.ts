@@ -17,7 +17,7 @@ import {
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../support/moto';
 import { buildDemoFarm, clientsFor, type DemoFarm } from '../../scripts/lib/demo-farm';
-import { lambdaContext } from '../support/lambda';
+import { clocked, lambdaContext } from '../support/lambda';
 import type { QueueScalerResult } from '../../functions/queue-scaler';
 
 type Handler = (event: unknown, context: unknown) => Promise<QueueScalerResult>;
@@ -87,6 +87,7 @@ describe('queue-scaler against moto server', () => {
     vi.stubEnv('AWS_ENDPOINT_URL', moto.endpoint);
     vi.stubEnv('SPOTFARM_STATE_TABLE', grow.stateTable);
     ({ handler } = (await import('../../functions/queue-scaler')) as unknown as { handler: Handler });
+    handler = clocked(handler, await import('../../src/clock'));
     const { autoScalingClient } = await import('../../src/aws/autoscaling');
     const { sqsClient } = await import('../../src/aws/sqs');
     const { dynamoClient } = await import('../../src/aws/state-store');

@@ -13,7 +13,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Action, InterruptionAction } from '../../src/actions';
+import type { InterruptionAction, InterruptionDecision as Action } from '../../src/interruption/actions';
 import {
   decideSweep,
   decideWarning,
@@ -158,7 +158,6 @@ class Model {
       earlyReplacements: [...this.instances.values()]
         .filter((x) => x.alive && x.id !== id && x.tags['spotfarm:detached-for'] === 'rebalance')
         .map((x) => x.id),
-      onDemandGroup: this.managed('od'),
       market: this.market,
     };
     return obs;
@@ -171,18 +170,6 @@ class Model {
       switch (action.kind) {
         case 'skip':
           break;
-        case 'setDesiredCapacity': {
-          const group = action.asgName === 'ml-spot' ? 'spot' : 'od';
-          const { min, max } = this.bounds[group];
-          if (action.to < min || action.to > max) throw new Error(`ValidationError: desired ${action.to} outside [${min}, ${max}]`);
-          this.desired[group] = action.to;
-          this.reconcile();
-          break;
-        }
-        case 'swapToOnDemand':
-        case 'swapToSpot':
-        case 'setSpotMaxPrice':
-          throw new Error(`the interruption decisions never return ${action.kind}`);
         default:
           this.executeInterruption(action);
       }
@@ -224,9 +211,9 @@ class Model {
       }
       case 'recordCapacityFailure':
         return;
-      case 'fallBackToOnDemand':
+      case 'requestMarketCheck':
+        // The market controller's check that the signal asks for falls back (src/market/decide.ts, same rule).
         this.market = 'on-demand';
-        if (action.cover) this.execute([action.cover]);
         return;
     }
   }
@@ -354,7 +341,7 @@ describe('interruption decisions under random event sequences', () => {
       }),
       { numRuns: 1000, seed: 20250314 },
     );
-    for (const path of ['detach:interruption', 'detach:rebalance', 'late', 'failed detach', 'terminate detached', 'terminate in group', 'fallBackToOnDemand', 'setDesiredCapacity']) {
+    for (const path of ['detach:interruption', 'detach:rebalance', 'late', 'failed detach', 'terminate detached', 'terminate in group', 'requestMarketCheck']) {
       expect(reached[path] ?? 0, path).toBeGreaterThan(0);
     }
   });

@@ -243,7 +243,7 @@ describe('packaged stack: farm paths', () => {
 
   it('the dashboard body is valid JSON once CloudFormation substitutes it, and names metrics the functions publish', () => {
     // Prepare
-    const sources = ['src/market/controller.ts', 'src/interruption/execute.ts', 'src/capacity/state.ts']
+    const sources = ['src/market/controller.ts', 'src/interruption/execute.ts', 'src/capacity/run.ts']
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
       .join('\n');
     const body = stacks['create-launch-template'].template.Resources.Dashboard?.Properties?.DashboardBody as {

@@ -150,4 +150,72 @@ describe('queue-scaler handler (mocked SDK)', () => {
     expect(autoscaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
     expect(dynamodb).not.toHaveReceivedCommand(PutItemCommand);
   });
+
+  it('an alarm transition survives a lost write race: the run re-reads and decides again (issue 11)', async () => {
+    // Prepare: the farm's queue is demo-jobs (the alarm fixture's); the first conditional write loses.
+    const demo = (name: string, role: string, desired: number) => ({
+      ...group(name, role, desired),
+      Tags: [
+        { Key: 'spotfarm:farm', Value: 'demo' },
+        { Key: 'spotfarm:role', Value: role },
+        { Key: 'spotfarm:queue', Value: 'demo-jobs' },
+        { Key: 'spotfarm:scalingPolicy', Value: 'step' },
+      ],
+    });
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [demo('demo-spot', 'spot', 2), demo('demo-od', 'on-demand', 0)] });
+    sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/demo-jobs' });
+    dynamodb
+      .on(PutItemCommand)
+      .rejectsOnce(Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' }))
+      .resolves({});
+    const alarm = JSON.parse(readFileSync(resolve(__dirname, '../fixtures/events/alarm-backlog-high.json'), 'utf8')) as object;
+    // Act
+    const result = await handler(alarm, lambdaContext('queue-scaler'));
+    // Assess: the second write records the alarm, and the step policy acts on it.
+    expect(result.farms?.[0]?.outcome).toBe('acted');
+    const written = dynamodb
+      .commandCalls(PutItemCommand)
+      .filter((c) => c.args[0].input.Item!.sk!.S === 'capacity')
+      .map((c) => JSON.parse(c.args[0].input.Item!.data!.S!) as { alarms: Record<string, { value: string }> });
+    expect(written).toHaveLength(2);
+    expect(written[1]!.alarms.high).toMatchObject({ value: 'ALARM' });
+    expect(autoscaling).toHaveReceivedCommand(SetDesiredCapacityCommand);
+  });
+
+  it('one farm refused (AccessDenied on SetDesiredCapacity) does not stop the others; the invocation fails at the end (issue 11)', async () => {
+    // Prepare: two farms on one queue name each; the first farm's group refuses the call.
+    const farmGroup = (farm: string, name: string, role: string, desired: number) => ({
+      ...group(name, role, desired),
+      Tags: [
+        { Key: 'spotfarm:farm', Value: farm },
+        { Key: 'spotfarm:role', Value: role },
+        { Key: 'spotfarm:queue', Value: 'ml-jobs' },
+      ],
+    });
+    autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [farmGroup('a', 'a-spot', 'spot', 2), farmGroup('b', 'b-spot', 'spot', 2)],
+    });
+    autoscaling
+      .on(SetDesiredCapacityCommand, { AutoScalingGroupName: 'a-spot' })
+      .rejects(Object.assign(new Error('User is not authorized to perform: autoscaling:SetDesiredCapacity'), { name: 'AccessDenied' }));
+    // Act / Assess
+    await expect(handler(tick(), lambdaContext('queue-scaler'))).rejects.toThrow(/1 of 2 farms not scaled \(the others were\): a: .*AccessDenied/);
+    expect(autoscaling).toHaveReceivedCommandWith(SetDesiredCapacityCommand, { AutoScalingGroupName: 'b-spot', DesiredCapacity: 10 });
+  });
+
+  it('refuses a tick dated beyond the clock-skew allowance and changes nothing (issue 15 item 1)', async () => {
+    // Prepare: a tick dated 2099 would store lastScaleInAt/idleSince in 2099 and never scale in again.
+    const future = { ...tick(), time: '2099-01-01T00:00:00Z' };
+    // Act / Assess
+    await expect(handler(future, lambdaContext('queue-scaler'))).rejects.toThrow(/dated 2099-01-01T00:00:00.000Z.*refused and nothing was changed/);
+    expect(dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+    expect(autoscaling).not.toHaveReceivedCommand(SetDesiredCapacityCommand);
+  });
+
+  it('a manual time is for dry runs only', async () => {
+    await expect(handler({ time: '2025-03-01T12:00:00Z' }, lambdaContext('queue-scaler'))).rejects.toThrow(/only for dry runs/);
+    expect(dynamodb).not.toHaveReceivedCommand(PutItemCommand);
+    const dry = await handler({ time: '2025-03-01T12:00:00Z', dryRun: true }, lambdaContext('queue-scaler'));
+    expect(dry.dryRun).toBe(true);
+  });
 });

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Action } from '../../src/actions';
+import type { CapacityAction as Action } from '../../src/capacity/actions';
 import { decideCapacity, emptyCapacityState, type CapacityGroup, type CapacityInput, type CapacityState } from '../../src/capacity/decide';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 

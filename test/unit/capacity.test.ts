@@ -3,7 +3,7 @@
  * scale-in, scale to zero, the split between the spot and on-demand groups and its delay. Plain objects, no mocks.
  */
 import { describe, expect, it } from 'vitest';
-import type { SetDesiredCapacityAction } from '../../src/actions';
+import type { SetDesiredCapacityAction } from '../../src/capacity/actions';
 import {
   capacityStateChanged,
   decideCapacity,

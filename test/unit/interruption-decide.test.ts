@@ -14,7 +14,7 @@ import {
   type ManagedGroup,
   type WarningObservation,
 } from '../../src/interruption/decide';
-import type { Action } from '../../src/actions';
+import type { InterruptionDecision as Action } from '../../src/interruption/actions';
 import type { GroupInstance } from '../../src/model';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
@@ -60,7 +60,6 @@ function warningObs(over: Partial<WarningObservation> = {}, kind: 'warning' | 'r
     detached: undefined,
     poolInterruptions: [],
     earlyReplacements: [],
-    onDemandGroup: onDemand(),
     market: 'spot',
     ...over,
   };
@@ -171,21 +170,24 @@ describe('decideWarning: the breaker', () => {
   ])('$rule', ({ records, settings, market, trips }) => {
     const g = group({}, settings);
     const actions = decideWarning(warningObs({ group: g, instance: g.instances[0], poolInterruptions: storm(records), market }), T);
-    expect(kinds(actions).includes('fallBackToOnDemand')).toBe(trips);
+    expect(kinds(actions).includes('requestMarketCheck')).toBe(trips);
   });
 
-  it('covers the lost capacity on the on-demand group, within its max', () => {
-    const actions = decideWarning(warningObs({ poolInterruptions: storm(5), onDemandGroup: onDemand({ desired: 2, max: 5 }) }), T);
-    expect(kinds(actions)).toEqual(['recordInterruption', 'detachInstance', 'fallBackToOnDemand']);
-    // The cover rides with the fall-back: it is carried out only once the market controller confirms the trip.
-    expect(actions[2]).toMatchObject({ cover: { kind: 'setDesiredCapacity', asgName: 'ml-on-demand', from: 2, to: 5 } });
+  it('asks the market controller for a check, once per tripping warning, and never sets a desired capacity itself', () => {
+    const actions = decideWarning(warningObs({ poolInterruptions: storm(5) }), T);
+    expect(kinds(actions)).toEqual(['recordInterruption', 'detachInstance', 'requestMarketCheck']);
+    // The trip is keyed by the tripping warning's instance and time: ten copies of the warning are one trip.
+    expect(actions[2]).toMatchObject({ kind: 'requestMarketCheck', asgName: 'ml-spot', farm: 'ml', trigger: 'breaker', requestId: 'i-00000001', at: T.toISOString() });
+    // One writer per decision: the cover for a spot shortfall is the capacity controller's, not the breaker's.
+    expect(kinds(actions)).not.toContain('setDesiredCapacity');
+    expect(JSON.stringify(actions)).not.toMatch(/"cover"/);
   });
 
-  it('says so when the on-demand group is at its max or missing', () => {
-    const full = decideWarning(warningObs({ poolInterruptions: storm(3), onDemandGroup: onDemand({ desired: 5, max: 5 }) }), T);
-    expect(reasons(full)).toMatch(/on-demand group at its max \(5\)/);
-    const none = decideWarning(warningObs({ poolInterruptions: storm(3), onDemandGroup: undefined }), T);
-    expect(reasons(none)).toMatch(/has no on-demand group/);
+  it('on an on-demand role group a trip asks for nothing', () => {
+    const g = group({ name: 'ml-on-demand', role: 'on-demand' });
+    const actions = decideWarning(warningObs({ group: g, instance: g.instances[0], poolInterruptions: storm(3) }), T);
+    expect(kinds(actions)).not.toContain('requestMarketCheck');
+    expect(reasons(actions)).toMatch(/on-demand role group/);
   });
 });
 
@@ -224,7 +226,7 @@ describe('decideWarning: rebalance recommendations', () => {
     );
     expect(actions[0]).toMatchObject({ kind: 'recordInterruption', signal: 'rebalance' });
     expect(actions[1]).toMatchObject({ kind: 'detachInstance', why: 'rebalance', deadline: at(REBALANCE_OVERLAP_SECONDS).toISOString() });
-    expect(kinds(actions)).not.toContain('fallBackToOnDemand');
+    expect(kinds(actions)).not.toContain('requestMarketCheck');
   });
 });
 
@@ -249,7 +251,7 @@ describe('decideLaunchFailure', () => {
 
   it.each([
     { rule: 'first capacity failure: recorded', o: obs(), expected: ['recordCapacityFailure'], reason: /InsufficientInstanceCapacity/ },
-    { rule: 'second within the window: recorded, and the fall-back runs now', o: obs({ capacityFailures: ['act-0'] }), expected: ['recordCapacityFailure', 'fallBackToOnDemand'], reason: /2 spot capacity failures/ },
+    { rule: 'second within the window: recorded, and the fall-back runs now', o: obs({ capacityFailures: ['act-0'] }), expected: ['recordCapacityFailure', 'requestMarketCheck'], reason: /2 spot capacity failures/ },
     { rule: 'duplicate of a recorded failure', o: obs({ capacityFailures: ['act-1'] }), expected: ['skip'], reason: /already recorded/ },
     // Issue 14, item 6: a group that fell back launches on-demand; its failures are not spot failures.
     { rule: 'already on on-demand: an on-demand failure, not recorded as a spot one', o: obs({ capacityFailures: ['act-0'], market: 'on-demand' }), expected: ['skip'], reason: /on-demand capacity failure says nothing about spot/ },

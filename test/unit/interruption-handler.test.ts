@@ -10,12 +10,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   DetachInstancesCommand,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { FutureEventError, resetWallClock, setWallClock } from '../../src/clock';
 import { BadInputError } from '../../src/errors';
 import { interruptionRegistry, parseInterruptionEvent } from '../../src/interruption/registry';
 import { lambdaContext } from '../support/lambda';
@@ -61,13 +63,23 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  resetWallClock();
   vi.unstubAllEnvs();
   for (const m of [asMock, ec2Mock, ddbMock, snsMock]) m.restore();
 });
 
+/** The fixtures' warning is dated 09:26:40; the handler runs five seconds later on its (wall) clock. */
+const WARNED_AT = Date.parse('2025-03-14T09:26:40Z');
+
 beforeEach(() => {
+  setWallClock(() => WARNED_AT + 5_000);
   for (const m of [asMock, ec2Mock, ddbMock, snsMock]) m.reset();
   asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [spotGroup()] });
+  asMock.on(DescribeAutoScalingInstancesCommand).resolves({
+    AutoScalingInstances: [
+      { InstanceId: 'i-1234567890abcdef0', AutoScalingGroupName: 'ml-spot', AvailabilityZone: 'us-east-1a', LifecycleState: 'InService', HealthStatus: 'Healthy', ProtectedFromScaleIn: false, InstanceType: 'c5.large' },
+    ],
+  });
   asMock.on(DetachInstancesCommand).resolves({ Activities: [] });
   ec2Mock.on(CreateTagsCommand).resolves({});
   ddbMock.on(QueryCommand).resolves({ Items: [] });
@@ -137,7 +149,36 @@ describe('the interruption handler (mocked SDK)', () => {
     expect(put.ConditionExpression).toBe('attribute_not_exists(pk)');
     // Control-plane calls on the common path: one describe, one tag, one detach.
     const calls = [...asMock.calls(), ...ec2Mock.calls()].map((c) => (c.args[0] as object).constructor.name).sort();
-    expect(calls).toEqual(['CreateTagsCommand', 'DescribeAutoScalingGroupsCommand', 'DetachInstancesCommand']);
+    expect(calls).toEqual(['CreateTagsCommand', 'DescribeAutoScalingGroupsCommand', 'DescribeAutoScalingInstancesCommand', 'DetachInstancesCommand']);
+  });
+
+  it('reads only the warned instance\'s group: DescribeAutoScalingInstances, then that group by name (issue 11)', async () => {
+    // Act
+    await handler(fixture('spot-interruption-warning'), lambdaContext('interruption'));
+    // Assess: no tag-filtered listing of every managed group per warning.
+    expect(asMock).toHaveReceivedCommandWith(DescribeAutoScalingInstancesCommand, { InstanceIds: ['i-1234567890abcdef0'] });
+    const describes = asMock.commandCalls(DescribeAutoScalingGroupsCommand).map((c) => c.args[0].input);
+    expect(describes).toEqual([{ AutoScalingGroupNames: ['ml-spot'] }]);
+  });
+
+  it('a warning retried after its deadline on the wall clock is late: nothing detached (issue 14 item 7)', async () => {
+    // Prepare: Lambda's second retry, three minutes after the warning; EC2 has taken the instance by now.
+    setWallClock(() => WARNED_AT + 180_000);
+    // Act
+    const result = await handler(fixture('spot-interruption-warning'), lambdaContext('interruption'));
+    // Assess
+    expect(result.actions.find((a) => a.kind === 'skip')?.reason).toMatch(/late interruption warning .* deadline 2025-03-14T09:28:40.000Z has passed/);
+    expect(asMock).not.toHaveReceivedCommand(DetachInstancesCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
+  });
+
+  it('refuses a warning dated beyond the clock-skew allowance, changing nothing (issue 15 item 1)', async () => {
+    // Prepare: a warning dated 2099 (its deadline would be 2099, one the sweep never reaches).
+    const future = { ...fixture('spot-interruption-warning'), time: '2099-01-01T00:00:00Z' };
+    // Act / Assess
+    await expect(handler(future, lambdaContext('interruption'))).rejects.toThrow(FutureEventError);
+    await expect(handler(future, lambdaContext('interruption'))).rejects.toThrow(/dated 2099-01-01T00:00:00.000Z, .* clock-skew allowance, so it is refused and nothing was changed/);
+    expect([...asMock.calls(), ...ec2Mock.calls(), ...ddbMock.calls()]).toEqual([]);
   });
 
   it('tags before it detaches, so a failed detach still leaves the instance findable by the sweep', async () => {
@@ -188,6 +229,7 @@ describe('the interruption handler (mocked SDK)', () => {
   it('logs an instance of no managed group as a no-op', async () => {
     // Prepare
     asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    asMock.on(DescribeAutoScalingInstancesCommand).resolves({ AutoScalingInstances: [] });
     ec2Mock.on(DescribeInstancesCommand).rejects(Object.assign(new Error("The instance ID 'i-1234567890abcdef0' does not exist"), { name: 'InvalidInstanceID.NotFound' }));
     // Act
     const result = await handler(fixture('spot-interruption-warning'), lambdaContext('interruption'));
@@ -212,6 +254,8 @@ describe('the interruption handler (mocked SDK)', () => {
   });
 
   it('records a capacity failure from a launch-unsuccessful event', async () => {
+    // Prepare: the fixture's event is dated 09:31:07.
+    setWallClock(() => Date.parse('2025-03-14T09:31:10Z'));
     // Act
     const result = await handler(fixture('launch-unsuccessful'), lambdaContext('interruption'));
     // Assess

@@ -19,7 +19,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Config } from '../../src/config';
 import { checkGroupMarket } from '../../src/market/controller';
 import type { GroupMarketView } from '../../src/market/observe';
-import type { MarketOriginals, MarketState } from '../../src/market/state';
+import { initialMarketState, type MarketOriginals, type MarketState } from '../../src/market/state';
 import type { GroupObservation } from '../../src/observe';
 import { DEFAULT_SETTINGS } from '../../src/settings';
 
@@ -38,6 +38,7 @@ const config: Readonly<Config> = {
   queueScalerRate: 'rate(1 minute)',
   defaults: DEFAULT_SETTINGS,
   recordTtlDays: 14,
+  stack: '',
 };
 const now = new Date('2026-03-02T10:00:00Z');
 const ctx = { config, now, dryRun: false, source: 'price-check', eventId: 'evt-1' };
@@ -220,5 +221,30 @@ describe('launch configurations refused for new accounts', () => {
     expect(second).toMatchObject({ outcome: 'skipped', action: { reason: expect.stringMatching(/cannot create launch configurations: move the group to a launch template/) } });
     expect(autoscaling).not.toHaveReceivedCommand(CreateLaunchConfigurationCommand);
     expect(sns).not.toHaveReceivedCommand(PublishCommand);
+  });
+});
+
+describe('a check that changes nothing', () => {
+  const calm = (ratio: number) => {
+    const stored: MarketState = { ...initialMarketState('spot', new Date('2026-03-01T00:00:00Z')), lastCheckAt: '2026-03-02T09:55:00.000Z' };
+    const v = view(mixed, stored);
+    v.input.signals = { ...v.input.signals, ratio, spotPrice: ratio * 0.1, capacityFailures: 0, shortfall: 0 };
+    return v;
+  };
+
+  it('writes no state: the same market, streaks and dwell, only a later check time', async () => {
+    // Act
+    const result = await checkGroupMarket(calm(0.3), ctx);
+    // Assess
+    expect(result.outcome).toBe('skipped');
+    expect(writes().filter((w) => w.sk === 'state')).toEqual([]);
+  });
+
+  it('writes the state when the check moves a streak (and its check time with it)', async () => {
+    // Act: spot at on-demand price, above the default swap ratio: the first of the confirming checks.
+    const result = await checkGroupMarket(calm(1.5), ctx);
+    // Assess
+    expect(result.outcome).toBe('skipped');
+    expect(JSON.stringify(writes().map((w) => w.data))).toContain('"highStreak":1');
   });
 });

@@ -18,6 +18,7 @@ const dynamo = mockClient(DynamoDBClient);
 const now = new Date('2026-03-02T10:00:00Z');
 const config = (stateTable: string): Readonly<Config> => ({
   farm: '*',
+  stack: '',
   dryRun: false,
   region: 'us-east-1',
   stateTable,

@@ -3,7 +3,7 @@
  * to store out. No mocks, no clock: `now` is a parameter.
  */
 import { describe, expect, it } from 'vitest';
-import { breakerState, decideMarket, dwellSeconds, fallBackDisagreement, type MarketInput, type MarketSignals } from '../../src/market/decide';
+import { breakerState, decideMarket, dwellSeconds, type MarketInput, type MarketSignals } from '../../src/market/decide';
 import type { MarketState } from '../../src/market/state';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
@@ -243,11 +243,13 @@ describe('decideMarket per pool: a trip moves only the tripped pool', () => {
     expect(d.state?.poolsOut).toEqual({ 'c5.large|b': { since: earlier, reasons: ['price'] } });
   });
 
-  it("the interruption function's trip in one pool is refused while good pools are left", () => {
-    const signals = { ...input().signals, ...storm, pools: [pool('a', 0.3), pool('b', 0.3, 4, 4)] };
-    expect(fallBackDisagreement('breaker', 'interruption breaker: 4 in pool b', signals, settings)).toMatch(/not falling back: .*1 good pool\(s\) left: the group stays/);
-    const none = { ...signals, pools: [pool('a', 0.3, 4, 4), pool('b', 0.3, 4, 4)] };
-    expect(fallBackDisagreement('breaker', 'interruption breaker', none, settings)).toBeUndefined();
+  it("the check the interruption function asks for after a trip in one pool stays on spot while good pools are left", () => {
+    const refused = decide(input({ state: spotState() }, { ...storm, pools: [pool('a', 0.3), pool('b', 0.3, 4, 4)] }));
+    expect(refused.action.kind).toBe('skip');
+    expect(refused.action.figures?.breaker).toMatch(/1 good pool\(s\) left: the group stays/);
+    const none = decide(input({ state: spotState() }, { ...storm, pools: [pool('a', 0.3, 4, 4), pool('b', 0.3, 4, 4)] }));
+    expect(none.action.kind).toBe('swapToOnDemand');
+    expect(none.action.reason).toMatch(/interruption breaker/);
   });
 });
 

@@ -1,0 +1,14 @@
+/** The market controller's executor: the swaps (src/market/swap.ts), one per market style, and the pool cap. */
+import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
+import type { MarketAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
+import { executeSpotMaxPrice, executeSwap } from './swap';
+
+async function perform(action: SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction, ctx: ExecutionContext): Promise<Performed> {
+  if (action.kind === 'setSpotMaxPrice') await executeSpotMaxPrice(action, ctx.eventId);
+  else await executeSwap(action, ctx.eventId);
+  return { outcome: 'done', audit: true };
+}
+
+export function executeMarketActions(actions: readonly MarketAction[], ctx: ExecutionContext): Promise<ExecutedAction<MarketAction>[]> {
+  return executeActions(actions, ctx, perform);
+}
