@@ -25,6 +25,7 @@ export const IAM_PREFIX: Record<string, string> = {
   Pricing: 'pricing',
   CloudWatch: 'cloudwatch',
   IAM: 'iam',
+  EventBridge: 'events',
 };
 
 interface Stack {

@@ -16,6 +16,7 @@ const PREFIX: Record<string, string> = {
   DynamoDBClient: 'dynamodb',
   SNSClient: 'sns',
   PricingClient: 'pricing',
+  EventBridgeClient: 'events',
 };
 
 const tagMap = (tags: { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> =>

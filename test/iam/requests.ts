@@ -309,6 +309,17 @@ export function toRequests(call: RecordedCall): IamRequest[] {
     case 'sns':
       push(String(input.TopicArn));
       return out;
+    case 'events':
+      // One request per entry, with the entry's source and detail-type as condition keys (EventBridge user
+      // guide, "Using IAM policy conditions in Amazon EventBridge").
+      for (const entry of (input.Entries as { EventBusName?: string; Source?: string; DetailType?: string }[] | undefined) ?? []) {
+        const bus = entry.EventBusName ?? 'default';
+        push(bus.startsWith('arn:') ? bus : `arn:aws:events:${region}:${account}:event-bus/${bus}`, {
+          ...(entry.Source ? { 'events:source': entry.Source } : {}),
+          ...(entry.DetailType ? { 'events:detail-type': entry.DetailType } : {}),
+        });
+      }
+      return out;
     default:
       push('*');
       return out;
