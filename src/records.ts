@@ -104,11 +104,23 @@ export async function recordMarketCheckRequest(
   return putRecordOnce(table, { pk: groupKey(groupName), sk: recordSortKey(MARKET_CHECK_REQUEST_RECORD, at, id), at, data }, ttlDays);
 }
 
-/** The market the market controller has put a group in; `spot` for a group it never touched. Read only. */
-export async function marketOf(table: string, groupName: string): Promise<{ market: Market; since: string | undefined }> {
-  const { data } = await getGroupState<Record<string, { market?: Market; since?: string } | undefined>>(table, groupName);
+/**
+ * The market the market controller has put a group in; `spot` for a group it never touched. Read only. With
+ * `via: 'on-demand-group'` when the fall-back left the group alone and the farm's on-demand group is to take its
+ * share (a mixed-instances group with mixedFallback=on-demand-group; issue 14, item 2).
+ */
+export async function marketOf(
+  table: string,
+  groupName: string,
+): Promise<{ market: Market; since: string | undefined; via?: 'on-demand-group' }> {
+  const { data } = await getGroupState<
+    Record<string, { market?: Market; since?: string; originals?: { style?: string; fallback?: string } } | undefined>
+  >(table, groupName);
   const section = data?.[MARKET_SECTION];
-  return { market: section?.market ?? 'spot', since: section?.since };
+  const market = section?.market ?? 'spot';
+  const o = section?.originals;
+  const via = market === 'on-demand' && o?.style === 'mixed-instances' && o.fallback === 'on-demand-group' ? ('on-demand-group' as const) : undefined;
+  return { market, since: section?.since, ...(via ? { via } : {}) };
 }
 
 /**
@@ -120,6 +132,13 @@ export async function marketOf(table: string, groupName: string): Promise<{ mark
 const CAPACITY_FAILURE =
   /InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded|capacity-not-available|do not have sufficient .*capacity|insufficient capacity|no Spot capacity|Spot request price of .* is lower than|max spot instance count exceeded|spot instance count exceeded/i;
 
+/**
+ * A mixed-instances group says which market failed: "Could not launch On-Demand Instances. <code> - ..." or
+ * "Could not launch Spot Instances. <code> - ..." (EC2 Auto Scaling user guide, "Troubleshoot Amazon EC2 Auto
+ * Scaling: EC2 instance launch failures"). An on-demand capacity failure is no reason to leave spot.
+ */
+const ON_DEMAND_FAILURE = /Could not launch On-Demand Instances/i;
+
 export function isCapacityFailure(message: string): boolean {
-  return CAPACITY_FAILURE.test(message);
+  return CAPACITY_FAILURE.test(message) && !ON_DEMAND_FAILURE.test(message);
 }

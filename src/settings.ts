@@ -16,6 +16,12 @@ export type GroupRole = 'spot' | 'on-demand';
 export type RebalanceMode = 'ignore' | 'record' | 'replace';
 export type RevertMode = 'none' | 'gradual';
 export type ScalingPolicy = 'service' | 'target' | 'step';
+/**
+ * How a mixed-instances group falls back: `on-demand-group` (default) leaves the group alone and the farm's
+ * on-demand group takes the spot group's share; `percentage` sets its OnDemandPercentageAboveBaseCapacity to
+ * 100, which makes Auto Scaling replace the running spot instances with on-demand ones (and back on the return).
+ */
+export type MixedFallback = 'on-demand-group' | 'percentage';
 
 export interface GroupSettings {
   /** Fall back to on-demand when spot >= on-demand x swapRatio. */
@@ -52,6 +58,7 @@ export interface GroupSettings {
   idleMinutes: number;
   /** Seconds a spot shortfall must last before the on-demand group covers it. */
   fallbackDelay: number;
+  mixedFallback: MixedFallback;
 }
 
 export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
@@ -78,6 +85,7 @@ export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
   scaleInCooldown: 5 * 60,
   idleMinutes: 15,
   fallbackDelay: 5 * 60,
+  mixedFallback: 'on-demand-group',
 });
 
 type Parser = (raw: string) => { ok: true; value: unknown } | { ok: false; expected: string };
@@ -179,6 +187,7 @@ const PARSERS: Record<keyof GroupSettings, Parser> = {
   scaleInCooldown: numeric('scaleInCooldown'),
   idleMinutes: numeric('idleMinutes'),
   fallbackDelay: numeric('fallbackDelay'),
+  mixedFallback: oneOf('on-demand-group', 'percentage'),
 };
 
 export const SETTING_NAMES = Object.keys(PARSERS) as (keyof GroupSettings)[];

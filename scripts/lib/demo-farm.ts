@@ -82,9 +82,12 @@ export async function buildDemoFarm(options: DemoFarmOptions): Promise<DemoFarm>
 
   const images = await ec2.send(new DescribeImagesCommand({ Owners: ['amazon'], MaxResults: 5 }));
   const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
+  // Templates carry the farm tag, as on AWS the stack's IAM lets spotfarm version and launch only such templates.
+  const templateTags = [{ ResourceType: 'launch-template' as const, Tags: [{ Key: 'spotfarm:farm', Value: farm }] }];
   await ec2.send(
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: names.spotTemplate,
+      TagSpecifications: templateTags,
       LaunchTemplateData: {
         ImageId: imageId,
         InstanceType: instanceType as never,
@@ -95,6 +98,7 @@ export async function buildDemoFarm(options: DemoFarmOptions): Promise<DemoFarm>
   await ec2.send(
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: names.onDemandTemplate,
+      TagSpecifications: templateTags,
       LaunchTemplateData: { ImageId: imageId, InstanceType: instanceType as never },
     }),
   );

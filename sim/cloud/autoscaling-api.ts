@@ -270,6 +270,11 @@ export function detachInstances(world: World, input: DetachInstancesCommandInput
   const ids = input.InstanceIds ?? [];
   if (ids.length > 20) throw awsError('autoscaling', 'ValidationError', 'The number of instance ids that may be passed in is limited to 20.');
   const instances = ids.map((id) => memberOf(world, g, id));
+  // AWS detaches InService and Standby instances only (the simulator has no Standby): a Pending instance, or one
+  // already Detaching or Terminating, is refused with this ValidationError (wording as AWS answers it, reported
+  // in reproio/ecs_deploy issues 47 and 84).
+  const busy = instances.find((i) => i.lifecycle !== 'InService');
+  if (busy) throw awsError('autoscaling', 'ValidationError', `The instance ${busy.id} is not in InService or Standby.`);
   if (input.ShouldDecrementDesiredCapacity && g.desired - instances.length < g.minSize) {
     throw awsError('autoscaling', 'ValidationError', `Detaching ${instances.length} instance(s) with decrement would bring desired capacity below the minimum size ${g.minSize}.`);
   }

@@ -25,7 +25,17 @@ interface LaunchSource {
   market: MarketKind;
   maxPrice?: number;
   ref: Partial<Instance>;
+  /** EC2 refuses every launch from this source, with this message (the launch fails in every AZ). */
+  refusal?: string;
 }
+
+/**
+ * EC2's refusal of an on-demand launch whose template tags spot instance requests (RunInstances with
+ * TagSpecifications of ResourceType spot-instances-request and no InstanceMarketOptions); Auto Scaling records it
+ * as a failed launch activity, as it does capacity failures.
+ */
+export const SPOT_REQUEST_TAGS_REFUSAL =
+  'You cannot specify tags for Spot instances requests if there are no Spot instances requests being created. Launching EC2 instance failed.';
 
 /** Where and how the next instance launches. */
 interface Placement {
@@ -173,6 +183,11 @@ export class AutoScaling {
       if (m.lifecycle === 'Pending' || m.lifecycle === 'InService') perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
     }
     const azs = group.availabilityZones.filter((az) => !failedAz.has(az)).sort((a, b) => perAz.get(a)! - perAz.get(b)!);
+    if (source.refusal && azs.length) {
+      for (const az of azs) failedAz.add(az);
+      this.launchFailed(group, azs[0]!, source.refusal);
+      return null;
+    }
     for (const az of azs) {
       if (source.market === 'on-demand') {
         return { type: source.types[0]!, az, market: 'on-demand', maxPrice: Infinity, ref: source.ref };
@@ -227,11 +242,13 @@ export class AutoScaling {
       if (!data?.InstanceType) return null;
       const spot = data.InstanceMarketOptions?.MarketType === 'spot';
       const max = data.InstanceMarketOptions?.SpotOptions?.MaxPrice;
+      const tagsSpotRequests = (data.TagSpecifications ?? []).some((t) => t.ResourceType === 'spot-instances-request');
       return {
         types: [data.InstanceType],
         market: spot ? 'spot' : 'on-demand',
         ...(spot && max ? { maxPrice: Number(max) } : {}),
         ref: { launchTemplate: { ...group.launchTemplate } },
+        ...(!spot && tagsSpotRequests ? { refusal: SPOT_REQUEST_TAGS_REFUSAL } : {}),
       };
     }
     const policy = group.mixedInstancesPolicy;

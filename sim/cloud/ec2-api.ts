@@ -185,7 +185,12 @@ export function terminateInstances(world: World, input: TerminateInstancesComman
 
 export function createLaunchTemplate(world: World, input: CreateLaunchTemplateCommandInput) {
   if (!input.LaunchTemplateName) throw awsError('ec2', 'MissingParameter', 'The request must contain the parameter LaunchTemplateName');
-  const lt = world.createLaunchTemplate(input.LaunchTemplateName, input.LaunchTemplateData ?? {}, input.VersionDescription);
+  const tags = new Map(
+    (input.TagSpecifications ?? [])
+      .filter((spec) => spec.ResourceType === 'launch-template')
+      .flatMap((spec) => (spec.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''] as const)),
+  );
+  const lt = world.createLaunchTemplate(input.LaunchTemplateName, input.LaunchTemplateData ?? {}, input.VersionDescription, tags);
   return {
     LaunchTemplate: {
       LaunchTemplateId: lt.id,
@@ -209,6 +214,7 @@ export function describeLaunchTemplates(world: World, input: DescribeLaunchTempl
       CreateTime: new Date(lt.created * 1000),
       DefaultVersionNumber: lt.defaultVersion,
       LatestVersionNumber: lt.latestVersion,
+      ...(lt.tags.size ? { Tags: [...lt.tags].map(([Key, Value]) => ({ Key, Value })) } : {}),
     })),
   };
 }

@@ -7,7 +7,13 @@ import { awsError } from './errors';
 import { ACCOUNT_ID, type LaunchTemplate, type LaunchTemplateRef } from './resources';
 import type { World } from './world';
 
-export function createLaunchTemplate(world: World, name: string, data: RequestLaunchTemplateData, description?: string): LaunchTemplate {
+export function createLaunchTemplate(
+  world: World,
+  name: string,
+  data: RequestLaunchTemplateData,
+  description?: string,
+  tags: Map<string, string> = new Map(),
+): LaunchTemplate {
   for (const lt of world.launchTemplates.values()) {
     if (lt.name === name) {
       throw awsError('ec2', 'InvalidLaunchTemplateName.AlreadyExistsException', `Launch template name already in use.`);
@@ -20,6 +26,7 @@ export function createLaunchTemplate(world: World, name: string, data: RequestLa
     latestVersion: 1,
     versions: new Map([[1, { data: structuredClone(data), description, created: world.now }]]),
     created: world.now,
+    tags: new Map(tags),
     clientTokens: new Map(),
   };
   world.launchTemplates.set(lt.id, lt);

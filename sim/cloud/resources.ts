@@ -102,6 +102,8 @@ export interface LaunchTemplate {
   latestVersion: number;
   versions: Map<number, { data: RequestLaunchTemplateData; description?: string | undefined; created: number }>;
   created: number;
+  /** The template's own tags (TagSpecifications of ResourceType launch-template at creation). */
+  tags: Map<string, string>;
   /** ClientToken of CreateLaunchTemplateVersion -> the version it created (idempotent retries). */
   clientTokens: Map<string, { version: number; request: string }>;
 }

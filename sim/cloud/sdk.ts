@@ -33,7 +33,7 @@ export type CallCounts = Map<string, number>;
 type CommandClass = new (input: never) => object;
 type Route = [CommandClass, (target: SdkTarget, input: never) => unknown];
 
-const ROUTES: { client: { prototype: { send: unknown } }; routes: Route[] }[] = [
+const ROUTES: { client: { name: string; prototype: { send: unknown } }; routes: Route[] }[] = [
   {
     client: AutoScaling.AutoScalingClient,
     routes: [
@@ -97,6 +97,15 @@ const ROUTES: { client: { prototype: { send: unknown } }; routes: Route[] }[] = 
   },
 ];
 
+/** Sees each SDK call before the simulated cloud answers it, which waits for it (the IAM simulation reads the state IAM would see). */
+export type SdkObserver = (client: string, command: string, input: unknown, target: SdkTarget) => void | Promise<void>;
+let observer: SdkObserver | undefined;
+
+/** Sets (or clears) the one observer of every connection. */
+export function observeSdkCalls(fn: SdkObserver | undefined): void {
+  observer = fn;
+}
+
 export interface SdkConnection {
   /** Point every intercepted client at another world (one per policy run). */
   target: SdkTarget;
@@ -133,6 +142,7 @@ export function connectSdk(target: SdkTarget): SdkConnection {
       if (!answer) throw new NotImplementedInSimulator(command.constructor.name);
       const name = command.constructor.name;
       connection.calls.set(name, (connection.calls.get(name) ?? 0) + 1);
+      if (observer) await observer(client.name, name, command.input, connection.target);
       if (connection.beforeAnswer) await connection.beforeAnswer(name, command.input, connection.target);
       if (!connection.onCall) return answer(connection.target, command.input as never);
       let output: unknown;

@@ -274,8 +274,8 @@ export class World {
   // ---------------------------------------------------------------------------------------------------------
   // Launch templates.
 
-  createLaunchTemplate(name: string, data: RequestLaunchTemplateData, description?: string): LaunchTemplate {
-    return templates.createLaunchTemplate(this, name, data, description);
+  createLaunchTemplate(name: string, data: RequestLaunchTemplateData, description?: string, tags?: Map<string, string>): LaunchTemplate {
+    return templates.createLaunchTemplate(this, name, data, description, tags);
   }
 
   findLaunchTemplate(ref: { LaunchTemplateId?: string | undefined; LaunchTemplateName?: string | undefined }): LaunchTemplate {

@@ -248,10 +248,16 @@ export function buildSpotfarmFarm(world: World): SpotfarmFarm {
       ...common,
     });
   } else {
-    const odLt = ec2.createLaunchTemplate(world, { LaunchTemplateName: `${farm}-on-demand`, LaunchTemplateData: image });
+    // Tagged for the farm, as the README asks: the stack's IAM lets the functions use only such templates.
+    const templateTags = [{ ResourceType: 'launch-template' as const, Tags: [{ Key: 'spotfarm:farm', Value: farm }] }];
+    const odLt = ec2.createLaunchTemplate(world, { LaunchTemplateName: `${farm}-on-demand`, LaunchTemplateData: image, TagSpecifications: templateTags });
     const odId = odLt.LaunchTemplate!.LaunchTemplateId!;
     if (s.farm.marketStyle === 'launch-template') {
-      const spotLt = ec2.createLaunchTemplate(world, { LaunchTemplateName: `${farm}-spot`, LaunchTemplateData: { ...image, ...spotMarket } });
+      const spotLt = ec2.createLaunchTemplate(world, {
+        LaunchTemplateName: `${farm}-spot`,
+        LaunchTemplateData: { ...image, ...spotMarket },
+        TagSpecifications: templateTags,
+      });
       asg.createAutoScalingGroup(world, {
         AutoScalingGroupName: spotGroup,
         MinSize: s.farm.spot.min,

@@ -123,7 +123,33 @@ export interface FailedLaunch {
   message: string;
 }
 
-/** Failed launches of a group that started at or after `since` (history is newest first). */
+/**
+ * AWS's reason for a failed activity, once: Description repeats StatusMessage ("Launching a new EC2 instance.
+ * Status Reason: <StatusMessage>"), so StatusMessage alone, or Description when there is none.
+ */
+const failureReason = (activity: { StatusMessage?: string; Description?: string }): string =>
+  activity.StatusMessage || activity.Description || '';
+
+/** Still running: listed first whatever its start time (API reference, DescribeScalingActivities output). */
+const IN_PROGRESS = new Set([
+  'PendingSpotBidPlacement',
+  'WaitingForSpotInstanceRequestId',
+  'WaitingForSpotInstanceId',
+  'WaitingForInstanceId',
+  'PreInService',
+  'InProgress',
+  'WaitingForELBConnectionDraining',
+  'MidLifecycleAction',
+  'WaitingForInstanceWarmup',
+  'WaitingForConnectionDraining',
+]);
+
+/**
+ * Failed launches of a group that started at or after `since`. "Activities are sorted by start time. Activities
+ * still in progress are described first" (DescribeScalingActivities API reference,
+ * https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html): an old activity
+ * still in progress does not end the scan, the first finished one older than `since` does.
+ */
 export async function describeFailedLaunches(
   groupName: string,
   since: Date,
@@ -137,13 +163,16 @@ export async function describeFailedLaunches(
     );
     for (const activity of page.Activities ?? []) {
       const start = activity.StartTime;
-      if (start && start < since) return out;
+      if (start && start < since) {
+        if (IN_PROGRESS.has(activity.StatusCode ?? '')) continue;
+        return out;
+      }
       if (activity.StatusCode === 'Failed' || activity.StatusCode === 'Cancelled') {
         out.push({
           activityId: activity.ActivityId ?? '',
           time: (start ?? since).toISOString(),
           statusCode: activity.StatusCode,
-          message: [activity.StatusMessage, activity.Description].filter(Boolean).join(' '),
+          message: failureReason(activity),
         });
       }
     }
@@ -162,28 +191,37 @@ export async function setDesiredCapacity(
   );
 }
 
+/** What a detach came to: done, the instance was no longer in the group, or AWS cannot detach it in its state. */
+export type DetachOutcome = 'detached' | 'not-in-group' | 'not-detachable';
+
 /**
  * Detaches instances without lowering desired capacity, so the group launches their replacements at once while
- * the instances live on outside it. Returns false when an instance is no longer in the group (a concurrent run
- * or Auto Scaling itself got there first): that is "already handled", not a failure.
+ * the instances live on outside it. 'not-in-group': a concurrent run or Auto Scaling itself got there first;
+ * 'not-detachable': the instance is Pending, or already Detaching or Terminating (AWS detaches only InService
+ * and Standby instances and answers ValidationError "The instance i-... is not in InService or Standby", as
+ * reported in reproio/ecs_deploy issues 47 and 84). Neither is a failure to retry.
  */
 export async function detachInstances(
   groupName: string,
   instanceIds: string[],
   client: AutoScalingClient = autoScalingClient,
-): Promise<boolean> {
+): Promise<DetachOutcome> {
   try {
     await aws(`detaching ${instanceIds.join(', ')} from auto scaling group ${groupName}`, () =>
       client.send(
         new DetachInstancesCommand({ AutoScalingGroupName: groupName, InstanceIds: instanceIds, ShouldDecrementDesiredCapacity: false }),
       ),
     );
-    return true;
+    return 'detached';
   } catch (error) {
-    if (isNotInGroup(error)) return false;
+    if (isNotInGroup(error)) return 'not-in-group';
+    if (isNotDetachable(error)) return 'not-detachable';
     throw error;
   }
 }
+
+const isNotDetachable = (error: unknown): boolean =>
+  error instanceof AwsCallError && error.awsName === 'ValidationError' && /is not in InService or Standby/i.test(error.message);
 
 /**
  * Terminates a group's instance without lowering desired capacity (the group replaces it). Returns false when
@@ -230,48 +268,16 @@ export async function describeLaunchDurations(
     );
     for (const activity of page.Activities ?? []) {
       const start = activity.StartTime;
-      if (start && start < since) return out;
+      if (start && start < since) {
+        // In-progress activities are listed first whatever their age (see describeFailedLaunches).
+        if (IN_PROGRESS.has(activity.StatusCode ?? '')) continue;
+        return out;
+      }
       // "Launching a new EC2 instance: i-0123..." (AWS's wording for a launch).
       if (activity.StatusCode !== 'Successful' || !/^Launching a new EC2 instance/.test(activity.Description ?? '')) continue;
       if (start && activity.EndTime) out.push((activity.EndTime.getTime() - start.getTime()) / 1000);
     }
     nextToken = page.NextToken || undefined;
-  } while (nextToken);
-  return out;
-}
-
-/**
- * Failed or cancelled launches of every group in the account since `since`, by group, in one paginated call
- * (no group name: the history of all groups, newest first), so the cost scales with pages, not groups.
- */
-export async function describeRecentFailedLaunches(
-  since: Date,
-  client: AutoScalingClient = autoScalingClient,
-): Promise<Map<string, FailedLaunch[]>> {
-  const out = new Map<string, FailedLaunch[]>();
-  let nextToken: string | undefined;
-  do {
-    const page = await aws('describing recent scaling activities', () =>
-      client.send(new DescribeScalingActivitiesCommand({ MaxRecords: 100, NextToken: nextToken })),
-    );
-    let newer = false;
-    for (const activity of page.Activities ?? []) {
-      const start = activity.StartTime;
-      if (start && start < since) continue;
-      newer = true;
-      if ((activity.StatusCode === 'Failed' || activity.StatusCode === 'Cancelled') && activity.AutoScalingGroupName) {
-        const list = out.get(activity.AutoScalingGroupName) ?? [];
-        list.push({
-          activityId: activity.ActivityId ?? '',
-          time: (start ?? since).toISOString(),
-          statusCode: activity.StatusCode,
-          message: [activity.StatusMessage, activity.Description].filter(Boolean).join(' '),
-        });
-        out.set(activity.AutoScalingGroupName, list);
-      }
-    }
-    // Newest first: a page with nothing in the window means the rest is older still.
-    nextToken = newer ? page.NextToken || undefined : undefined;
   } while (nextToken);
   return out;
 }

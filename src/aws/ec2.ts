@@ -1,8 +1,10 @@
 /** EC2: spot prices, launch template versions, instance markets. The only module that talks to EC2. */
 import {
+  CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
   CreateTagsCommand,
   DescribeInstancesCommand,
+  DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   DescribeSpotPriceHistoryCommand,
   DescribeSubnetsCommand,
@@ -338,10 +340,77 @@ export type TemplateData = RequestLaunchTemplateData;
 export async function describeTemplateData(
   template: TemplateRef,
   client: EC2Client = ec2Client,
-): Promise<{ data: TemplateData; versionNumber: number | undefined }> {
+): Promise<{ data: TemplateData; versionNumber: number | undefined; templateId: string | undefined }> {
   const details = await describeTemplateVersion(template, client);
   // Describe answers with the response shape, which matches the request shape field for field.
-  return { data: structuredClone(details.data.LaunchTemplateData ?? {}) as TemplateData, versionNumber: details.resolvedVersion };
+  return {
+    data: structuredClone(details.data.LaunchTemplateData ?? {}) as TemplateData,
+    versionNumber: details.resolvedVersion,
+    templateId: details.data.LaunchTemplateId,
+  };
+}
+
+/** A template's own tags (by id), or undefined when it does not exist. */
+export async function describeTemplateTags(templateId: string, client: EC2Client = ec2Client): Promise<Record<string, string> | undefined> {
+  try {
+    const page = await aws(`describing launch template ${templateId}`, () =>
+      client.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [templateId] })),
+    );
+    const template = page.LaunchTemplates?.[0];
+    if (!template) return undefined;
+    return Object.fromEntries((template.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  } catch (error) {
+    if (error instanceof AwsCallError && /^InvalidLaunchTemplate(Id|Name)\./.test(error.awsName ?? '')) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * A version of the named template holding `data`: the template is created with it (tagged `tags`) the first
+ * time, later calls add a version. Returns the template's id and the version's number. `clientToken` makes a
+ * retry of the same request return what the first attempt made.
+ */
+export async function ensureLaunchTemplateVersion(
+  name: string,
+  data: TemplateData,
+  description: string,
+  tags: Record<string, string>,
+  clientToken: string,
+  client: EC2Client = ec2Client,
+): Promise<{ templateId: string; version: number }> {
+  try {
+    const created = await aws(`creating launch template ${name}`, () =>
+      client.send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: name,
+          LaunchTemplateData: data,
+          VersionDescription: description.slice(0, 255),
+          TagSpecifications: [{ ResourceType: 'launch-template', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
+          ClientToken: `${clientToken}-create`.slice(0, 128),
+        }),
+      ),
+    );
+    const id = created.LaunchTemplate?.LaunchTemplateId;
+    if (!id) throw new Error(`launch template ${name}: CreateLaunchTemplate returned no id`);
+    return { templateId: id, version: created.LaunchTemplate?.LatestVersionNumber ?? 1 };
+  } catch (error) {
+    if (!(error instanceof AwsCallError && /AlreadyExists/.test(error.awsName ?? ''))) throw error;
+  }
+  const result = await aws(`creating a version of launch template ${name}`, () =>
+    client.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateName: name,
+        LaunchTemplateData: data,
+        VersionDescription: description.slice(0, 255),
+        ClientToken: clientToken.slice(0, 128),
+      }),
+    ),
+  );
+  const version = result.LaunchTemplateVersion;
+  if (version?.VersionNumber === undefined || !version.LaunchTemplateId) {
+    throw new Error(`launch template ${name}: CreateLaunchTemplateVersion returned no version`);
+  }
+  return { templateId: version.LaunchTemplateId, version: version.VersionNumber };
 }
 
 /**

@@ -89,6 +89,8 @@ export interface CapacityInput {
   onDemand: CapacityGroup | undefined;
   /** Where the market controller has put the spot group (`on-demand` after a fall-back). */
   spotMarket: Market;
+  /** Set when the fall-back left the spot group alone (mixed instances): the on-demand group takes its share. */
+  spotFallback?: 'on-demand-group';
   /** The farm's scaling settings (the spot group's tags; the on-demand group's when there is no spot group). */
   settings: GroupSettings;
   state: CapacityState;
@@ -309,7 +311,11 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
 
   // Split.
   // The on-demand group's min instances always run, so they count toward the total before the spot group's share.
-  const spotShare = spot ? clamp(Math.min(total - (onDemand?.min ?? 0), spot.max), spot.min, spot.max) : 0;
+  const wantedSpot = spot ? clamp(Math.min(total - (onDemand?.min ?? 0), spot.max), spot.min, spot.max) : 0;
+  // Fallen back through the on-demand group: the spot group would still launch spot, so it keeps what it has
+  // (no new launch, no replacement) and the on-demand group takes the rest at once, as overflow.
+  const throughOnDemand = spot && onDemand && input.spotMarket === 'on-demand' && input.spotFallback === 'on-demand-group';
+  const spotShare = spot && throughOnDemand ? clamp(Math.min(wantedSpot, supply(spot)), spot.min, spot.max) : wantedSpot;
   const overflow = Math.max(0, total - (spot ? spotShare : 0));
   // Only instances the group was already asked for and does not have: the ones asked for now get a tick to appear.
   const shortfall = spot ? Math.max(0, Math.min(spotShare, spot.desired) - supply(spot)) : 0;
@@ -364,7 +370,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   for (const { group: g, share, role } of plans) {
     const shareWhy =
       role === 'spot'
-        ? `spot group's share ${share}${input.spotMarket === 'on-demand' ? ' (the market controller has it on on-demand)' : ''}`
+        ? `spot group's share ${share}${input.spotMarket === 'on-demand' ? (throughOnDemand ? ' (fallen back through the on-demand group: it keeps what runs)' : ' (the market controller has it on on-demand)') : ''}`
         : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${shortfall > cover ? ` (spot shortfall ${shortfall}, oldest part ${Math.floor(shortfallSeconds)}s old; ${shortfall - cover} not yet fallbackDelay ${s.fallbackDelay}s old)` : ''}`;
     let to = g.desired;
     let reason: string;

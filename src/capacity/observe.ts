@@ -91,6 +91,7 @@ export function capacityInputOf(
   spotMarket: Market,
   alarm?: QueueDepthAlarm,
   now?: Date,
+  spotFallback?: 'on-demand-group',
 ): CapacityInput {
   const groups = farmGroups(farm);
   if (!groups.ok || !farm.queue) throw new ConfigError(farmProblem(farm) ?? `farm ${farm.farm} cannot be scaled`);
@@ -100,6 +101,7 @@ export function capacityInputOf(
     spot: groups.spot && capacityGroup(groups.spot.group),
     onDemand: groups.onDemand && capacityGroup(groups.onDemand.group),
     spotMarket,
+    ...(spotFallback ? { spotFallback } : {}),
     settings: groups.settings,
     state,
     alarm: alarmInput(alarm, now),

@@ -23,6 +23,7 @@ export interface CapacityPlan {
 export interface CapacityPlanInputs {
   state: CapacityState;
   spotMarket: Market;
+  spotFallback?: 'on-demand-group';
   records: { at: string; data: { source?: string; asgName?: string; from?: number; to?: number; reason?: string } }[];
 }
 
@@ -33,10 +34,10 @@ export async function readCapacityPlanInputs(config: Readonly<Config>, farm: Far
   const spotName = groups.ok ? groups.spot?.group.name : undefined;
   const [stored, market, ...records] = await Promise.all([
     readCapacityState(config.stateTable, farm.farm),
-    spotName ? marketOf(config.stateTable, spotName) : Promise.resolve({ market: 'spot' as Market }),
+    spotName ? marketOf(config.stateTable, spotName) : Promise.resolve({ market: 'spot' as Market, via: undefined }),
     ...farm.groups.map((g) => latestRecords<CapacityPlanInputs['records'][number]['data']>(config.stateTable, groupKey(g.group.name), 'decision', 20)),
   ]);
-  return { state: stored.state, spotMarket: market.market, records: records.flat() };
+  return { state: stored.state, spotMarket: market.market, ...(market.via ? { spotFallback: market.via } : {}), records: records.flat() };
 }
 
 /** The queue scaler's section of the plan (pure): what it would do now, its state and its recent decisions. */
@@ -48,7 +49,7 @@ export function planCapacity(farm: FarmObservation, inputs: CapacityPlanInputs, 
     .map((r) => ({ at: r.at, asgName: r.data.asgName ?? '', from: r.data.from, to: r.data.to, reason: r.data.reason ?? '' }));
   const problem = farmProblem(farm);
   if (problem) return { error: problem, recentDecisions };
-  const decision = decideCapacity(capacityInputOf(farm, inputs.state, inputs.spotMarket), now);
+  const decision = decideCapacity(capacityInputOf(farm, inputs.state, inputs.spotMarket, undefined, now, inputs.spotFallback), now);
   return {
     policy: decision.figures.policy,
     now: decision.figures,

@@ -64,9 +64,11 @@ export async function scaleFarm(first: FarmObservation, ctx: ExecutionContext, o
     if (problem) throw new ConfigError(problem);
     const groups = farmGroups(farm);
     const spotName = groups.ok ? groups.spot?.group.name : undefined;
-    const spotMarket: Market = spotName && table ? (await marketOf(table, spotName)).market : 'spot';
+    // Coordinated through the state the market controller records, never a call into it.
+    const market = spotName && table ? await marketOf(table, spotName) : { market: 'spot' as Market, via: undefined };
+    const spotMarket: Market = market.market;
     const stored = table ? await readCapacityState(table, farm.farm) : { state: emptyCapacityState(), version: 0 };
-    decision = decideCapacity(capacityInputOf(farm, stored.state, spotMarket, alarm, ctx.now), ctx.now);
+    decision = decideCapacity(capacityInputOf(farm, stored.state, spotMarket, alarm, ctx.now, market.via), ctx.now);
     if (ctx.dryRun || !capacityStateChanged(stored.state, decision.state)) break;
     try {
       await writeCapacityState(table, farm.farm, decision.state, stored.version);

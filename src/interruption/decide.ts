@@ -287,10 +287,14 @@ function breaker(obs: WarningObservation, group: ManagedGroup, pool: Pool, figur
  */
 export function spotCapacityReason(message: string): string | undefined {
   if (!isCapacityFailure(message)) return undefined;
+  // The code when AWS names it ("Could not launch Spot Instances. InsufficientInstanceCapacity - There is no
+  // Spot capacity available ..."): its wording alone would say UnfulfillableCapacity.
+  const named = /\b(InsufficientInstanceCapacity|InsufficientCapacity|UnfulfillableCapacity|SpotMaxPriceTooLow|MaxSpotInstanceCountExceeded)\b/.exec(message);
+  if (named) return named[1];
   const codes: [RegExp, string][] = [
-    [/SpotMaxPriceTooLow|Spot request price of/i, 'SpotMaxPriceTooLow'],
-    [/MaxSpotInstanceCountExceeded|spot instance count exceeded/i, 'MaxSpotInstanceCountExceeded'],
-    [/UnfulfillableCapacity|no Spot capacity|capacity-not-available/i, 'UnfulfillableCapacity'],
+    [/Spot request price of/i, 'SpotMaxPriceTooLow'],
+    [/spot instance count exceeded/i, 'MaxSpotInstanceCountExceeded'],
+    [/no Spot capacity|capacity-not-available/i, 'UnfulfillableCapacity'],
   ];
   return codes.find(([pattern]) => pattern.test(message))?.[1] ?? 'InsufficientInstanceCapacity';
 }
@@ -310,6 +314,10 @@ export function decideLaunchFailure(obs: LaunchFailureObservation): Action[] {
   if (group.role !== 'spot') {
     return [skip(group.name, `${cause} on an on-demand group: nothing spotfarm can fall back to`, figures)];
   }
+  if (obs.market === 'on-demand') {
+    // Fallen back: the group launches on-demand, so this is an on-demand capacity failure, not a spot one.
+    return [skip(group.name, `${cause} while the group launches on-demand: an on-demand capacity failure says nothing about spot`, figures)];
+  }
   const actions: Action[] = [];
   const known = obs.capacityFailures.includes(failureId);
   if (!known) {
@@ -327,10 +335,6 @@ export function decideLaunchFailure(obs: LaunchFailureObservation): Action[] {
   const count = new Set([...obs.capacityFailures, failureId]).size;
   const { capacityFailures: limit, capacityWindow } = group.settings;
   if (count < limit) return actions.length > 0 ? actions : [skip(group.name, `capacity failure ${failureId} already recorded`, figures)];
-  if (obs.market === 'on-demand') {
-    actions.push(skip(group.name, `${count} capacity failures in ${capacityWindow / 60} min, but the group is already on on-demand`, figures));
-    return actions;
-  }
   actions.push({
     kind: 'requestMarketCheck',
     asgName: group.name,

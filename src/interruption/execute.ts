@@ -63,8 +63,17 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
       // Tag first: whatever fails after this, the sweep can find the instance and see it gone by its deadline.
       await createInstanceTags([action.instanceId], detachTags(action.asgName, action.deadline, action.why));
       const detached = await detachInstances(action.asgName, [action.instanceId]);
-      if (!detached) {
+      if (detached === 'not-in-group') {
         logger.info('already detached by a concurrent run or gone from the group', { instanceId: action.instanceId, asgName: action.asgName });
+        return { outcome: 'skipped', audit: false };
+      }
+      if (detached === 'not-detachable') {
+        // Pending (still launching) or already Detaching/Terminating: AWS detaches only InService and Standby
+        // instances. Its deadline tag is on: the sweep terminates it in its group if EC2 has not by then.
+        logger.info('not detachable in its lifecycle state (AWS detaches InService and Standby only); the sweep handles it by its deadline', {
+          instanceId: action.instanceId,
+          asgName: action.asgName,
+        });
         return { outcome: 'skipped', audit: false };
       }
       metrics.addMetric('Replacements', MetricUnit.Count, 1);

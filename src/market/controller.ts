@@ -20,7 +20,7 @@ import { errorMessage, SpotfarmError } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
 import { logger } from '../log';
-import { marketStateChanged, readMarketState, writeMarketState, type MarketState, type VersionedMarketState } from './state';
+import { marketStateChanged, readMarketState, writeMarketState, type MarketOriginals, type MarketState, type VersionedMarketState } from './state';
 import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
@@ -220,9 +220,20 @@ async function announce(config: Readonly<Config>, view: GroupMarketView, action:
     eventId,
     figures: action.figures ?? {},
     runningInstances: view.group.group.instances.filter(isRunning).length,
-    note: 'running instances are not touched; only new instances launch in the new market',
+    note:
+      action.kind === 'swapToOnDemand' ? swapNote(action.from) : action.kind === 'swapToSpot' ? swapNote(action.to) : 'running instances keep the max price they launched with',
   });
   logger.info('market swap', { asgName: action.asgName, to, trigger });
+}
+
+/** What the swap does to running instances, truthfully per style (docs/market.md). */
+export function swapNote(originals: MarketOriginals): string {
+  if (originals.style === 'mixed-instances') {
+    return originals.fallback === 'on-demand-group'
+      ? 'the group itself is unchanged; the queue scaler gives its share to the farm\'s on-demand group; running instances are not touched'
+      : 'the on-demand percentage changed: Auto Scaling gradually replaces running instances to reach the new mix, interrupting their jobs';
+  }
+  return 'running instances are not touched; only new instances launch in the new market';
 }
 
 /** Launch configurations cannot be created in this account: say so once per group, then leave it alone. */

@@ -1,10 +1,10 @@
 /**
  * The market controller's gather phase, read-only: on top of `observeFarms` (groups, launch sources, prices),
- * each spot group's stored market state, its spot capacity failures (the account's scaling-activity history in
- * one paginated call, plus the failures the interruption function recorded from events, one per activity id)
+ * each spot group's stored market state, its spot capacity failures (its own scaling-activity history, plus the
+ * failures the interruption function recorded from events, one per activity id)
  * and the interruptions recorded in its pools. `plan` uses it too, so plan shows what the next check would do.
  */
-import { describeLaunchConfigurations, describeRecentFailedLaunches, type FailedLaunch } from '../aws/autoscaling';
+import { describeFailedLaunches, describeLaunchConfigurations, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
 import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
@@ -51,7 +51,11 @@ export function originalsOf(g: GroupObservation): MarketOriginals | undefined {
         resolvedVersion: g.launch?.resolvedVersion,
       };
     case 'mixed-instances':
-      return { style: 'mixed-instances', onDemandPercentageAboveBaseCapacity: launch.onDemandPercentageAboveBaseCapacity };
+      return {
+        style: 'mixed-instances',
+        onDemandPercentageAboveBaseCapacity: launch.onDemandPercentageAboveBaseCapacity,
+        fallback: g.settings.mixedFallback,
+      };
     case 'none':
       return undefined;
   }
@@ -75,8 +79,13 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
   const table = config.stateTable;
 
   const longestWindow = Math.max(0, ...spotGroups.map((g) => g.settings.capacityWindow));
-  const failed =
-    spotGroups.length > 0 ? await describeRecentFailedLaunches(new Date(now.getTime() - longestWindow * 1000)) : new Map<string, FailedLaunch[]>();
+  // Each managed spot group's own history (DescribeScalingActivities with AutoScalingGroupName), not the whole
+  // account's: the account pages grow with every group, and in-progress activities come first whatever their age.
+  const failed = new Map<string, FailedLaunch[]>(
+    await Promise.all(
+      spotGroups.map(async (g) => [g.group.name, await describeFailedLaunches(g.group.name, new Date(now.getTime() - longestWindow * 1000))] as const),
+    ),
+  );
 
   // Pools are shared between groups (a farm's spot and fallback groups, several farms): read each once.
   const poolReads = new Map<string, Promise<Map<string, number>>>();
@@ -122,13 +131,20 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const running = g.group.instances.filter(isRunning);
 
       const since = new Date(now.getTime() - g.settings.capacityWindow * 1000);
+      // While the group launches on-demand (fallen back), its failed launches are on-demand failures: they say
+      // nothing about spot and must not keep the group off spot.
+      const onDemandSince = stored.state?.market === 'on-demand' ? Date.parse(stored.state.since) : Infinity;
+      const counts = (at: string, message: string) => {
+        const t = Date.parse(at);
+        return t >= since.getTime() && t < onDemandSince && isCapacityFailure(message);
+      };
       const failures = new Map<string, string>();
       for (const f of failed.get(g.group.name) ?? []) {
-        if (Date.parse(f.time) >= since.getTime() && isCapacityFailure(f.message)) failures.set(f.activityId, f.message);
+        if (counts(f.time, f.message)) failures.set(f.activityId, f.message);
       }
       if (managed && table !== '') {
         for (const r of await readCapacityFailures(table, g.group.name, since, now)) {
-          if (isCapacityFailure(r.data.message)) failures.set(r.data.id, r.data.message);
+          if (counts(r.at, r.data.message)) failures.set(r.data.id, r.data.message);
         }
       }
       // Under spotfarm's pool cap, launches refused in the capped pools for their price are the cap working.
@@ -178,7 +194,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const input: MarketInput = {
         asgName: g.group.name,
         role: g.role,
-        observed: g.market,
+        observed: throughOnDemandGroup(stored, g) ? 'on-demand' : g.market,
         current: originalsOf(g),
         problems: g.problems,
         signals: {
@@ -195,6 +211,15 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
     }),
   );
+}
+
+/**
+ * A mixed-instances group fallen back through the farm's on-demand group: the fall-back left its launch source
+ * alone, so its launch source still says spot. That is not drift: the group is on on-demand by the state.
+ */
+function throughOnDemandGroup(stored: VersionedMarketState, g: GroupObservation): boolean {
+  const o = stored.state?.originals;
+  return stored.state?.market === 'on-demand' && g.group.launch.style === 'mixed-instances' && o?.style === 'mixed-instances' && o.fallback === 'on-demand-group';
 }
 
 /** What the farm's on-demand fallback group(s) can still add: max - desired, summed; 0 without one. */

@@ -32,7 +32,12 @@ export type MarketOriginals =
       version: string;
       resolvedVersion: number | undefined;
     }
-  | { style: 'mixed-instances'; onDemandPercentageAboveBaseCapacity: number };
+  | {
+      style: 'mixed-instances';
+      onDemandPercentageAboveBaseCapacity: number;
+      /** How it fell back (mixedFallback); absent in states written before the setting: `percentage`. */
+      fallback?: 'on-demand-group' | 'percentage';
+    };
 
 export interface MarketState {
   /** The controller's view: a mixed policy below 100% on-demand counts as spot (it is the user's spot setting). */

@@ -1,8 +1,9 @@
 /**
  * Carries out a market swap for each of the three market styles. Only new instances are affected: a swap
- * changes what the group launches, never what runs. Every step is safe to repeat (a retried swap finds the
- * twin already there, the template version already made for this event, the group already pointed), so a
- * swap that failed half way is finished by the next attempt rather than doubled.
+ * changes what the group launches, never what runs (the mixed-instances percentage aside: see docs/market.md).
+ * Every step is safe to repeat (a retried swap finds the twin already there, the on-demand copy of the same
+ * source version already made, the group already pointed), so a swap that failed half way is finished by the
+ * next attempt rather than doubled.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -12,7 +13,7 @@ import {
   setSpotMaxPrice,
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
-import { createLaunchTemplateVersion, describeTemplateData } from '../aws/ec2';
+import { createLaunchTemplateVersion, describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, type TemplateData } from '../aws/ec2';
 import type { SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
@@ -51,19 +52,23 @@ export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, eventId
   } else throw new Error(`no spot max price for market style ${action.source.style}`);
 }
 
-export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, eventId: string): Promise<void> {
+export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, _eventId: string): Promise<void> {
   const originals = action.kind === 'swapToOnDemand' ? action.from : action.to;
-  const token = clientToken(action.asgName, action.kind, eventId);
   switch (originals.style) {
     case 'launch-configuration':
       if (action.kind === 'swapToOnDemand') await launchConfigurationToOnDemand(action.asgName, originals.name);
       else await updateGroupLaunchSource(action.asgName, { launchConfigurationName: originals.name });
       return;
     case 'launch-template':
-      if (action.kind === 'swapToOnDemand') await templateToOnDemand(action.asgName, originals, token);
-      else await templateToSpot(action.asgName, originals, token);
+      if (action.kind === 'swapToOnDemand') await templateToOnDemand(action.asgName, originals);
+      else await templateToSpot(action.asgName, originals);
       return;
     case 'mixed-instances':
+      // By default the group is left alone: the market state says on-demand and the queue scaler gives the spot
+      // group's share to the farm's on-demand group. Changing OnDemandPercentageAboveBaseCapacity instead makes
+      // Auto Scaling replace running instances to reach the new mix ("half of your instances will be gradually
+      // terminated and relaunched", UpdateAutoScalingGroup API reference), killing their jobs: opt-in only.
+      if (originals.fallback !== 'percentage' && originals.fallback !== undefined) return;
       await setOnDemandPercentage(action.asgName, action.kind === 'swapToOnDemand' ? 100 : originals.onDemandPercentageAboveBaseCapacity);
       return;
     default: {
@@ -98,35 +103,58 @@ type TemplateOriginals = Extract<MarketOriginals, { style: 'launch-template' }>;
 
 const templateOf = (o: TemplateOriginals, version: string): TemplateRef => ({ id: o.templateId, name: o.templateName, version });
 
-/** A new version made from the spot version in use, without its spot market options; the group points at it. */
-async function templateToOnDemand(groupName: string, spot: TemplateOriginals, token: string): Promise<void> {
-  const source = templateOf(spot, spot.resolvedVersion !== undefined ? String(spot.resolvedVersion) : spot.version);
-  const { data, versionNumber } = await describeTemplateData(source);
-  delete data.InstanceMarketOptions;
-  const version = await createLaunchTemplateVersion(
-    source,
-    data,
-    `spotfarm: on-demand copy of version ${versionNumber ?? spot.version} for group ${groupName}`,
-    token,
-  );
-  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, String(version)) });
+/**
+ * The on-demand copy of a launch template's data: no spot market options, and no tags for spot instance
+ * requests, which EC2 refuses on a launch that creates none ("You cannot specify tags for Spot instances
+ * requests if there are no Spot instances requests being created", RunInstances with TagSpecifications of
+ * ResourceType spot-instances-request; the simulated cloud refuses the same way).
+ */
+export function onDemandCopy(data: TemplateData): TemplateData {
+  const copy = structuredClone(data);
+  delete copy.InstanceMarketOptions;
+  if (copy.TagSpecifications) {
+    // launch-template: not launch data (moto echoes a template's own tags here); AWS would refuse it.
+    copy.TagSpecifications = copy.TagSpecifications.filter((spec) => spec.ResourceType !== 'spot-instances-request' && spec.ResourceType !== 'launch-template');
+    if (copy.TagSpecifications.length === 0) delete copy.TagSpecifications;
+  }
+  return copy;
+}
+
+/** spotfarm's own template holding the on-demand copies of one of the owner's templates. */
+export const onDemandTemplateName = (templateId: string): string => `spotfarm-on-demand-${templateId}`;
+
+/**
+ * To on-demand: the data of the version the group launches now, without its spot options, as a version of
+ * spotfarm's own template (`spotfarm-on-demand-<template id>`, tagged for the farm); the group points at that
+ * version. The owner's template gets no version: its `$Latest` stays what its owner (and every other group
+ * following it) made it (EC2 user guide, "Modify a launch template (manage launch template versions)": a new
+ * version becomes `$Latest`).
+ */
+async function templateToOnDemand(groupName: string, spot: TemplateOriginals): Promise<void> {
+  const source = templateOf(spot, spot.version);
+  const { data, versionNumber, templateId } = await describeTemplateData(source);
+  const id = templateId ?? spot.templateId;
+  if (!id) throw new SpotfarmError(`group ${groupName}: launch template ${spot.templateName ?? '?'} has no id`);
+  // spotfarm's copy carries the owner's farm tag: IAM lets spotfarm launch only from templates of its farm.
+  const farm = (await describeTemplateTags(id))?.['spotfarm:farm'] ?? '';
+  // The same source version always makes the same copy: a retry (another event) returns it, adds none.
+  const token = clientToken(groupName, `on-demand-copy-v2|${id}`, String(versionNumber ?? spot.version));
+  const copy = onDemandCopy(data);
+  const description = `spotfarm: on-demand copy of ${id} version ${versionNumber ?? spot.version} for group ${groupName}`;
+  const own = await ensureLaunchTemplateVersion(onDemandTemplateName(id), copy, description, { 'spotfarm:farm': farm, 'spotfarm:copy-of': id }, token);
+  await updateGroupLaunchSource(groupName, { launchTemplate: { id: own.templateId, name: undefined, version: String(own.version) } });
 }
 
 /**
- * Back to spot with a new version copied from the remembered spot version: newer than the on-demand version, so
- * the OldestLaunchTemplate termination policy retires the on-demand instances first as the group scales in. A
- * group that followed `$Latest` follows it again; any other group names the new version's number.
+ * Back to spot: the group points at the owner's template exactly as it did before the fall-back (`$Latest`,
+ * `$Default` or the number it was pinned to). Nothing is copied back, so whatever the owner published meanwhile
+ * (a new AMI, new user data) is what the group launches, a `$Default` follower follows `$Default` again, and no
+ * other user of the template moves. Instances of spotfarm's on-demand template are the non-current template's,
+ * which the OldestLaunchTemplate termination policy retires first as the group scales in (EC2 Auto Scaling user
+ * guide, "Configure termination policies").
  */
-async function templateToSpot(groupName: string, spot: TemplateOriginals, token: string): Promise<void> {
-  const source = templateOf(spot, spot.resolvedVersion !== undefined ? String(spot.resolvedVersion) : spot.version);
-  const { data, versionNumber } = await describeTemplateData(source);
-  const version = await createLaunchTemplateVersion(
-    source,
-    data,
-    `spotfarm: spot again, copy of version ${versionNumber ?? spot.version}, for group ${groupName}`,
-    token,
-  );
-  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version === '$Latest' ? '$Latest' : String(version)) });
+async function templateToSpot(groupName: string, spot: TemplateOriginals): Promise<void> {
+  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version) });
 }
 
 /**
@@ -152,7 +180,7 @@ async function templateMaxPrice(groupName: string, current: TemplateOriginals, m
   await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(current, current.version === '$Latest' ? '$Latest' : String(version)) });
 }
 
-/** Same swap of the same event -> same token, so EC2 returns the version it already made. */
+/** Same inputs -> same token, so EC2 returns what it already made instead of making another. */
 function clientToken(groupName: string, kind: string, eventId: string): string {
   return `spotfarm-${createHash('sha256').update(`${groupName}|${kind}|${eventId}`).digest('hex').slice(0, 48)}`;
 }

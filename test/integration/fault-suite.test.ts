@@ -151,13 +151,16 @@ describe(`fault suite: ${INVOCATIONS} invocations per function at ${FAULT_RATE *
         detail: {},
       })),
     );
-    // Assess: the group runs the on-demand version, the one new version is on-demand, the state agrees
-    const versions = (await direct.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate }))).LaunchTemplateVersions ?? [];
+    // Assess: the group runs the on-demand copy, made once in spotfarm's own template (the owner's template gets
+    // no version: issue 14, item 4), and the state agrees
     const group = (await direct.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [farm.spotGroup] }))).AutoScalingGroups![0]!;
-    const pinned = versions.find((v) => String(v.VersionNumber) === group.LaunchTemplate?.Version);
+    const copyId = group.LaunchTemplate?.LaunchTemplateId;
+    const versions = copyId ? ((await direct.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: copyId }))).LaunchTemplateVersions ?? []) : [];
+    const ownerVersions = (await direct.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate }))).LaunchTemplateVersions ?? [];
+    const pinned = group.LaunchTemplate?.LaunchTemplateName === farm.spotTemplate ? undefined : versions.find((v) => String(v.VersionNumber) === group.LaunchTemplate?.Version);
     const { readMarketState } = await import('../../src/market/state');
     const { state } = await readMarketState(farm.stateTable, farm.spotGroup);
-    const duplicated = Math.max(0, versions.length - 2);
+    const duplicated = Math.max(0, versions.length - 1) + Math.max(0, ownerVersions.length - 1);
     figures['price-check'] = {
       invocations: INVOCATIONS,
       failedInvocations: failed,
@@ -167,11 +170,13 @@ describe(`fault suite: ${INVOCATIONS} invocations per function at ${FAULT_RATE *
       messagesLost: 0,
     };
     expect(faults).toBeGreaterThan(0);
-    expect(versions).toHaveLength(2);
+    expect(versions).toHaveLength(1);
+    expect(ownerVersions).toHaveLength(1);
+    expect(pinned).toBeDefined();
     expect(pinned?.LaunchTemplateData?.InstanceMarketOptions).toBeUndefined();
     expect(state).toMatchObject({ market: 'on-demand' });
     expect(state?.pending).toBeUndefined();
-    expect(mutations.CreateLaunchTemplateVersion ?? 0).toBeGreaterThanOrEqual(1);
+    expect((mutations.CreateLaunchTemplate ?? 0) + (mutations.CreateLaunchTemplateVersion ?? 0)).toBeGreaterThanOrEqual(1);
   });
 
   it('queue-scaler: the spot group converges to the backlog, within bounds', async () => {

@@ -202,9 +202,10 @@ describe('interruption against moto server', () => {
     expect(pool.length).toBeGreaterThanOrEqual(4);
     const od = await group(farm.onDemandGroup);
     const launchMarket = async () => {
-      const version = (await group(farm.spotGroup)).LaunchTemplate!.Version!;
+      // The template the group launches from now: its own, or spotfarm's on-demand copy after a fall-back.
+      const { LaunchTemplateId, Version } = (await group(farm.spotGroup)).LaunchTemplate!;
       const data = (
-        await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: [version] }))
+        await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: [Version!] }))
       ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
       return data.InstanceMarketOptions?.MarketType ?? 'on-demand';
     };

@@ -94,14 +94,16 @@ describe('price-check with throttling and 5xx on every call', () => {
     // ... every request was attempted twice: once failed, once answered
     expect(calls.size).toBeGreaterThan(5);
     for (const [name, count] of calls) expect(attempts.get(name), name).toBe(2 * count);
-    expect(calls.get('CreateLaunchTemplateVersionCommand')).toBe(1);
+    expect(calls.get('CreateLaunchTemplateCommand')).toBe(1);
     expect(calls.get('UpdateAutoScalingGroupCommand')).toBe(1);
-    // ... and its effect is there once: one new version, the group pinned to it
+    // ... and its effect is there once: one on-demand copy (spotfarm's own template), the group pinned to it, and
+    // the owner's template untouched
     const { autoscaling, ec2 } = clientsFor(moto.endpoint);
     const versions = await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate }));
-    expect(versions.LaunchTemplateVersions).toHaveLength(2);
+    expect(versions.LaunchTemplateVersions).toHaveLength(1);
     const group = (await autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [farm.spotGroup] }))).AutoScalingGroups![0]!;
-    expect(group.LaunchTemplate?.Version).toBe('2');
+    expect(group.LaunchTemplate?.LaunchTemplateName).toMatch(/^spotfarm-on-demand-lt-/);
+    expect(group.LaunchTemplate?.Version).toBe('1');
     const { readMarketState } = await import('../../src/market/state');
     const { state } = await readMarketState(farm.stateTable, farm.spotGroup);
     expect(state).toMatchObject({ market: 'on-demand', lastFallbackTrigger: 'price' });

@@ -17,7 +17,13 @@ import {
   DescribeLaunchConfigurationsCommand,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
-import { CreateKeyPairCommand, CreateSecurityGroupCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateKeyPairCommand,
+  CreateLaunchTemplateVersionCommand,
+  CreateSecurityGroupCommand,
+  DescribeLaunchTemplatesCommand,
+  DescribeLaunchTemplateVersionsCommand,
+} from '@aws-sdk/client-ec2';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, DeleteMessageCommand } from '@aws-sdk/client-sqs';
 import { startMoto, type MotoServer } from '../support/moto';
@@ -214,12 +220,19 @@ describe('price-check against moto server', () => {
     expect(before).toHaveLength(2);
     // Act: the second check with spot >= on-demand x 0.0001 (the first was the test above)
     const fellBack = await invoke({ time: at(5) });
-    // Assess: a new template version without market options, and the group pinned to it
-    expect(outcome(fellBack, farm.spotGroup)).toMatchObject({ outcome: 'swapped', action: 'swapToOnDemand' });
+    // Assess: the on-demand copy is a version of spotfarm's own template, tagged for the farm; the group points
+    // at it; the owner's template got no version, so its $Latest (other groups follow it) did not move.
     const pinned = (await group(farm.spotGroup)).LaunchTemplate!;
     expect(pinned.Version).toMatch(/^\d+$/);
+    const ownerVersions = await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate }));
+    expect(ownerVersions.LaunchTemplateVersions!.map((v) => v.VersionNumber)).toEqual([1]);
+    const [owner] = (await clients.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [farm.spotTemplate] }))).LaunchTemplates!;
+    expect(pinned.LaunchTemplateId).not.toBe(owner!.LaunchTemplateId);
+    const [copyTemplate] = (await clients.ec2.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateIds: [pinned.LaunchTemplateId!] }))).LaunchTemplates!;
+    expect(copyTemplate!.LaunchTemplateName).toBe(`spotfarm-on-demand-${owner!.LaunchTemplateId}`);
+    expect(copyTemplate!.Tags).toEqual(expect.arrayContaining([{ Key: 'spotfarm:farm', Value: farm.farm }]));
     const onDemandVersion = (
-      await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: [pinned.Version!] }))
+      await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: pinned.LaunchTemplateId, Versions: [pinned.Version!] }))
     ).LaunchTemplateVersions![0]!;
     expect(onDemandVersion.LaunchTemplateData?.InstanceMarketOptions).toBeUndefined();
     expect(onDemandVersion.LaunchTemplateData?.InstanceType).toBe('c5.large');
@@ -233,6 +246,14 @@ describe('price-check against moto server', () => {
     const messages = await notifications();
     expect(messages.map((m) => m.Subject)).toContain(`spotfarm: ${farm.spotGroup} now launches on-demand`);
 
+    // Meanwhile the owner publishes a new version (a new image): the return must not roll it back.
+    const published = await clients.ec2.send(
+      new CreateLaunchTemplateVersionCommand({
+        LaunchTemplateName: farm.spotTemplate,
+        // The whole data: moto ignores SourceVersion.
+        LaunchTemplateData: { ImageId: 'ami-0fedcba9876543210', InstanceType: 'c5.large', InstanceMarketOptions: { MarketType: 'spot' } },
+      }),
+    );
     // Act: spot cheap again (swapRatio back to 1); inside the dwell nothing happens, after it two checks return
     await clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: tags(farm.spotGroup, farm.farm, { 'spotfarm:swapRatio': '1' }) }));
     const inDwell = await invoke({ time: at(20) });
@@ -240,11 +261,13 @@ describe('price-check against moto server', () => {
     expect(outcome(await invoke({ time: at(36) }), farm.spotGroup)?.reason).toMatch(/cheap enough for 2 of 2|for 2 checks/);
     // (the check inside the dwell counted as the first cheap check, so this second one returns)
     const returned = await group(farm.spotGroup);
-    // Assess: a new spot version made from the one in use, and the group follows $Latest again
-    expect(returned.LaunchTemplate!.Version).toBe('$Latest');
+    // Assess: the group follows the owner's $Latest again, which is what the owner published; no copy was made
+    expect(returned.LaunchTemplate).toMatchObject({ LaunchTemplateId: owner!.LaunchTemplateId, Version: '$Latest' });
     const latest = (
       await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: ['$Latest'] }))
     ).LaunchTemplateVersions![0]!;
+    expect(latest.VersionNumber).toBe(published.LaunchTemplateVersion!.VersionNumber);
+    expect(latest.LaunchTemplateData?.ImageId).toBe('ami-0fedcba9876543210');
     expect(latest.LaunchTemplateData?.InstanceMarketOptions?.MarketType).toBe('spot');
     expect(await instanceIds(farm.spotGroup)).toEqual(before);
     expect(await state(farm.spotGroup)).toMatchObject({ market: 'spot' });
@@ -286,10 +309,44 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('lc-spot')).toEqual(before);
   });
 
-  it('mixed instances: on-demand percentage to 100 and back to the user value, base capacity untouched', async () => {
+  it('mixed instances, by default: the fall-back leaves the group alone and records it for the on-demand group', async () => {
+    // Prepare
+    const policy = (await group('mixed-spot')).MixedInstancesPolicy!;
+    const mixedTags = (swapRatio: string) =>
+      clients.autoscaling.send(
+        new CreateOrUpdateTagsCommand({
+          Tags: tags('mixed-spot', 'mixed', { 'spotfarm:swapRatio': swapRatio, 'spotfarm:hysteresis': '0', 'spotfarm:confirmChecks': '1', 'spotfarm:minDwell': '1m' }),
+        }),
+      );
+    await mixedTags('0.0001');
+    // Act
+    const fellBack = await invoke({ time: at(76) });
+    // Assess: no percentage change (it would replace the running fleet), the state says on-demand via the group
+    expect(outcome(fellBack, 'mixed-spot'), JSON.stringify(outcome(fellBack, 'mixed-spot'))).toMatchObject({ outcome: 'swapped', action: 'swapToOnDemand' });
+    expect((await group('mixed-spot')).MixedInstancesPolicy).toEqual(policy);
+    expect(await state('mixed-spot')).toMatchObject({ market: 'on-demand', originals: { style: 'mixed-instances', fallback: 'on-demand-group' } });
+    // Back to spot: nothing to undo on the group either.
+    await mixedTags('1');
+    const back = await invoke({ time: at(78) });
+    expect(outcome(back, 'mixed-spot'), JSON.stringify(outcome(back, 'mixed-spot'))).toMatchObject({ outcome: 'swapped', action: 'swapToSpot' });
+    expect((await group('mixed-spot')).MixedInstancesPolicy).toEqual(policy);
+  });
+
+  it('mixed instances with mixedFallback=percentage (opt-in): on-demand percentage to 100 and back to the user value, base capacity untouched', async () => {
     // Prepare
     const before = await instanceIds('mixed-spot');
-    await priceTags('mixed-spot', 'mixed', '0.0001');
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags('mixed-spot', 'mixed', {
+          'spotfarm:swapRatio': '0.0001',
+          'spotfarm:hysteresis': '0',
+          'spotfarm:confirmChecks': '1',
+          'spotfarm:mixedFallback': 'percentage',
+          // The return within this test: no dwell to wait out after the first test's round trip.
+          'spotfarm:minDwell': '1m',
+        }),
+      }),
+    );
     // Act
     await invoke({ time: at(85) });
     // Assess
@@ -299,7 +356,17 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('mixed-spot')).toEqual(before);
 
     // Act
-    await priceTags('mixed-spot', 'mixed', '1');
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags('mixed-spot', 'mixed', {
+          'spotfarm:swapRatio': '1',
+          'spotfarm:hysteresis': '0',
+          'spotfarm:confirmChecks': '1',
+          'spotfarm:mixedFallback': 'percentage',
+          'spotfarm:minDwell': '1m',
+        }),
+      }),
+    );
     await invoke({ time: at(120) });
     await invoke({ time: at(125) });
     // Assess

@@ -251,8 +251,10 @@ describe('packaged stack: farm paths', () => {
     };
     const [source, values] = body['Fn::Sub'];
     // Act: substitute as CloudFormation would, with placeholder values for the intrinsics.
+    // Fn::If takes its first branch: this is the created farm, where CreateFarm and WatchQueue hold.
+    const value = (v: unknown): unknown => (v && typeof v === 'object' && 'Fn::If' in v ? (v as { 'Fn::If': unknown[] })['Fn::If'][1] : v);
     const substituted = source.replace(/\$\{([^}]+)\}/g, (_, name: string) =>
-      typeof values[name] === 'string' ? (values[name] as string) : name === 'AWS::Region' ? 'us-east-1' : `x-${name}`,
+      typeof value(values[name]) === 'string' ? (value(values[name]) as string) : name === 'AWS::Region' ? 'us-east-1' : `x-${name}`,
     );
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };
@@ -261,6 +263,19 @@ describe('packaged stack: farm paths', () => {
       expect(source).toContain(`MetricName=\\"${name}\\"`);
       expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|publishGauge\\('${name}'|\\? '${name}'|: '${name}'`));
     }
+    // A quoted search term is an exact match (CloudWatch search expression syntax): each must name a real
+    // function, group or queue of the stack, or the widget stays empty.
+    const resources = stacks['create-launch-template'].template.Resources;
+    const named = (type: string, key: string) =>
+      Object.values(resources).filter((r) => r.Type === type).map((r) => String(r.Properties?.[key]));
+    const real: Record<string, string[]> = {
+      FunctionName: named('AWS::Lambda::Function', 'FunctionName'),
+      AutoScalingGroupName: named('AWS::AutoScaling::AutoScalingGroup', 'AutoScalingGroupName'),
+      QueueName: named('AWS::SQS::Queue', 'QueueName'),
+    };
+    const exact = [...substituted.matchAll(/(FunctionName|AutoScalingGroupName|QueueName)=\\"([^"\\]+)\\"/g)].map(([, key, value]) => [key!, value!] as const);
+    expect(exact.map(([key]) => key)).toEqual(expect.arrayContaining(['FunctionName', 'AutoScalingGroupName', 'QueueName']));
+    for (const [key, value] of exact) expect(real[key], `${key}="${value}"`).toContain(value);
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
       'Spot and on-demand price per spot group (USD/h)',
       'Estimated savings vs on-demand (USD/h)',

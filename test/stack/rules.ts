@@ -60,6 +60,19 @@ export function hasFarmTagCondition(statement: Statement): boolean {
   );
 }
 
+/**
+ * A condition that limits a launch permission to launches: RunInstances only through a launch template (which a
+ * statement with the farm-tag condition must allow too, as every resource of a launch is authorised), CreateTags
+ * only as part of a launch (ec2:CreateAction).
+ */
+export function isLaunchOnly(statement: Statement): boolean {
+  const actions = list(statement.Action);
+  const keys = Object.values(statement.Condition ?? {}).flatMap((k) => Object.keys(k));
+  if (actions.every((a) => a === 'ec2:RunInstances')) return keys.includes('ec2:LaunchTemplate');
+  if (actions.every((a) => a === 'ec2:CreateTags')) return keys.includes('ec2:CreateAction');
+  return false;
+}
+
 function rolesAssumedBy(resources: Resources, service: string): [string, Statement[]][] {
   return Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::IAM::Role')
@@ -77,7 +90,7 @@ export function functionRoleProblems(template: CloudFormationTemplate): string[]
     for (const statement of statements) {
       if (statement.Effect !== 'Allow') continue;
       const unscoped = list(statement.Resource).filter(isUnscoped).map(text);
-      if (unscoped.length === 0 || hasFarmTagCondition(statement)) continue;
+      if (unscoped.length === 0 || hasFarmTagCondition(statement) || isLaunchOnly(statement)) continue;
       for (const action of list(statement.Action)) {
         if (!isRead(action)) problems.push(`${role}: ${action} on ${unscoped.join(', ')} without a spotfarm:farm tag condition`);
       }

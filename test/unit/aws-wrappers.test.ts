@@ -5,11 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeLaunchTemplateVersionsCommand, DescribeSpotPriceHistoryCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeScalingActivitiesCommand } from '@aws-sdk/client-auto-scaling';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, SQSClient } from '@aws-sdk/client-sqs';
 import { describeSpotPrices, describeTemplateVersions, resetTemplateCache, templateVersionKey } from '../../src/aws/ec2';
-import { fallbackPrice, onDemandPrice, resetPriceCache } from '../../src/aws/pricing';
-import { describeManagedGroups } from '../../src/aws/autoscaling';
+import { fallbackPrice, onDemandPrice, resetPriceCache, RETRY_AFTER_MS } from '../../src/aws/pricing';
+import { describeFailedLaunches, describeManagedGroups } from '../../src/aws/autoscaling';
 import { getQueueDepth } from '../../src/aws/sqs';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '../fixtures/aws', name), 'utf8');
@@ -94,18 +94,82 @@ describe('onDemandPrice', () => {
     });
   });
 
-  it('falls back to the bundled table, with its date, when the API fails, and stops asking', async () => {
+  it('falls back to the bundled table, with its date, when the API fails, and does not ask again at once', async () => {
     pricing.on(GetProductsCommand).rejects(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }));
-    const price = await onDemandPrice('c5.xlarge', 'us-east-1');
-    await onDemandPrice('m5.large', 'us-east-1');
+    const t0 = Date.parse('2026-03-02T10:00:00Z');
+    const price = await onDemandPrice('c5.xlarge', 'us-east-1', undefined, t0);
+    await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + 60_000);
     expect(price).toEqual({ usdPerHour: 0.17, source: 'fallback-table', asOf: '2026-07-20T13:44:30Z' });
     expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 1);
+  });
+
+  it('asks the API again once the retry delay has passed (one failure is not for the container\'s life)', async () => {
+    // Prepare: a throttle, then the API answers.
+    pricing
+      .on(GetProductsCommand)
+      .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+      .resolves({ PriceList: [fixture('GetProducts_m5.large.json')] });
+    const t0 = Date.parse('2026-03-02T10:00:00Z');
+    // Act
+    const during = await onDemandPrice('m5.large', 'us-east-1', undefined, t0);
+    const after = await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + RETRY_AFTER_MS + 1);
+    const later = await onDemandPrice('m5.large', 'us-east-1', undefined, t0 + 10 * RETRY_AFTER_MS);
+    // Assess
+    expect(during?.source).toBe('fallback-table');
+    expect(after).toEqual({ usdPerHour: 0.096, source: 'pricing-api' });
+    expect(later).toEqual(after);
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 2);
+  });
+
+  it('follows every page of GetProducts (the plain product may be on a later page)', async () => {
+    // Prepare: a first page with no hourly price, the product on the second.
+    pricing
+      .on(GetProductsCommand)
+      .resolvesOnce({ PriceList: [], NextToken: 'page-2' })
+      .resolvesOnce({ PriceList: [fixture('GetProducts_m5.large.json')] });
+    // Act
+    const price = await onDemandPrice('m5.large', 'us-east-1');
+    // Assess
+    expect(price).toEqual({ usdPerHour: 0.096, source: 'pricing-api' });
+    expect(pricing).toHaveReceivedCommandTimes(GetProductsCommand, 2);
+    expect(pricing).toHaveReceivedNthCommandWith(GetProductsCommand, 2, { NextToken: 'page-2', MaxResults: 100 });
   });
 
   it('knows other regions for the common types, and nothing for unknown types', () => {
     expect(fallbackPrice('m5.large', 'eu-west-1')).toMatchObject({ source: 'fallback-table', asOf: '2024-04-04' });
     expect(fallbackPrice('m5.large', 'eu-west-1')!.usdPerHour).toBeGreaterThan(0.096);
     expect(fallbackPrice('z9.nonexistent', 'us-east-1')).toBeUndefined();
+  });
+});
+
+describe('describeFailedLaunches', () => {
+  const since = new Date('2026-03-02T09:30:00Z');
+  const activity = (id: string, at: string, StatusCode: string, StatusMessage?: string) => ({
+    ActivityId: id,
+    AutoScalingGroupName: 'ml-spot',
+    StartTime: new Date(at),
+    StatusCode,
+    ...(StatusMessage ? { StatusMessage, Description: `Launching a new EC2 instance.  Status Reason: ${StatusMessage}` } : { Description: 'Launching a new EC2 instance: i-1' }),
+    Cause: 'c',
+    Progress: 100,
+  });
+
+  it('reads past an old activity still in progress (listed first) and stops at the first finished older one', async () => {
+    // Prepare: "Activities still in progress are described first" (DescribeScalingActivities API reference).
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({
+      Activities: [
+        activity('old-running', '2026-03-02T08:00:00Z', 'MidLifecycleAction'),
+        activity('new-failed', '2026-03-02T09:50:00Z', 'Failed', 'We currently do not have sufficient c5.large capacity. Launching EC2 instance failed.'),
+        activity('old-failed', '2026-03-02T09:00:00Z', 'Failed', 'too old'),
+      ] as never,
+    });
+    // Act
+    const failures = await describeFailedLaunches('ml-spot', since);
+    // Assess: the reason once, not StatusMessage followed by a Description that repeats it.
+    expect(failures).toEqual([
+      { activityId: 'new-failed', time: '2026-03-02T09:50:00.000Z', statusCode: 'Failed', message: 'We currently do not have sufficient c5.large capacity. Launching EC2 instance failed.' },
+    ]);
+    expect(autoscaling).toHaveReceivedCommandWith(DescribeScalingActivitiesCommand, { AutoScalingGroupName: 'ml-spot' });
   });
 });
 

@@ -37,6 +37,7 @@ interface Row {
   state?: Partial<CapacityState>;
   alarm?: CapacityInput['alarm'];
   spotMarket?: CapacityInput['spotMarket'];
+  spotFallback?: CapacityInput['spotFallback'];
   /** Expected desired per group after the decision (absent: unchanged). */
   spotTo?: number;
   onDemandTo?: number;
@@ -50,6 +51,7 @@ function input(row: Row): CapacityInput {
     spot: row.spot === null ? undefined : (row.spot ?? group('ml-spot', 2)),
     onDemand: row.onDemand === null ? undefined : (row.onDemand ?? group('ml-od', 0)),
     spotMarket: row.spotMarket ?? 'spot',
+    ...(row.spotFallback ? { spotFallback: row.spotFallback } : {}),
     // The tables below the service policy's are the target and step policies' (the service policy has its own).
     settings: { ...DEFAULT_SETTINGS, scalingPolicy: 'target', ...row.settings },
     state: { ...emptyCapacityState(), ...row.state },
@@ -377,6 +379,27 @@ describe('split between the spot group and the on-demand group', () => {
       queue: { visible: 5 },
       spotTo: 5,
       reason: /the market controller has it on on-demand/,
+    },
+    // Issue 14, item 2: a mixed-instances group fallen back through the on-demand group (the default) is not
+    // changed by the market controller and would launch spot: it keeps what runs, the on-demand group the rest.
+    {
+      name: 'fallen back through the on-demand group: the spot group keeps what runs, the on-demand group takes the rest at once',
+      spotMarket: 'on-demand',
+      spotFallback: 'on-demand-group',
+      spot: group('ml-spot', 4, { inService: 2 }),
+      queue: { visible: 6 },
+      spotTo: 2,
+      onDemandTo: 4,
+      reason: /fallen back through the on-demand group/,
+    },
+    {
+      name: 'fallen back through the on-demand group: interrupted spot instances are not replaced in the spot group',
+      spotMarket: 'on-demand',
+      spotFallback: 'on-demand-group',
+      spot: group('ml-spot', 3, { inService: 3 }),
+      onDemand: group('ml-od', 2),
+      queue: { visible: 5 },
+      reason: /no change.*no change/,
     },
     { name: 'a farm without an on-demand group', onDemand: null, queue: { visible: 30 }, spot: group('ml-spot', 2, { max: 10 }), spotTo: 10 },
     { name: 'a farm without a spot group', spot: null, onDemand: group('ml-od', 1), queue: { visible: 4 }, onDemandTo: 4 },

@@ -253,7 +253,14 @@ describe('decideLaunchFailure', () => {
     { rule: 'first capacity failure: recorded', o: obs(), expected: ['recordCapacityFailure'], reason: /InsufficientInstanceCapacity/ },
     { rule: 'second within the window: recorded, and the fall-back runs now', o: obs({ capacityFailures: ['act-0'] }), expected: ['recordCapacityFailure', 'requestMarketCheck'], reason: /2 spot capacity failures/ },
     { rule: 'duplicate of a recorded failure', o: obs({ capacityFailures: ['act-1'] }), expected: ['skip'], reason: /already recorded/ },
-    { rule: 'already on on-demand', o: obs({ capacityFailures: ['act-0'], market: 'on-demand' }), expected: ['recordCapacityFailure', 'skip'], reason: /already on on-demand/ },
+    // Issue 14, item 6: a group that fell back launches on-demand; its failures are not spot failures.
+    { rule: 'already on on-demand: an on-demand failure, not recorded as a spot one', o: obs({ capacityFailures: ['act-0'], market: 'on-demand' }), expected: ['skip'], reason: /on-demand capacity failure says nothing about spot/ },
+    {
+      rule: 'an on-demand capacity failure of a mixed-instances group: not a spot failure',
+      o: obs({}, 'Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1b). Launching EC2 instance failed.'),
+      expected: ['skip'],
+      reason: /would not fix/,
+    },
     { rule: 'not a managed group', o: obs({ group: undefined }), expected: ['skip'], reason: /not a managed group/ },
     { rule: 'not a capacity reason', o: obs({}, "The image id '[ami-0abc]' does not exist. Launching EC2 instance failed."), expected: ['skip'], reason: /would not fix/ },
     { rule: 'an on-demand group', o: obs({ group: onDemand() }), expected: ['skip'], reason: /nothing spotfarm can fall back to/ },
@@ -268,6 +275,10 @@ describe('decideLaunchFailure', () => {
     ['Max spot instance count exceeded. Launching EC2 instance failed.', 'MaxSpotInstanceCountExceeded'],
     ['There is no Spot capacity available that matches your request. Launching EC2 instance failed.', 'UnfulfillableCapacity'],
     ['InsufficientInstanceCapacity', 'InsufficientInstanceCapacity'],
+    // The code AWS names wins over the wording (issue 14, item 6).
+    ['Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available that matches your request. Launching EC2 instance failed.', 'InsufficientInstanceCapacity'],
+    ['Could not launch Spot Instances. UnfulfillableCapacity - Unable to fulfill capacity due to your request configuration. Please adjust your request and try again. Launching EC2 instance failed.', 'UnfulfillableCapacity'],
+    ['Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1a). Launching EC2 instance failed.', undefined],
     ["Your requested instance type (c5.large) is not supported in your requested Availability Zone (us-east-1e).", undefined],
   ])('names the capacity reason of %j', (message, expected) => {
     expect(spotCapacityReason(message)).toBe(expected);

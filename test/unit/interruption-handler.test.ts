@@ -202,6 +202,20 @@ describe('the interruption handler (mocked SDK)', () => {
     expect(result.actions.find((a) => a.kind === 'detachInstance')?.outcome).toBe('skipped');
   });
 
+  // AWS detaches InService and Standby instances only: a warning for a Pending instance (or one already
+  // Detaching) answers this ValidationError (issue 14, item 5). The deadline tag is on; the sweep handles it.
+  it.each(['Pending', 'Detaching'])('treats "not in InService or Standby" on detach (a %s instance) as a skip, not a failure', async () => {
+    // Prepare
+    asMock.on(DetachInstancesCommand).rejects(
+      Object.assign(new Error('The instance i-1234567890abcdef0 is not in InService or Standby.'), { name: 'ValidationError' }),
+    );
+    // Act
+    const result = await handler(fixture('spot-interruption-warning'), lambdaContext('interruption'));
+    // Assess
+    expect(result.actions.find((a) => a.kind === 'detachInstance')?.outcome).toBe('skipped');
+    expect(ec2Mock).toHaveReceivedCommandTimes(CreateTagsCommand, 1);
+  });
+
   it('does not detach when Capacity Rebalancing replaces the instance', async () => {
     // Prepare
     asMock.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [spotGroup({ CapacityRebalance: true })] });

@@ -1,0 +1,127 @@
+/**
+ * The simulated cloud answers as AWS does where moto does not, each behaviour with the document it follows
+ * (issue 14). Through the real SDK clients, as the handlers see it.
+ */
+import {
+  AutoScalingClient,
+  CreateAutoScalingGroupCommand,
+  DescribeAutoScalingGroupsCommand,
+  DescribeScalingActivitiesCommand,
+  DetachInstancesCommand,
+  SetDesiredCapacityCommand,
+} from '@aws-sdk/client-auto-scaling';
+import {
+  CreateLaunchTemplateCommand,
+  CreateLaunchTemplateVersionCommand,
+  DescribeLaunchTemplateVersionsCommand,
+  EC2Client,
+  ModifyLaunchTemplateCommand,
+} from '@aws-sdk/client-ec2';
+import { SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Tables } from '../../sim/cloud/dynamodb-api';
+import { connectSdk, type SdkConnection } from '../../sim/cloud/sdk';
+import type { World } from '../../sim/cloud/world';
+import { T0, testScenario } from './support/scenario';
+import { world } from './support/world';
+
+const asg = new AutoScalingClient({ region: 'us-east-1' });
+const ec2 = new EC2Client({ region: 'us-east-1' });
+
+let w: World;
+let sdk: SdkConnection;
+
+beforeEach(() => {
+  w = world(testScenario({ jobs: [{ at: 0, runtime: 10 }], spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.06]] } }));
+  sdk = connectSdk({ world: w, tables: new Tables() });
+});
+afterEach(() => sdk.restore());
+
+async function makeGroup(name: string, data: Record<string, unknown> = {}) {
+  const lt = await ec2.send(
+    new CreateLaunchTemplateCommand({ LaunchTemplateName: `${name}-lt`, LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge', ...data } }),
+  );
+  await asg.send(
+    new CreateAutoScalingGroupCommand({
+      AutoScalingGroupName: name,
+      MinSize: 0,
+      MaxSize: 4,
+      DesiredCapacity: 0,
+      LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' },
+    }),
+  );
+  return lt.LaunchTemplate!.LaunchTemplateId!;
+}
+
+const instancesOf = async (name: string) =>
+  (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!.Instances ?? [];
+
+describe('DetachInstances', () => {
+  // AWS detaches InService and Standby instances only; anything else answers ValidationError "The instance
+  // i-... is not in InService or Standby." (reproio/ecs_deploy issues 47 and 84 quote it; DetachInstances API
+  // reference: "The instance must be in the InService state").
+  it('refuses a Pending instance with AWS\'s ValidationError, and detaches it once InService', async () => {
+    await makeGroup('a');
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 10);
+    const [pending] = await instancesOf('a');
+    expect(pending?.LifecycleState).toBe('Pending');
+    const detach = () =>
+      asg.send(new DetachInstancesCommand({ AutoScalingGroupName: 'a', InstanceIds: [pending!.InstanceId!], ShouldDecrementDesiredCapacity: false }));
+    await expect(detach()).rejects.toMatchObject({ name: 'ValidationError', message: `The instance ${pending!.InstanceId} is not in InService or Standby.` });
+    await w.runUntil(T0 + 600);
+    expect((await instancesOf('a'))[0]?.LifecycleState).toBe('InService');
+    await expect(detach()).resolves.toBeDefined();
+  });
+});
+
+describe('launch templates', () => {
+  // EC2 refuses a launch that tags spot instance requests without creating any: "You cannot specify tags for
+  // Spot instances requests if there are no Spot instances requests being created" (RunInstances with
+  // TagSpecifications of ResourceType spot-instances-request and no spot market options). Auto Scaling records
+  // the refusal as a failed launch and launches nothing.
+  it('an on-demand launch from a template that tags spot requests fails with EC2\'s message; without those tags it launches', async () => {
+    const tagsSpotRequests = { TagSpecifications: [{ ResourceType: 'spot-instances-request' as const, Tags: [{ Key: 'team', Value: 'ml' }] }] };
+    await makeGroup('refused', tagsSpotRequests);
+    await makeGroup('fine', { TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'team', Value: 'ml' }] }] });
+    for (const name of ['refused', 'fine']) await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 30);
+    expect(await instancesOf('refused')).toHaveLength(0);
+    expect(await instancesOf('fine')).toHaveLength(1);
+    const activities = (await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'refused' }))).Activities ?? [];
+    expect(activities[0]).toMatchObject({ StatusCode: 'Failed', StatusMessage: SPOT_REQUEST_TAGS_REFUSAL });
+    expect(SPOT_REQUEST_TAGS_REFUSAL).toMatch(/^You cannot specify tags for Spot instances requests if there are no Spot instances requests being created/);
+  });
+
+  it('the same template with spot options launches spot instances, tags and all', async () => {
+    await makeGroup('spot', {
+      InstanceMarketOptions: { MarketType: 'spot' },
+      TagSpecifications: [{ ResourceType: 'spot-instances-request', Tags: [{ Key: 'team', Value: 'ml' }] }],
+    });
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'spot', DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 30);
+    expect(await instancesOf('spot')).toHaveLength(1);
+  });
+
+  // "$Latest" is the newest version, "$Default" the one ModifyLaunchTemplate set; a group following either
+  // launches what it resolves to at launch time; running instances keep what they were launched from (EC2 user
+  // guide, "Modify a launch template (manage launch template versions)"; UpdateAutoScalingGroup API reference).
+  it('$Latest follows a new version, $Default does not until it is set, numbered versions never move', async () => {
+    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'shared', LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge' } }));
+    const id = lt.LaunchTemplate!.LaunchTemplateId!;
+    for (const [name, Version] of [['latest', '$Latest'], ['default', '$Default'], ['pinned', '1']] as const) {
+      await asg.send(new CreateAutoScalingGroupCommand({ AutoScalingGroupName: name, MinSize: 0, MaxSize: 4, DesiredCapacity: 0, LaunchTemplate: { LaunchTemplateId: id, Version } }));
+    }
+    await ec2.send(new CreateLaunchTemplateVersionCommand({ LaunchTemplateId: id, SourceVersion: '1', LaunchTemplateData: { ImageId: 'ami-2' } }));
+    const resolve = async (Version: string) =>
+      (await ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId: id, Versions: [Version] }))).LaunchTemplateVersions![0]!.VersionNumber;
+    expect(await resolve('$Latest')).toBe(2);
+    expect(await resolve('$Default')).toBe(1);
+    await ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: id, DefaultVersion: '2' }));
+    expect(await resolve('$Default')).toBe(2);
+    for (const name of ['latest', 'default', 'pinned']) await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: name, DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 30);
+    const launchedFrom = (name: string) => [...w.instances.values()].find((i) => i.groupName === name)?.launchTemplate?.Version;
+    expect([launchedFrom('latest'), launchedFrom('default'), launchedFrom('pinned')]).toEqual(['$Latest', '$Default', '1']);
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * The market controller's view of capacity failures (issue 14, items 6 and 9): each managed group's own
+ * scaling activities, on-demand failures not counted as spot ones, a fallen-back group's failures neither.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import { AutoScalingClient, DescribeScalingActivitiesCommand, type Activity } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import type { Config } from '../../src/config';
+import { gatherMarket } from '../../src/market/observe';
+import type { GroupObservation, Observation } from '../../src/observe';
+import { DEFAULT_SETTINGS } from '../../src/settings';
+
+const autoscaling = mockClient(AutoScalingClient);
+const dynamo = mockClient(DynamoDBClient);
+
+const now = new Date('2026-03-02T10:00:00Z');
+const config = (stateTable: string): Readonly<Config> => ({
+  farm: '*',
+  stack: '',
+  dryRun: false,
+  region: 'us-east-1',
+  stateTable,
+  topicArn: '',
+  logLevel: 'SILENT',
+  priceCheckRate: 'rate(5 minutes)',
+  queueScalerRate: 'rate(1 minute)',
+  defaults: DEFAULT_SETTINGS,
+  recordTtlDays: 14,
+});
+
+function group(name: string, role: 'spot' | 'on-demand'): GroupObservation {
+  return {
+    group: {
+      name,
+      arn: undefined,
+      min: 0,
+      max: 10,
+      desired: 2,
+      availabilityZones: ['us-east-1a'],
+      instances: [],
+      tags: {},
+      launch: { style: 'none' },
+      capacityRebalance: false,
+      terminationPolicies: [],
+      createdTime: undefined,
+    },
+    farm: 'ml',
+    role,
+    queue: undefined,
+    settings: { ...DEFAULT_SETTINGS },
+    launch: undefined,
+    market: role,
+    instanceTypes: ['c5.large'],
+    spotPrices: [],
+    onDemandPrices: {},
+    instanceMarkets: {},
+    problems: [],
+  } as unknown as GroupObservation;
+}
+
+const observation = (...groups: GroupObservation[]): Observation => ({
+  at: now,
+  region: 'us-east-1',
+  farms: [{ farm: 'ml', queueName: undefined, queue: undefined, queueError: undefined, groups }],
+  skipped: [],
+});
+
+const minutesAgo = (m: number) => new Date(now.getTime() - m * 60_000);
+const failed = (id: string, at: Date, message: string): Activity =>
+  ({
+    ActivityId: id,
+    AutoScalingGroupName: 'ml-spot',
+    StartTime: at,
+    StatusCode: 'Failed',
+    StatusMessage: message,
+    Description: `Launching a new EC2 instance.  Status Reason: ${message}`,
+    Cause: 'c',
+    Progress: 100,
+  }) as Activity;
+
+const SPOT_ICE = 'Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available that matches your request. Launching EC2 instance failed.';
+const OD_ICE =
+  'Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1a). Launching EC2 instance failed.';
+const PLAIN_ICE = 'We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1a). Launching EC2 instance failed.';
+
+beforeEach(() => {
+  autoscaling.reset();
+  dynamo.reset();
+  dynamo.on(QueryCommand).resolves({ Items: [] });
+  dynamo.on(GetItemCommand).resolves({});
+});
+
+describe('gatherMarket: capacity failures', () => {
+  it('reads the scaling activities of each managed spot group by name, never the whole account', async () => {
+    // Prepare
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({ Activities: [] });
+    // Act
+    await gatherMarket(observation(group('ml-spot', 'spot'), group('other-spot', 'spot'), group('ml-on-demand', 'on-demand')), config(''), now);
+    // Assess
+    const names = autoscaling.commandCalls(DescribeScalingActivitiesCommand).map((c) => c.args[0].input.AutoScalingGroupName);
+    expect(names.sort()).toEqual(['ml-spot', 'other-spot']);
+  });
+
+  it('counts a spot capacity failure, not an on-demand one of a mixed-instances group', async () => {
+    // Prepare
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({
+      Activities: [failed('a-od', minutesAgo(2), OD_ICE), failed('a-spot', minutesAgo(3), SPOT_ICE)],
+    });
+    // Act
+    const [view] = await gatherMarket(observation(group('ml-spot', 'spot')), config(''), now);
+    // Assess
+    expect(view!.input.signals.capacityFailures).toBe(1);
+    expect(view!.capacityFailureMessages).toEqual([SPOT_ICE]);
+  });
+
+  it('stores AWS\'s reason once (Description repeats StatusMessage)', async () => {
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({ Activities: [failed('a-1', minutesAgo(2), PLAIN_ICE)] });
+    const [view] = await gatherMarket(observation(group('ml-spot', 'spot')), config(''), now);
+    expect(view!.capacityFailureMessages).toEqual([PLAIN_ICE]);
+  });
+
+  it('does not count failures since the group fell back: it launches on-demand, so they are on-demand failures', async () => {
+    // Prepare: on on-demand since 5 minutes ago; one failure before, two after.
+    const since = minutesAgo(5).toISOString();
+    dynamo.on(GetItemCommand).resolves({
+      Item: marshall({
+        pk: 'group#ml-spot',
+        sk: 'state',
+        version: 3,
+        data: JSON.stringify({ market: { market: 'on-demand', since, highStreak: 0, lowStreak: 0, backoff: 0 } }),
+      }),
+    });
+    autoscaling.on(DescribeScalingActivitiesCommand).resolves({
+      Activities: [failed('after-1', minutesAgo(1), PLAIN_ICE), failed('after-2', minutesAgo(2), PLAIN_ICE), failed('before', minutesAgo(8), PLAIN_ICE)],
+    });
+    // Act
+    const [view] = await gatherMarket(observation(group('ml-spot', 'spot')), config('spotfarm-test-state'), now);
+    // Assess
+    expect(view!.input.signals.capacityFailures).toBe(1);
+  });
+});
