@@ -22,6 +22,7 @@ export const IAM_PREFIX: Record<string, string> = {
   SQS: 'sqs',
   DynamoDB: 'dynamodb',
   SNS: 'sns',
+  EventBridge: 'events',
   Pricing: 'pricing',
   CloudWatch: 'cloudwatch',
   IAM: 'iam',

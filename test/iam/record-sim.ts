@@ -15,6 +15,7 @@ const PREFIX: Record<string, string> = {
   SQSClient: 'sqs',
   DynamoDBClient: 'dynamodb',
   SNSClient: 'sns',
+  EventBridgeClient: 'events',
   PricingClient: 'pricing',
 };
 

@@ -309,6 +309,17 @@ export function toRequests(call: RecordedCall): IamRequest[] {
     case 'sns':
       push(String(input.TopicArn));
       return out;
+    case 'events': {
+      // PutEvents: one request per entry, on the bus, with events:source and events:detail-type
+      // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+      for (const entry of (input.Entries as { Source?: string; DetailType?: string; EventBusName?: string }[] | undefined) ?? []) {
+        push(`arn:aws:events:${region}:${account}:event-bus/${entry.EventBusName ?? 'default'}`, {
+          'events:source': entry.Source ?? '',
+          'events:detail-type': entry.DetailType ?? '',
+        });
+      }
+      return out;
+    }
     default:
       push('*');
       return out;
