@@ -45,6 +45,7 @@ export const handler = withMiddleware(
         }
         farm = message.farm;
         options.group = message.group;
+        options.signal = true;
         logger.info('market check requested', { asgName: message.group, trigger: message.trigger, reason: message.reason });
       }
     } else {

@@ -42,6 +42,8 @@ export interface CheckOptions {
   force?: { trigger: 'breaker' | 'capacity' | 'manual'; reason: string };
   /** The time of the event that asked for the check (dedupes a retried or late event); default ctx.now. */
   eventTime?: Date;
+  /** Asked for by a signal: falls back only by the breaker or capacity rule (decideMarket's `signal`). */
+  signal?: boolean;
   /** Reads the group's view afresh (group and state) after a lost claim; undefined when it is gone. */
   reobserve?: () => Promise<GroupMarketView | undefined>;
 }
@@ -80,6 +82,7 @@ export async function checkGroupMarket(
       dryRun: ctx.dryRun,
       ...(options.force ? { force: options.force } : {}),
       ...(options.eventTime ? { eventTime: options.eventTime } : {}),
+      ...(options.signal ? { signal: true } : {}),
     });
     if (decision.outside && !outsideConfirmed && options.reobserve && !ctx.dryRun) {
       // "Changed outside spotfarm" is only true of a group observed after the state was read: the group was

@@ -97,6 +97,12 @@ export interface MarketOptions {
    * before the last one that counted changes nothing. Default `now`.
    */
   eventTime?: Date;
+  /**
+   * A check asked for by a signal (a breaker trip, a capacity burst), not the schedule: it may fall back by the
+   * breaker or capacity rule only. Price streaks and returns to spot are the schedule's, so a storm of signals
+   * neither confirms a price spike in seconds nor moves the group back and forth between ticks.
+   */
+  signal?: boolean;
 }
 
 export interface MarketDecision {
@@ -149,6 +155,26 @@ const round = (n: number | undefined, digits = 4): number | undefined =>
   n === undefined ? undefined : Math.round(n * 10 ** digits) / 10 ** digits;
 
 export function decideMarket(
+  input: MarketInput,
+  settings: GroupSettings,
+  now: Date,
+  options: MarketOptions,
+): MarketDecision {
+  if (!options.signal) return decideScheduled(input, settings, now, options);
+  const decision = decideScheduled(input, settings, now, { ...options, signal: false });
+  const { action } = decision;
+  if (action.kind === 'swapToOnDemand' && (action.trigger === 'breaker' || action.trigger === 'capacity')) return decision;
+  if (action.kind === 'skip' && !decision.state?.pending) {
+    return { action: { ...action, reason: `${action.reason} (a signalled check: nothing stored)` }, state: undefined, after: undefined };
+  }
+  return {
+    action: skip(input.asgName, `a signalled check falls back only for the breaker or capacity; ${action.kind === 'skip' ? action.reason : `the schedule decides "${action.reason}"`}`, action.figures),
+    state: undefined,
+    after: undefined,
+  };
+}
+
+function decideScheduled(
   input: MarketInput,
   settings: GroupSettings,
   now: Date,

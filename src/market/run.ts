@@ -30,6 +30,8 @@ export interface PriceCheckOptions {
   group?: string;
   /** The time of the event that asked for the check (data, bounded by the clock): dedupes a retried event. */
   eventTime?: Date;
+  /** Asked for by a signal: falls back only by the breaker or capacity rule. */
+  signal?: boolean;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function runPriceCheck(ctx: ExecutionContext, farm: string, options
       results.push(
         await checkGroupMarket(view, ctx, {
           ...(options.eventTime ? { eventTime: options.eventTime } : {}),
+          ...(options.signal ? { signal: true } : {}),
           reobserve: () => observeGroupMarket(config, ctx.now, view.group.farm, view.input.asgName),
         }),
       );

@@ -22,10 +22,10 @@ export const IAM_PREFIX: Record<string, string> = {
   SQS: 'sqs',
   DynamoDB: 'dynamodb',
   SNS: 'sns',
+  EventBridge: 'events',
   Pricing: 'pricing',
   CloudWatch: 'cloudwatch',
   IAM: 'iam',
-  EventBridge: 'events',
 };
 
 interface Stack {

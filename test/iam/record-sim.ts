@@ -15,8 +15,8 @@ const PREFIX: Record<string, string> = {
   SQSClient: 'sqs',
   DynamoDBClient: 'dynamodb',
   SNSClient: 'sns',
-  PricingClient: 'pricing',
   EventBridgeClient: 'events',
+  PricingClient: 'pricing',
 };
 
 const tagMap = (tags: { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> =>

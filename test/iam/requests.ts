@@ -309,17 +309,17 @@ export function toRequests(call: RecordedCall): IamRequest[] {
     case 'sns':
       push(String(input.TopicArn));
       return out;
-    case 'events':
-      // One request per entry, with the entry's source and detail-type as condition keys (EventBridge user
-      // guide, "Using IAM policy conditions in Amazon EventBridge").
-      for (const entry of (input.Entries as { EventBusName?: string; Source?: string; DetailType?: string }[] | undefined) ?? []) {
-        const bus = entry.EventBusName ?? 'default';
-        push(bus.startsWith('arn:') ? bus : `arn:aws:events:${region}:${account}:event-bus/${bus}`, {
-          ...(entry.Source ? { 'events:source': entry.Source } : {}),
-          ...(entry.DetailType ? { 'events:detail-type': entry.DetailType } : {}),
+    case 'events': {
+      // PutEvents: one request per entry, on the bus, with events:source and events:detail-type
+      // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-conditions.html).
+      for (const entry of (input.Entries as { Source?: string; DetailType?: string; EventBusName?: string }[] | undefined) ?? []) {
+        push(`arn:aws:events:${region}:${account}:event-bus/${entry.EventBusName ?? 'default'}`, {
+          'events:source': entry.Source ?? '',
+          'events:detail-type': entry.DetailType ?? '',
         });
       }
       return out;
+    }
     default:
       push('*');
       return out;
