@@ -413,34 +413,6 @@ export async function ensureLaunchTemplateVersion(
   return { templateId: version.LaunchTemplateId, version: version.VersionNumber };
 }
 
-/**
- * Adds a version to a launch template and returns its number. `clientToken` makes a retry of the same swap
- * return the version the first attempt created instead of adding another.
- */
-export async function createLaunchTemplateVersion(
-  template: TemplateRef,
-  data: TemplateData,
-  description: string,
-  clientToken: string,
-  client: EC2Client = ec2Client,
-): Promise<number> {
-  const label = template.name ?? template.id ?? 'unknown';
-  const result = await aws(`creating a version of launch template ${label}`, () =>
-    client.send(
-      new CreateLaunchTemplateVersionCommand({
-        LaunchTemplateId: template.id,
-        LaunchTemplateName: template.id ? undefined : template.name,
-        LaunchTemplateData: data,
-        VersionDescription: description.slice(0, 255),
-        ClientToken: clientToken.slice(0, 128),
-      }),
-    ),
-  );
-  const version = result.LaunchTemplateVersion?.VersionNumber;
-  if (version === undefined) throw new Error(`launch template ${label}: CreateLaunchTemplateVersion returned no version number`);
-  return version;
-}
-
 /** One pool's spot price changes, oldest first; the first is the price in effect at the window's start. */
 export type PriceSteps = { at: number; price: number }[];
 

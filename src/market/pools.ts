@@ -80,7 +80,7 @@ export function describePools(assessed: readonly PoolAssessment[]): string[] {
 }
 
 /**
- * Steering by the spot max price (mixed-instances groups of one instance type, and launch-template groups): while
+ * Steering by the spot max price (mixed-instances groups of one instance type): while
  * a pool's price is at or above on-demand x `swapRatio` on two checks in a row and still at or below the group's
  * max price (so Auto Scaling would launch there: canLaunchSpot), and another pool is cheap, the group's max price is
  * set to on-demand x (`swapRatio` - `hysteresis`). Auto Scaling then launches only in the pools priced at or
@@ -89,6 +89,11 @@ export function describePools(assessed: readonly PoolAssessment[]): string[] {
  * hysteresis. Running instances keep the max price they launched with. The user's own max price comes back
  * after the dwell (`minDwell`, doubled when a cap is set again within the dwell after it was lifted) once every
  * pool has been at or below the return level for `confirmChecks` checks.
+ *
+ * Launch-template groups are not capped: the cap would be a new version of the owner's template, which becomes its
+ * `$Latest` for every other user of the template and pins a `$Default` follower to a number (EC2 user guide,
+ * "Modify a launch template (manage launch template versions)"), the very thing the fall-back avoids by keeping its
+ * on-demand copy in spotfarm's own template. They fall back whole, as launch-configuration groups do.
  */
 export interface CapDecision {
   /** The max price to set ("0.1575"), '' to remove it; undefined: no call. */
@@ -113,7 +118,7 @@ export function decidePoolCap(args: {
 }): CapDecision | undefined {
   const { settings, state, now } = args;
   const at = now.toISOString();
-  if ((args.style !== 'mixed-instances' && args.style !== 'launch-template') || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
+  if (args.style !== 'mixed-instances' || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
   const returnRatio = settings.swapRatio - settings.hysteresis;
   const level = Math.floor(args.onDemand * returnRatio * 10_000) / 10_000;
   if (!(level > 0)) return undefined;

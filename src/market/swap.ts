@@ -13,7 +13,7 @@ import {
   setSpotMaxPrice,
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
-import { createLaunchTemplateVersion, describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, type TemplateData } from '../aws/ec2';
+import { describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, type TemplateData } from '../aws/ec2';
 import type { SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
 import { onDemandTwinName, type MarketOriginals } from './state';
@@ -44,12 +44,10 @@ export function isLaunchConfigurationRefusal(error: unknown): boolean {
   return error instanceof AwsCallError && REFUSED.test(error.message);
 }
 
-/** A group's spot max price (the pool cap, src/market/pools.ts), by its market style. */
-export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, eventId: string): Promise<void> {
-  if (action.source.style === 'mixed-instances') await setSpotMaxPrice(action.asgName, action.maxPrice);
-  else if (action.source.style === 'launch-template') {
-    await templateMaxPrice(action.asgName, action.source, action.maxPrice, clientToken(action.asgName, `setSpotMaxPrice:${action.maxPrice}`, eventId));
-  } else throw new Error(`no spot max price for market style ${action.source.style}`);
+/** A mixed-instances group's spot max price (the pool cap, src/market/pools.ts: the only style it caps). */
+export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, _eventId: string): Promise<void> {
+  if (action.source.style !== 'mixed-instances') throw new Error(`no spot max price for market style ${action.source.style}`);
+  await setSpotMaxPrice(action.asgName, action.maxPrice);
 }
 
 export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, _eventId: string): Promise<void> {
@@ -155,29 +153,6 @@ async function templateToOnDemand(groupName: string, spot: TemplateOriginals): P
  */
 async function templateToSpot(groupName: string, spot: TemplateOriginals): Promise<void> {
   await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version) });
-}
-
-/**
- * A launch-template group's spot max price: a new version copied from the version in use with
- * `InstanceMarketOptions.SpotOptions.MaxPrice` set (or removed for ''), and the group pointed at it (a group
- * following `$Latest` follows it again). New instances launch from it; running ones keep the version and max
- * price they launched with ("Existing instances continue to run with the configuration that they were
- * originally launched with", API_UpdateAutoScalingGroup).
- */
-async function templateMaxPrice(groupName: string, current: TemplateOriginals, maxPrice: string, token: string): Promise<void> {
-  const source = templateOf(current, current.resolvedVersion !== undefined ? String(current.resolvedVersion) : current.version);
-  const { data, versionNumber } = await describeTemplateData(source);
-  const spotOptions = { ...data.InstanceMarketOptions?.SpotOptions };
-  if (maxPrice === '') delete spotOptions.MaxPrice;
-  else spotOptions.MaxPrice = maxPrice;
-  data.InstanceMarketOptions = { ...data.InstanceMarketOptions, MarketType: 'spot', SpotOptions: spotOptions };
-  const version = await createLaunchTemplateVersion(
-    source,
-    data,
-    `spotfarm: spot max price ${maxPrice === '' ? 'removed' : maxPrice}, copy of version ${versionNumber ?? current.version}, for group ${groupName}`,
-    token,
-  );
-  await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(current, current.version === '$Latest' ? '$Latest' : String(version)) });
 }
 
 /** Same inputs -> same token, so EC2 returns what it already made instead of making another. */

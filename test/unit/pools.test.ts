@@ -127,7 +127,7 @@ describe('decidePoolCap: steer a mixed group away from pools at or above the thr
     { rule: 'a pool at on-demand on two checks, others cheap: cap at (swapRatio - hysteresis) x on-demand', over: {}, maxPrice: '0.1575', reason: /pool r3.large\|b at or above 1 x on-demand for 2 checks: new launches capped at \$0.1575\/h .*2 pool\(s\) still launch; running instances are not touched/ },
     { rule: 'out on this check only: wait for the second', over: { previouslyOut: undefined }, maxPrice: undefined },
     { rule: 'every pool at or above on-demand: no cap (the group falls back whole by the price rule)', over: {}, assessed: [a('r3.large|a', 1.1, ['price']), a('r3.large|b', 1, ['price'])], maxPrice: undefined },
-    { rule: 'a launch-template group is capped the same way (a new template version)', over: { style: 'launch-template' }, maxPrice: '0.1575' },
+    { rule: "launch templates: no cap (a new version would move the owner's $Latest; the group falls back whole)", over: { style: 'launch-template' }, maxPrice: undefined },
     { rule: 'launch configurations: no cap (the group falls back whole as before)', over: { style: 'launch-configuration' }, maxPrice: undefined },
     { rule: 'several instance types: no cap (one max price for all types)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
     { rule: 'the user set a lower max price already: nothing to do', over: { currentMax: 0.1 }, maxPrice: undefined },
@@ -172,7 +172,7 @@ describe('decidePoolCap: only pools Auto Scaling would still launch into need th
       { pool: 'r3.large|b', status: 'out', reasons: ['price'], ratio: 8.6, breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }) },
     ];
     const d = decidePoolCap({
-      style: 'launch-template',
+      style: 'mixed-instances',
       instanceTypes: ['r3.large'],
       onDemand: 0.175,
       currentMax: undefined,
