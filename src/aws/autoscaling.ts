@@ -13,6 +13,7 @@ import {
   SetDesiredCapacityCommand,
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
+  type InstancesDistribution,
   type AutoScalingGroup,
   type CreateLaunchConfigurationCommandInput,
   type Filter,
@@ -344,53 +345,47 @@ export async function updateGroupLaunchSource(
  * instances (aws.md §2.4). The whole policy is sent back, as for the on-demand percentage.
  */
 export async function setSpotMaxPrice(groupName: string, maxPrice: string, client: AutoScalingClient = autoScalingClient): Promise<void> {
-  const page = await aws(`describing auto scaling group ${groupName}`, () =>
-    client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
-  );
-  const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
-  const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
-  if (!policy || !spec) {
-    throw new AwsCallError(`setting the spot max price of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
-  }
-  const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
-  await aws(`setting the spot max price of auto scaling group ${groupName} to ${maxPrice === '' ? 'none (on-demand)' : maxPrice}`, () =>
-    client.send(
-      new UpdateAutoScalingGroupCommand({
-        AutoScalingGroupName: groupName,
-        MixedInstancesPolicy: {
-          ...policy,
-          LaunchTemplate: {
-            ...policy.LaunchTemplate,
-            LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
-          },
-          InstancesDistribution: { ...policy.InstancesDistribution, SpotMaxPrice: maxPrice },
-        },
-      }),
-    ),
-  );
+  await updateInstancesDistribution(groupName, 'spot max price', maxPrice === '' ? 'none (on-demand)' : maxPrice, { SpotMaxPrice: maxPrice }, client);
 }
 
-/**
- * Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is.
- * The whole policy is sent back: fields left out of an update take their defaults (AWS) or vanish (moto).
- * Returns the percentage it had.
- */
+/** Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is. Returns the percentage it had. */
 export async function setOnDemandPercentage(
   groupName: string,
   percentage: number,
   client: AutoScalingClient = autoScalingClient,
 ): Promise<number> {
+  const previous = await updateInstancesDistribution(
+    groupName,
+    'on-demand percentage',
+    String(percentage),
+    { OnDemandPercentageAboveBaseCapacity: percentage },
+    client,
+  );
+  return previous?.OnDemandPercentageAboveBaseCapacity ?? 100;
+}
+
+/**
+ * Changes fields of a mixed-instances group's InstancesDistribution, leaving everything else as it is. The whole
+ * policy is sent back: fields left out of an update take their defaults (AWS) or vanish (moto). Returns the
+ * distribution the group had.
+ */
+async function updateInstancesDistribution(
+  groupName: string,
+  setting: string,
+  shown: string,
+  change: InstancesDistribution,
+  client: AutoScalingClient,
+): Promise<InstancesDistribution | undefined> {
   const page = await aws(`describing auto scaling group ${groupName}`, () =>
     client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
   );
   const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
   const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
   if (!policy || !spec) {
-    throw new AwsCallError(`setting the on-demand percentage of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
+    throw new AwsCallError(`setting the ${setting} of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
   }
-  const previous = policy.InstancesDistribution?.OnDemandPercentageAboveBaseCapacity ?? 100;
   const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
-  await aws(`setting the on-demand percentage of auto scaling group ${groupName} to ${percentage}`, () =>
+  await aws(`setting the ${setting} of auto scaling group ${groupName} to ${shown}`, () =>
     client.send(
       new UpdateAutoScalingGroupCommand({
         AutoScalingGroupName: groupName,
@@ -400,12 +395,12 @@ export async function setOnDemandPercentage(
             ...policy.LaunchTemplate,
             LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
           },
-          InstancesDistribution: { ...policy.InstancesDistribution, OnDemandPercentageAboveBaseCapacity: percentage },
+          InstancesDistribution: { ...policy.InstancesDistribution, ...change },
         },
       }),
     ),
   );
-  return previous;
+  return policy.InstancesDistribution;
 }
 
 function templateRef(spec: LaunchTemplateSpecification | undefined): TemplateRef | undefined {

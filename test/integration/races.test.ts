@@ -55,11 +55,16 @@ describe('races between checks, through a delaying proxy in front of moto (issue
 
   const group = async (name: string): Promise<AutoScalingGroup> =>
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
-  /** What new instances of the spot group launch as: the market of the template version it names. */
+  /**
+   * What new instances of the spot group launch as: the market of the template version it names (the owner's
+   * template on spot, spotfarm's own `spotfarm-on-demand-<id>` after a fall-back).
+   */
   const launches = async (): Promise<'spot' | 'on-demand'> => {
-    const g = await group(farm.spotGroup);
+    const { LaunchTemplateId, LaunchTemplateName, Version } = (await group(farm.spotGroup)).LaunchTemplate!;
     const versions = await clients.ec2.send(
-      new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateName: farm.spotTemplate, Versions: [g.LaunchTemplate!.Version!] }),
+      new DescribeLaunchTemplateVersionsCommand(
+        LaunchTemplateId ? { LaunchTemplateId, Versions: [Version!] } : { LaunchTemplateName, Versions: [Version!] },
+      ),
     );
     return versions.LaunchTemplateVersions![0]!.LaunchTemplateData!.InstanceMarketOptions?.MarketType === 'spot' ? 'spot' : 'on-demand';
   };
@@ -121,7 +126,8 @@ describe('races between checks, through a delaying proxy in front of moto (issue
     // Assess: one swap, and the state says what the group launches.
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
     expect(swaps(results)).toHaveLength(1);
-    expect(proxy.forwarded('CreateLaunchTemplateVersion')).toBe(1);
+    // One on-demand copy, in spotfarm's own template (made with the template the first time).
+    expect(proxy.forwarded('CreateLaunchTemplate') + proxy.forwarded('CreateLaunchTemplateVersion')).toBe(1);
     expect(await launches()).toBe('on-demand');
     expect(await stored()).toMatchObject({ market: 'on-demand' });
     expect((await stored())?.pending).toBeUndefined();
@@ -139,7 +145,7 @@ describe('races between checks, through a delaying proxy in front of moto (issue
   it('20 rounds of 4 parallel checks: exactly one swap each round, the state always matching the group', async () => {
     // Prepare: every write to the state table and every swap call is delayed at random (0-400 ms), seeded.
     proxy.setRules([
-      { operation: ['PutItem', 'GetItem', 'UpdateAutoScalingGroup', 'CreateLaunchTemplateVersion'], fault: (_call, random) => ({ kind: 'delay', ms: Math.floor(random() * 400) }) },
+      { operation: ['PutItem', 'GetItem', 'UpdateAutoScalingGroup', 'CreateLaunchTemplate', 'CreateLaunchTemplateVersion'], fault: (_call, random) => ({ kind: 'delay', ms: Math.floor(random() * 400) }) },
     ]);
     for (let round = 1; round <= 20; round++) {
       // Odd rounds: spot is dear and the group on spot; even rounds: spot cheap, past the dwell, on on-demand.
