@@ -15,7 +15,7 @@
 import { notify } from '../aws/notify';
 import { StaleStateError } from '../aws/state-store';
 import type { Config } from '../config';
-import { decideMarket, type MarketAction, type MarketDecision } from './decide';
+import { decideMarket, type FallbackFailingNotice, type MarketAction, type MarketDecision } from './decide';
 import { errorMessage, SpotfarmError } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
@@ -119,6 +119,9 @@ export async function checkGroupMarket(
         }
       }
       await executeActions([action], ctx);
+      // Told once: the state that records it is written (conditionally) first, so a racing check that lost the
+      // write re-decides on the winner's state, which already holds it, and says nothing.
+      if (decision.notice) await fallbackFailing(config, view, decision.notice, now, ctx.eventId);
       return { asgName, outcome: action.kind === 'skip' ? 'skipped' : 'steered', action };
     }
 
@@ -232,6 +235,35 @@ export function swapNote(originals: MarketOriginals): string {
       : 'the on-demand percentage changed: Auto Scaling gradually replaces running instances to reach the new mix, interrupting their jobs';
   }
   return 'running instances are not touched; only new instances launch in the new market';
+}
+
+/**
+ * The group fell back to on-demand and its on-demand launches fail (no on-demand capacity, or the launch is
+ * refused): the fall-back did not restore capacity. One SNS message per fall-back and an error log line; the
+ * group stays on on-demand under the usual return rules, and the farm's on-demand group covers the shortfall.
+ */
+async function fallbackFailing(config: Readonly<Config>, view: GroupMarketView, notice: FallbackFailingNotice, now: Date, eventId: string): Promise<void> {
+  const cover =
+    notice.fallbackRoom > 0
+      ? `the farm's on-demand group covers the group's shortfall after fallbackDelay (room for ${notice.fallbackRoom} more)`
+      : 'the farm has no on-demand group with room to cover the shortfall: fix what AWS refuses (message) or give the farm an on-demand group';
+  logger.error('fall-back to on-demand did not restore capacity: on-demand launches fail', {
+    asgName: notice.asgName,
+    failures: notice.failures,
+    message: notice.message,
+    fallenBackAt: notice.fallenBackAt,
+  });
+  await notify(config.topicArn, `spotfarm: ${notice.asgName} fell back to on-demand, but its on-demand launches fail`, {
+    group: notice.asgName,
+    farm: view.group.farm,
+    problem: 'the fall-back to on-demand did not restore capacity',
+    failures: notice.failures,
+    message: notice.message,
+    fallenBackAt: notice.fallenBackAt,
+    at: now.toISOString(),
+    eventId,
+    whatNow: `the group stays on on-demand and returns to spot under the usual rules (no early return, no retry loop); ${cover}`,
+  });
 }
 
 /** Launch configurations cannot be created in this account: say so once per group, then leave it alone. */
