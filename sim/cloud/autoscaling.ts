@@ -27,6 +27,17 @@ interface LaunchSource {
   ref: Partial<Instance>;
   /** EC2 refuses every launch from this source, with this message (the launch fails in every AZ). */
   refusal?: string;
+  /** A mixed-instances policy: its failed launches name the market ("Could not launch On-Demand Instances. ..."). */
+  mixed?: boolean;
+}
+
+/**
+ * How a mixed-instances group words a failed on-demand launch: "Could not launch On-Demand Instances. <code> -
+ * <EC2's message>" (EC2 Auto Scaling user guide, "Troubleshoot Amazon EC2 Auto Scaling: EC2 instance launch
+ * failures"); a group of one launch source gives EC2's message alone.
+ */
+export function onDemandFailureMessage(mixed: boolean, message: string): string {
+  return mixed ? `Could not launch On-Demand Instances. InsufficientInstanceCapacity - ${message}` : message;
 }
 
 /**
@@ -190,7 +201,16 @@ export class AutoScaling {
     }
     for (const az of azs) {
       if (source.market === 'on-demand') {
-        return { type: source.types[0]!, az, market: 'on-demand', maxPrice: Infinity, ref: source.ref };
+        // On-demand: the first type (prioritized) with capacity in the AZ; an on-demand storm leaves none.
+        const problems: string[] = [];
+        for (const type of source.types) {
+          const problem = world.spotInterruptions.onDemandLaunchProblem(type, az);
+          if (!problem) return { type, az, market: 'on-demand', maxPrice: Infinity, ref: source.ref };
+          problems.push(problem);
+        }
+        failedAz.add(az);
+        this.launchFailed(group, az, onDemandFailureMessage(!!source.mixed, problems[0]!));
+        continue;
       }
       // Spot: the cheapest of the group's types that has capacity and a price at or under the max price
       // (price-capacity-optimized, simplified to price among available pools).
@@ -271,6 +291,7 @@ export class AutoScaling {
         market,
         ...(d.SpotMaxPrice ? { maxPrice: Number(d.SpotMaxPrice) } : {}),
         ref: { launchTemplate: { ...(spec as LaunchTemplateRef) } },
+        mixed: true,
       };
     }
     return null;

@@ -247,6 +247,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   let wanted: number;
   let why: string;
   let stepOut = false;
+  let stepIn = false;
   if (policy === 'service') {
     const f = service!;
     wanted = f.held;
@@ -273,6 +274,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       why = `backlog-high alarm: next +${s.scaleOutPercent}% in ${Math.ceil(stepWait)}s (scaleInCooldown)`;
     } else if (low && scaleInWait === 0) {
       wanted = current - s.scaleInStep;
+      stepIn = true;
       why = `backlog-low alarm: -${s.scaleInStep}`;
     } else if (low) {
       // The -scaleInStep waits for the cooldown here, not only in the apply step, so the farm's total follows
@@ -439,6 +441,10 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   if (scaledOut) state.lastScaleOutAt = later(state.lastScaleOutAt, iso);
   if (scaledIn) state.lastScaleInAt = later(state.lastScaleInAt, iso);
   if (stepOut && total > current) state.lastStepOutAt = later(state.lastStepOutAt, iso);
+  // A step down is taken from the farm's total even when no group can shrink yet (the on-demand cover stays
+  // until the spot instances replacing it are in service): it is this cooldown's step, so the same event
+  // delivered again, or the next tick within scaleInCooldown, does not take another.
+  if (stepIn && total < current) state.lastScaleInAt = later(state.lastScaleInAt, iso);
 
   return { actions, state, figures, summary };
 }

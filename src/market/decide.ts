@@ -56,6 +56,13 @@ export interface MarketSignals {
    * moving the spot group itself, so capacity failures swap the group only when the shortfall exceeds it.
    */
   fallbackRoom: number;
+  /**
+   * Failed on-demand launches of the group since it fell back, in the last `capacityWindow` (any refusal: no
+   * on-demand capacity, the template's launch refused, a quota). The fall-back did not restore capacity.
+   */
+  onDemandFailures?: number;
+  /** The newest of them, in AWS's words. */
+  onDemandFailure?: string;
   /** Interruptions recorded in the group's pools in the last `breakerWindow`. */
   interruptions: number;
   /** Running instances of the group: the exposure the interruption rate is per. */
@@ -122,6 +129,20 @@ export interface MarketDecision {
    * after the state was read: the controller confirms it so (src/market/controller.ts).
    */
   outside?: true;
+  /**
+   * The group's on-demand launches fail since its fall-back, seen for the first time this fall-back: the
+   * controller tells the user once (SNS) after the state that records it is written.
+   */
+  notice?: FallbackFailingNotice;
+}
+
+/** A fall-back to on-demand that did not restore capacity: its on-demand launches fail. */
+export interface FallbackFailingNotice {
+  asgName: string;
+  failures: number;
+  message: string;
+  fallenBackAt: string;
+  fallbackRoom: number;
 }
 
 /** Seconds the group must stay on on-demand before a return, at back-off level `backoff`. */
@@ -363,30 +384,51 @@ function decideScheduled(
   figures.confirmChecks = settings.confirmChecks;
   figures.dwellSeconds = dwell;
   figures.onDemandForSeconds = Math.round(inMarket);
-  if (options.force) return nothing(`already on on-demand (${options.force.reason})`, state);
-  if (!state.originals) return nothing('on on-demand with no remembered spot configuration to return to', state);
+  // The fall-back's own launches fail (no on-demand capacity, or the launch refused): it did not restore
+  // capacity. Returning to spot early would not fix a refused launch and would flap with the rule that fell back,
+  // so the group stays under the same return rules; the capacity controller's on-demand group covers the spot
+  // group's shortfall after fallbackDelay, as for any shortfall. Said once per fall-back (notice), and in every
+  // decision while it lasts.
+  let failing = '';
+  let notice: FallbackFailingNotice | undefined;
+  const onDemandFailures = signals.onDemandFailures ?? 0;
+  if (onDemandFailures > 0 && signals.onDemandFailure !== undefined) {
+    figures.onDemandFailures = onDemandFailures;
+    if (!state.fallbackFailing) {
+      state.fallbackFailing = { since: at, message: signals.onDemandFailure };
+      notice = { asgName, failures: onDemandFailures, message: signals.onDemandFailure, fallenBackAt: state.since, fallbackRoom: signals.fallbackRoom };
+    }
+    failing =
+      `the fall-back did not restore capacity: ${onDemandFailures} on-demand launch(es) failed in the last ${settings.capacityWindow / 60} min (newest: "${signals.onDemandFailure.slice(0, 160)}"); ` +
+      (signals.fallbackRoom > 0
+        ? `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom}); `
+        : 'the farm\'s on-demand group has no room to cover it; ');
+  }
+  const stay = (reason: string): MarketDecision => ({ ...nothing(failing + reason, state), ...(notice ? { notice } : {}) });
+  if (options.force) return stay(`already on on-demand (${options.force.reason})`);
+  if (!state.originals) return stay('on on-demand with no remembered spot configuration to return to');
   if (inMarket < dwell) {
-    return nothing(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`, state);
+    return stay(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`);
   }
   if (signals.capacityFailures > 0) {
-    return nothing(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`, state);
+    return stay(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`);
   }
   if (breaker.tripped) {
-    return nothing(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`, state);
+    return stay(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`);
   }
-  if (signals.ratio === undefined) return nothing("staying on on-demand: no spot price for any of the group's pools", state);
+  if (signals.ratio === undefined) return stay("staying on on-demand: no spot price for any of the group's pools");
   if (!low) {
-    return nothing(
+    return stay(
       `staying on on-demand: spot costs ${round(signals.ratio)} x on-demand, above ${round(settings.swapRatio - settings.hysteresis)} (swapRatio - hysteresis)`,
-      state,
     );
   }
   if (state.lowStreak < settings.confirmChecks) {
-    return nothing(`staying on on-demand: spot cheap enough for ${state.lowStreak} of ${settings.confirmChecks} checks`, state);
+    return stay(`staying on on-demand: spot cheap enough for ${state.lowStreak} of ${settings.confirmChecks} checks`);
   }
   return goBack(
     state,
-    `spot costs ${round(signals.ratio)} x on-demand (<= ${round(settings.swapRatio - settings.hysteresis)}) for ${state.lowStreak} checks after ${Math.round(inMarket / 60)} min on on-demand`,
+    failing +
+      `spot costs ${round(signals.ratio)} x on-demand (<= ${round(settings.swapRatio - settings.hysteresis)}) for ${state.lowStreak} checks after ${Math.round(inMarket / 60)} min on on-demand`,
     state.originals,
   );
 
@@ -413,6 +455,7 @@ function decideScheduled(
       originals: from,
       pending: undefined,
       lastError: undefined,
+      fallbackFailing: undefined,
     };
     const action: SwapToOnDemandAction = {
       kind: 'swapToOnDemand',
@@ -436,6 +479,7 @@ function decideScheduled(
       lastReturnAt: at,
       pending: undefined,
       lastError: undefined,
+      fallbackFailing: undefined,
     };
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
     return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId, until: leaseUntil } }, after };

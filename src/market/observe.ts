@@ -14,7 +14,7 @@ import { capLevel, type PoolSignal } from './pools';
 import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
-import { isCapacityFailure, readCapacityFailures, readPoolInterruptions } from '../records';
+import { isCapacityFailure, isOnDemandLaunchFailure, readCapacityFailures, readPoolInterruptions } from '../records';
 
 /** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
 export const MARKET_READS = {
@@ -32,6 +32,8 @@ export interface GroupMarketView {
   input: MarketInput;
   /** The failures counted, for the log and plan. */
   capacityFailureMessages: string[];
+  /** Failed on-demand launches since the group fell back (within `capacityWindow`), for the log and plan. */
+  onDemandFailureMessages: string[];
   /** The pool the breaker figures come from (the worst one), if any was interrupted. */
   breakerPool: string | undefined;
 }
@@ -139,8 +141,15 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         return t >= since.getTime() && t < onDemandSince && isCapacityFailure(message);
       };
       const failures = new Map<string, string>();
+      // Failed launches since the fall-back that were on-demand ones: the fall-back did not restore capacity
+      // (issue 14). A group fallen back through the on-demand group still launches spot by its own source, so only
+      // the failures it says were on-demand count there.
+      const onDemandFailures = new Map<string, string>();
+      const launchesOnDemand = stored.state?.market === 'on-demand' && !throughOnDemandGroup(stored, g);
       for (const f of failed.get(g.group.name) ?? []) {
         if (counts(f.time, f.message)) failures.set(f.activityId, f.message);
+        const t = Date.parse(f.time);
+        if (t >= since.getTime() && t >= onDemandSince && isOnDemandLaunchFailure(f.message, launchesOnDemand)) onDemandFailures.set(f.activityId, f.message);
       }
       if (managed && table !== '') {
         for (const r of await readCapacityFailures(table, g.group.name, since, now)) {
@@ -219,6 +228,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         signals: {
           ...priceSignals(g),
           capacityFailures: failures.size,
+          ...(onDemandFailures.size > 0 ? { onDemandFailures: onDemandFailures.size, onDemandFailure: [...onDemandFailures.values()][0]! } : {}),
           shortfall: Math.max(0, g.group.desired - running.length),
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
@@ -228,7 +238,14 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         },
         state: stored.state,
       };
-      return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
+      return {
+        group: g,
+        stored,
+        input,
+        capacityFailureMessages: [...failures.values()],
+        onDemandFailureMessages: [...onDemandFailures.values()],
+        breakerPool,
+      };
     }),
   );
 }

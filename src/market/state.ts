@@ -67,6 +67,11 @@ export interface MarketState {
   pending?: { to: Market; at: string; by: string; until?: string; trigger?: MarketTrigger; failed?: string };
   /** CreateLaunchConfiguration was refused for this account: told once, then the group is left alone. */
   launchConfigurationRefused?: { at: string; message: string };
+  /**
+   * The fall-back's on-demand launches fail (first seen at `since`, AWS's words): it did not restore capacity.
+   * Set once per fall-back (the user is told once), cleared by the next swap either way.
+   */
+  fallbackFailing?: { since: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */
   lastError?: { at: string; message: string };
   /** Pools out of the group's launches now (src/market/pools.ts): since when and why, for plan and the logs. */

@@ -17,7 +17,7 @@ import {
   EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
+import { onDemandFailureMessage, SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Tables } from '../../sim/cloud/dynamodb-api';
 import { connectSdk, type SdkConnection } from '../../sim/cloud/sdk';
@@ -123,5 +123,66 @@ describe('launch templates', () => {
     await w.runUntil(T0 + 30);
     const launchedFrom = (name: string) => [...w.instances.values()].find((i) => i.groupName === name)?.launchTemplate?.Version;
     expect([launchedFrom('latest'), launchedFrom('default'), launchedFrom('pinned')]).toEqual(['$Latest', '$Default', '1']);
+  });
+});
+
+describe('on-demand capacity', () => {
+  // EC2 has no unlimited on-demand capacity: a launch it cannot place fails with InsufficientInstanceCapacity, "We
+  // currently do not have sufficient <type> capacity in the Availability Zone you requested (<az>) ..." (EC2 API
+  // error codes; ../shared/reference/aws.md §3.6). Inside Auto Scaling that is a Failed scaling activity with the
+  // text in StatusMessage, and the group tries another AZ; a mixed-instances group prefixes the market: "Could not
+  // launch On-Demand Instances. InsufficientInstanceCapacity - ..." (EC2 Auto Scaling user guide, "Troubleshoot
+  // Amazon EC2 Auto Scaling: EC2 instance launch failures"). The simulated cloud injects it with an on-demand storm.
+  beforeEach(() => {
+    sdk.restore();
+    w = world(
+      testScenario({
+        jobs: [{ at: 0, runtime: 10 }],
+        spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.06]] },
+        storms: [{ at: T0, availabilityZone: 'us-east-1a', instanceType: 'c3.xlarge', fraction: 0, unavailableFor: 3600, market: 'on-demand' }],
+      }),
+    );
+    sdk = connectSdk({ world: w, tables: new Tables() });
+  });
+
+  it('an on-demand launch in a pool without capacity fails with EC2\'s message and goes to another AZ', async () => {
+    await makeGroup('od');
+    await w.runUntil(T0 + 1);
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'od', DesiredCapacity: 2 }));
+    await w.runUntil(T0 + 30);
+    const instances = await instancesOf('od');
+    expect(instances.map((i) => i.AvailabilityZone)).toEqual(['us-east-1b', 'us-east-1b']);
+    const failures = ((await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'od' }))).Activities ?? []).filter((a) => a.StatusCode === 'Failed');
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]!.StatusMessage).toMatch(/^We currently do not have sufficient c3\.xlarge capacity in the Availability Zone you requested \(us-east-1a\)\. .*choosing us-east-1b\. Launching EC2 instance failed\.$/);
+  });
+
+  it('spot launches in the same pool are not affected, and a mixed-instances group names the market that failed', async () => {
+    await makeGroup('spot', { InstanceMarketOptions: { MarketType: 'spot' } });
+    await w.runUntil(T0 + 1);
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'spot', DesiredCapacity: 2 }));
+    await w.runUntil(T0 + 30);
+    expect((await instancesOf('spot')).map((i) => i.AvailabilityZone).sort()).toEqual(['us-east-1a', 'us-east-1b']);
+    // A mixed-instances group at 100% on-demand, both AZs out: its failures say "Could not launch On-Demand Instances".
+    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'mixed-lt', LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge' } }));
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'mixed',
+        MinSize: 0,
+        MaxSize: 4,
+        DesiredCapacity: 1,
+        AvailabilityZones: ['us-east-1a'],
+        MixedInstancesPolicy: {
+          LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' } },
+          InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: 100 },
+        },
+      }),
+    );
+    await w.runUntil(T0 + 60);
+    expect(await instancesOf('mixed')).toHaveLength(0);
+    const [failure] = (await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'mixed' }))).Activities ?? [];
+    expect(failure).toMatchObject({ StatusCode: 'Failed' });
+    expect(failure!.StatusMessage).toMatch(/^Could not launch On-Demand Instances\. InsufficientInstanceCapacity - We currently do not have sufficient c3\.xlarge capacity/);
+    expect(failure!.StatusMessage).toBe(onDemandFailureMessage(true, failure!.StatusMessage!.replace(/^.* - /, '')));
   });
 });
