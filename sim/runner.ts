@@ -165,6 +165,7 @@ async function simulate(
     dead_lettered: world.deadLettered,
     still_queued: scenario.workload.arrival.length - world.completed - world.deadLettered,
     launch_failures: world.launchFailures,
+    ...(world.mixReplacements > 0 ? { mix_replacements: world.mixReplacements, mix_replacement_jobs: world.mixReplacementJobs } : {}),
     ...(spotfarmStats
       ? {
           handler_invocations: { ...spotfarmStats.invocations },
