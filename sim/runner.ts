@@ -35,7 +35,7 @@ import type { Scenario } from './scenario';
 export interface RunOptions {
   /** Policies to run (default: all). */
   policies?: readonly PolicyName[];
-  /** Variables that override the simulated Lambdas' environment (the cost bench turns metrics and INFO logs on). */
+  /** Variables that override the simulated Lambdas' environment (the cost bench turns INFO logs on). */
   environment?: Record<string, string>;
   /** Told of every SDK call the spotfarm policy's handlers make, with its input and output (undefined if refused). */
   onSdkCall?: (command: string, input: unknown, output: unknown) => void;
