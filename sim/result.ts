@@ -84,6 +84,13 @@ export interface RunStats {
   hand_backs_resent?: number;
   hand_backs_by_visibility?: number;
   max_hand_backs_per_job?: number;
+  /**
+   * Instances Auto Scaling terminated to reach a mixed-instances group's On-Demand/Spot mix after the percentage
+   * changed (`mixedFallback=percentage` swaps; sim/cloud/autoscaling.ts, rebalanceMix). Present when any.
+   */
+  mix_replacements?: number;
+  /** Jobs those terminations interrupted (handed back or lost). Present with mix_replacements. */
+  mix_replacement_jobs?: number;
   /** spotfarm only: invocations per function, retries, events that failed all 3 attempts, their errors. */
   handler_invocations?: Record<string, number>;
   handler_retries?: number;

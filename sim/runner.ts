@@ -168,6 +168,7 @@ async function simulate(
     hand_backs_resent: world.work.resent,
     hand_backs_by_visibility: world.work.visibilityHandBacks,
     max_hand_backs_per_job: world.work.maxHandBacks,
+    ...(world.mixReplacements > 0 ? { mix_replacements: world.mixReplacements, mix_replacement_jobs: world.mixReplacementJobs } : {}),
     ...(spotfarmStats
       ? {
           handler_invocations: { ...spotfarmStats.invocations },
