@@ -31,7 +31,7 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, decidePoolCap, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, spotSourceOf, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
 export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
@@ -76,6 +76,11 @@ export interface MarketSignals {
   /** The group's instance types and its spot max price now (undefined: on-demand), for steering by the max price. */
   instanceTypes?: string[];
   spotMaxPrice?: number | undefined;
+  /**
+   * A launch-template group under a pool cap whose owner's source is `$Latest` or `$Default`: the number it
+   * resolves to now (the capped copy is made again when the owner publishes).
+   */
+  capSourceVersion?: number | undefined;
 }
 
 export interface MarketInput {
@@ -316,9 +321,11 @@ function decideScheduled(
     }
 
     if (!trigger) {
-      const cap = breaker.pools
+      const cap = breaker.pools && !(state.launchConfigurationRefused && input.current.style === 'launch-configuration')
         ? decidePoolCap({
             style: input.current.style,
+            current: input.current,
+            sourceVersion: signals.capSourceVersion,
             instanceTypes: signals.instanceTypes ?? [],
             onDemand: signals.onDemandPrice,
             currentMax: signals.spotMaxPrice,
@@ -334,7 +341,17 @@ function decideScheduled(
         Object.assign(state, cap.state);
         figures.poolCap = cap.reason;
         if (cap.maxPrice !== undefined) {
-          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice, source: input.current };
+          const action: SetSpotMaxPriceAction = {
+            kind: 'setSpotMaxPrice',
+            asgName,
+            reason: cap.reason,
+            figures,
+            maxPrice: cap.maxPrice,
+            // A copied cap is made from (and lifted back to) the owner's source, never from spotfarm's copy.
+            source: spotSourceOf(input.current, { poolCap: input.state?.poolCap }, signals.spotMaxPrice),
+            ...(cap.restore ? { restore: true as const } : {}),
+            ...(cap.copyVersion !== undefined ? { copyVersion: cap.copyVersion } : {}),
+          };
           return { action, state, after: undefined };
         }
       }
@@ -354,7 +371,8 @@ function decideScheduled(
       );
     }
 
-    return fallBack(state, trigger, reason, input.current, true);
+    // Under a copied pool cap the group launches from spotfarm's copy: the fall-back remembers the owner's source.
+    return fallBack(state, trigger, reason, spotSourceOf(input.current, state, signals.spotMaxPrice), true);
   }
 
   // On on-demand.
@@ -421,8 +439,12 @@ function decideScheduled(
     const backoff = flapped && dwellSeconds(settings, state.backoff + 1) > dwellServed ? state.backoff + 1 : state.backoff;
     figures.trigger = trigger;
     figures.nextDwellSeconds = dwellSeconds(settings, backoff);
+    // A copied cap ends with the fall-back (the return points the group at the owner's source, uncapped; the pools
+    // decide afresh); a mixed group's cap is its policy's SpotMaxPrice, which the fall-back leaves alone.
+    const capEnds = state.poolCap?.source !== undefined;
     const after: MarketState = {
       ...state,
+      ...(capEnds ? { poolCap: undefined, poolCapLiftedAt: at } : {}),
       market: 'on-demand',
       since: at,
       highStreak: 0,

@@ -10,8 +10,8 @@ import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices'
 import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
-import type { PoolSignal } from './pools';
-import { readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
+import { capLevel, type PoolSignal } from './pools';
+import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
 import { isCapacityFailure, isOnDemandLaunchFailure, readCapacityFailures, readPoolInterruptions } from '../records';
@@ -170,9 +170,18 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const pools: PoolSignal[] = [];
       if (managed) {
         let most = 0;
+        // Instances launched under a pool cap keep the cap as their max price for life, after the cap is lifted
+        // too: an interruption is a price interruption if the price passed the cap, while the cap is on and for a
+        // day after it was lifted (the instances of this farm live hours). The warning does not say which max
+        // price the instance had; a capacity interruption that happens to come while the price is between the
+        // cap and the group's own max price is then not counted, which errs toward keeping the group on spot.
+        const liftedAt = stored.state?.poolCapLiftedAt === undefined ? -Infinity : Date.parse(stored.state.poolCapLiftedAt);
+        const capInWindow = stored.state?.poolCap !== undefined || liftedAt >= now.getTime() - QUIET_PERIOD_SECONDS * 1000;
         for (const type of g.instanceTypes) {
           const od = g.onDemandPrices[type]?.usdPerHour;
-          const maxPrice = g.launch?.spotMaxPrice ?? od;
+          const current = g.launch?.spotMaxPrice ?? od;
+          const cap = stored.state?.poolCap?.to ?? (od !== undefined ? capLevel(od, g.settings) : undefined);
+          const maxPrice = capInWindow && cap !== undefined && current !== undefined ? Math.min(current, cap) : current;
           for (const az of g.group.availabilityZones) {
             const spot = g.spotPrices.find((p) => p.instanceType === type && p.availabilityZone === az)?.spot;
             const inPool = running.filter((i) => i.type === type && i.availabilityZone === az).length;
@@ -200,6 +209,16 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         instances = Math.max(running.length, interruptions);
       }
 
+      // A launch-template group capped by a copy in spotfarm's own template: what the owner's `$Latest` or
+      // `$Default` is now, so the copy follows what the owner publishes (one more Describe call while capped).
+      const capSource = stored.state?.poolCap?.source;
+      let capSourceVersion: number | undefined;
+      if (managed && capSource?.style === 'launch-template' && (capSource.version === '$Latest' || capSource.version === '$Default')) {
+        const ref = { id: capSource.templateId, name: capSource.templateName, version: capSource.version };
+        const read = (await describeTemplateVersions([ref])).get(templateVersionKey(ref));
+        if (read && !(read instanceof Error)) capSourceVersion = read.resolvedVersion;
+      }
+
       const input: MarketInput = {
         asgName: g.group.name,
         role: g.role,
@@ -215,6 +234,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           interruptions,
           instances,
           ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
+          ...(capSourceVersion !== undefined ? { capSourceVersion } : {}),
         },
         state: stored.state,
       };
