@@ -9,7 +9,6 @@ process.env.AWS_ACCESS_KEY_ID ??= 'bench';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 process.env.SPOTFARM_STATE_TABLE = 'spotfarm-bench-state';
 process.env.SPOTFARM_LOG_LEVEL = 'SILENT';
-process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 import { performance } from 'node:perf_hooks';
 import { mockClient } from 'aws-sdk-client-mock';

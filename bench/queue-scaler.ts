@@ -12,7 +12,6 @@ process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
 process.env.SPOTFARM_STATE_TABLE = 'spotfarm-bench-state';
 process.env.SPOTFARM_FARM = '*';
 process.env.SPOTFARM_LOG_LEVEL = 'SILENT';
-process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 
 import { performance } from 'node:perf_hooks';
 import {

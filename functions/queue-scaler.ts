@@ -4,7 +4,7 @@
  * Change), a schedule as the safety net, and manual invokes (`{"dryRun": true, "farm": "ml"}`).
  *
  * Per-farm isolation: one farm's failure (a misconfigured farm, AccessDenied on SetDesiredCapacity) is logged,
- * counted (metric `FarmFailures`) and reported in the result's log line; every other farm is still scaled, and the
+ * counted (`farmFailure`, src/figures.ts) and reported in the result's log line; every other farm is still scaled, and the
  * invocation fails at the end so the failure destination gets it.
  */
 import type { Context } from 'aws-lambda';
@@ -19,7 +19,7 @@ import { isEventBridgeEnvelope, parseManualInvoke } from '../src/events/manual-i
 import { EventRegistry } from '../src/events/registry';
 import { scheduledTick, type ScheduledTick } from '../src/events/scheduled';
 import { logger } from '../src/log';
-import { metrics, MetricUnit } from '../src/metrics';
+import { countEvent } from '../src/figures';
 import { withMiddleware } from '../src/middleware';
 import { observeFarms } from '../src/observe';
 
@@ -61,7 +61,7 @@ export const handler = withMiddleware('queue-scaler', async (event: unknown, con
       results.push(await scaleFarm(farm, ctx, { ...(alarm ? { alarm } : {}), reobserve: () => observeFarm(config, now, farm.farm) }));
     } catch (error) {
       logger.error('farm not scaled', { farm: farm.farm, error: errorMessage(error) });
-      metrics.addMetric('FarmFailures', MetricUnit.Count, 1);
+      countEvent('farmFailure', { farm: farm.farm });
       failures.push({ farm: farm.farm, error: errorMessage(error) });
     }
   }

@@ -35,7 +35,7 @@ import type { Scenario } from './scenario';
 export interface RunOptions {
   /** Policies to run (default: all). */
   policies?: readonly PolicyName[];
-  /** Variables that override the simulated Lambdas' environment (the cost bench turns metrics and INFO logs on). */
+  /** Variables that override the simulated Lambdas' environment (the cost bench turns INFO logs on). */
   environment?: Record<string, string>;
   /** Told of every SDK call the spotfarm policy's handlers make, with its input and output (undefined if refused). */
   onSdkCall?: (command: string, input: unknown, output: unknown) => void;
@@ -165,6 +165,10 @@ async function simulate(
     dead_lettered: world.deadLettered,
     still_queued: scenario.workload.arrival.length - world.completed - world.deadLettered,
     launch_failures: world.launchFailures,
+    hand_backs_resent: world.work.resent,
+    hand_backs_by_visibility: world.work.visibilityHandBacks,
+    max_hand_backs_per_job: world.work.maxHandBacks,
+    ...(world.mixReplacements > 0 ? { mix_replacements: world.mixReplacements, mix_replacement_jobs: world.mixReplacementJobs } : {}),
     ...(spotfarmStats
       ? {
           handler_invocations: { ...spotfarmStats.invocations },

@@ -81,6 +81,7 @@ const schema = z.strictObject({
             instance_type: text,
             fraction: nonNegative.max(1, { error: 'expected a number between 0 and 1' }),
             unavailable_for: duration,
+            market: z.enum(['spot', 'on-demand'], { error: 'expected spot or on-demand' }).optional(),
           }),
           { error: 'expected a list of storms' },
         )
@@ -139,6 +140,11 @@ export interface Storm {
   instanceType: string;
   fraction: number;
   unavailableFor: number;
+  /**
+   * The market left without capacity (default spot). An on-demand storm interrupts nothing (on-demand instances
+   * are not taken back); on-demand launches in the pool fail with InsufficientInstanceCapacity while it lasts.
+   */
+  market?: 'spot' | 'on-demand';
 }
 
 /** A scenario with every default applied, durations in seconds, times in epoch seconds, data loaded. */
@@ -416,6 +422,7 @@ export function loadScenario(path: string): Scenario {
         instanceType: s.instance_type,
         fraction: s.fraction,
         unavailableFor: parseDuration(s.unavailable_for)!,
+        ...(s.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
       })),
     },
     farm: {

@@ -18,5 +18,8 @@ export function logDecision(fields: {
   dryRun?: boolean;
   [figure: string]: unknown;
 }): void {
-  logger.info('decision', fields);
+  // `message` is the logger's own key: Powertools drops a field of that name with a WARN line of its own (one
+  // per capacity failure, whose AWS message was lost). It is logged as `awsMessage`.
+  const { message, ...rest } = fields;
+  logger.info('decision', message === undefined ? rest : { ...rest, awsMessage: message });
 }

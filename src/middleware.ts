@@ -15,7 +15,6 @@ import { BadInputError, SkipEventError } from './errors';
 import { checkEventOrigin, isEventBridgeEvent, ownOrigin } from './events/origin';
 import { sendMessage } from './aws/sqs';
 import { logger } from './log';
-import { metrics } from './metrics';
 
 /** The `condition` of a refused event's record (Lambda's own are RetriesExhausted and EventAgeExceeded). */
 export const REFUSED_CONDITION = 'RefusedEvent';
@@ -54,12 +53,7 @@ export function withMiddleware<TEvent, TResult>(
         logger.appendKeys({ function: functionName, eventId: eventId(request.event) });
         checkEventOrigin(request.event, ownOrigin(request.context));
       },
-      after: function metricsAfter() {
-        // Publishing nothing makes Powertools warn on every quiet run.
-        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-      },
       onError: async function errorLoggerOnError(request) {
-        if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
         const error = request.error;
         if (error instanceof SkipEventError) {
           logger.warn('event skipped', { reason: error.message });

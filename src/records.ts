@@ -142,3 +142,17 @@ const ON_DEMAND_FAILURE = /Could not launch On-Demand Instances/i;
 export function isCapacityFailure(message: string): boolean {
   return CAPACITY_FAILURE.test(message) && !ON_DEMAND_FAILURE.test(message);
 }
+
+/** A mixed-instances group's spot launch failure ("Could not launch Spot Instances. <code> - ..."), same source. */
+const SPOT_FAILURE = /Could not launch Spot Instances/i;
+
+/**
+ * Whether a failed launch of a group was an on-demand launch: one a mixed-instances group says was ("Could not
+ * launch On-Demand Instances"), or, when the group launches only on-demand (`launchesOnDemand`: fallen back by
+ * its launch source), any failure not said to be a spot one, capacity or not (a refused template, a quota). Used
+ * to tell that a fall-back to on-demand did not restore capacity.
+ */
+export function isOnDemandLaunchFailure(message: string, launchesOnDemand: boolean): boolean {
+  if (ON_DEMAND_FAILURE.test(message)) return true;
+  return launchesOnDemand && !SPOT_FAILURE.test(message);
+}

@@ -65,6 +65,8 @@ function validateParams(raw) {
   oneOf('marketStyle', MARKET_STYLES);
   oneOf('dryRun', ['true', 'false']);
   oneOf('capacityRebalance', ['true', 'false']);
+  oneOf('dashboard', ['true', 'false']);
+  oneOf('backlogAlarms', ['true', 'false']);
   if (!/^(\*|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/.test(p.farm)) {
     bad('farm', "expected '*' or a name of letters, digits, '.', '_' and '-' (at most 64)");
   }
@@ -168,7 +170,7 @@ const PARAM_NAMES = [
   'farmMode', 'marketStyle', 'subnets', 'securityGroups', 'instanceTypes', 'imageId', 'minSize', 'maxSize',
   'onDemandMaxSize', 'spotMaxPrice', 'capacityRebalance', 'queueName', 'visibilityTimeout', 'maxReceiveCount',
   'backlogHigh', 'backlogLow', 'workerCommand', 'workerSlots', 'workerBundle', 'spotfarmGit', 'spotfarmRef',
-  'alertEmail', 'workerRoleName',
+  'alertEmail', 'workerRoleName', 'dashboard', 'backlogAlarms',
 ];
 
 /** A FIFO queue's dead-letter queue must be FIFO too: `jobs.fifo` -> `jobs-dlq.fifo`, `jobs` -> `jobs-dlq`. */

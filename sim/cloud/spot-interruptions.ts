@@ -17,6 +17,8 @@ export class SpotInterruptions {
   private readonly poolOrdinals = new Map<string, number>();
   /** Until when a storm left a pool without spot capacity. */
   private readonly poolUnavailableUntil = new Map<string, number>();
+  /** Until when an on-demand storm left a pool without on-demand capacity. */
+  private readonly onDemandUnavailableUntil = new Map<string, number>();
 
   constructor(private readonly world: World) {}
 
@@ -107,6 +109,12 @@ export class SpotInterruptions {
   storm(storm: Scenario['interruptions']['storms'][number]): void {
     const world = this.world;
     const pool = poolKey(storm.instanceType, storm.availabilityZone);
+    if (storm.market === 'on-demand') {
+      // On-demand instances are never taken back; only launches fail while it lasts.
+      this.onDemandUnavailableUntil.set(pool, storm.at + storm.unavailableFor);
+      world.marks.push({ t: world.now, kind: 'storm', detail: `${pool}: no on-demand capacity for ${Math.round(storm.unavailableFor / 60)} min` });
+      return;
+    }
     this.poolUnavailableUntil.set(pool, storm.at + storm.unavailableFor);
     const victims = [...world.instances.values()]
       .filter((i) => i.market === 'spot' && i.type === storm.instanceType && i.az === storm.availabilityZone && i.ec2State !== 'terminated' && i.warnedAt === Infinity)
@@ -122,6 +130,22 @@ export class SpotInterruptions {
       world.hooks.onRebalanceRecommendation?.(i);
       this.warn(i, 'storm');
     }
+  }
+
+  /**
+   * Why an on-demand launch of `type` in `az` fails now; null if it succeeds. EC2's InsufficientInstanceCapacity
+   * wording (../shared/reference/aws.md §3.6, "We currently do not have sufficient <type> capacity ...").
+   */
+  onDemandLaunchProblem(type: string, az: string): string | null {
+    const now = this.world.now;
+    if (now >= (this.onDemandUnavailableUntil.get(poolKey(type, az)) ?? -Infinity)) return null;
+    const others = this.world.scenario.availabilityZones.filter((z) => z !== az && now >= (this.onDemandUnavailableUntil.get(poolKey(type, z)) ?? -Infinity));
+    return (
+      `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${az}). ` +
+      `Our system will be working on provisioning additional capacity. You can currently get ${type} capacity by not ` +
+      `specifying an Availability Zone in your request or choosing ${others.join(', ') || 'another Availability Zone'}. ` +
+      `Launching EC2 instance failed.`
+    );
   }
 
   /** Why a spot launch of `type` in `az` at `price` under `maxPrice` fails now; null if it succeeds. */

@@ -75,10 +75,8 @@ export function spotfarmEnvironment(world: World): Record<string, string> {
     SPOTFARM_DEFAULTS: '',
     SPOTFARM_RECORD_TTL_DAYS: '14',
     SPOTFARM_STACK: SIM_STACK,
-    POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_DEV: 'false',
-    POWERTOOLS_METRICS_NAMESPACE: 'spotfarm',
     POWERTOOLS_SERVICE_NAME: 'spotfarm',
   };
 }
@@ -153,9 +151,6 @@ export async function resetStackConfig(): Promise<void> {
   // And what a warm container remembers (prices, template versions, queue URLs): a new run is a new account.
   const caches = resolve(REPO, 'src/aws/caches.ts');
   if (existsSync(caches)) ((await importModule(caches)) as { resetContainerCaches: () => void }).resetContainerCaches();
-  // And which gauges it last published (src/metrics.ts publishes a gauge when it changes).
-  const metrics = resolve(REPO, 'src/metrics.ts');
-  if (existsSync(metrics)) ((await importModule(metrics)) as { resetGauges?: () => void }).resetGauges?.();
   // The handlers' logger takes its level from SPOTFARM_LOG_LEVEL when src/log.ts is first imported, which may be
   // before this run set it (the CLI's other commands import AWS wrappers that log): set it from the run's
   // environment, or every decision of the simulated Lambdas is printed among the CLI's output.

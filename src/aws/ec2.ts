@@ -396,6 +396,28 @@ export async function ensureLaunchTemplateVersion(
   } catch (error) {
     if (!(error instanceof AwsCallError && /AlreadyExists/.test(error.awsName ?? ''))) throw error;
   }
+  return addLaunchTemplateVersion(name, data, description, clientToken, client);
+}
+
+/** Whether a launch template of this name exists (its id), read with DescribeLaunchTemplates. */
+export async function findLaunchTemplateId(name: string, client: EC2Client = ec2Client): Promise<string | undefined> {
+  try {
+    const page = await aws(`describing launch template ${name}`, () => client.send(new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] })));
+    return page.LaunchTemplates?.[0]?.LaunchTemplateId;
+  } catch (error) {
+    if (error instanceof AwsCallError && /^InvalidLaunchTemplate(Id|Name)\./.test(error.awsName ?? '')) return undefined;
+    throw error;
+  }
+}
+
+/** A new version of an existing template (by name) holding `data`; `clientToken` makes a retry return the same version. */
+export async function addLaunchTemplateVersion(
+  name: string,
+  data: TemplateData,
+  description: string,
+  clientToken: string,
+  client: EC2Client = ec2Client,
+): Promise<{ templateId: string; version: number }> {
   const result = await aws(`creating a version of launch template ${name}`, () =>
     client.send(
       new CreateLaunchTemplateVersionCommand({

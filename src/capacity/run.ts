@@ -15,7 +15,6 @@ import { AwsCallError, ConfigError } from '../errors';
 import type { QueueDepthAlarm } from '../events/alarm-state-change';
 import type { ExecutedAction, ExecutionContext } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
 import type { Market } from '../model';
 import type { FarmObservation } from '../observe';
 import { marketOf } from '../records';

@@ -11,7 +11,7 @@ import { poolRecordKey, putRecordOnce, recordSortKey } from '../aws/state-store'
 import { MARKET_CHECK_DETAIL_TYPE, MARKET_CHECK_SOURCE, type MarketCheckDetail } from '../events/market-check-requested';
 import { executeActions, type ExecutedAction, type ExecutionContext, type Performed } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
+import { countEvent } from '../figures';
 import {
   INTERRUPTION_RECORD,
   REBALANCE_RECORD,
@@ -54,9 +54,11 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         logger.info('duplicate event: already recorded', { instanceId: action.instanceId, asgName: action.asgName });
         return { outcome: 'skipped', audit: false };
       }
-      // One series for the stack, not one per pool: CloudWatch bills each series for every hour it receives data,
-      // and the pool is in the record and the log line.
-      metrics.addMetric(action.signal === 'interruption' ? 'Interruptions' : 'RebalanceRecommendations', MetricUnit.Count, 1);
+      countEvent(action.signal === 'interruption' ? 'interruption' : 'rebalance', {
+        asgName: action.asgName,
+        instanceType: action.pool.instanceType,
+        availabilityZone: action.pool.availabilityZone,
+      });
       return { outcome: 'done', audit: false };
     }
     case 'detachInstance': {
@@ -76,7 +78,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         });
         return { outcome: 'skipped', audit: false };
       }
-      metrics.addMetric('Replacements', MetricUnit.Count, 1);
+      countEvent('replacement', { asgName: action.asgName });
       return { outcome: 'done', audit: true };
     }
     case 'terminateInstance': {
@@ -94,7 +96,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         ctx.config.recordTtlDays,
       );
       if (!fresh) return { outcome: 'skipped', audit: false };
-      metrics.addMetric('CapacityFailures', MetricUnit.Count, 1);
+      countEvent('capacityFailure', { asgName: action.asgName });
       return { outcome: 'done', audit: false };
     }
     case 'requestMarketCheck': {
@@ -115,7 +117,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
       }
       const detail: MarketCheckDetail = { stack: ctx.config.stack, farm: action.farm, group: action.asgName, trigger: action.trigger, reason: action.reason };
       await putEvent(MARKET_CHECK_SOURCE, MARKET_CHECK_DETAIL_TYPE, detail, ctx.now);
-      metrics.addMetric('MarketCheckRequests', MetricUnit.Count, 1);
+      countEvent('marketCheckRequest', { farm: action.farm, asgName: action.asgName, trigger: action.trigger });
       return { outcome: 'done', audit: true };
     }
     default: {

@@ -17,16 +17,22 @@ export interface SwapToSpotAction extends ActionBase {
 }
 
 /**
- * Per pool (src/market/pools.ts): a group's spot max price, lowered below the price of pools at
- * or above the group's threshold so Auto Scaling launches only in the others, or restored (`''`: no max price,
- * i.e. on-demand). New launches only; running instances are left alone.
+ * Per pool (src/market/pools.ts): a group's spot max price, lowered below the price of pools at or above the
+ * group's threshold so Auto Scaling launches only in the others, or restored. New launches only; running instances
+ * are left alone. Mixed instances: the policy's SpotMaxPrice. Launch template / configuration: a capped copy
+ * (spotfarm's own template, or a copy of the configuration) the group is pointed at; `restore` points it back at
+ * the owner's source exactly as it was.
  */
 export interface SetSpotMaxPriceAction extends ActionBase {
   kind: 'setSpotMaxPrice';
   /** USD/h as AWS takes it ("0.1575"), or '' to remove the max price. */
   maxPrice: string;
-  /** The group's launch source: a mixed policy's SpotMaxPrice, or a new version of its launch template. */
+  /** Mixed instances: the group's policy. Launch template / configuration: the owner's source, copied or restored. */
   source: MarketOriginals;
+  /** Launch template / configuration: lift the cap by pointing the group back at `source` as it was. */
+  restore?: true;
+  /** Launch template: the owner's version number the capped copy is made from (resolved when decided). */
+  copyVersion?: number;
 }
 
 export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;

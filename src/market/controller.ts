@@ -3,7 +3,7 @@
  *
  *   read group and state (version v) -> decide (pure) -> claim: write the state with `pending` (a lease with
  *   an owner and an expiry on the wall clock) if still at v -> swap (AWS) -> write the state after the swap ->
- *   decision record, SNS message, metrics.
+ *   decision record, SNS message, counted events (src/figures.ts).
  *
  * A lost claim (StaleStateError) re-reads everything the decision was made from, the group as AWS shows it now
  * and the state, and re-decides: it then sees the winner's lease or its finished swap, never the winner's state
@@ -15,13 +15,13 @@
 import { notify } from '../aws/notify';
 import { StaleStateError } from '../aws/state-store';
 import type { Config } from '../config';
-import { decideMarket, type MarketAction, type MarketDecision } from './decide';
+import { decideMarket, type FallbackFailingNotice, type MarketAction, type MarketDecision } from './decide';
 import { errorMessage, SpotfarmError } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { executeMarketActions as executeActions } from './execute';
+import { countEvent, logMarketFigures } from '../figures';
 import { logger } from '../log';
 import { marketStateChanged, readMarketState, writeMarketState, type MarketOriginals, type MarketState, type VersionedMarketState } from './state';
-import { metrics, MetricUnit, publishGauge, singleMetric } from '../metrics';
 import { isRunning } from '../model';
 import type { GroupMarketView } from './observe';
 import { LaunchConfigurationRefusedError } from './swap';
@@ -119,6 +119,9 @@ export async function checkGroupMarket(
         }
       }
       await executeActions([action], ctx);
+      // Told once: the state that records it is written (conditionally) first, so a racing check that lost the
+      // write re-decides on the winner's state, which already holds it, and says nothing.
+      if (decision.notice) await fallbackFailing(config, view, decision.notice, now, ctx.eventId);
       return { asgName, outcome: action.kind === 'skip' ? 'skipped' : 'steered', action };
     }
 
@@ -152,7 +155,7 @@ export async function checkGroupMarket(
       throw error;
     }
     const unrecorded = await commit(table, asgName, decision.after!, claimed, stored.others);
-    // The swap is done whatever happened to its record: the SNS message and the metric go out.
+    // The swap is done whatever happened to its record: the SNS message and the count go out.
     await announce(config, view, action, now, ctx.eventId);
     if (unrecorded) {
       throw new SwapNotRecordedError(
@@ -197,15 +200,13 @@ async function commit(
   }
 }
 
-/** One SNS message per swap (and per breaker trip, which is a swap with trigger `breaker`), one metric. */
+/** One SNS message per swap (and per breaker trip, which is a swap with trigger `breaker`), one count. */
 async function announce(config: Readonly<Config>, view: GroupMarketView, action: MarketAction, now: Date, eventId: string) {
   if (action.kind === 'skip') return;
   const to = action.kind === 'swapToOnDemand' ? 'on-demand' : 'spot';
   const trigger = action.kind === 'swapToOnDemand' ? action.trigger : 'price';
-  const single = singleMetric();
-  single.addDimensions({ asgName: action.asgName, to });
-  single.addMetric('MarketSwaps', MetricUnit.Count, 1);
-  if (trigger === 'breaker') metrics.addMetric('BreakerTrips', MetricUnit.Count, 1);
+  countEvent('swap', { farm: view.group.farm, asgName: action.asgName, to, trigger });
+  if (trigger === 'breaker') countEvent('breakerTrip', { farm: view.group.farm, asgName: action.asgName });
   const subject =
     trigger === 'breaker'
       ? `spotfarm: breaker tripped, ${action.asgName} now launches on-demand`
@@ -234,6 +235,35 @@ export function swapNote(originals: MarketOriginals): string {
       : 'the on-demand percentage changed: Auto Scaling gradually replaces running instances to reach the new mix, interrupting their jobs';
   }
   return 'running instances are not touched; only new instances launch in the new market';
+}
+
+/**
+ * The group fell back to on-demand and its on-demand launches fail (no on-demand capacity, or the launch is
+ * refused): the fall-back did not restore capacity. One SNS message per fall-back and an error log line; the
+ * group stays on on-demand under the usual return rules, and the farm's on-demand group covers the shortfall.
+ */
+async function fallbackFailing(config: Readonly<Config>, view: GroupMarketView, notice: FallbackFailingNotice, now: Date, eventId: string): Promise<void> {
+  const cover =
+    notice.fallbackRoom > 0
+      ? `the farm's on-demand group covers the group's shortfall after fallbackDelay (room for ${notice.fallbackRoom} more)`
+      : 'the farm has no on-demand group with room to cover the shortfall: fix what AWS refuses (message) or give the farm an on-demand group';
+  logger.error('fall-back to on-demand did not restore capacity: on-demand launches fail', {
+    asgName: notice.asgName,
+    failures: notice.failures,
+    message: notice.message,
+    fallenBackAt: notice.fallenBackAt,
+  });
+  await notify(config.topicArn, `spotfarm: ${notice.asgName} fell back to on-demand, but its on-demand launches fail`, {
+    group: notice.asgName,
+    farm: view.group.farm,
+    problem: 'the fall-back to on-demand did not restore capacity',
+    failures: notice.failures,
+    message: notice.message,
+    fallenBackAt: notice.fallenBackAt,
+    at: now.toISOString(),
+    eventId,
+    whatNow: `the group stays on on-demand and returns to spot under the usual rules (no early return, no retry loop); ${cover}`,
+  });
 }
 
 /** Launch configurations cannot be created in this account: say so once per group, then leave it alone. */
@@ -267,23 +297,22 @@ async function refused(
 }
 
 /**
- * Per-group gauges of one check, those the dashboard shows: prices, market, estimated savings per hour. Each is
- * published when it changes (src/metrics.ts: CloudWatch bills a metric per hour it receives data).
+ * The figures of one check of a spot group, those the dashboard plots: prices, market, estimated savings per
+ * hour. One log line per check (src/figures.ts: a line costs its bytes, a metric series $0.30 a month).
  */
-export function publishMarketMetrics(view: GroupMarketView, now: Date): void {
+export function logGroupFigures(view: GroupMarketView): void {
   const g = view.group;
   if (g.role !== 'spot' || g.problems.length > 0) return;
   const { spotPrice, onDemandPrice } = view.input.signals;
-  const metric = (name: string, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number | undefined) => {
-    if (value === undefined || !Number.isFinite(value)) return;
-    publishGauge(name, unit, value, { asgName: g.group.name }, now);
-  };
-  metric('SpotPrice', MetricUnit.NoUnit, spotPrice);
-  metric('OnDemandPrice', MetricUnit.NoUnit, onDemandPrice);
-  metric('OnSpot', MetricUnit.Count, g.market === 'on-demand' ? 0 : 1);
-  // Cents: a gauge republishes on change, and the sum moves in the fourth decimal with every price tick.
   const savings = estimatedSavingsPerHour(view);
-  metric('EstimatedSavingsPerHour', MetricUnit.NoUnit, savings === undefined ? undefined : Math.round(savings * 100) / 100);
+  logMarketFigures({
+    farm: g.farm,
+    asgName: g.group.name,
+    onSpot: g.market === 'on-demand' ? 0 : 1,
+    ...(spotPrice !== undefined ? { spotPrice } : {}),
+    ...(onDemandPrice !== undefined ? { onDemandPrice } : {}),
+    ...(savings !== undefined ? { savingsPerHour: savings } : {}),
+  });
 }
 
 /** What the group's running spot instances save per hour against on-demand, at today's prices (USD). */

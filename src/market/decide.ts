@@ -31,7 +31,7 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, decidePoolCap, describePools, groupBreakerTripped, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, describePools, groupBreakerTripped, spotSourceOf, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 
 export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
@@ -56,6 +56,13 @@ export interface MarketSignals {
    * moving the spot group itself, so capacity failures swap the group only when the shortfall exceeds it.
    */
   fallbackRoom: number;
+  /**
+   * Failed on-demand launches of the group since it fell back, in the last `capacityWindow` (any refusal: no
+   * on-demand capacity, the template's launch refused, a quota). The fall-back did not restore capacity.
+   */
+  onDemandFailures?: number;
+  /** The newest of them, in AWS's words. */
+  onDemandFailure?: string;
   /** Interruptions recorded in the group's pools in the last `breakerWindow`. */
   interruptions: number;
   /** Running instances of the group: the exposure the interruption rate is per. */
@@ -69,6 +76,11 @@ export interface MarketSignals {
   /** The group's instance types and its spot max price now (undefined: on-demand), for steering by the max price. */
   instanceTypes?: string[];
   spotMaxPrice?: number | undefined;
+  /**
+   * A launch-template group under a pool cap whose owner's source is `$Latest` or `$Default`: the number it
+   * resolves to now (the capped copy is made again when the owner publishes).
+   */
+  capSourceVersion?: number | undefined;
 }
 
 export interface MarketInput {
@@ -117,6 +129,20 @@ export interface MarketDecision {
    * after the state was read: the controller confirms it so (src/market/controller.ts).
    */
   outside?: true;
+  /**
+   * The group's on-demand launches fail since its fall-back, seen for the first time this fall-back: the
+   * controller tells the user once (SNS) after the state that records it is written.
+   */
+  notice?: FallbackFailingNotice;
+}
+
+/** A fall-back to on-demand that did not restore capacity: its on-demand launches fail. */
+export interface FallbackFailingNotice {
+  asgName: string;
+  failures: number;
+  message: string;
+  fallenBackAt: string;
+  fallbackRoom: number;
 }
 
 /** Seconds the group must stay on on-demand before a return, at back-off level `backoff`. */
@@ -295,9 +321,11 @@ function decideScheduled(
     }
 
     if (!trigger) {
-      const cap = breaker.pools
+      const cap = breaker.pools && !(state.launchConfigurationRefused && input.current.style === 'launch-configuration')
         ? decidePoolCap({
             style: input.current.style,
+            current: input.current,
+            sourceVersion: signals.capSourceVersion,
             instanceTypes: signals.instanceTypes ?? [],
             onDemand: signals.onDemandPrice,
             currentMax: signals.spotMaxPrice,
@@ -313,7 +341,17 @@ function decideScheduled(
         Object.assign(state, cap.state);
         figures.poolCap = cap.reason;
         if (cap.maxPrice !== undefined) {
-          const action: SetSpotMaxPriceAction = { kind: 'setSpotMaxPrice', asgName, reason: cap.reason, figures, maxPrice: cap.maxPrice, source: input.current };
+          const action: SetSpotMaxPriceAction = {
+            kind: 'setSpotMaxPrice',
+            asgName,
+            reason: cap.reason,
+            figures,
+            maxPrice: cap.maxPrice,
+            // A copied cap is made from (and lifted back to) the owner's source, never from spotfarm's copy.
+            source: spotSourceOf(input.current, { poolCap: input.state?.poolCap }, signals.spotMaxPrice),
+            ...(cap.restore ? { restore: true as const } : {}),
+            ...(cap.copyVersion !== undefined ? { copyVersion: cap.copyVersion } : {}),
+          };
           return { action, state, after: undefined };
         }
       }
@@ -333,7 +371,8 @@ function decideScheduled(
       );
     }
 
-    return fallBack(state, trigger, reason, input.current, true);
+    // Under a copied pool cap the group launches from spotfarm's copy: the fall-back remembers the owner's source.
+    return fallBack(state, trigger, reason, spotSourceOf(input.current, state, signals.spotMaxPrice), true);
   }
 
   // On on-demand.
@@ -345,30 +384,51 @@ function decideScheduled(
   figures.confirmChecks = settings.confirmChecks;
   figures.dwellSeconds = dwell;
   figures.onDemandForSeconds = Math.round(inMarket);
-  if (options.force) return nothing(`already on on-demand (${options.force.reason})`, state);
-  if (!state.originals) return nothing('on on-demand with no remembered spot configuration to return to', state);
+  // The fall-back's own launches fail (no on-demand capacity, or the launch refused): it did not restore
+  // capacity. Returning to spot early would not fix a refused launch and would flap with the rule that fell back,
+  // so the group stays under the same return rules; the capacity controller's on-demand group covers the spot
+  // group's shortfall after fallbackDelay, as for any shortfall. Said once per fall-back (notice), and in every
+  // decision while it lasts.
+  let failing = '';
+  let notice: FallbackFailingNotice | undefined;
+  const onDemandFailures = signals.onDemandFailures ?? 0;
+  if (onDemandFailures > 0 && signals.onDemandFailure !== undefined) {
+    figures.onDemandFailures = onDemandFailures;
+    if (!state.fallbackFailing) {
+      state.fallbackFailing = { since: at, message: signals.onDemandFailure };
+      notice = { asgName, failures: onDemandFailures, message: signals.onDemandFailure, fallenBackAt: state.since, fallbackRoom: signals.fallbackRoom };
+    }
+    failing =
+      `the fall-back did not restore capacity: ${onDemandFailures} on-demand launch(es) failed in the last ${settings.capacityWindow / 60} min (newest: "${signals.onDemandFailure.slice(0, 160)}"); ` +
+      (signals.fallbackRoom > 0
+        ? `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom}); `
+        : 'the farm\'s on-demand group has no room to cover it; ');
+  }
+  const stay = (reason: string): MarketDecision => ({ ...nothing(failing + reason, state), ...(notice ? { notice } : {}) });
+  if (options.force) return stay(`already on on-demand (${options.force.reason})`);
+  if (!state.originals) return stay('on on-demand with no remembered spot configuration to return to');
   if (inMarket < dwell) {
-    return nothing(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`, state);
+    return stay(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`);
   }
   if (signals.capacityFailures > 0) {
-    return nothing(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`, state);
+    return stay(`staying on on-demand: ${signals.capacityFailures} capacity failures in the last ${settings.capacityWindow / 60} min`);
   }
   if (breaker.tripped) {
-    return nothing(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`, state);
+    return stay(`staying on on-demand: the interruption breaker is still tripped (${breaker.why})`);
   }
-  if (signals.ratio === undefined) return nothing("staying on on-demand: no spot price for any of the group's pools", state);
+  if (signals.ratio === undefined) return stay("staying on on-demand: no spot price for any of the group's pools");
   if (!low) {
-    return nothing(
+    return stay(
       `staying on on-demand: spot costs ${round(signals.ratio)} x on-demand, above ${round(settings.swapRatio - settings.hysteresis)} (swapRatio - hysteresis)`,
-      state,
     );
   }
   if (state.lowStreak < settings.confirmChecks) {
-    return nothing(`staying on on-demand: spot cheap enough for ${state.lowStreak} of ${settings.confirmChecks} checks`, state);
+    return stay(`staying on on-demand: spot cheap enough for ${state.lowStreak} of ${settings.confirmChecks} checks`);
   }
   return goBack(
     state,
-    `spot costs ${round(signals.ratio)} x on-demand (<= ${round(settings.swapRatio - settings.hysteresis)}) for ${state.lowStreak} checks after ${Math.round(inMarket / 60)} min on on-demand`,
+    failing +
+      `spot costs ${round(signals.ratio)} x on-demand (<= ${round(settings.swapRatio - settings.hysteresis)}) for ${state.lowStreak} checks after ${Math.round(inMarket / 60)} min on on-demand`,
     state.originals,
   );
 
@@ -379,8 +439,12 @@ function decideScheduled(
     const backoff = flapped && dwellSeconds(settings, state.backoff + 1) > dwellServed ? state.backoff + 1 : state.backoff;
     figures.trigger = trigger;
     figures.nextDwellSeconds = dwellSeconds(settings, backoff);
+    // A copied cap ends with the fall-back (the return points the group at the owner's source, uncapped; the pools
+    // decide afresh); a mixed group's cap is its policy's SpotMaxPrice, which the fall-back leaves alone.
+    const capEnds = state.poolCap?.source !== undefined;
     const after: MarketState = {
       ...state,
+      ...(capEnds ? { poolCap: undefined, poolCapLiftedAt: at } : {}),
       market: 'on-demand',
       since: at,
       highStreak: 0,
@@ -391,6 +455,7 @@ function decideScheduled(
       originals: from,
       pending: undefined,
       lastError: undefined,
+      fallbackFailing: undefined,
     };
     const action: SwapToOnDemandAction = {
       kind: 'swapToOnDemand',
@@ -414,6 +479,7 @@ function decideScheduled(
       lastReturnAt: at,
       pending: undefined,
       lastError: undefined,
+      fallbackFailing: undefined,
     };
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
     return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId, until: leaseUntil } }, after };

@@ -10,11 +10,11 @@ import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices'
 import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
-import type { PoolSignal } from './pools';
-import { readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
+import { capLevel, type PoolSignal } from './pools';
+import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
-import { isCapacityFailure, readCapacityFailures, readPoolInterruptions } from '../records';
+import { isCapacityFailure, isOnDemandLaunchFailure, readCapacityFailures, readPoolInterruptions } from '../records';
 
 /** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
 export const MARKET_READS = {
@@ -32,6 +32,8 @@ export interface GroupMarketView {
   input: MarketInput;
   /** The failures counted, for the log and plan. */
   capacityFailureMessages: string[];
+  /** Failed on-demand launches since the group fell back (within `capacityWindow`), for the log and plan. */
+  onDemandFailureMessages: string[];
   /** The pool the breaker figures come from (the worst one), if any was interrupted. */
   breakerPool: string | undefined;
 }
@@ -139,8 +141,15 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         return t >= since.getTime() && t < onDemandSince && isCapacityFailure(message);
       };
       const failures = new Map<string, string>();
+      // Failed launches since the fall-back that were on-demand ones: the fall-back did not restore capacity
+      // (issue 14). A group fallen back through the on-demand group still launches spot by its own source, so only
+      // the failures it says were on-demand count there.
+      const onDemandFailures = new Map<string, string>();
+      const launchesOnDemand = stored.state?.market === 'on-demand' && !throughOnDemandGroup(stored, g);
       for (const f of failed.get(g.group.name) ?? []) {
         if (counts(f.time, f.message)) failures.set(f.activityId, f.message);
+        const t = Date.parse(f.time);
+        if (t >= since.getTime() && t >= onDemandSince && isOnDemandLaunchFailure(f.message, launchesOnDemand)) onDemandFailures.set(f.activityId, f.message);
       }
       if (managed && table !== '') {
         for (const r of await readCapacityFailures(table, g.group.name, since, now)) {
@@ -161,9 +170,18 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
       const pools: PoolSignal[] = [];
       if (managed) {
         let most = 0;
+        // Instances launched under a pool cap keep the cap as their max price for life, after the cap is lifted
+        // too: an interruption is a price interruption if the price passed the cap, while the cap is on and for a
+        // day after it was lifted (the instances of this farm live hours). The warning does not say which max
+        // price the instance had; a capacity interruption that happens to come while the price is between the
+        // cap and the group's own max price is then not counted, which errs toward keeping the group on spot.
+        const liftedAt = stored.state?.poolCapLiftedAt === undefined ? -Infinity : Date.parse(stored.state.poolCapLiftedAt);
+        const capInWindow = stored.state?.poolCap !== undefined || liftedAt >= now.getTime() - QUIET_PERIOD_SECONDS * 1000;
         for (const type of g.instanceTypes) {
           const od = g.onDemandPrices[type]?.usdPerHour;
-          const maxPrice = g.launch?.spotMaxPrice ?? od;
+          const current = g.launch?.spotMaxPrice ?? od;
+          const cap = stored.state?.poolCap?.to ?? (od !== undefined ? capLevel(od, g.settings) : undefined);
+          const maxPrice = capInWindow && cap !== undefined && current !== undefined ? Math.min(current, cap) : current;
           for (const az of g.group.availabilityZones) {
             const spot = g.spotPrices.find((p) => p.instanceType === type && p.availabilityZone === az)?.spot;
             const inPool = running.filter((i) => i.type === type && i.availabilityZone === az).length;
@@ -191,6 +209,16 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         instances = Math.max(running.length, interruptions);
       }
 
+      // A launch-template group capped by a copy in spotfarm's own template: what the owner's `$Latest` or
+      // `$Default` is now, so the copy follows what the owner publishes (one more Describe call while capped).
+      const capSource = stored.state?.poolCap?.source;
+      let capSourceVersion: number | undefined;
+      if (managed && capSource?.style === 'launch-template' && (capSource.version === '$Latest' || capSource.version === '$Default')) {
+        const ref = { id: capSource.templateId, name: capSource.templateName, version: capSource.version };
+        const read = (await describeTemplateVersions([ref])).get(templateVersionKey(ref));
+        if (read && !(read instanceof Error)) capSourceVersion = read.resolvedVersion;
+      }
+
       const input: MarketInput = {
         asgName: g.group.name,
         role: g.role,
@@ -200,15 +228,24 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         signals: {
           ...priceSignals(g),
           capacityFailures: failures.size,
+          ...(onDemandFailures.size > 0 ? { onDemandFailures: onDemandFailures.size, onDemandFailure: [...onDemandFailures.values()][0]! } : {}),
           shortfall: Math.max(0, g.group.desired - running.length),
           fallbackRoom: fallbackRoom(groups, g),
           interruptions,
           instances,
           ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
+          ...(capSourceVersion !== undefined ? { capSourceVersion } : {}),
         },
         state: stored.state,
       };
-      return { group: g, stored, input, capacityFailureMessages: [...failures.values()], breakerPool };
+      return {
+        group: g,
+        stored,
+        input,
+        capacityFailureMessages: [...failures.values()],
+        onDemandFailureMessages: [...onDemandFailures.values()],
+        breakerPool,
+      };
     }),
   );
 }

@@ -18,6 +18,8 @@ export interface MarketPlan {
   /** Seconds a return to spot must wait on on-demand now (minDwell with back-off). */
   dwellSeconds: number;
   capacityFailures: string[];
+  /** Failed on-demand launches since the fall-back (the fall-back did not restore capacity), newest first. */
+  onDemandFailures: string[];
   breakerPool: string | null;
   /** Per pool (type|AZ): good or out, since when and why, and the breaker's evidence ("2 interruptions in 7 instance-hours: too few to trip"). */
   pools: { pool: string; status: 'good' | 'out'; outSince: string | null; reasons: string[]; ratio: number | null; breaker: string }[];
@@ -61,6 +63,7 @@ export function planMarket(groupName: string, inputs: MarketPlanInputs, now: Dat
     state: view.stored.state ?? null,
     dwellSeconds: dwellSeconds(view.group.settings, view.stored.state?.backoff ?? 0),
     capacityFailures: view.capacityFailureMessages,
+    onDemandFailures: view.onDemandFailureMessages ?? [],
     breakerPool: view.breakerPool ?? null,
     pools: (groupBreaker(view.input.signals, view.group.settings).pools ?? []).map((p) => ({
       pool: p.pool,

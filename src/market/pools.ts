@@ -13,7 +13,7 @@
  */
 import { weighBreaker, type BreakerEvidence } from '../breaker';
 import type { GroupSettings } from '../settings';
-import type { MarketState } from './state';
+import { cappedLaunchConfigurationName, type MarketOriginals, type MarketState } from './state';
 import { canLaunchSpot } from '../pools';
 
 export { BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS, weighBreaker, type BreakerEvidence } from '../breaker';
@@ -80,30 +80,88 @@ export function describePools(assessed: readonly PoolAssessment[]): string[] {
 }
 
 /**
- * Steering by the spot max price (mixed-instances groups of one instance type): while
- * a pool's price is at or above on-demand x `swapRatio` on two checks in a row and still at or below the group's
- * max price (so Auto Scaling would launch there: canLaunchSpot), and another pool is cheap, the group's max price is
- * set to on-demand x (`swapRatio` - `hysteresis`). Auto Scaling then launches only in the pools priced at or
- * under the cap ("If your maximum price is lower than the Spot price ..., your Spot Instances are not launched",
- * API_InstancesDistribution), and a pool comes back by itself once its price is at or below the cap: the
- * hysteresis. Running instances keep the max price they launched with. The user's own max price comes back
- * after the dwell (`minDwell`, doubled when a cap is set again within the dwell after it was lifted) once every
+ * Steering by the spot max price (mixed-instances groups of one instance type, launch-template and
+ * launch-configuration groups): while a pool's price is at or above on-demand x `swapRatio` on two checks in a row
+ * and still at or below the group's max price (so Auto Scaling would launch there: canLaunchSpot), and another pool
+ * is cheap, the group's max price is set to on-demand x (`swapRatio` - `hysteresis`). Auto Scaling then launches
+ * only in the pools priced at or under the cap ("If your maximum price is lower than the Spot price ..., your Spot
+ * Instances are not launched", API_InstancesDistribution; a template's `SpotOptions.MaxPrice` and a launch
+ * configuration's `SpotPrice` are the same max price), and a pool comes back by itself once its price is at or below
+ * the cap: the hysteresis. Running instances keep the max price they launched with. The user's own max price comes
+ * back after the dwell (`minDwell`, doubled when a cap is set again within the dwell after it was lifted) once every
  * pool has been at or below the return level for `confirmChecks` checks.
  *
- * Launch-template groups are not capped: the cap would be a new version of the owner's template, which becomes its
- * `$Latest` for every other user of the template and pins a `$Default` follower to a number (EC2 user guide,
- * "Modify a launch template (manage launch template versions)"), the very thing the fall-back avoids by keeping its
- * on-demand copy in spotfarm's own template. They fall back whole, as launch-configuration groups do.
+ * Per market style, the cap is:
+ * - mixed instances: the policy's SpotMaxPrice (one UpdateAutoScalingGroup); lifting it sets the user's back.
+ * - launch template: a copy of the version the group launches, with the max price set, as a version of spotfarm's
+ *   OWN template (`spotfarm-capped-<template id>`), the group pointed at it. The owner's template is never written:
+ *   a new version of it would become its `$Latest` for every other user and pin a `$Default` follower (EC2 user
+ *   guide, "Modify a launch template (manage launch template versions)"). Lifting it points the group back at the
+ *   owner's template exactly as it was (`$Latest`, `$Default` or the number). While capped, a group that followed
+ *   `$Latest` or `$Default` is copied again when the owner publishes (`sourceVersion`), so it still launches what
+ *   the owner last published.
+ * - launch configuration: a copy of the configuration with SpotPrice set (`<name>-spotfarm-max-<price>`), the group
+ *   pointed at it; lifting it points the group back at the original name.
+ * A copied group moved to another launch source by someone else (neither the owner's source nor the copy) is
+ * theirs: the cap is forgotten and decided afresh from what the group launches now.
  */
 export interface CapDecision {
   /** The max price to set ("0.1575"), '' to remove it; undefined: no call. */
   maxPrice: string | undefined;
+  /** Launch template / configuration: lift the cap by pointing the group back at the owner's source. */
+  restore?: true;
+  /** Launch template: the owner's version number to copy. */
+  copyVersion?: number;
   reason: string;
   state: Pick<MarketState, 'poolCap' | 'poolCapBackoff' | 'poolCapLiftedAt'>;
 }
 
+type CapState = Pick<MarketState, 'poolCap' | 'poolCapBackoff' | 'poolCapLiftedAt'>;
+type Cap = NonNullable<MarketState['poolCap']>;
+
+/** Market styles whose cap is a copy of the owner's launch source (not a field of the group itself). */
+export const capIsCopy = (style: string | undefined): boolean => style === 'launch-template' || style === 'launch-configuration';
+
+const sameTemplate = (a: { templateId?: string | undefined; templateName?: string | undefined }, b: { templateId?: string | undefined; templateName?: string | undefined }): boolean =>
+  a.templateId !== undefined && b.templateId !== undefined ? a.templateId === b.templateId : a.templateName !== undefined && a.templateName === b.templateName;
+
+/**
+ * Where a copied-cap group launches from now: the owner's `source` (the cap is not in force: its call failed), the
+ * capped copy, or somewhere else (someone moved the group outside spotfarm).
+ */
+export function capPlace(current: MarketOriginals | undefined, cap: Cap, currentMax: number | undefined): 'source' | 'copy' | 'elsewhere' {
+  const source = cap.source;
+  if (!source || !current || current.style !== source.style) return 'elsewhere';
+  if (current.style === 'launch-configuration' && source.style === 'launch-configuration') {
+    if (current.name === source.name) return 'source';
+    return current.name === cappedLaunchConfigurationName(source.name, cap.to.toFixed(4)) ? 'copy' : 'elsewhere';
+  }
+  if (current.style === 'launch-template' && source.style === 'launch-template') {
+    if (sameTemplate(current, source) && current.version === source.version) return 'source';
+    // AWS names the template in DescribeAutoScalingGroups; without a name, the copy is known by its max price.
+    const copy = current.templateName !== undefined ? current.templateName.startsWith('spotfarm-capped-') : currentMax !== undefined && Math.abs(currentMax - cap.to) < 1e-9;
+    return copy ? 'copy' : 'elsewhere';
+  }
+  return 'elsewhere';
+}
+
+/** The launch source a fall-back remembers: under a copied cap, the owner's, never spotfarm's copy. */
+export function spotSourceOf(current: MarketOriginals, state: Pick<MarketState, 'poolCap'>, currentMax: number | undefined): MarketOriginals {
+  const cap = state.poolCap;
+  return cap?.source && capPlace(current, cap, currentMax) !== 'elsewhere' ? cap.source : current;
+}
+
+/** The max price a cap sets: on-demand x (`swapRatio` - `hysteresis`), rounded down to the 1/100 cent AWS takes. */
+export function capLevel(onDemand: number, settings: Pick<GroupSettings, 'swapRatio' | 'hysteresis'>): number {
+  return Math.floor(onDemand * (settings.swapRatio - settings.hysteresis) * 10_000) / 10_000;
+}
+
 export function decidePoolCap(args: {
   style: string;
+  /** The group's launch source now (launch template / configuration: the owner's, or spotfarm's capped copy). */
+  current?: MarketOriginals | undefined;
+  /** Launch template under a cap: the number the owner's `$Latest` / `$Default` resolves to now. */
+  sourceVersion?: number | undefined;
   instanceTypes: readonly string[];
   onDemand: number | undefined;
   /** The group's spot max price now (undefined: on-demand). */
@@ -111,22 +169,34 @@ export function decidePoolCap(args: {
   assessed: readonly PoolAssessment[];
   /** The pools out on the previous check (MarketState.poolsOut before this one). */
   previouslyOut: MarketState['poolsOut'];
-  state: Pick<MarketState, 'poolCap' | 'poolCapBackoff' | 'poolCapLiftedAt'>;
+  state: CapState;
   settings: Pick<GroupSettings, 'swapRatio' | 'hysteresis' | 'confirmChecks' | 'minDwell'>;
   dwellSeconds: (backoff: number) => number;
   now: Date;
 }): CapDecision | undefined {
-  const { settings, state, now } = args;
+  const { settings, now } = args;
+  let state = args.state;
   const at = now.toISOString();
-  if (args.style !== 'mixed-instances' || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
+  const copied = capIsCopy(args.style);
+  if ((args.style !== 'mixed-instances' && !copied) || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
   const returnRatio = settings.swapRatio - settings.hysteresis;
-  const level = Math.floor(args.onDemand * returnRatio * 10_000) / 10_000;
+  const level = capLevel(args.onDemand, settings);
   if (!(level > 0)) return undefined;
   const since = (iso: string | undefined): number => (iso === undefined ? Infinity : (now.getTime() - Date.parse(iso)) / 1000);
   const backoff = state.poolCapBackoff ?? 0;
-  const cap = state.poolCap;
+  let cap = state.poolCap;
+  let forgotten = '';
+  const place = cap && copied ? capPlace(args.current, cap, args.currentMax) : undefined;
+  if (cap && place === 'elsewhere') {
+    // Someone pointed the group at another launch source: theirs now. The cap is decided afresh from it.
+    forgotten = `the group was pointed at another launch source outside spotfarm while capped: the cap is forgotten`;
+    state = { ...state, poolCap: undefined };
+    cap = undefined;
+  }
 
   if (!cap) {
+    const none = (): CapDecision | undefined => (forgotten ? { maxPrice: undefined, reason: forgotten, state } : undefined);
+    if (copied && args.current?.style !== args.style) return none();
     // Only pools Auto Scaling would still launch into at that price need the cap: a pool above the max price
     // (canLaunchSpot false) gets no launch anyway, and capping for it would only expose every new instance to
     // price interruptions below on-demand (on the spiky 2015 default scenario that doubled the cost).
@@ -139,18 +209,33 @@ export function decidePoolCap(args: {
         canLaunchSpot(a.ratio * args.onDemand!, maxPrice),
     );
     const launchable = args.assessed.filter((a) => a.ratio !== undefined && a.ratio * args.onDemand! <= level);
-    if (priceOut.length === 0 || launchable.length === 0) return undefined;
-    if (args.currentMax !== undefined && args.currentMax <= level) return undefined;
+    if (priceOut.length === 0 || launchable.length === 0) return none();
+    if (args.currentMax !== undefined && args.currentMax <= level) return none();
     // Capped again within the dwell after the cap was lifted: the pools flap, so the next dwell doubles.
     const flapped = since(state.poolCapLiftedAt) < args.dwellSeconds(backoff);
     const nextBackoff = flapped && args.dwellSeconds(backoff + 1) > args.dwellSeconds(backoff) ? backoff + 1 : backoff;
+    const source = copied ? args.current : undefined;
+    const copyVersion = source?.style === 'launch-template' ? source.resolvedVersion : undefined;
     return {
       maxPrice: level.toFixed(4),
+      ...(copyVersion !== undefined ? { copyVersion } : {}),
       reason:
+        (forgotten ? `${forgotten}; ` : '') +
         `pool${priceOut.length > 1 ? 's' : ''} ${priceOut.map((p) => p.pool).join(', ')} at or above ${settings.swapRatio} x on-demand for 2 checks: ` +
-        `new launches capped at $${level.toFixed(4)}/h (spot max price), ${launchable.length} pool(s) still launch; running instances are not touched` +
+        `new launches capped at $${level.toFixed(4)}/h (spot max price${copied ? `, ${copyNote(args.style)}` : ''}), ${launchable.length} pool(s) still launch; running instances are not touched` +
         (nextBackoff > backoff ? `; back-off: the cap's dwell doubles to ${args.dwellSeconds(nextBackoff) / 60} min` : ''),
-      state: { ...state, poolCap: { since: at, original: args.currentMax, to: level, calmStreak: 0 }, poolCapBackoff: nextBackoff },
+      state: {
+        ...state,
+        poolCap: {
+          since: at,
+          original: args.currentMax,
+          to: level,
+          calmStreak: 0,
+          ...(source ? { source } : {}),
+          ...(copyVersion !== undefined ? { copiedFrom: copyVersion } : {}),
+        },
+        poolCapBackoff: nextBackoff,
+      },
     };
   }
 
@@ -158,21 +243,58 @@ export function decidePoolCap(args: {
   const calmStreak = calm ? cap.calmStreak + 1 : 0;
   const dwell = args.dwellSeconds(backoff);
   const held = since(cap.since);
-  // A day without a cap forgets the back-off, as for groups.
   if (held >= dwell && calmStreak >= settings.confirmChecks) {
+    const back = `every pool at or below ${returnRatio} x on-demand for ${calmStreak} checks after ${Math.round(held / 60)} min: `;
+    const lifted: CapState = { poolCap: undefined, poolCapBackoff: backoff, poolCapLiftedAt: at };
+    if (copied && cap.source) {
+      return { maxPrice: '', restore: true, reason: `${back}the group launches from ${describeSource(cap.source)} again`, state: lifted };
+    }
     return {
       maxPrice: cap.original === undefined ? '' : cap.original.toFixed(4),
-      reason: `every pool at or below ${returnRatio} x on-demand for ${calmStreak} checks after ${Math.round(held / 60)} min: the spot max price is ${cap.original === undefined ? 'removed (on-demand)' : `back to $${cap.original.toFixed(4)}/h`}`,
-      state: { poolCap: undefined, poolCapBackoff: backoff, poolCapLiftedAt: at },
+      reason: `${back}the spot max price is ${cap.original === undefined ? 'removed (on-demand)' : `back to $${cap.original.toFixed(4)}/h`}`,
+      state: lifted,
     };
+  }
+  const kept: CapState = { ...state, poolCap: { ...cap, calmStreak } };
+  const status =
+    `pools capped at $${cap.to.toFixed(4)}/h since ${cap.since}: ${calm ? `every pool at or below ${returnRatio} x on-demand for ${calmStreak} of ${settings.confirmChecks} checks` : 'a pool is still above the return level'}` +
+    (held < dwell ? `, ${Math.ceil((dwell - held) / 60)} min of the ${dwell / 60} min dwell left` : '');
+  if (copied) {
+    const source = cap.source!;
+    if (place === 'source') {
+      const copyVersion = source.style === 'launch-template' ? (args.current?.style === 'launch-template' ? args.current.resolvedVersion : undefined) ?? cap.copiedFrom : undefined;
+      return {
+        maxPrice: cap.to.toFixed(4),
+        ...(copyVersion !== undefined ? { copyVersion } : {}),
+        reason: `the pool cap of $${cap.to.toFixed(4)}/h is not in force (the group launches from ${describeSource(source)}): pointing it at the capped copy again`,
+        state: { ...kept, poolCap: { ...kept.poolCap!, ...(copyVersion !== undefined ? { copiedFrom: copyVersion } : {}) } },
+      };
+    }
+    if (source.style === 'launch-template' && args.sourceVersion !== undefined && args.sourceVersion !== cap.copiedFrom) {
+      return {
+        maxPrice: cap.to.toFixed(4),
+        copyVersion: args.sourceVersion,
+        reason: `the owner's ${describeSource(source)} is now version ${args.sourceVersion} (the capped copy was made from ${cap.copiedFrom ?? 'an older one'}): copying it, capped, so the group launches what the owner published; ${status}`,
+        state: { ...kept, poolCap: { ...kept.poolCap!, copiedFrom: args.sourceVersion } },
+      };
+    }
+    return { maxPrice: undefined, reason: status, state: kept };
   }
   const drifted = args.currentMax === undefined || Math.abs(args.currentMax - cap.to) > 1e-9;
   return {
     // The cap is not in force (a failed call, or someone changed the policy): set it again.
     maxPrice: drifted ? cap.to.toFixed(4) : undefined,
-    reason: drifted
-      ? `the pool cap of $${cap.to.toFixed(4)}/h is not in force (max price ${args.currentMax ?? 'none'}): setting it again`
-      : `pools capped at $${cap.to.toFixed(4)}/h since ${cap.since}: ${calm ? `every pool at or below ${returnRatio} x on-demand for ${calmStreak} of ${settings.confirmChecks} checks` : 'a pool is still above the return level'}${held < dwell ? `, ${Math.ceil((dwell - held) / 60)} min of the ${dwell / 60} min dwell left` : ''}`,
-    state: { ...state, poolCap: { ...cap, calmStreak } },
+    reason: drifted ? `the pool cap of $${cap.to.toFixed(4)}/h is not in force (max price ${args.currentMax ?? 'none'}): setting it again` : status,
+    state: kept,
   };
+}
+
+function copyNote(style: string): string {
+  return style === 'launch-template' ? "a copy in spotfarm's own template; the owner's template is not written" : 'a copy of the launch configuration';
+}
+
+function describeSource(source: MarketOriginals): string {
+  if (source.style === 'launch-configuration') return `launch configuration ${source.name}`;
+  if (source.style === 'launch-template') return `launch template ${source.templateName ?? source.templateId ?? '?'} ${source.version}`;
+  return 'its mixed instances policy';
 }

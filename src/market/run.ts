@@ -9,9 +9,9 @@ import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { ExecutionContext } from '../execute';
 import { logger } from '../log';
-import { metrics, MetricUnit } from '../metrics';
+import { countEvent } from '../figures';
 import { observeFarms } from '../observe';
-import { checkGroupMarket, publishMarketMetrics, type MarketCheckResult } from './controller';
+import { checkGroupMarket, logGroupFigures, type MarketCheckResult } from './controller';
 import { gatherMarket, MARKET_READS, narrowTo, observeGroupMarket } from './observe';
 
 export interface PriceCheckSummary {
@@ -36,7 +36,7 @@ export interface PriceCheckOptions {
 
 /**
  * Checks every managed group of `farm` (or the one group asked for). One group's failure does not stop the
- * others: it is logged, counted (metric `MarketCheckFailures`) and reported, and the first failure is rethrown
+ * others: it is logged, counted (`marketCheckFailure`, src/figures.ts) and reported, and the first failure is rethrown
  * at the end, so Lambda retries the event and the failure destination gets it if the retries fail too.
  */
 export async function runPriceCheck(ctx: ExecutionContext, farm: string, options: PriceCheckOptions = {}): Promise<PriceCheckSummary> {
@@ -47,7 +47,7 @@ export async function runPriceCheck(ctx: ExecutionContext, farm: string, options
   const results: MarketCheckResult[] = [];
   const failures: { asgName: string; error: unknown }[] = [];
   for (const view of views) {
-    publishMarketMetrics(view, ctx.now);
+    logGroupFigures(view);
     try {
       results.push(
         await checkGroupMarket(view, ctx, {
@@ -58,7 +58,7 @@ export async function runPriceCheck(ctx: ExecutionContext, farm: string, options
       );
     } catch (error) {
       logger.error('market check failed', { asgName: view.input.asgName, error: errorMessage(error) });
-      metrics.addMetric('MarketCheckFailures', MetricUnit.Count, 1);
+      countEvent('marketCheckFailure', { farm: view.group.farm, asgName: view.input.asgName });
       failures.push({ asgName: view.input.asgName, error });
     }
   }

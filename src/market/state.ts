@@ -67,6 +67,11 @@ export interface MarketState {
   pending?: { to: Market; at: string; by: string; until?: string; trigger?: MarketTrigger; failed?: string };
   /** CreateLaunchConfiguration was refused for this account: told once, then the group is left alone. */
   launchConfigurationRefused?: { at: string; message: string };
+  /**
+   * The fall-back's on-demand launches fail (first seen at `since`, AWS's words): it did not restore capacity.
+   * Set once per fall-back (the user is told once), cleared by the next swap either way.
+   */
+  fallbackFailing?: { since: string; message: string };
   /** The last swap that failed, for plan and the next attempt's log. */
   lastError?: { at: string; message: string };
   /** Pools out of the group's launches now (src/market/pools.ts): since when and why, for plan and the logs. */
@@ -76,7 +81,21 @@ export interface MarketState {
    * (src/market/pools.ts): when, the user's own max price to restore (undefined: none), the cap, and the checks
    * in a row every pool has been back at or below the return level.
    */
-  poolCap?: { since: string; original: number | undefined; to: number; calmStreak: number };
+  poolCap?: {
+    since: string;
+    original: number | undefined;
+    to: number;
+    calmStreak: number;
+    /**
+     * Launch-template and launch-configuration groups: the owner's launch source, exactly as the group named it
+     * before the cap (`$Latest`, `$Default`, a number; the configuration's name). The cap is a copy (a version of
+     * spotfarm's own template `spotfarm-capped-<template id>`, or the configuration `<name>-spotfarm-max-<price>`);
+     * lifting it points the group back at this, and a fall-back remembers this, never the copy.
+     */
+    source?: MarketOriginals;
+    /** Launch template: the owner's version number the capped copy was made from (a newer `$Latest`/`$Default` is copied again). */
+    copiedFrom?: number;
+  };
   /** Doublings of the cap's dwell (a cap set again within the dwell after a restore), and when it was last lifted. */
   poolCapBackoff?: number;
   poolCapLiftedAt?: string;
@@ -141,6 +160,15 @@ export async function writeMarketState(
   others: Record<string, unknown> = {},
 ): Promise<number> {
   return putGroupState(table, groupName, { ...others, [MARKET_SECTION]: state }, version);
+}
+
+/** spotfarm's own template holding the capped copies (spot max price set) of one of the owner's templates. */
+export const cappedTemplateName = (templateId: string): string => `spotfarm-capped-${templateId}`;
+
+/** The capped copy of a spot launch configuration: its SpotPrice set to the cap (`0.0765`). */
+export function cappedLaunchConfigurationName(spotName: string, maxPrice: string): string {
+  const suffix = `-spotfarm-max-${maxPrice}`;
+  return `${spotName.slice(0, 255 - suffix.length)}${suffix}`;
 }
 
 /** Name of the on-demand twin of a spot launch configuration (created by spotfarm, or by you beforehand). */

@@ -13,10 +13,10 @@ import {
   setSpotMaxPrice,
   updateGroupLaunchSource,
 } from '../aws/autoscaling';
-import { describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, type TemplateData } from '../aws/ec2';
+import { addLaunchTemplateVersion, describeTemplateData, describeTemplateTags, ensureLaunchTemplateVersion, findLaunchTemplateId, type TemplateData } from '../aws/ec2';
 import type { SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import { AwsCallError, SpotfarmError } from '../errors';
-import { onDemandTwinName, type MarketOriginals } from './state';
+import { cappedLaunchConfigurationName, cappedTemplateName, onDemandTwinName, type MarketOriginals } from './state';
 import type { TemplateRef } from '../model';
 
 /**
@@ -44,10 +44,29 @@ export function isLaunchConfigurationRefusal(error: unknown): boolean {
   return error instanceof AwsCallError && REFUSED.test(error.message);
 }
 
-/** A mixed-instances group's spot max price (the pool cap, src/market/pools.ts: the only style it caps). */
+/**
+ * The pool cap (src/market/pools.ts), by market style: a mixed policy's SpotMaxPrice; for a launch-template or
+ * launch-configuration group a capped copy the group is pointed at, or (restore) the owner's source as it was.
+ */
 export async function executeSpotMaxPrice(action: SetSpotMaxPriceAction, _eventId: string): Promise<void> {
-  if (action.source.style !== 'mixed-instances') throw new Error(`no spot max price for market style ${action.source.style}`);
-  await setSpotMaxPrice(action.asgName, action.maxPrice);
+  const source = action.source;
+  switch (source.style) {
+    case 'mixed-instances':
+      await setSpotMaxPrice(action.asgName, action.maxPrice);
+      return;
+    case 'launch-template':
+      if (action.restore) await templateToSpot(action.asgName, source);
+      else await templateCapped(action.asgName, source, action.copyVersion, action.maxPrice);
+      return;
+    case 'launch-configuration':
+      if (action.restore) await updateGroupLaunchSource(action.asgName, { launchConfigurationName: source.name });
+      else await launchConfigurationCapped(action.asgName, source.name, action.maxPrice);
+      return;
+    default: {
+      const unknown: never = source;
+      throw new Error(`no spot max price for market style ${JSON.stringify(unknown)}`);
+    }
+  }
 }
 
 export async function executeSwap(action: SwapToOnDemandAction | SwapToSpotAction, _eventId: string): Promise<void> {
@@ -153,6 +172,77 @@ async function templateToOnDemand(groupName: string, spot: TemplateOriginals): P
  */
 async function templateToSpot(groupName: string, spot: TemplateOriginals): Promise<void> {
   await updateGroupLaunchSource(groupName, { launchTemplate: templateOf(spot, spot.version) });
+}
+
+/**
+ * The capped copy of a spot template's data: its spot options kept, with `MaxPrice` set. EC2 launches spot from
+ * it only while the pool's price is at or below that price ("MaxPrice: The maximum hourly price you're willing to
+ * pay for a Spot Instance", LaunchTemplateSpotMarketOptionsRequest; Auto Scaling does not launch spot when the max
+ * price is lower than the spot price, API_InstancesDistribution); running instances keep the max price they
+ * launched with.
+ */
+export function cappedCopy(data: TemplateData, maxPrice: string): TemplateData {
+  const copy = structuredClone(data);
+  const options = copy.InstanceMarketOptions;
+  copy.InstanceMarketOptions = { ...options, MarketType: 'spot', SpotOptions: { ...options?.SpotOptions, MaxPrice: maxPrice } };
+  if (copy.TagSpecifications) {
+    // launch-template: not launch data (moto echoes a template's own tags here); AWS would refuse it.
+    copy.TagSpecifications = copy.TagSpecifications.filter((spec) => spec.ResourceType !== 'launch-template');
+    if (copy.TagSpecifications.length === 0) delete copy.TagSpecifications;
+  }
+  return copy;
+}
+
+/**
+ * The cap of a launch-template group: the owner's version (the number resolved when the cap was decided) copied
+ * with the max price set, as a version of spotfarm's own template (`spotfarm-capped-<template id>`, tagged for the
+ * farm), and the group pointed at that version. The owner's template gets no version, so its `$Latest` and
+ * `$Default` stay what its owner made them for every other user.
+ */
+async function templateCapped(groupName: string, spot: TemplateOriginals, copyVersion: number | undefined, maxPrice: string): Promise<void> {
+  const source = templateOf(spot, copyVersion !== undefined ? String(copyVersion) : spot.version);
+  const { data, versionNumber, templateId } = await describeTemplateData(source);
+  const id = templateId ?? spot.templateId;
+  if (!id) throw new SpotfarmError(`group ${groupName}: launch template ${spot.templateName ?? '?'} has no id`);
+  if (data.InstanceMarketOptions?.MarketType !== 'spot') {
+    // The owner made the template launch on-demand (a new $Latest / $Default): a spot copy would overrule them.
+    // The group follows the owner's template as named again; the next check sees it on-demand, moved outside.
+    await templateToSpot(groupName, spot);
+    return;
+  }
+  const farm = (await describeTemplateTags(id))?.['spotfarm:farm'] ?? '';
+  // The same source version at the same price always makes the same copy: a retry returns it, adds none.
+  const token = clientToken(groupName, `capped-copy|${id}|${maxPrice}`, String(versionNumber ?? source.version));
+  const description = `spotfarm: copy of ${id} version ${versionNumber ?? source.version} with spot max price ${maxPrice}, for group ${groupName}`;
+  const name = cappedTemplateName(id);
+  // Read first: a cap is set again and again over a template's life, and a CreateLaunchTemplate refused as
+  // AlreadyExists each time would be a failed write in the audit trail for nothing.
+  const own = (await findLaunchTemplateId(name))
+    ? await addLaunchTemplateVersion(name, cappedCopy(data, maxPrice), description, token)
+    : await ensureLaunchTemplateVersion(name, cappedCopy(data, maxPrice), description, { 'spotfarm:farm': farm, 'spotfarm:copy-of': id }, token);
+  await updateGroupLaunchSource(groupName, { launchTemplate: { id: own.templateId, name: undefined, version: String(own.version) } });
+}
+
+/**
+ * The cap of a launch-configuration group: a copy of its spot configuration with SpotPrice set to the cap
+ * (`<name>-spotfarm-max-<price>`, made once: configurations are immutable), and the group pointed at it.
+ */
+async function launchConfigurationCapped(groupName: string, spotName: string, maxPrice: string): Promise<void> {
+  const capped = cappedLaunchConfigurationName(spotName, maxPrice);
+  if (!(await getLaunchConfiguration(capped))) {
+    const spot = await getLaunchConfiguration(spotName);
+    if (!spot) throw new SpotfarmError(`group ${groupName}: its spot launch configuration ${spotName} no longer exists`);
+    try {
+      await createLaunchConfiguration(capped, { ...spot, SpotPrice: maxPrice });
+    } catch (error) {
+      if (isLaunchConfigurationRefusal(error)) {
+        const message = error instanceof AwsCallError && error.cause instanceof Error ? error.cause.message : String(error);
+        throw new LaunchConfigurationRefusedError(groupName, message, error);
+      }
+      if (!(error instanceof AwsCallError && /AlreadyExists/.test(error.awsName ?? ''))) throw error;
+    }
+  }
+  await updateGroupLaunchSource(groupName, { launchConfigurationName: capped });
 }
 
 /** Same inputs -> same token, so EC2 returns what it already made instead of making another. */

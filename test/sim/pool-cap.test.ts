@@ -78,3 +78,85 @@ describe('a pool cap by the spot max price (mixed instances)', () => {
     expect(g.MixedInstancesPolicy!.InstancesDistribution!.SpotMaxPrice).toBeUndefined();
   });
 });
+
+/**
+ * The same max-price semantics through a launch template's `InstanceMarketOptions.SpotOptions.MaxPrice` (the cap is
+ * a copy in spotfarm's own template the group is pointed at) and a launch configuration's `SpotPrice` (a copy of
+ * the configuration): a spot launch happens only in pools priced at or below the max price ("MaxPrice: The maximum
+ * hourly price you're willing to pay for a Spot Instance", EC2 API LaunchTemplateSpotMarketOptionsRequest; "SpotPrice:
+ * The maximum hourly price to be paid for any Spot Instance launched to fulfill the request. Spot Instances are
+ * launched when the price you specify exceeds the current Spot price", Auto Scaling API CreateLaunchConfiguration;
+ * at the price itself they launch: src/pools.ts canLaunchSpot), and each running instance keeps the max price it
+ * launched with ("Existing instances continue to run with the configuration that they were originally launched
+ * with", Auto Scaling API UpdateAutoScalingGroup), so EC2 interrupts it for price only above its own max price
+ * ("the Spot price is higher than your maximum price", EC2 user guide, Spot Instance interruptions).
+ */
+describe('a pool cap by a capped copy (launch template MaxPrice, launch configuration SpotPrice)', () => {
+  // b sits at on-demand (0.21); a rises to 0.20 at 30 min: above the cap (0.189), below on-demand.
+  const scenario = () =>
+    testScenario({
+      spot: { 'us-east-1a': [[-60, 0.05], [1800, 0.2]], 'us-east-1b': [[-60, 0.21]], 'us-east-1e': [[-60, 0.05]] },
+      duration: 7200,
+    });
+  const byAz = (instances: ReturnType<typeof alive>) => instances.reduce<Record<string, number>>((m, i) => ({ ...m, [i.az]: (m[i.az] ?? 0) + 1 }), {});
+
+  type Lever = { name: string; build: (w: ReturnType<typeof world>) => void; cap: (w: ReturnType<typeof world>) => void };
+  const levers: Lever[] = [
+    {
+      name: "launch template: the group pointed at a version of spotfarm's own template with MaxPrice 0.189",
+      build: (w) => {
+        const lt = ec2.createLaunchTemplate(w, { LaunchTemplateName: 'owner', LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge', InstanceMarketOptions: { MarketType: 'spot' } } });
+        asg.createAutoScalingGroup(w, { AutoScalingGroupName: 'g', MinSize: 0, MaxSize: 20, DesiredCapacity: 3, LaunchTemplate: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' } });
+      },
+      cap: (w) => {
+        const copy = ec2.createLaunchTemplate(w, {
+          LaunchTemplateName: 'spotfarm-capped-owner',
+          LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge', InstanceMarketOptions: { MarketType: 'spot', SpotOptions: { MaxPrice: '0.189' } } },
+        });
+        asg.updateAutoScalingGroup(w, { AutoScalingGroupName: 'g', LaunchTemplate: { LaunchTemplateId: copy.LaunchTemplate!.LaunchTemplateId!, Version: '1' } });
+      },
+    },
+    {
+      name: 'launch configuration: the group pointed at a copy with SpotPrice 0.189',
+      build: (w) => {
+        asg.createLaunchConfiguration(w, { LaunchConfigurationName: 'lc', ImageId: 'ami-1', InstanceType: 'c3.xlarge', SpotPrice: '0.21' });
+        asg.createAutoScalingGroup(w, { AutoScalingGroupName: 'g', MinSize: 0, MaxSize: 20, DesiredCapacity: 3, LaunchConfigurationName: 'lc' });
+      },
+      cap: (w) => {
+        asg.createLaunchConfiguration(w, { LaunchConfigurationName: 'lc-spotfarm-max-0.1890', ImageId: 'ami-1', InstanceType: 'c3.xlarge', SpotPrice: '0.189' });
+        asg.updateAutoScalingGroup(w, { AutoScalingGroupName: 'g', LaunchConfigurationName: 'lc-spotfarm-max-0.1890' });
+      },
+    },
+  ];
+
+  it.each(levers)('$name: new launches avoid the pool at on-demand; each instance keeps the max price it launched with', async ({ build, cap }) => {
+    // Prepare: one instance per AZ, b's at exactly on-demand (launches: at the max price, not above it).
+    const w = world(scenario());
+    build(w);
+    await w.runUntil(T0 + 10);
+    expect(byAz(alive(w, 'g'))).toEqual({ 'us-east-1a': 1, 'us-east-1b': 1, 'us-east-1e': 1 });
+    const [firstA] = alive(w, 'g').filter((i) => i.az === 'us-east-1a');
+    const [firstB] = alive(w, 'g').filter((i) => i.az === 'us-east-1b');
+
+    // Act 1: the cap, then six more instances.
+    cap(w);
+    asg.setDesiredCapacity(w, { AutoScalingGroupName: 'g', DesiredCapacity: 9 });
+    await w.runUntil(T0 + 600);
+
+    // Assess 1: none in b; the launch tried there is refused with AWS's message; b's instance still runs.
+    expect(byAz(alive(w, 'g'))).toEqual({ 'us-east-1a': 4, 'us-east-1b': 1, 'us-east-1e': 4 });
+    expect(w.groups.get('g')!.activities.some((a) => a.StatusCode === 'Failed' && /Spot request price of 0.189 is lower than/.test(a.StatusMessage ?? ''))).toBe(true);
+    const cappedInA = alive(w, 'g').filter((i) => i.az === 'us-east-1a' && i !== firstA);
+    expect(cappedInA.map((i) => i.maxPrice)).toEqual([0.189, 0.189, 0.189]);
+
+    // Act 2: a rises to 0.20 at 30 min, above the cap and below on-demand.
+    await w.runUntil(T0 + 2400);
+
+    // Assess 2: a's capped instances are interrupted for price; a's first instance (max price on-demand) and b's stay.
+    expect(cappedInA.every((i) => i.warnedAt !== Infinity)).toBe(true);
+    expect(firstA!.warnedAt).toBe(Infinity);
+    expect(firstA!.ec2State).not.toBe('terminated');
+    expect(firstB!.warnedAt).toBe(Infinity);
+    expect(firstB!.ec2State).not.toBe('terminated');
+  });
+});

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EVENT_COUNTED, MARKET_FIGURES } from '../../src/figures';
 import { cfnLint, packageStack, ROOT, type CloudFormationTemplate, type PackagedStack } from '../support/serverless';
 import {
   asyncProblems,
@@ -29,7 +30,7 @@ const NEW_FARM = [
 const VARIANTS = {
   adopt: { params: ['farm=ml'] },
   'adopt-every-farm': { params: [] },
-  'create-launch-template': { params: NEW_FARM },
+  'create-launch-template': { params: [...NEW_FARM, 'dashboard=true'] },
   'create-launch-configuration': {
     params: [...NEW_FARM, 'marketStyle=launch-configuration', 'spotMaxPrice=0.05', 'alertEmail=ops@example.com', 'securityGroups=sg-0123456789abcdef0'],
   },
@@ -39,6 +40,7 @@ const VARIANTS = {
       'marketStyle=mixed-instances',
       'instanceTypes=c5.large,c5a.large,m5.large',
       'workerBundle=s3://my-artifacts/agents/spotfarm-worker.cjs',
+      'backlogAlarms=false',
     ],
   },
 } satisfies Record<string, { params: string[] }>;
@@ -107,7 +109,7 @@ describe('packaged stack: farm paths', () => {
     }
   });
 
-  it('adopting creates no farm: only the functions, state table, failure queue, topic, alarm and dashboard', () => {
+  it('adopting creates no farm: only the functions, state table, failure queue, topic, alarm and saved queries', () => {
     // Assess
     for (const name of ['adopt', 'adopt-every-farm'] as const) {
       const types = new Set(Object.values(deployed[name]).map((r) => r.Type));
@@ -115,7 +117,13 @@ describe('packaged stack: farm paths', () => {
       expect(types.has('AWS::EC2::LaunchTemplate')).toBe(false);
       expect(Object.keys(deployed[name])).not.toContain('WorkQueue');
       expect(Object.keys(deployed[name])).not.toContain('WorkerRole');
-      expect(typesOf(name)).toEqual(expect.arrayContaining(['FailureQueue:AWS::SQS::Queue', 'AlertTopic:AWS::SNS::Topic', 'Dashboard:AWS::CloudWatch::Dashboard']));
+      expect(typesOf(name)).toEqual(
+        expect.arrayContaining(['FailureQueue:AWS::SQS::Queue', 'AlertTopic:AWS::SNS::Topic', 'MarketFiguresQuery:AWS::Logs::QueryDefinition']),
+      );
+      // The dashboard is opt-in (dashboard=true): $3 a month each beyond an account's first 3.
+      expect(Object.keys(deployed[name])).not.toContain('Dashboard');
+      expect(Object.keys(stacks[name].template.Outputs ?? {})).toContain('DashboardUrl');
+      expect(deployed[name].DashboardUrl).toBeUndefined();
     }
     // A named farm without a named queue watches no queue; the functions may read any queue in the region.
     expect(Object.keys(deployed.adopt)).not.toContain('BacklogHighAlarm');
@@ -241,7 +249,30 @@ describe('packaged stack: farm paths', () => {
     expect(Object.keys(deployed['create-launch-template'])).not.toContain('AlertEmailSubscription');
   });
 
-  it('the dashboard body is valid JSON once CloudFormation substitutes it, and names metrics the functions publish', () => {
+  it('backlogAlarms=false leaves out the backlog alarms, never the ones that page (failures, work dead letters)', () => {
+    // Assess
+    const alarms = Object.entries(deployed['create-mixed-instances']).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([id]) => id);
+    expect(alarms.sort()).toEqual(['FailuresAlarm', 'WorkDeadLettersAlarm']);
+    expect(Object.keys(deployed['create-launch-template'])).toEqual(expect.arrayContaining(['BacklogHighAlarm', 'BacklogLowAlarm']));
+  });
+
+  it('the saved queries read the log lines the functions write, in the functions\' log groups', () => {
+    // Prepare
+    const resources = stacks['create-launch-template'].template.Resources;
+    const logGroups = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::LogGroup').map((r) => String(r.Properties?.LogGroupName));
+    const queries = Object.values(resources).filter((r) => r.Type === 'AWS::Logs::QueryDefinition');
+    // Assess
+    expect(queries).toHaveLength(3);
+    for (const query of queries) {
+      for (const group of query.Properties?.LogGroupNames as string[]) expect(logGroups).toContain(group);
+      expect(String(query.Properties?.Name)).toMatch(/^spotfarm-test\//);
+    }
+    const strings = queries.map((q) => String(q.Properties?.QueryString)).join('\n');
+    expect(strings).toContain(`filter message = "${MARKET_FIGURES}"`);
+    expect(strings).toContain(`filter message = "${EVENT_COUNTED}"`);
+  });
+
+  it('the dashboard body is valid JSON once CloudFormation substitutes it, and its queries read fields the functions log', () => {
     // Prepare
     const sources = ['src/market/controller.ts', 'src/interruption/execute.ts', 'src/capacity/run.ts']
       .map((file) => readFileSync(join(ROOT, file), 'utf8'))
@@ -258,11 +289,28 @@ describe('packaged stack: farm paths', () => {
     );
     // Assess
     const dashboard = JSON.parse(substituted) as { widgets: { properties: { title?: string } }[] };
-    // The metric names the functions publish (their EMF metrics), so no widget stays empty for a typo.
-    for (const name of ['SpotPrice', 'OnDemandPrice', 'EstimatedSavingsPerHour', 'OnSpot', 'Interruptions', 'MarketSwaps', 'BreakerTrips', 'Replacements', 'CapacityFailures']) {
-      expect(source).toContain(`MetricName=\\"${name}\\"`);
-      expect(sources).toMatch(new RegExp(`addMetric\\(\\s*'${name}'|metric\\('${name}'|publishGauge\\('${name}'|\\? '${name}'|: '${name}'`));
+    // spotfarm's own figures: Logs Insights widgets on the lines src/figures.ts writes, in the stack's own log
+    // groups, reading fields those lines carry, so no widget stays empty for a typo.
+    const widgets = dashboard.widgets as unknown as { type: string; properties: { query?: string } }[];
+    const queries = widgets.filter((w) => w.type === 'log').map((w) => w.properties.query!);
+    expect(queries).toHaveLength(4);
+    const logGroups = Object.values(stacks['create-launch-template'].template.Resources)
+      .filter((r) => r.Type === 'AWS::Logs::LogGroup')
+      .map((r) => String(r.Properties?.LogGroupName));
+    const figures = readFileSync(join(ROOT, 'src/figures.ts'), 'utf8');
+    const logged = new Set([...figures.matchAll(/^ {2}(\w+)\??: /gm)].map((m) => m[1]!));
+    for (const query of queries) {
+      for (const [, group] of query.matchAll(/SOURCE '([^']+)'/g)) expect(logGroups).toContain(group);
+      const message = /filter message = "([^"]+)"/.exec(query)?.[1];
+      expect([MARKET_FIGURES, EVENT_COUNTED]).toContain(message);
+      for (const [, field] of query.matchAll(/\((\w+)\)/g)) {
+        if (field !== '5m' && field !== '1h') expect(logged, field).toContain(field);
+      }
     }
+    for (const kind of ['interruption', 'replacement', 'capacityFailure', 'swap', 'breakerTrip']) {
+      expect(sources).toMatch(new RegExp(`countEvent\\('${kind}'|\\? '${kind}'`));
+    }
+    expect(sources).toContain('logMarketFigures(');
     // A quoted search term is an exact match (CloudWatch search expression syntax): each must name a real
     // function, group or queue of the stack, or the widget stays empty.
     const resources = stacks['create-launch-template'].template.Resources;
@@ -277,13 +325,13 @@ describe('packaged stack: farm paths', () => {
     expect(exact.map(([key]) => key)).toEqual(expect.arrayContaining(['FunctionName', 'AutoScalingGroupName', 'QueueName']));
     for (const [key, value] of exact) expect(real[key], `${key}="${value}"`).toContain(value);
     expect(dashboard.widgets.map((w) => w.properties.title).filter(Boolean)).toEqual([
-      'Spot and on-demand price per spot group (USD/h)',
+      'Spot and on-demand price of the spot groups (USD/h)',
       'Estimated savings vs on-demand (USD/h)',
       'In-service instances by group',
       'Market of each spot group (1 = spot, 0 = on-demand)',
       'Backlog (visible, in flight)',
       'Desired capacity by group (queue scaler)',
-      'Interruptions, replacements, capacity failures, swaps',
+      'Interruptions, rebalances, replacements, capacity failures, swaps, breaker trips (per hour)',
       'Failure queue and work dead letters',
       'Function errors and throttles',
     ]);

@@ -42,6 +42,8 @@ const ADOPT = {
   spotfarmRef: 'main',
   alertEmail: '',
   workerRoleName: 'spotfarm-dev-us-east-1-worker',
+  dashboard: 'false',
+  backlogAlarms: 'true',
 };
 const CREATE = {
   ...ADOPT,
@@ -93,6 +95,8 @@ describe('validateParams', () => {
     ['visibilityTimeout', { ...CREATE, visibilityTimeout: '50000' }, '43200'],
     ['alertEmail', { ...ADOPT, alertEmail: 'ops' }, 'expected an email address'],
     ['dryRun', { ...ADOPT, dryRun: 'yes' }, 'expected one of true, false'],
+    ['dashboard', { ...ADOPT, dashboard: 'on' }, 'expected one of true, false'],
+    ['backlogAlarms', { ...ADOPT, backlogAlarms: '1' }, 'expected one of true, false'],
     ['priceCheckRate', { ...ADOPT, priceCheckRate: 'every 5 minutes' }, 'expected rate('],
     ['queueName', { ...CREATE, queueName: '*' }, 'needs a queue name'],
     ['workerRoleName', { ...ADOPT, workerRoleName: 'arn:aws:iam::1:role/x' }, 'expected an IAM role name'],

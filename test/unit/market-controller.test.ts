@@ -89,6 +89,7 @@ function view(current: MarketOriginals, state: MarketState | undefined, version 
       state,
     },
     capacityFailureMessages: [],
+    onDemandFailureMessages: [],
     breakerPool: undefined,
   };
 }

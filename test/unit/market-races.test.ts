@@ -69,7 +69,7 @@ function view(observed: 'spot' | 'on-demand', state: MarketState | undefined, ve
     signals: { ratio: 0.3, spotPrice: 0.03, onDemandPrice: 0.1, capacityFailures: 2, shortfall: 1, fallbackRoom: 0, interruptions: 0, instances: 2 },
     state,
   };
-  return { group, stored: { state, version, others: {} }, input, capacityFailureMessages: [], breakerPool: undefined };
+  return { group, stored: { state, version, others: {} }, input, capacityFailureMessages: [], onDemandFailureMessages: [], breakerPool: undefined };
 }
 
 const stateWrites = () =>

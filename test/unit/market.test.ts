@@ -266,3 +266,35 @@ describe('breakerState', () => {
     expect(breakerState(interruptions, instances, settings).tripped).toBe(tripped);
   });
 });
+
+describe('decideMarket: a launch-template group capped by a copy, then falling back whole, and back', () => {
+  const owner = { style: 'launch-template' as const, templateId: 'lt-owner', templateName: 'farm-spot', version: '$Default', resolvedVersion: 2 };
+  const copy = { style: 'launch-template' as const, templateId: 'lt-copy', templateName: 'spotfarm-capped-lt-owner', version: '5', resolvedVersion: 5 };
+  const poolCap = { since: iso(-20), original: undefined, to: 0.09, calmStreak: 0, source: owner, copiedFrom: 2 };
+
+  it("falls back from the owner's source, not the copy; the cap ends with the fall-back (kept in the claim)", () => {
+    // Prepare: every pool priced out for two checks (the price rule), the group on spotfarm's capped copy.
+    const d = decide(input({ current: copy, state: spotState({ highStreak: 1, poolCap }) }, { ...dear, spotMaxPrice: 0.09 }));
+
+    // Assess
+    expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'price', from: owner });
+    expect(d.state?.originals).toEqual(owner);
+    expect(d.state?.poolCap).toEqual(poolCap);
+    expect(d.after?.poolCap).toBeUndefined();
+    expect(d.after?.poolCapLiftedAt).toBe(min(0).toISOString());
+    expect(d.after?.originals).toEqual(owner);
+  });
+
+  it("the return points the group at the owner's source exactly as it was named ($Default)", () => {
+    const d = decide(input({ current: { ...copy, templateName: 'spotfarm-on-demand-lt-owner' }, observed: 'on-demand', state: onDemandState({ originals: owner }) }, cheap));
+    expect(d.action).toMatchObject({ kind: 'swapToSpot', to: owner });
+    expect(d.after?.poolCap).toBeUndefined();
+  });
+
+  it('a capped mixed group keeps its cap through a fall-back (the policy is not its launch source copy)', () => {
+    const mixedCap = { since: iso(-20), original: undefined, to: 0.09, calmStreak: 0 };
+    const d = decide(input({ state: spotState({ highStreak: 1, poolCap: mixedCap }) }, dear));
+    expect(d.action.kind).toBe('swapToOnDemand');
+    expect(d.after?.poolCap).toEqual(mixedCap);
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assessPools, decidePoolCap, describePools, groupBreakerTripped, weighBreaker, type PoolAssessment, type PoolSignal } from '../../src/market/pools';
+import { assessPools, capPlace, decidePoolCap, describePools, groupBreakerTripped, spotSourceOf, weighBreaker, type PoolAssessment, type PoolSignal } from '../../src/market/pools';
+import type { MarketOriginals } from '../../src/market/state';
 import type { GroupMarketView } from '../../src/market/observe';
 import { planMarket } from '../../src/market/plan';
 import { canLaunchSpot } from '../../src/pools';
@@ -127,8 +128,7 @@ describe('decidePoolCap: steer a mixed group away from pools at or above the thr
     { rule: 'a pool at on-demand on two checks, others cheap: cap at (swapRatio - hysteresis) x on-demand', over: {}, maxPrice: '0.1575', reason: /pool r3.large\|b at or above 1 x on-demand for 2 checks: new launches capped at \$0.1575\/h .*2 pool\(s\) still launch; running instances are not touched/ },
     { rule: 'out on this check only: wait for the second', over: { previouslyOut: undefined }, maxPrice: undefined },
     { rule: 'every pool at or above on-demand: no cap (the group falls back whole by the price rule)', over: {}, assessed: [a('r3.large|a', 1.1, ['price']), a('r3.large|b', 1, ['price'])], maxPrice: undefined },
-    { rule: "launch templates: no cap (a new version would move the owner's $Latest; the group falls back whole)", over: { style: 'launch-template' }, maxPrice: undefined },
-    { rule: 'launch configurations: no cap (the group falls back whole as before)', over: { style: 'launch-configuration' }, maxPrice: undefined },
+    { rule: 'a copied style without its launch source read: no cap', over: { style: 'launch-template' }, maxPrice: undefined },
     { rule: 'several instance types: no cap (one max price for all types)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
     { rule: 'the user set a lower max price already: nothing to do', over: { currentMax: 0.1 }, maxPrice: undefined },
   ])('$rule', ({ over, assessed, maxPrice, reason }) => {
@@ -184,5 +184,102 @@ describe('decidePoolCap: only pools Auto Scaling would still launch into need th
       now: new Date('2015-04-12T00:00:00Z'),
     });
     expect(d).toBeUndefined();
+  });
+});
+
+describe("decidePoolCap: launch-template and launch-configuration groups are capped by a copy, never by writing the owner's source", () => {
+  const settings = { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 };
+  const now = new Date('2015-05-05T12:00:00Z');
+  const ago = (min: number) => new Date(now.getTime() - min * 60_000).toISOString();
+  const a = (pool: string, ratio: number, reasons: ('price' | 'breaker')[] = []): PoolAssessment => ({
+    pool,
+    status: reasons.length ? 'out' : 'good',
+    reasons,
+    ratio,
+    breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }),
+  });
+  const atOnDemand = [a('c3.xlarge|a', 0.2), a('c3.xlarge|b', 1, ['price']), a('c3.xlarge|e', 0.2)];
+  const calm = [a('c3.xlarge|a', 0.2), a('c3.xlarge|b', 0.5), a('c3.xlarge|e', 0.2)];
+  const owner: MarketOriginals = { style: 'launch-template', templateId: 'lt-owner', templateName: 'farm-spot', version: '$Latest', resolvedVersion: 3 };
+  const copy: MarketOriginals = { style: 'launch-template', templateId: 'lt-copy', templateName: 'spotfarm-capped-lt-owner', version: '2', resolvedVersion: 2 };
+  const lc: MarketOriginals = { style: 'launch-configuration', name: 'farm-spot-lc' };
+  const lcCopy: MarketOriginals = { style: 'launch-configuration', name: 'farm-spot-lc-spotfarm-max-0.1890' };
+  const base = {
+    style: 'launch-template',
+    current: owner,
+    instanceTypes: ['c3.xlarge'],
+    onDemand: 0.21,
+    currentMax: undefined as number | undefined,
+    previouslyOut: { 'c3.xlarge|b': { since: ago(5), reasons: ['price' as const] } },
+    state: {},
+    settings,
+    dwellSeconds: (backoff: number) => 1800 * 2 ** backoff,
+    now,
+  };
+  const ltCap = { since: ago(40), original: undefined, to: 0.189, calmStreak: 1, source: owner, copiedFrom: 3 };
+  const lcCap = { since: ago(40), original: 0.21, to: 0.189, calmStreak: 1, source: lc };
+
+  it('launch template: the cap copies the version the group launches now (resolved) and remembers the owner source as named', () => {
+    const d = decidePoolCap({ ...base, assessed: atOnDemand });
+    expect(d).toMatchObject({ maxPrice: '0.1890', copyVersion: 3 });
+    expect(d?.reason).toMatch(/capped at \$0.1890\/h \(spot max price, a copy in spotfarm's own template; the owner's template is not written\)/);
+    expect(d?.state.poolCap).toEqual({ since: now.toISOString(), original: undefined, to: 0.189, calmStreak: 0, source: owner, copiedFrom: 3 });
+  });
+
+  it('launch configuration: the cap is a copy of the configuration with SpotPrice set', () => {
+    const d = decidePoolCap({ ...base, style: 'launch-configuration', current: lc, currentMax: 0.21, assessed: atOnDemand });
+    expect(d).toMatchObject({ maxPrice: '0.1890' });
+    expect(d?.copyVersion).toBeUndefined();
+    expect(d?.state.poolCap).toEqual({ since: now.toISOString(), original: 0.21, to: 0.189, calmStreak: 0, source: lc });
+  });
+
+  it.each([
+    { rule: 'launch template on the copy, calm after the dwell: point back at the owner source as it was', style: 'launch-template', current: copy, cap: ltCap, currentMax: 0.189, reason: /launches from launch template farm-spot \$Latest again/ },
+    { rule: 'launch configuration on the copy, calm after the dwell: the original name again', style: 'launch-configuration', current: lcCopy, cap: lcCap, currentMax: 0.189, reason: /launches from launch configuration farm-spot-lc again/ },
+  ])('$rule', ({ style, current, cap, currentMax, reason }) => {
+    const d = decidePoolCap({ ...base, style, current, currentMax, state: { poolCap: cap }, assessed: calm });
+    expect(d).toMatchObject({ maxPrice: '', restore: true });
+    expect(d?.reason).toMatch(reason);
+    expect(d?.state).toEqual({ poolCap: undefined, poolCapBackoff: 0, poolCapLiftedAt: now.toISOString() });
+  });
+
+  it.each([
+    { rule: 'on the copy and a pool still out: nothing to do', current: copy, currentMax: 0.189, sourceVersion: 3, maxPrice: undefined, copyVersion: undefined, reason: /a pool is still above the return level/ },
+    { rule: 'the owner published version 4 of $Latest meanwhile: copy it, capped, and point the group at it', current: copy, currentMax: 0.189, sourceVersion: 4, maxPrice: '0.1890', copyVersion: 4, reason: /the owner's launch template farm-spot \$Latest is now version 4 \(the capped copy was made from 3\)/ },
+    { rule: 'still on the owner source (the cap call failed): point it at the copy again', current: owner, currentMax: undefined, sourceVersion: 3, maxPrice: '0.1890', copyVersion: 3, reason: /not in force \(the group launches from launch template farm-spot \$Latest\)/ },
+  ])('$rule', ({ current, currentMax, sourceVersion, maxPrice, copyVersion, reason }) => {
+    const d = decidePoolCap({ ...base, current, currentMax, sourceVersion, state: { poolCap: ltCap }, assessed: atOnDemand });
+    expect(d?.maxPrice).toBe(maxPrice);
+    expect(d?.copyVersion).toBe(copyVersion);
+    expect(d?.reason).toMatch(reason);
+    expect(d?.state.poolCap?.source).toEqual(owner);
+    if (copyVersion !== undefined) expect(d?.state.poolCap?.copiedFrom).toBe(copyVersion);
+  });
+
+  it('moved outside spotfarm to another template while capped: the cap is forgotten and decided afresh from the new source', () => {
+    const theirs: MarketOriginals = { style: 'launch-template', templateId: 'lt-new', templateName: 'farm-spot-v2', version: '1', resolvedVersion: 1 };
+    const d = decidePoolCap({ ...base, current: theirs, currentMax: undefined, state: { poolCap: ltCap }, assessed: atOnDemand });
+    expect(d?.reason).toMatch(/^the group was pointed at another launch source outside spotfarm while capped: the cap is forgotten; pool c3.xlarge\|b/);
+    expect(d).toMatchObject({ maxPrice: '0.1890', copyVersion: 1 });
+    expect(d?.state.poolCap?.source).toEqual(theirs);
+    const quiet = decidePoolCap({ ...base, current: theirs, currentMax: undefined, state: { poolCap: ltCap }, assessed: calm });
+    expect(quiet).toEqual({ maxPrice: undefined, reason: expect.stringMatching(/cap is forgotten$/), state: { poolCap: undefined } });
+  });
+
+  it.each([
+    { rule: 'on the owner template as named', current: owner, currentMax: undefined, place: 'source' },
+    { rule: "on spotfarm's capped template", current: copy, currentMax: 0.189, place: 'copy' },
+    { rule: 'on the copy, the template named only by id: known by the max price', current: { ...copy, templateName: undefined }, currentMax: 0.189, place: 'copy' },
+    { rule: 'another version of the owner template (pinned by someone)', current: { ...owner, version: '2' }, currentMax: undefined, place: 'elsewhere' },
+    { rule: 'launch configuration: the capped copy by name', current: lcCopy, currentMax: 0.189, place: 'copy', cap: lcCap },
+    { rule: 'launch configuration: another configuration', current: { style: 'launch-configuration', name: 'other' }, currentMax: 0.21, place: 'elsewhere', cap: lcCap },
+  ] as { rule: string; current: MarketOriginals; currentMax: number | undefined; place: string; cap?: typeof lcCap }[])('capPlace: $rule', ({ current, currentMax, place, cap }) => {
+    expect(capPlace(current, cap ?? ltCap, currentMax)).toBe(place);
+  });
+
+  it("a fall-back under a copied cap remembers the owner's source, never spotfarm's copy", () => {
+    expect(spotSourceOf(copy, { poolCap: ltCap }, 0.189)).toEqual(owner);
+    expect(spotSourceOf(lcCopy, { poolCap: lcCap }, 0.189)).toEqual(lc);
+    expect(spotSourceOf(copy, {}, 0.189)).toEqual(copy);
   });
 });
