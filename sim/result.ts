@@ -77,6 +77,20 @@ export interface RunStats {
   still_queued: number;
   /** Launches Auto Scaling could not make (no capacity, or spot price above the max price). */
   launch_failures: number;
+  /**
+   * Hand-backs of the worker agent: re-sent as a new message (receive count 0), by a visibility reset (past the
+   * agent's bound: the receive counts), and the most any one job had (docs/worker.md "Hand-back").
+   */
+  hand_backs_resent?: number;
+  hand_backs_by_visibility?: number;
+  max_hand_backs_per_job?: number;
+  /**
+   * Instances Auto Scaling terminated to reach a mixed-instances group's On-Demand/Spot mix after the percentage
+   * changed (`mixedFallback=percentage` swaps; sim/cloud/autoscaling.ts, rebalanceMix). Present when any.
+   */
+  mix_replacements?: number;
+  /** Jobs those terminations interrupted (handed back or lost). Present with mix_replacements. */
+  mix_replacement_jobs?: number;
   /** spotfarm only: invocations per function, retries, events that failed all 3 attempts, their errors. */
   handler_invocations?: Record<string, number>;
   handler_retries?: number;

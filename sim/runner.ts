@@ -165,6 +165,10 @@ async function simulate(
     dead_lettered: world.deadLettered,
     still_queued: scenario.workload.arrival.length - world.completed - world.deadLettered,
     launch_failures: world.launchFailures,
+    hand_backs_resent: world.work.resent,
+    hand_backs_by_visibility: world.work.visibilityHandBacks,
+    max_hand_backs_per_job: world.work.maxHandBacks,
+    ...(world.mixReplacements > 0 ? { mix_replacements: world.mixReplacements, mix_replacement_jobs: world.mixReplacementJobs } : {}),
     ...(spotfarmStats
       ? {
           handler_invocations: { ...spotfarmStats.invocations },

@@ -32,6 +32,14 @@ options:
   --kill-grace S               seconds between SIGTERM and SIGKILL for a handed-back job (default 10)
   --max-job-time D             stop a job running longer than D (90s, 30m, 2h) and hand its message
                                back (default 12h, the longest SQS keeps a message hidden; 0 = none)
+  --hand-back resend|visibility
+                               how an interrupted job's message goes back: resend a copy that starts at
+                               receive count 0, so interruptions never dead-letter work (default on a
+                               standard queue), or a visibility reset that counts as a receive (default
+                               on a FIFO queue, where a copy would lose its place in its group)
+  --idle-receive-delay S       an instance running no job waits S seconds between receives, so a small
+                               backlog goes to busy instances and idle ones can be scaled in (default 30;
+                               0 polls eagerly)
   --job-metrics                publish each job's duration and outcome to CloudWatch (spotfarm JobDuration;
                                needs cloudwatch:PutMetricData; docs/worker.md "Job metrics")
   -h, --help                   this text
@@ -41,7 +49,8 @@ environment:
   AWS_ENDPOINT_URL, AWS_REGION the AWS SDK's own settings (region defaults to the queue URL's)
   SPOTFARM_LOG_LEVEL           DEBUG, INFO (default), WARN, ERROR or SILENT
 
-CMD gets SPOTFARM_MESSAGE_ID and SPOTFARM_RECEIVE_COUNT in its environment.`;
+CMD gets SPOTFARM_MESSAGE_ID (the job's first message id, the same across hand-backs),
+SPOTFARM_RECEIVE_COUNT and SPOTFARM_HAND_BACKS in its environment.`;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -80,6 +89,8 @@ export function parseCli(
         'no-scale-in-protection': { type: 'boolean' },
         'kill-grace': { type: 'string' },
         'max-job-time': { type: 'string' },
+        'hand-back': { type: 'string' },
+        'idle-receive-delay': { type: 'string' },
         'job-metrics': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +113,10 @@ export function parseCli(
   if (onRebalance !== 'log' && onRebalance !== 'drain' && onRebalance !== 'ignore') {
     throw new WorkerConfigError(`--on-rebalance must be log, drain or ignore, got ${onRebalance}`);
   }
+  const handBack = values['hand-back'];
+  if (handBack !== undefined && handBack !== 'resend' && handBack !== 'visibility') {
+    throw new WorkerConfigError(`--hand-back must be resend or visibility, got ${handBack}`);
+  }
   const options: Omit<WorkerOptions, 'process' | 'log'> = {
     queueUrl,
     slots: wholeNumber('--slots', values.slots, 1, 1000) ?? 1,
@@ -113,6 +128,9 @@ export function parseCli(
   const expected = wholeNumber('--expected-seconds', values['expected-seconds'], 0, 43_200);
   if (expected !== undefined) options.expectedSeconds = () => expected;
   const killGrace = wholeNumber('--kill-grace', values['kill-grace'], 0, 3600) ?? 10;
+  if (handBack !== undefined) options.handBack = handBack;
+  const idleDelay = wholeNumber('--idle-receive-delay', values['idle-receive-delay'], 0, 600);
+  if (idleDelay !== undefined) options.idleReceiveDelaySeconds = idleDelay;
   const maxJob = duration('--max-job-time', values['max-job-time']);
   if (maxJob !== undefined) options.maxJobSeconds = maxJob;
   // Tests shorten the worker's waits without new flags a user would never need.

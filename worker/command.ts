@@ -20,7 +20,7 @@ export interface CommandOptions {
 export function commandProcessor(command: string, args: readonly string[], options: CommandOptions = {}): JobProcessor {
   const killGraceMs = options.killGraceMs ?? 10_000;
   const baseEnv = options.env ?? process.env;
-  return (message, { signal, receiveCount }) =>
+  return (message, { signal, receiveCount, handBacks, jobId }) =>
     new Promise<void>((resolvePromise, reject) => {
       if (signal.aborted) {
         reject(new Error('handed back before it started'));
@@ -33,8 +33,11 @@ export function commandProcessor(command: string, args: readonly string[], optio
         detached: true,
         env: {
           ...baseEnv,
-          SPOTFARM_MESSAGE_ID: message.MessageId ?? '',
+          // The job's id: the message id it was first sent under, the same across hand-backs (each re-sent copy
+          // has a new SQS id), so results keyed on it are overwritten by a rerun, not duplicated.
+          SPOTFARM_MESSAGE_ID: jobId || (message.MessageId ?? ''),
           SPOTFARM_RECEIVE_COUNT: String(receiveCount),
+          SPOTFARM_HAND_BACKS: String(handBacks ?? 0),
         },
       });
       let killTimer: NodeJS.Timeout | undefined;

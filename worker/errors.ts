@@ -45,7 +45,7 @@ export function fatalQueueError(error: unknown, queueUrl: string, action: string
   if (DENIED.has(name)) {
     return new WorkerConfigError(
       `no permission for sqs:${action} on queue ${queueUrl}: ${detail} (grant the worker's role ` +
-        'sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility and sqs:GetQueueAttributes on the queue)',
+        'sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:SendMessage and sqs:GetQueueAttributes on the queue)',
       { cause: error },
     );
   }

@@ -14,20 +14,33 @@ import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   SQSClient,
   type Message,
+  type MessageAttributeValue,
+  type SendMessageCommandInput,
 } from '@aws-sdk/client-sqs';
 import { WorkerConfigError, awsErrorName, errorMessage, fatalQueueError } from './errors';
 import { createImdsClient, MetadataAnswerError, type InstanceAction, type MetadataClient } from './imds';
 import type { JobEnd } from './job-metrics';
 import { jsonLog, type Log } from './log';
-import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain, type RunningJob } from './policy';
+import {
+  failureBackoffSeconds,
+  heartbeatDelaySeconds,
+  planDrain,
+  planHandBack,
+  planReceive,
+  type HandBackMode,
+  type RunningJob,
+} from './policy';
 import { ScaleInProtection } from './protection';
 import {
   FAILURE_BACKOFF_BASE_SECONDS,
   FAILURE_BACKOFF_MAX_SECONDS,
   FINISH_MARGIN_SECONDS,
+  HAND_BACK_ATTRIBUTE,
   INTERRUPTION_NOTICE_SECONDS,
+  JOB_ID_ATTRIBUTE,
   MAX_JOB_SECONDS,
   METADATA_POLL_SECONDS,
   RECEIVE_WAIT_SECONDS,
@@ -42,8 +55,12 @@ export type { Message } from '@aws-sdk/client-sqs';
 export interface JobContext {
   /** Aborted when the worker hands the message back: stop work, the result will be ignored. */
   signal: AbortSignal;
-  /** ApproximateReceiveCount: 1 on the first try. */
+  /** ApproximateReceiveCount of this copy of the message: 1 on its first try (a hand-back re-sends a fresh copy). */
   receiveCount: number;
+  /** Times the job was handed back before this run (interruptions, stops): the message's spotfarm.handBacks. */
+  handBacks: number;
+  /** The id of the message as first sent; stays the same across hand-backs (each re-sent copy has a new id). */
+  jobId: string;
 }
 
 /** Runs one message. Resolve = success (the message is deleted); reject = failure (backed off). */
@@ -84,6 +101,22 @@ export interface WorkerOptions {
   onRebalance?: 'log' | 'drain' | 'ignore';
   /** Called when a job ends (succeeded, failed or handed back); worker/job-metrics.ts publishes these. Never awaited. */
   onJobEnd?: (job: JobEnd) => void;
+  /**
+   * How a hand-back returns a message: 'resend' (a copy with receive count 0, then the original deleted: a hand-back
+   * does not count toward the queue's maxReceiveCount) or 'visibility' (ChangeMessageVisibility 0: one more
+   * receive). Default: 'resend' on a standard queue, 'visibility' on a FIFO queue (a copy would lose its place in
+   * its message group). See planHandBack.
+   */
+  handBack?: HandBackMode;
+  /** Re-sent hand-backs of one job before later ones count as receives again (default MAX_RESENT_HAND_BACKS). */
+  maxResentHandBacks?: number;
+  /**
+   * Busy-first receiving: an instance with no job whose last receive found nothing waits this long between
+   * receives (default IDLE_RECEIVE_DELAY_SECONDS; 0 polls eagerly like a busy one).
+   */
+  idleReceiveDelaySeconds?: number;
+  /** Long-poll wait of an idle instance's receive (default IDLE_RECEIVE_WAIT_SECONDS). */
+  idleReceiveWaitSeconds?: number;
   /** Toggle scale-in protection on the instance's group (default true when metadata is available). */
   protectFromScaleIn?: boolean;
   log?: Log;
@@ -99,6 +132,8 @@ export interface WorkerSummary {
   handedBack: number;
   /** Of those, jobs stopped by maxJobSeconds. */
   timedOut: number;
+  /** Of those, returned as a re-sent copy (receive count 0) rather than by a visibility reset. */
+  resent: number;
   /** Deliveries of a message this worker was already running: taken over (new receipt handle), not started again. */
   redelivered: number;
   instanceId?: string;
@@ -127,6 +162,8 @@ interface Job {
   /** The latest receipt handle: SQS honours only the newest one for delete and visibility changes. */
   receiptHandle: string;
   receiveCount: number;
+  handBacks: number;
+  jobId: string;
   startedAt: number;
   expectedSeconds?: number | undefined;
   /** running → (finishing on a drain) → ending (process settled, delete or back-off under way), or released (handed back). */
@@ -156,7 +193,9 @@ class Worker {
   private readonly sqs: SQSClient;
   private readonly slots: number;
   private readonly jobs = new Map<string, Job>();
-  private readonly counts = { succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, redelivered: 0 };
+  private readonly counts = { succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, resent: 0, redelivered: 0 };
+  /** FIFO queue names end in .fifo (SQS requires it). */
+  private readonly fifo: boolean;
   private attempts = 0;
   /** Ids of messages completed (deleted) here, newest last. */
   private readonly completed = new Set<string>();
@@ -174,10 +213,13 @@ class Worker {
   private slotFreed: () => void = () => {};
   private protecting: Promise<void> | undefined;
   private started = false;
+  /** Hand-backs under way (send, delete or visibility reset): the worker exits only once they are done. */
+  private readonly givingBack = new Set<Promise<void>>();
 
   constructor(private readonly options: WorkerOptions) {
     this.log = options.log ?? jsonLog();
     this.slots = options.slots ?? 1;
+    this.fifo = /\.fifo$/.test(options.queueUrl ?? '');
     const region = regionFor(options.queueUrl);
     this.sqs = options.sqs ?? new SQSClient(region ? { region } : {});
   }
@@ -202,6 +244,8 @@ class Worker {
       // Whatever ended the loop, nothing may be left running or held.
       if (!this.draining.signal.aborted) this.drain(Date.now(), 'stopped', 'receive loop ended');
       while (this.jobs.size > 0) await Promise.all([...this.jobs.values()].map((job) => job.settled));
+      // A re-send whose delete has not happened yet would leave the original to come back after its lease.
+      while (this.givingBack.size > 0) await Promise.all([...this.givingBack]);
       this.finished.abort();
       await poller;
       if (this.protection !== undefined) {
@@ -252,6 +296,21 @@ class Worker {
     const { maxJobSeconds } = this.options;
     if (maxJobSeconds !== undefined && (!Number.isFinite(maxJobSeconds) || maxJobSeconds < 0)) {
       throw new WorkerConfigError(`max job time must be a number of seconds, 0 for none, got ${maxJobSeconds}`);
+    }
+    const { handBack, maxResentHandBacks, idleReceiveDelaySeconds, idleReceiveWaitSeconds } = this.options;
+    if (handBack !== undefined && handBack !== 'resend' && handBack !== 'visibility') {
+      throw new WorkerConfigError(`hand-back must be resend or visibility, got ${String(handBack)}`);
+    }
+    if (maxResentHandBacks !== undefined && (!Number.isInteger(maxResentHandBacks) || maxResentHandBacks < 0)) {
+      throw new WorkerConfigError(`maximum re-sent hand-backs must be a whole number >= 0, got ${maxResentHandBacks}`);
+    }
+    for (const [name, value, max] of [
+      ['idle receive delay', idleReceiveDelaySeconds, 600],
+      ['idle receive wait', idleReceiveWaitSeconds, 20],
+    ] as const) {
+      if (value !== undefined && (!Number.isFinite(value) || value < 0 || value > max)) {
+        throw new WorkerConfigError(`${name} must be from 0 to ${max} seconds, got ${value}`);
+      }
     }
     if (typeof this.options.process !== 'function') throw new WorkerConfigError('process must be a function');
   }
@@ -434,11 +493,24 @@ class Worker {
   private async receiveLoop(): Promise<void> {
     const { queueUrl } = this.options;
     let failures = 0;
+    let lastReceiveEmpty: boolean | undefined;
     while (!this.draining.signal.aborted) {
       const free = this.slots - this.jobs.size;
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         continue;
+      }
+      const plan = planReceive({
+        running: this.jobs.size,
+        lastReceiveEmpty,
+        waitSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
+        idleDelaySeconds: this.options.idleReceiveDelaySeconds,
+        idleWaitSeconds: this.options.idleReceiveWaitSeconds,
+      });
+      if (plan.delaySeconds > 0) {
+        // Idle: leave new messages to the busy instances' waiting polls for a while (busy-first receiving).
+        await sleep(plan.delaySeconds * 1000, this.draining.signal);
+        if (this.draining.signal.aborted) break;
       }
       let messages: Message[];
       try {
@@ -446,8 +518,9 @@ class Worker {
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
             MaxNumberOfMessages: Math.min(free, 10),
-            WaitTimeSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
-            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            WaitTimeSeconds: plan.waitSeconds,
+            // MessageGroupId: a re-sent copy keeps its group (FIFO, and fair standard queues).
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
             MessageAttributeNames: ['All'],
             ...(this.options.visibilityTimeoutSeconds !== undefined ? { VisibilityTimeout: this.lease } : {}),
           }),
@@ -456,6 +529,7 @@ class Worker {
           { abortSignal: this.forced.signal },
         );
         messages = out.Messages ?? [];
+        lastReceiveEmpty = messages.length === 0;
         failures = 0;
       } catch (error) {
         if (this.forced.signal.aborted) return;
@@ -509,6 +583,8 @@ class Worker {
       message,
       receiptHandle: message.ReceiptHandle ?? '',
       receiveCount,
+      handBacks: handBacksOf(message),
+      jobId: jobIdOf(message),
       startedAt: Date.now(),
       expectedSeconds: this.expectedSeconds(message),
       state: 'running',
@@ -527,7 +603,13 @@ class Worker {
         return;
       }
       job.startedAt = Date.now();
-      this.log('info', 'job_started', { messageId: id, attempt: receiveCount, receiveCount, running: this.jobs.size });
+      this.log('info', 'job_started', {
+        messageId: id,
+        attempt: receiveCount,
+        receiveCount,
+        ...(job.handBacks > 0 ? { handBacks: job.handBacks, jobId: job.jobId } : {}),
+        running: this.jobs.size,
+      });
       this.scheduleTimeout(job);
       return this.execute(job);
     });
@@ -584,7 +666,7 @@ class Worker {
       if (!this.holds(job)) return;
       this.counts.timedOut++;
       this.log('warn', 'job_timed_out', { messageId: job.id, attempt: job.receiveCount, maxJobSeconds: limit });
-      void this.handBack(job, `still running after the maximum job time (${limit} s)`);
+      void this.handBack(job, `still running after the maximum job time (${limit} s)`, true);
     }, limit * 1000);
   }
 
@@ -601,7 +683,12 @@ class Worker {
   private async execute(job: Job): Promise<void> {
     let outcome: { ok: true } | { ok: false; error: unknown };
     try {
-      await this.options.process(job.message, { signal: job.controller.signal, receiveCount: job.receiveCount });
+      await this.options.process(job.message, {
+        signal: job.controller.signal,
+        receiveCount: job.receiveCount,
+        handBacks: job.handBacks,
+        jobId: job.jobId,
+      });
       outcome = { ok: true };
     } catch (error) {
       outcome = { ok: false, error };
@@ -661,7 +748,7 @@ class Worker {
       retryInSeconds: backoff,
       reason: errorMessage(error),
     });
-    await this.changeVisibility(job, backoff, 'backing off');
+    await this.changeVisibility(job.id, () => job.receiptHandle, backoff, 'backing off');
   }
 
   /** The job-end hook: a failing hook must not touch the job's queue calls. */
@@ -673,8 +760,8 @@ class Worker {
     }
   }
 
-  /** Gives a job's message back to the queue now (visibility 0) and tells the job to stop. */
-  private async handBack(job: Job, reason: string): Promise<void> {
+  /** Gives a job's message back to the queue now (giveBack) and tells the job to stop. */
+  private async handBack(job: Job, reason: string, jobAtFault = false): Promise<void> {
     if (!this.holds(job)) return;
     job.state = 'released';
     clearTimeout(job.heartbeat);
@@ -684,33 +771,114 @@ class Worker {
     this.counts.handedBack++;
     this.log('info', 'job_handed_back', { messageId: job.id, attempt: job.receiveCount, reason, instanceId: this.instanceId });
     this.jobEnded({ outcome: 'handed-back', seconds: round((Date.now() - job.startedAt) / 1000) });
-    await this.changeVisibility(job, 0, 'handing back');
+    await this.giveBack(job.message, () => job.receiptHandle, jobAtFault);
   }
 
   private async handBackUnstarted(message: Message): Promise<void> {
     this.counts.handedBack++;
     this.log('info', 'job_handed_back', { messageId: message.MessageId, reason: 'received while draining' });
-    try {
-      await this.sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: this.options.queueUrl,
-          ReceiptHandle: message.ReceiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      );
-    } catch (error) {
-      this.log('error', 'visibility_change_failed', {
-        messageId: message.MessageId,
-        reason: `handing back: ${awsErrorName(error)}: ${errorMessage(error)}; it returns after its lease`,
-      });
+    const receipt = message.ReceiptHandle ?? '';
+    await this.giveBack(message, () => receipt, false);
+  }
+
+  /**
+   * Returns a message to the queue at once, as planHandBack says. A re-send is SendMessage of a copy first, then
+   * DeleteMessage of the original: a failure between the two leaves a duplicate (logged), never a loss, and a
+   * refused or throttled send falls back to the visibility reset. The copy is a new message, so SQS counts its
+   * receives from 0 and the redrive policy's maxReceiveCount no longer counts interruptions
+   * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+   */
+  private giveBack(message: Message, receipt: () => string, jobAtFault: boolean): Promise<void> {
+    const pending = this.returnMessage(message, receipt, jobAtFault);
+    this.givingBack.add(pending);
+    return pending.finally(() => this.givingBack.delete(pending));
+  }
+
+  private async returnMessage(message: Message, receipt: () => string, jobAtFault: boolean): Promise<void> {
+    const plan = planHandBack({
+      mode: this.options.handBack,
+      fifo: this.fifo,
+      handBacks: handBacksOf(message),
+      attributeNames: Object.keys(message.MessageAttributes ?? {}),
+      jobAtFault,
+      maxResent: this.options.maxResentHandBacks,
+    });
+    const messageId = message.MessageId;
+    if (plan.kind === 'resend') {
+      let copyId: string | undefined;
+      try {
+        copyId = (await this.sqs.send(new SendMessageCommand(this.copyOf(message, plan.handBacks)))).MessageId ?? '';
+      } catch (error) {
+        this.log('warn', 'hand_back_resend_failed', {
+          messageId,
+          reason: `re-sending: ${awsErrorName(error) || 'error'}: ${errorMessage(error)}; resetting its visibility instead (counts as a receive)`,
+        });
+      }
+      if (copyId !== undefined) {
+        this.counts.resent++;
+        this.log('info', 'hand_back_resent', { messageId, copyMessageId: copyId, handBacks: plan.handBacks, jobId: jobIdOf(message) });
+        try {
+          await this.deleteNewest(receipt);
+        } catch (error) {
+          this.log('error', 'hand_back_delete_failed', {
+            messageId,
+            copyMessageId: copyId,
+            reason:
+              `deleting the original after re-sending it: ${awsErrorName(error) || 'error'}: ${errorMessage(error)}; ` +
+              'both remain: the original returns after its lease and the job runs twice',
+          });
+        }
+        return;
+      }
+    } else {
+      this.log('debug', 'hand_back_by_visibility', { messageId, handBacks: plan.handBacks, reason: plan.reason });
+    }
+    await this.changeVisibility(messageId ?? '', receipt, 0, 'handing back');
+  }
+
+  /** The re-sent copy: same body, attributes and message group, with the hand-back count and the job's first id. */
+  private copyOf(message: Message, handBacks: number): SendMessageCommandInput {
+    const attributes: Record<string, MessageAttributeValue> = {};
+    for (const [name, value] of Object.entries(message.MessageAttributes ?? {})) {
+      // StringListValues and BinaryListValues are reserved by SQS and never set: copy only what a message carries.
+      attributes[name] = {
+        DataType: value.DataType,
+        ...(value.StringValue !== undefined ? { StringValue: value.StringValue } : {}),
+        ...(value.BinaryValue !== undefined ? { BinaryValue: value.BinaryValue } : {}),
+      };
+    }
+    attributes[HAND_BACK_ATTRIBUTE] = { DataType: 'Number', StringValue: String(handBacks) };
+    attributes[JOB_ID_ATTRIBUTE] = { DataType: 'String', StringValue: jobIdOf(message) };
+    const input: SendMessageCommandInput = { QueueUrl: this.options.queueUrl, MessageBody: message.Body ?? '', MessageAttributes: attributes };
+    const group = message.Attributes?.MessageGroupId;
+    if (group !== undefined && group !== '') input.MessageGroupId = group;
+    if (this.fifo) {
+      // Never content-based deduplication: the copy has the original's body, so within SQS's 5-minute window it
+      // would be "accepted successfully but not delivered" and the delete that follows would lose the job. One id
+      // per original message: an SDK retry of a send whose reply was lost cannot make a second copy.
+      // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+      input.MessageDeduplicationId = `spotfarm-hand-back-${message.MessageId ?? ''}`;
+    } else {
+      // A per-message delay of 0 overrides a delay queue's default: a hand-back is receivable at once. (FIFO queues
+      // take no per-message delay.)
+      input.DelaySeconds = 0;
+    }
+    return input;
+  }
+
+  /** DeleteMessage with the newest receipt (one taken over meanwhile is the one SQS honours). */
+  private async deleteNewest(receipt: () => string): Promise<void> {
+    for (let handle = ''; handle !== receipt(); ) {
+      handle = receipt();
+      await this.sqs.send(new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: handle }));
     }
   }
 
-  private async changeVisibility(job: Job, seconds: number, why: string): Promise<boolean> {
+  private async changeVisibility(messageId: string, receipt: () => string, seconds: number, why: string): Promise<boolean> {
     try {
       // As for the delete: a receipt taken over meanwhile is the one SQS honours.
-      for (let handle = ''; handle !== job.receiptHandle; ) {
-        handle = job.receiptHandle;
+      for (let handle = ''; handle !== receipt(); ) {
+        handle = receipt();
         await this.sqs.send(
           new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: handle, VisibilityTimeout: seconds }),
         );
@@ -718,7 +886,7 @@ class Worker {
       return true;
     } catch (error) {
       this.log('error', 'visibility_change_failed', {
-        messageId: job.id,
+        messageId,
         reason: `${why}: ${awsErrorName(error)}: ${errorMessage(error)}; it returns after its lease`,
       });
       return false;
@@ -762,6 +930,17 @@ class Worker {
     if (this.jobs.size === 0 && this.started) void this.protection?.set(false);
     this.slotFreed();
   }
+}
+
+/** The hand-backs a message carries (its spotfarm.handBacks attribute; 0 for a message never handed back). */
+function handBacksOf(message: Message): number {
+  const value = Number(message.MessageAttributes?.[HAND_BACK_ATTRIBUTE]?.StringValue);
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** The job's id: the message id it was first sent under. */
+function jobIdOf(message: Message): string {
+  return message.MessageAttributes?.[JOB_ID_ATTRIBUTE]?.StringValue || (message.MessageId ?? '');
 }
 
 /** Completed message ids remembered to recognise a late redelivery (a few hundred KiB at most). */

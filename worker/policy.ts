@@ -6,7 +6,12 @@ import {
   FAILURE_BACKOFF_BASE_SECONDS,
   FAILURE_BACKOFF_MAX_SECONDS,
   FINISH_MARGIN_SECONDS,
+  HAND_BACK_ATTRIBUTES,
   HEARTBEAT_FRACTION,
+  IDLE_RECEIVE_DELAY_SECONDS,
+  IDLE_RECEIVE_WAIT_SECONDS,
+  MAX_MESSAGE_ATTRIBUTES,
+  MAX_RESENT_HAND_BACKS,
 } from './rules';
 
 /**
@@ -80,4 +85,77 @@ export function planDrain(
       reason: `expected to end ${Math.round((expectedEnd - cutoff) / 1000)} s after the cutoff`,
     };
   });
+}
+
+/** How a hand-back returns a message to the queue. */
+export type HandBackMode = 'resend' | 'visibility';
+
+export interface HandBackInput {
+  /** The configured mode; undefined = the default: re-send on a standard queue, visibility reset on FIFO. */
+  mode?: HandBackMode | undefined;
+  fifo: boolean;
+  /** Hand-backs the message already carries (its HAND_BACK_ATTRIBUTE; 0 if none). */
+  handBacks: number;
+  /** Names of the message attributes the message carries. */
+  attributeNames: readonly string[];
+  /** The job itself is to blame (it outran the maximum job time): the hand-back must count as a try. */
+  jobAtFault: boolean;
+  maxResent?: number;
+}
+
+export type HandBackPlan =
+  | { kind: 'resend'; handBacks: number }
+  | { kind: 'visibility'; handBacks: number; reason: string };
+
+/**
+ * Re-send (SendMessage of a copy, then DeleteMessage of the original: the copy starts at receive count 0, so a
+ * hand-back does not push the job toward the dead-letter queue) or reset the visibility to 0 (one more receive).
+ *
+ * - A job that outran the maximum job time is at fault: visibility reset, so a job that always hangs is
+ *   dead-lettered.
+ * - FIFO by default keeps the visibility reset: a copy joins the end of its message group, behind work sent after
+ *   it, which breaks the order a FIFO queue exists for; `resend` can be chosen explicitly when order within a group
+ *   does not matter.
+ * - After `maxResent` re-sends the job goes back to counting receives, so nothing circulates for ever.
+ * - A message with SQS's 10 attributes and not ours cannot carry the count (nor the bound): visibility reset.
+ */
+export function planHandBack(input: HandBackInput, maxResent = input.maxResent ?? MAX_RESENT_HAND_BACKS): HandBackPlan {
+  const handBacks = input.handBacks + 1;
+  const mode = input.mode ?? (input.fifo ? 'visibility' : 'resend');
+  if (mode === 'visibility') {
+    return { kind: 'visibility', handBacks, reason: input.fifo && input.mode === undefined ? 'FIFO queue: a copy would lose its place in its group' : 'hand-back mode visibility' };
+  }
+  if (input.jobAtFault) return { kind: 'visibility', handBacks, reason: 'the job outran its maximum time: this try counts' };
+  if (input.handBacks >= maxResent) {
+    return { kind: 'visibility', handBacks, reason: `handed back ${input.handBacks} times already: receives count again` };
+  }
+  const ours = new Set<string>(HAND_BACK_ATTRIBUTES);
+  const kept = input.attributeNames.filter((name) => !ours.has(name)).length;
+  if (kept + HAND_BACK_ATTRIBUTES.length > MAX_MESSAGE_ATTRIBUTES) {
+    return { kind: 'visibility', handBacks, reason: `the message has ${kept} attributes: no room for the hand-back count` };
+  }
+  return { kind: 'resend', handBacks };
+}
+
+/** When and how long the next receive polls. */
+export interface ReceiveInput {
+  /** Jobs the instance runs now. */
+  running: number;
+  /** The last receive returned no message (undefined before the first). */
+  lastReceiveEmpty: boolean | undefined;
+  waitSeconds: number;
+  idleDelaySeconds?: number;
+  idleWaitSeconds?: number;
+}
+
+/**
+ * Busy-first receiving: an instance that runs a job, has just started, or whose last receive brought work polls at
+ * once with the full long-poll wait; one that runs nothing and found nothing last time waits `idleDelaySeconds`
+ * and then polls briefly, so SQS hands new messages to the busy instances' waiting polls (IDLE_RECEIVE_DELAY_SECONDS).
+ */
+export function planReceive(input: ReceiveInput): { delaySeconds: number; waitSeconds: number } {
+  const delay = input.idleDelaySeconds ?? IDLE_RECEIVE_DELAY_SECONDS;
+  const idle = input.running === 0 && input.lastReceiveEmpty === true && delay > 0;
+  if (!idle) return { delaySeconds: 0, waitSeconds: input.waitSeconds };
+  return { delaySeconds: delay, waitSeconds: Math.min(input.waitSeconds, input.idleWaitSeconds ?? IDLE_RECEIVE_WAIT_SECONDS) };
 }

@@ -35,3 +35,43 @@ export const FAILURE_BACKOFF_MAX_SECONDS = 900;
  * longer run would lose its lease and be delivered elsewhere anyway.
  */
 export const MAX_JOB_SECONDS = 12 * 3600;
+
+/**
+ * The message attribute a hand-back re-send carries: how many times the job has been handed back so far. A re-sent
+ * copy is a new message (receive count 0), so this is what keeps the job's history. SQS message attribute names
+ * take letters, digits, `_`, `-` and `.`
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html).
+ */
+export const HAND_BACK_ATTRIBUTE = 'spotfarm.handBacks';
+/**
+ * The id of the message as first sent, carried by every re-sent copy: the job's identity across hand-backs (the
+ * command's SPOTFARM_MESSAGE_ID), since each copy gets a new SQS message id.
+ */
+export const JOB_ID_ATTRIBUTE = 'spotfarm.jobId';
+export const HAND_BACK_ATTRIBUTES = [HAND_BACK_ATTRIBUTE, JOB_ID_ATTRIBUTE] as const;
+
+/**
+ * Hand-backs re-sent as new messages before the next ones fall back to a visibility reset, which counts toward the
+ * queue's maxReceiveCount again. A hand-back is the instance's fault (an interruption, a stop), not the job's, so it
+ * must not push healthy work to the dead-letter queue; the bound keeps a job that somehow ends every run in a
+ * hand-back from circulating forever. The busiest bundled market hands a job back at most a handful of times
+ * (docs/worker.md "Hand-back"), so 20 is never reached by bad luck.
+ */
+export const MAX_RESENT_HAND_BACKS = 20;
+
+/** SQS allows at most 10 message attributes per message: a message with more than 8 of its own cannot carry ours. */
+export const MAX_MESSAGE_ATTRIBUTES = 10;
+
+/**
+ * Busy-first receiving. An instance running no job whose last receive came back empty (the backlog is taken care
+ * of) waits IDLE_RECEIVE_DELAY_SECONDS between receives, and each of its receives waits only
+ * IDLE_RECEIVE_WAIT_SECONDS. SQS hands a message to whichever waiting long poll it picks
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html),
+ * so an idle instance that is not polling cannot be picked: a small backlog lands on instances already running
+ * jobs, the idle ones stay idle and unprotected, and scale-in takes them. A message no busy slot can take waits at
+ * most about IDLE_RECEIVE_DELAY_SECONDS longer; a large backlog still reaches every instance within that. The
+ * default is justified by backtest figures in docs/worker.md.
+ */
+export const IDLE_RECEIVE_DELAY_SECONDS = 30;
+/** Long-poll wait of an idle instance's receive (1 s is SQS's shortest long poll: it still asks every server). */
+export const IDLE_RECEIVE_WAIT_SECONDS = 1;

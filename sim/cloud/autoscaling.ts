@@ -13,6 +13,15 @@ import type { World } from './world';
 export const ASG_ACTION_DELAY_SECONDS = 2;
 /** How long Auto Scaling waits before retrying launches that failed for capacity. */
 export const LAUNCH_RETRY_SECONDS = 60;
+/**
+ * Mixed-instances groups: the share of desired capacity Auto Scaling replaces at once to reach a new
+ * On-Demand/Spot mix (at least one instance). AWS documents that the replacement is gradual and launches before it
+ * terminates, not its pace; this is the pace it documents for its other replacements: maximum instance lifetime
+ * "replaces instances one at a time ... by up to 10 percent of the current capacity", and AZ rebalancing may exceed
+ * the maximum "by a 10% margin" while it launches first (EC2 Auto Scaling user guide, "Replacing Auto Scaling
+ * instances based on maximum instance lifetime"; "Rebalancing activities").
+ */
+export const MIX_REPLACEMENT_SHARE = 0.1;
 /** Scaling activities kept per group (AWS keeps six weeks; the handlers read the recent ones). */
 const MAX_ACTIVITIES = 500;
 
@@ -125,7 +134,7 @@ export class AutoScaling {
   /** Instances that count toward the group's desired capacity. */
   countToward(group: Group): number {
     let n = 0;
-    for (const m of group.members) if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced) n++;
+    for (const m of group.members) if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.retiring) n++;
     return n;
   }
 
@@ -164,6 +173,87 @@ export class AutoScaling {
     if (have !== group.desired) group.lastScalingAt = this.world.now;
     if (have < group.desired) this.launch(group, group.desired - have);
     else if (have > group.desired) this.scaleIn(group, have - group.desired);
+    else if (group.mixedInstancesPolicy) this.rebalanceMix(group);
+  }
+
+  /**
+   * A mixed-instances group whose running mix is not the policy's (after a change of
+   * OnDemandPercentageAboveBaseCapacity or OnDemandBaseCapacity) has its instances replaced until it is:
+   * "existing instances may be replaced to match the new purchasing options ... half of your instances will be
+   * gradually terminated and relaunched as Spot Instances. When replacing instances, Amazon EC2 Auto Scaling
+   * launches new instances before terminating the old ones" (UpdateAutoScalingGroup, EC2 Auto Scaling API
+   * reference); "An update to this setting means a gradual replacement of instances to adjust the current
+   * On-Demand and Spot Instance levels" (AWS::AutoScaling::AutoScalingGroup InstancesDistribution,
+   * OnDemandPercentageAboveBaseCapacity, CloudFormation user guide).
+   *
+   * Modelled: up to MIX_REPLACEMENT_SHARE of desired (at least one) InService instances of the market in excess at
+   * a time stop counting toward desired (retiring), so the group launches their replacements in the market it
+   * lacks; each is terminated once the group has desired capacity in service again (launch before terminate),
+   * then the next batch starts. Its jobs are handed back or lost as with any termination (the agent gets SIGTERM).
+   * Assumed, as AWS does not say: instances protected from scale in are not chosen. The user guide lists what
+   * scale-in protection does not protect from (TerminateInstanceInAutoScalingGroup, TerminateInstances, health
+   * check replacement, Spot interruptions: "Use instance scale-in protection"), and the mix replacement is not
+   * among them; maximum instance lifetime, AWS's other gradual replacement, is held back by it ("Add extra time
+   * between certain replacements by using instance protection"). A protected instance is replaced once its
+   * protection is removed (SetInstanceProtection reconciles).
+   */
+  private rebalanceMix(group: Group): void {
+    const n = group.desired;
+    const wantOnDemand = this.wantOnDemand(group);
+    const counted = [...group.members].filter((m) => (m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.retiring);
+    const onDemand = counted.filter((m) => m.market === 'on-demand').length;
+    if (onDemand === wantOnDemand) return;
+    const excess: MarketKind = onDemand > wantOnDemand ? 'on-demand' : 'spot';
+    const off = Math.abs(onDemand - wantOnDemand);
+    const retiring = [...group.members].filter((m) => m.retiring && m.lifecycle === 'InService').length;
+    const room = Math.min(off, Math.max(1, Math.floor(n * MIX_REPLACEMENT_SHARE)) - retiring);
+    if (room <= 0) return;
+    const perAz = new Map<string, number>();
+    for (const m of counted) perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
+    // By the termination policy's first rule: the fullest AZ first (then a stable stand-in for "random").
+    const candidates = counted
+      .filter((m) => m.market === excess && m.lifecycle === 'InService' && !m.protected)
+      .sort((a, b) => perAz.get(b.az)! - perAz.get(a.az)! || tieBreak(a.id) - tieBreak(b.id))
+      .slice(0, room);
+    if (candidates.length === 0) return;
+    for (const m of candidates) m.retiring = true;
+    this.launch(group, candidates.length);
+    this.world.at(this.world.now + this.world.scenario.farm.bootSeconds, () => this.retire(group, candidates));
+  }
+
+  /** On-demand instances a mixed-instances group's policy asks for at its desired capacity. */
+  private wantOnDemand(group: Group): number {
+    const d = group.mixedInstancesPolicy?.InstancesDistribution ?? {};
+    const base = d.OnDemandBaseCapacity ?? 0;
+    const pct = d.OnDemandPercentageAboveBaseCapacity ?? 100;
+    const n = group.desired;
+    return Math.min(n, base) + Math.ceil((Math.max(0, n - base) * pct) / 100);
+  }
+
+  /** A mixed-instances group whose counted instances are not the policy's On-Demand/Spot mix (rebalanceMix). */
+  mixOff(group: Group): boolean {
+    if (!group.mixedInstancesPolicy) return false;
+    let onDemand = 0;
+    for (const m of group.members) if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.retiring && m.market === 'on-demand') onDemand++;
+    return onDemand !== this.wantOnDemand(group);
+  }
+
+  /** Terminates retiring instances once the group has its desired capacity in service again; else waits. */
+  private retire(group: Group, instances: Instance[]): void {
+    const world = this.world;
+    const left = instances.filter((m) => m.group === group && m.retiring && m.ec2State !== 'terminated');
+    if (left.length === 0 || !world.groups.has(group.name)) return;
+    let inService = 0;
+    for (const m of group.members) if (m.lifecycle === 'InService' && !m.replaced && !m.retiring) inService++;
+    const ready = Math.min(left.length, inService - (group.desired - left.length));
+    for (const m of left.slice(0, Math.max(0, ready))) {
+      world.mixReplacements++;
+      world.mixReplacementJobs += m.running.size;
+      this.terminateByGroup(m, 'mix-replacement', 'an instance was taken out of service in response to a difference between the desired On-Demand and Spot mix and the running instances.');
+    }
+    const waiting = left.slice(Math.max(0, ready));
+    if (waiting.length > 0) world.at(world.now + LAUNCH_RETRY_SECONDS, () => this.retire(group, waiting));
+    else this.requestReconcile(group);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -191,7 +281,7 @@ export class AutoScaling {
     const perAz = new Map<string, number>();
     for (const az of group.availabilityZones) perAz.set(az, 0);
     for (const m of group.members) {
-      if (m.lifecycle === 'Pending' || m.lifecycle === 'InService') perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
+      if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.retiring) perAz.set(m.az, (perAz.get(m.az) ?? 0) + 1);
     }
     const azs = group.availabilityZones.filter((az) => !failedAz.has(az)).sort((a, b) => perAz.get(a)! - perAz.get(b)!);
     if (source.refusal && azs.length) {
@@ -282,7 +372,7 @@ export class AutoScaling {
       const base = d.OnDemandBaseCapacity ?? 0;
       const pct = d.OnDemandPercentageAboveBaseCapacity ?? 100;
       let onDemand = 0;
-      for (const m of group.members) if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && m.market === 'on-demand') onDemand++;
+      for (const m of group.members) if ((m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.retiring && m.market === 'on-demand') onDemand++;
       const n = group.desired;
       const wantOnDemand = Math.min(n, base) + Math.ceil((Math.max(0, n - base) * pct) / 100);
       const market: MarketKind = onDemand < wantOnDemand ? 'on-demand' : 'spot';
@@ -320,6 +410,7 @@ export class AutoScaling {
       warnedAt: Infinity,
       interruptAt: Infinity,
       replaced: false,
+      retiring: false,
       workers,
       slots,
       free: slots,
@@ -357,7 +448,7 @@ export class AutoScaling {
    */
   private scaleIn(group: Group, count: number): void {
     const target = group.market;
-    const live = (m: Instance) => (m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced;
+    const live = (m: Instance) => (m.lifecycle === 'Pending' || m.lifecycle === 'InService') && !m.replaced && !m.retiring;
     const candidates = [...group.members].filter((m) => live(m) && !m.protected);
     for (let i = 0; i < count && candidates.length > 0; i++) {
       const perAz = new Map<string, number>();
@@ -402,7 +493,7 @@ export class AutoScaling {
     const world = this.world;
     const group = instance.group;
     if (!group || instance.lifecycle === 'Terminated') return;
-    if (instance.replaced || instance.lifecycle === 'Terminating') {
+    if (instance.replaced || instance.retiring || instance.lifecycle === 'Terminating') {
       group.members.delete(instance);
       instance.group = null;
       instance.lifecycle = 'Terminated';

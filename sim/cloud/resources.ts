@@ -82,6 +82,12 @@ export interface Instance {
   interruptAt: number;
   /** Auto Scaling already replaced it (Capacity Rebalancing): it no longer counts toward desired. */
   replaced: boolean;
+  /**
+   * Being replaced to reach a mixed-instances group's On-Demand/Spot mix (autoscaling.ts, `rebalanceMix`): its
+   * replacement is launching, so it no longer counts toward desired; it stays InService until Auto Scaling
+   * terminates it once the replacement is in service.
+   */
+  retiring: boolean;
   workers: WorkerKind;
   slots: number;
   free: number;

@@ -5,6 +5,7 @@
  * back or whose visibility runs out is visible again. Jobs are indices into typed arrays, so long traces stay
  * cheap. Plain queues (anything a policy creates) only keep names, attributes and a count.
  */
+import { planHandBack } from '../../worker/policy';
 import type { Scenario } from '../scenario';
 import { ACCOUNT_ID, type PlainQueue } from './resources';
 
@@ -25,6 +26,8 @@ export class WorkQueue {
   private readonly runtime: Float64Array;
   private readonly state: Uint8Array;
   private readonly receiveCount: Uint16Array;
+  /** Hand-backs per job (the agent's spotfarm.handBacks message attribute). */
+  private readonly handBacks: Uint16Array;
   /** The current attempt per job: a completion or visibility expiry of an older attempt is stale. */
   private readonly attempt: Int32Array;
   private readonly attemptStart: Float64Array;
@@ -39,6 +42,9 @@ export class WorkQueue {
   submitted = 0;
   completed = 0;
   deadLettered = 0;
+  /** Hand-backs returned as a re-sent copy (receive count 0), and by a visibility reset (the count kept). */
+  resent = 0;
+  visibilityHandBacks = 0;
   maxBacklog = 0;
   readonly waits: number[] = [];
   /** Waits of attempts started since the last sample (for the series). */
@@ -54,6 +60,7 @@ export class WorkQueue {
     this.runtime = workload.runtime;
     this.state = new Uint8Array(n);
     this.receiveCount = new Uint16Array(n);
+    this.handBacks = new Uint16Array(n);
     this.attempt = new Int32Array(n);
     this.attemptStart = new Float64Array(n);
     this.ring = new Int32Array(Math.max(1, n));
@@ -111,6 +118,23 @@ export class WorkQueue {
     return job;
   }
 
+  /** Times the job was handed back so far. */
+  handBacksOf(job: number): number {
+    return this.handBacks[job]!;
+  }
+
+  /** Receives of the job's current message (a re-sent copy starts again from 0). */
+  receiveCountOf(job: number): number {
+    return this.receiveCount[job]!;
+  }
+
+  /** The most hand-backs any job had. */
+  get maxHandBacks(): number {
+    let max = 0;
+    for (const n of this.handBacks) if (n > max) max = n;
+    return max;
+  }
+
   /** The token of the job's current attempt. */
   attemptOf(job: number): number {
     return this.attempt[job]!;
@@ -139,9 +163,22 @@ export class WorkQueue {
     this.waits.push(this.attemptStart[job]! - this.arrival[job]!);
   }
 
-  /** A worker hands an in-flight message back at visibility 0: it is receivable at once. False if not in flight. */
+  /**
+   * The worker agent hands an in-flight message back: receivable at once. As the agent decides (worker/policy.ts
+   * planHandBack; the farm queue is a standard queue and the hand-back is an interruption's): a re-sent copy, a new
+   * message whose receives count from 0 again, or past the bound a visibility reset that keeps the count. The job
+   * keeps its index, so its wait still counts from its first arrival. False if not in flight.
+   */
   handBack(job: number): boolean {
     if (this.state[job] !== JOB_INFLIGHT) return false;
+    const plan = planHandBack({ fifo: false, handBacks: this.handBacks[job]!, attributeNames: [], jobAtFault: false });
+    this.handBacks[job] = Math.min(plan.handBacks, 0xffff);
+    if (plan.kind === 'resend') {
+      this.receiveCount[job] = 0;
+      this.resent++;
+    } else {
+      this.visibilityHandBacks++;
+    }
     this.attempt[job]!++;
     this.inflight--;
     this.enqueue(job);

@@ -62,7 +62,8 @@ export class Workers {
     if (!instance.protected) return;
     instance.protected = false;
     const group = instance.group;
-    if (group && this.world.countToward(group) > group.desired) this.world.requestReconcile(group);
+    // Above desired, the group can now scale this one in; a mixed-instances group off its mix can now replace it.
+    if (group && (this.world.countToward(group) > group.desired || this.world.autoScaling.mixOff(group))) this.world.requestReconcile(group);
   }
 
   /** The worker agent's reaction to a notice (interruption warning or SIGTERM) with `deadline` to go. */

@@ -99,6 +99,9 @@ export class World {
   onDemandSeconds = 0;
   eventsProcessed = 0;
   launchFailures = 0;
+  /** Instances terminated to reach a mixed-instances group's mix, and the jobs they were running. */
+  mixReplacements = 0;
+  mixReplacementJobs = 0;
 
   private idCounter = 0;
   private stopped = false;

@@ -76,6 +76,29 @@ describe('SQS semantics and the worker model', () => {
     expect(FINISH_MARGIN_SECONDS).toBeGreaterThan(0);
   });
 
+  it('an agent hand-back re-sends the message: the copy starts at receive count 0, so interruptions never dead-letter it', async () => {
+    // Fails on 0ada686: a hand-back reset the visibility and kept the count, so with max_receive_count 1 the
+    // second receive dead-lettered the job. The agent side: test/worker/hand-back.test.ts (same rule, moto).
+    // Prepare: one long job; the spot price passes the max price three times while it runs.
+    const s = testScenario({
+      jobs: [{ at: 0, runtime: 2000 }],
+      spot: { 'us-east-1a': [[-60, 0.05], [300, 0.5], [400, 0.05], [900, 0.5], [1000, 0.05], [1500, 0.5], [1600, 0.05]] },
+      farm: { maxReceiveCount: 1 },
+      drainLimit: 20_000,
+    });
+    const w = world(s, 'agent');
+    group(w, { spot: true, desired: 1 });
+    // Act
+    await w.runUntil(T0 + 20_000);
+    // Assess: three hand-backs, each a new message received once; then it completes.
+    expect(w.interruptions).toBe(3);
+    expect(w.work.handBacksOf(0)).toBe(3);
+    expect(w.work.receiveCountOf(0)).toBe(1);
+    expect(w.work.resent).toBe(3);
+    expect(w.deadLettered).toBe(0);
+    expect(w.completed).toBe(1);
+  });
+
   it('a plain worker (the recipe) keeps its messages until the instance dies; they return after the visibility timeout', async () => {
     const s = testScenario({
       jobs: [{ at: 0, runtime: 5000 }],

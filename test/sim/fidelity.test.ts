@@ -9,6 +9,8 @@ import {
   DescribeScalingActivitiesCommand,
   DetachInstancesCommand,
   SetDesiredCapacityCommand,
+  SetInstanceProtectionCommand,
+  UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
@@ -17,7 +19,7 @@ import {
   EC2Client,
   ModifyLaunchTemplateCommand,
 } from '@aws-sdk/client-ec2';
-import { onDemandFailureMessage, SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
+import { MIX_REPLACEMENT_SHARE, onDemandFailureMessage, SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Tables } from '../../sim/cloud/dynamodb-api';
 import { connectSdk, type SdkConnection } from '../../sim/cloud/sdk';
@@ -184,5 +186,89 @@ describe('on-demand capacity', () => {
     expect(failure).toMatchObject({ StatusCode: 'Failed' });
     expect(failure!.StatusMessage).toMatch(/^Could not launch On-Demand Instances\. InsufficientInstanceCapacity - We currently do not have sufficient c3\.xlarge capacity/);
     expect(failure!.StatusMessage).toBe(onDemandFailureMessage(true, failure!.StatusMessage!.replace(/^.* - /, '')));
+  });
+});
+
+describe('mixed instances: a new On-Demand/Spot mix replaces running instances', () => {
+  // "When you update a group to specify a mixed instances policy ... existing instances may be replaced to match the
+  // new purchasing options that you specified in the policy. For example, if the group currently has 100% On-Demand
+  // capacity and the policy specifies 50% Spot capacity, this means that half of your instances will be gradually
+  // terminated and relaunched as Spot Instances. When replacing instances, Amazon EC2 Auto Scaling launches new
+  // instances before terminating the old ones" (UpdateAutoScalingGroup, EC2 Auto Scaling API reference); "An update
+  // to this setting means a gradual replacement of instances to adjust the current On-Demand and Spot Instance
+  // levels" (CloudFormation, AWS::AutoScaling::AutoScalingGroup InstancesDistribution,
+  // OnDemandPercentageAboveBaseCapacity). The pace (MIX_REPLACEMENT_SHARE of desired at a time) and sparing
+  // instances protected from scale in are the simulator's documented assumptions (sim/cloud/autoscaling.ts).
+  const desired = 4;
+  beforeEach(() => {
+    // A world that runs for hours: a test world stops once its work is done after `duration`.
+    sdk.restore();
+    w = world(testScenario({ jobs: [{ at: 0, runtime: 10 }], duration: 4 * 3600, spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.06]] } }));
+    sdk = connectSdk({ world: w, tables: new Tables() });
+  });
+  async function mixedGroup(percent: number) {
+    const lt = await ec2.send(new CreateLaunchTemplateCommand({ LaunchTemplateName: 'mix-lt', LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge' } }));
+    await asg.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'mix',
+        MinSize: 0,
+        MaxSize: 10,
+        DesiredCapacity: desired,
+        MixedInstancesPolicy: {
+          LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '$Latest' } },
+          InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: percent },
+        },
+      }),
+    );
+    await w.runUntil(T0 + 300);
+  }
+  const setPercent = (percent: number) =>
+    asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'mix', MixedInstancesPolicy: { InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: percent } } }));
+  const live = () => [...w.instances.values()].filter((i) => i.groupName === 'mix' && i.ec2State !== 'terminated');
+  const inService = () => live().filter((i) => i.lifecycle === 'InService');
+  const markets = () => live().map((i) => i.market).sort();
+
+  it('spot to 100% on-demand: every instance is replaced, launching before terminating, a few at a time', async () => {
+    await mixedGroup(0);
+    expect(markets()).toEqual(['spot', 'spot', 'spot', 'spot']);
+    await setPercent(100);
+    const batch = Math.max(1, Math.floor(desired * MIX_REPLACEMENT_SHARE));
+    for (let t = T0 + 300; t <= T0 + 3600; t += 5) {
+      await w.runUntil(t);
+      expect(inService().length).toBeGreaterThanOrEqual(desired);
+      expect(live().length).toBeLessThanOrEqual(desired + batch);
+    }
+    expect(inService().map((i) => i.market)).toEqual(['on-demand', 'on-demand', 'on-demand', 'on-demand']);
+    expect(w.mixReplacements).toBe(desired);
+    const activities = (await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'mix' }))).Activities ?? [];
+    expect(activities.filter((a) => /^Terminating EC2 instance/.test(a.Description ?? '') && /On-Demand and Spot mix/.test(a.Cause ?? ''))).toHaveLength(desired);
+    // And back: the user's 0% makes it spot again, the same way.
+    await setPercent(0);
+    await w.runUntil(T0 + 7200);
+    expect(inService().map((i) => i.market)).toEqual(['spot', 'spot', 'spot', 'spot']);
+    expect(w.mixReplacements).toBe(2 * desired);
+  });
+
+  it('a change that leaves the mix as it is replaces nothing (SpotMaxPrice, allocation strategy)', async () => {
+    await mixedGroup(0);
+    const before = live().map((i) => i.id).sort();
+    await asg.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'mix', MixedInstancesPolicy: { InstancesDistribution: { OnDemandPercentageAboveBaseCapacity: 0, SpotMaxPrice: '0.2' } } }));
+    await w.runUntil(T0 + 3600);
+    expect(live().map((i) => i.id).sort()).toEqual(before);
+    expect(w.mixReplacements).toBe(0);
+  });
+
+  it('an instance protected from scale in is not replaced until its protection is removed', async () => {
+    await mixedGroup(0);
+    const [kept] = inService();
+    await asg.send(new SetInstanceProtectionCommand({ AutoScalingGroupName: 'mix', InstanceIds: [kept!.id], ProtectedFromScaleIn: true }));
+    await setPercent(100);
+    await w.runUntil(T0 + 3600);
+    expect(kept!.ec2State).not.toBe('terminated');
+    expect(inService().filter((i) => i.market === 'spot').map((i) => i.id)).toEqual([kept!.id]);
+    await asg.send(new SetInstanceProtectionCommand({ AutoScalingGroupName: 'mix', InstanceIds: [kept!.id], ProtectedFromScaleIn: false }));
+    await w.runUntil(T0 + 4200);
+    expect(kept!.ec2State).toBe('terminated');
+    expect(inService().map((i) => i.market)).toEqual(['on-demand', 'on-demand', 'on-demand', 'on-demand']);
   });
 });

@@ -142,7 +142,7 @@ describe('work queue and worker role rules', () => {
   const workerRole = (...statements: Statement[]): CloudFormationTemplate => ({
     Resources: { WorkerRole: { Type: 'AWS::IAM::Role', Properties: { Policies: [{ PolicyDocument: { Statement: statements } }] } } },
   });
-  const queue = { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage'], Resource: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] } };
+  const queue = { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:SendMessage'], Resource: { 'Fn::GetAtt': ['WorkQueue', 'Arn'] } };
   const protect = {
     Effect: 'Allow',
     Action: 'autoscaling:SetInstanceProtection',
@@ -153,7 +153,8 @@ describe('work queue and worker role rules', () => {
   it.each([
     { name: 'what a worker needs', statements: [queue, protect, { Effect: 'Allow', Action: 'autoscaling:DescribeAutoScalingInstances', Resource: '*' }], problem: undefined },
     { name: 'another queue', statements: [{ ...queue, Resource: 'arn:aws:sqs:us-east-1:1:*' }], problem: 'sqs:ReceiveMessage on arn:aws:sqs:us-east-1:1:*' },
-    { name: 'sending messages', statements: [{ ...queue, Action: 'sqs:SendMessage' }], problem: 'sqs:SendMessage is not something a worker needs' },
+    { name: 'sending to another queue', statements: [{ ...queue, Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-east-1:1:other' }], problem: 'sqs:SendMessage on arn:aws:sqs:us-east-1:1:other' },
+    { name: 'purging the queue', statements: [{ ...queue, Action: 'sqs:PurgeQueue' }], problem: 'sqs:PurgeQueue is not something a worker needs' },
     { name: 'protection on every group', statements: [{ ...protect, Resource: '*' }], problem: 'SetInstanceProtection on *' },
     { name: 'protection without the tag', statements: [{ ...protect, Condition: undefined }], problem: 'without a spotfarm:farm tag condition' },
     { name: 'terminating instances', statements: [{ Effect: 'Allow', Action: 'ec2:TerminateInstances', Resource: '*' }], problem: 'ec2:TerminateInstances' },

@@ -172,10 +172,12 @@ const WORKER_QUEUE_ACTIONS = new Set([
   'sqs:DeleteMessage',
   'sqs:ChangeMessageVisibility',
   'sqs:GetQueueAttributes',
+  // A hand-back re-sends the message to the same queue (docs/worker.md "Hand-back").
+  'sqs:SendMessage',
 ]);
 
 /**
- * The worker role: the work queue (receive, delete, change visibility, read its attributes), scale-in protection
+ * The worker role: the work queue (receive, delete, change visibility, re-send on a hand-back, read its attributes), scale-in protection
  * on the farm's two groups (tag-conditioned), DescribeAutoScalingInstances, and at most the agent bundle object.
  */
 export function workerRoleProblems(

@@ -69,17 +69,24 @@ export async function createQueue(
   name: string,
   visibilityTimeoutSeconds: number,
   bodies: string[] = [],
+  options: { maxReceiveCount?: number; fifo?: { contentBasedDeduplication: boolean; groupId: string } } = {},
 ): Promise<string> {
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq` }));
+  // A FIFO queue's dead-letter queue must be FIFO too, and both names end in .fifo.
+  const suffix = options.fifo ? '.fifo' : '';
+  const fifoAttributes: Record<string, string> = options.fifo
+    ? { FifoQueue: 'true', ContentBasedDeduplication: String(options.fifo.contentBasedDeduplication) }
+    : {};
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-dlq${suffix}`, Attributes: fifoAttributes }));
   const dlqArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))
   ).Attributes?.QueueArn;
   const { QueueUrl } = await sqs.send(
     new CreateQueueCommand({
-      QueueName: name,
+      QueueName: `${name}${suffix}`,
       Attributes: {
         VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+        ...fifoAttributes,
       },
     }),
   );
@@ -88,7 +95,12 @@ export async function createQueue(
     await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl,
-        Entries: bodies.slice(i, i + 10).map((body, j) => ({ Id: String(i + j), MessageBody: body })),
+        Entries: bodies.slice(i, i + 10).map((body, j) => ({
+          Id: String(i + j),
+          MessageBody: body,
+          ...(options.fifo ? { MessageGroupId: options.fifo.groupId } : {}),
+          ...(options.fifo && !options.fifo.contentBasedDeduplication ? { MessageDeduplicationId: `m${i + j}` } : {}),
+        })),
       }),
     );
   }

@@ -11,9 +11,11 @@ import {
   DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { HAND_BACK_ATTRIBUTE, JOB_ID_ATTRIBUTE, MAX_RESENT_HAND_BACKS } from '../../worker/rules';
 import { runWorker, type InstanceAction, type MetadataClient } from '../../worker/index';
 import { collectLog, until, work } from './farm';
 
@@ -60,6 +62,7 @@ describe('worker edge cases with mocked clients', () => {
     sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '30', RedrivePolicy: '{}' } });
     sqsMock.on(DeleteMessageCommand).resolves({});
     sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'copy-1' });
   });
 
   it('hands back, unstarted, what a long poll brings in after the drain began', async () => {
@@ -77,9 +80,10 @@ describe('worker edge cases with mocked clients', () => {
     const summary = await handle.done;
     // Assess
     expect(ran).toBe(false);
-    expect(summary).toMatchObject({ handedBack: 1, succeeded: 0 });
-    expect(sqsMock).toReceiveCommandWith(ChangeMessageVisibilityCommand, { ReceiptHandle: 'rh-late', VisibilityTimeout: 0 });
-    expect(sqsMock).not.toReceiveCommand(DeleteMessageCommand);
+    expect(summary).toMatchObject({ handedBack: 1, resent: 1, succeeded: 0 });
+    expect(sqsMock).toReceiveCommandWith(SendMessageCommand, { MessageBody: 'late' });
+    expect(sqsMock).toReceiveCommandWith(DeleteMessageCommand, { ReceiptHandle: 'rh-late' });
+    expect(sqsMock).not.toReceiveCommand(ChangeMessageVisibilityCommand);
   });
 
   it('stops heartbeating a receipt SQS no longer honours, and lets the job finish', async () => {
@@ -254,7 +258,7 @@ describe('worker edge cases with mocked clients', () => {
     handle.stop({ reason: 'SIGTERM' });
     const summary = await handle.done;
     // Assess
-    expect(summary).toEqual({ reason: 'stopped', succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, redelivered: 0 });
+    expect(summary).toEqual({ reason: 'stopped', succeeded: 0, failed: 0, handedBack: 0, timedOut: 0, resent: 0, redelivered: 0 });
     expect(sqsMock).not.toReceiveCommand(ReceiveMessageCommand);
   });
 
@@ -264,5 +268,180 @@ describe('worker edge cases with mocked clients', () => {
     // Assess
     await expect(handle.done).rejects.toThrow('slots must be a whole number from 1 to 1000, got 0');
     expect(sqsMock.calls()).toHaveLength(0);
+  });
+});
+
+describe('hand-back by re-sending the message', () => {
+  const sqsMock = mockClient(SQSClient);
+  const sqs = new SQSClient({ region: 'us-east-1' });
+
+  beforeEach(() => {
+    sqsMock.reset();
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { VisibilityTimeout: '30', RedrivePolicy: '{}' } });
+    sqsMock.on(DeleteMessageCommand).resolves({});
+    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'copy-1' });
+  });
+
+  /** Runs one message until it starts, then stop() hands it back (no expected duration); returns the log. */
+  async function handBackOne(m: Message, options: { queueUrl?: string; handBack?: 'resend' | 'visibility'; maxJobSeconds?: number } = {}) {
+    queueOf(sqsMock, [m]);
+    const { log, events } = collectLog();
+    let started = false;
+    const handle = runWorker({
+      queueUrl: options.queueUrl ?? QUEUE,
+      process: async (_m, { signal }) => {
+        started = true;
+        await work(30_000, signal);
+      },
+      sqs,
+      metadata: false,
+      log,
+      ...(options.handBack ? { handBack: options.handBack } : {}),
+      ...(options.maxJobSeconds ? { maxJobSeconds: options.maxJobSeconds } : {}),
+      ...FAST,
+    });
+    await until(() => started);
+    if (options.maxJobSeconds) await until(() => events('job_handed_back').length > 0);
+    handle.stop();
+    return { summary: await handle.done, events };
+  }
+
+  const visibilityResets = () =>
+    sqsMock.commandCalls(ChangeMessageVisibilityCommand).filter((c) => c.args[0].input.VisibilityTimeout === 0);
+
+  it('sends a copy (body, attributes, hand-back count, job id) first, then deletes the original: no receive is counted', async () => {
+    // Prepare
+    const m: Message = { ...message('m-1', 3), MessageAttributes: { trace: { DataType: 'String', StringValue: 't-1' } } };
+    // Act
+    const { summary, events } = await handBackOne(m);
+    // Assess
+    expect(summary).toMatchObject({ handedBack: 1, resent: 1 });
+    expect(sqsMock).toReceiveCommandWith(SendMessageCommand, {
+      QueueUrl: QUEUE,
+      MessageBody: 'm-1',
+      DelaySeconds: 0,
+      MessageAttributes: {
+        trace: { DataType: 'String', StringValue: 't-1' },
+        [HAND_BACK_ATTRIBUTE]: { DataType: 'Number', StringValue: '1' },
+        [JOB_ID_ATTRIBUTE]: { DataType: 'String', StringValue: 'm-1' },
+      },
+    });
+    const order = sqsMock.calls().map((c) => c.args[0].constructor.name);
+    expect(order.indexOf('SendMessageCommand')).toBeLessThan(order.indexOf('DeleteMessageCommand'));
+    expect(sqsMock).toReceiveCommandWith(DeleteMessageCommand, { ReceiptHandle: 'rh-m-1' });
+    expect(visibilityResets()).toHaveLength(0);
+    expect(events('hand_back_resent')[0]).toMatchObject({ messageId: 'm-1', copyMessageId: 'copy-1', handBacks: 1, jobId: 'm-1' });
+  });
+
+  it('a copy handed back again counts on and keeps the first message id as the job id', async () => {
+    // Prepare
+    const m: Message = {
+      ...message('copy-7'),
+      MessageAttributes: {
+        [HAND_BACK_ATTRIBUTE]: { DataType: 'Number', StringValue: '2' },
+        [JOB_ID_ATTRIBUTE]: { DataType: 'String', StringValue: 'first-id' },
+      },
+    };
+    // Act
+    await handBackOne(m);
+    // Assess
+    expect(sqsMock).toReceiveCommandWith(SendMessageCommand, {
+      MessageAttributes: {
+        [HAND_BACK_ATTRIBUTE]: { DataType: 'Number', StringValue: '3' },
+        [JOB_ID_ATTRIBUTE]: { DataType: 'String', StringValue: 'first-id' },
+      },
+    });
+  });
+
+  it('a refused or throttled SendMessage falls back to a visibility reset, and nothing is deleted', async () => {
+    // Prepare
+    sqsMock.on(SendMessageCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'RequestThrottled' }));
+    // Act
+    const { summary, events } = await handBackOne(message('m-2'));
+    // Assess
+    expect(summary).toMatchObject({ handedBack: 1, resent: 0 });
+    expect(visibilityResets().map((c) => c.args[0].input.ReceiptHandle)).toEqual(['rh-m-2']);
+    expect(sqsMock).not.toReceiveCommand(DeleteMessageCommand);
+    expect(events('hand_back_resend_failed')[0]?.reason).toContain('RequestThrottled');
+  });
+
+  it('a DeleteMessage that fails after the send leaves a duplicate, logged, never a loss', async () => {
+    // Prepare
+    sqsMock.on(DeleteMessageCommand).rejects(Object.assign(new Error('service unavailable'), { name: 'ServiceUnavailable' }));
+    // Act
+    const { summary, events } = await handBackOne(message('m-3'));
+    // Assess: the copy exists; the original was neither deleted nor reset, so it returns after its lease.
+    expect(summary).toMatchObject({ handedBack: 1, resent: 1 });
+    expect(sqsMock).toReceiveCommandTimes(SendMessageCommand, 1);
+    expect(visibilityResets()).toHaveLength(0);
+    expect(events('hand_back_delete_failed')[0]).toMatchObject({ messageId: 'm-3', copyMessageId: 'copy-1' });
+    expect(events('hand_back_delete_failed')[0]?.reason).toContain('runs twice');
+  });
+
+  it('a job that outruns its maximum time is at fault: a visibility reset, so a job that always hangs is dead-lettered', async () => {
+    // Act
+    const { summary } = await handBackOne(message('hung'), { maxJobSeconds: 0.2 });
+    // Assess
+    expect(summary).toMatchObject({ timedOut: 1, resent: 0 });
+    expect(sqsMock).not.toReceiveCommand(SendMessageCommand);
+    expect(visibilityResets()).toHaveLength(1);
+  });
+
+  it(`after ${MAX_RESENT_HAND_BACKS} re-sent hand-backs the next one counts as a receive again`, async () => {
+    // Prepare
+    const m: Message = { ...message('often'), MessageAttributes: { [HAND_BACK_ATTRIBUTE]: { DataType: 'Number', StringValue: String(MAX_RESENT_HAND_BACKS) } } };
+    // Act
+    await handBackOne(m);
+    // Assess
+    expect(sqsMock).not.toReceiveCommand(SendMessageCommand);
+    expect(visibilityResets()).toHaveLength(1);
+  });
+
+  it('a FIFO queue keeps the visibility reset by default: a copy would lose its place in its message group', async () => {
+    // Act
+    await handBackOne({ ...message('f-1'), Attributes: { ApproximateReceiveCount: '1', MessageGroupId: 'g' } }, { queueUrl: `${QUEUE}.fifo` });
+    // Assess
+    expect(sqsMock).not.toReceiveCommand(SendMessageCommand);
+    expect(visibilityResets()).toHaveLength(1);
+  });
+
+  it('a FIFO queue with resend chosen: the copy keeps its group and carries an explicit deduplication id', async () => {
+    // Content-based deduplication would hash the copy's body, equal to the original's, and within the 5-minute
+    // window SQS would accept the copy without delivering it; the delete that follows would lose the job.
+    // Act
+    await handBackOne({ ...message('f-2'), Attributes: { ApproximateReceiveCount: '1', MessageGroupId: 'g' } }, { queueUrl: `${QUEUE}.fifo`, handBack: 'resend' });
+    // Assess
+    const send = sqsMock.commandCalls(SendMessageCommand)[0]?.args[0].input;
+    expect(send).toMatchObject({ MessageGroupId: 'g', MessageDeduplicationId: 'spotfarm-hand-back-f-2' });
+    expect(send?.DelaySeconds).toBeUndefined();
+    expect(sqsMock).toReceiveCommandWith(DeleteMessageCommand, { ReceiptHandle: 'rh-f-2' });
+  });
+
+  it('hands a re-sent copy to the job with its hand-back count and job id', async () => {
+    // Prepare
+    queueOf(sqsMock, [
+      {
+        ...message('copy-9'),
+        MessageAttributes: {
+          [HAND_BACK_ATTRIBUTE]: { DataType: 'Number', StringValue: '2' },
+          [JOB_ID_ATTRIBUTE]: { DataType: 'String', StringValue: 'first-id' },
+        },
+      },
+    ]);
+    const seen: { handBacks: number; jobId: string; receiveCount: number }[] = [];
+    const handle = runWorker({
+      queueUrl: QUEUE,
+      process: async (_m, { handBacks, jobId, receiveCount }) => void seen.push({ handBacks, jobId, receiveCount }),
+      sqs,
+      metadata: false,
+      log: collectLog().log,
+      ...FAST,
+    });
+    await until(() => seen.length === 1);
+    handle.stop();
+    await handle.done;
+    // Assess
+    expect(seen).toEqual([{ handBacks: 2, jobId: 'first-id', receiveCount: 1 }]);
   });
 });
