@@ -63,7 +63,7 @@ function sdkUsage(inputs: string[]): Map<string, Set<string>> {
 }
 
 function clientClass(pkg: string): string {
-  const special: Record<string, string> = { '@aws-sdk/client-auto-scaling': 'AutoScalingClient', '@aws-sdk/client-ec2': 'EC2Client', '@aws-sdk/client-sqs': 'SQSClient', '@aws-sdk/client-sns': 'SNSClient', '@aws-sdk/client-dynamodb': 'DynamoDBClient', '@aws-sdk/client-pricing': 'PricingClient', '@aws-sdk/client-cloudwatch': 'CloudWatchClient' };
+  const special: Record<string, string> = { '@aws-sdk/client-auto-scaling': 'AutoScalingClient', '@aws-sdk/client-ec2': 'EC2Client', '@aws-sdk/client-sqs': 'SQSClient', '@aws-sdk/client-sns': 'SNSClient', '@aws-sdk/client-dynamodb': 'DynamoDBClient', '@aws-sdk/client-pricing': 'PricingClient', '@aws-sdk/client-cloudwatch': 'CloudWatchClient', '@aws-sdk/client-eventbridge': 'EventBridgeClient' };
   return special[pkg] ?? `${pkg.replace('@aws-sdk/client-', '').replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase())}Client`;
 }
 

@@ -146,7 +146,10 @@ async function measure(file: string): Promise<Measured> {
       onProgress: (seconds) => (now += seconds),
       onSdkCall: (command, input, output) => {
         calls.set(command, (calls.get(command) ?? 0) + 1);
-        if (command === 'GetMetricDataCommand') metricsRequested += ((input as { MetricDataQueries?: unknown[] }).MetricDataQueries ?? []).length;
+        // Billed per metric requested: the queries that read a metric (MetricStat), not the math over them.
+        if (command === 'GetMetricDataCommand') {
+          metricsRequested += ((input as { MetricDataQueries?: { MetricStat?: unknown }[] }).MetricDataQueries ?? []).filter((q) => q.MetricStat).length;
+        }
         const i = input as { Item?: Record<string, Record<string, unknown>>; ConsistentRead?: boolean };
         const o = output as { Item?: Record<string, Record<string, unknown>>; Items?: Record<string, Record<string, unknown>>[] } | undefined;
         // Writes: 1 WRU per KB of the item (a refused conditional write still consumes it); reads: 1 RRU per
