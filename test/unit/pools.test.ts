@@ -392,3 +392,25 @@ describe('multi-type mixed groups: drop a type bad in every AZ; cap by one max p
     expect(cap(cheapBad, types, outBefore('c5.large|b'))).toBeUndefined();
   });
 });
+
+describe('decideTypeDrop leaves single-type groups to the cap', () => {
+  it('one override (or none): no decision at all', () => {
+    const bad: PoolAssessment = { pool: 'r3.large|a', status: 'out', reasons: ['price'], ratio: 1, breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }) };
+    for (const overrides of [[], [{ InstanceType: 'r3.large' }]]) {
+      const d = decideTypeDrop({
+        style: 'mixed-instances',
+        overrides,
+        assessed: [bad],
+        droppedAssessed: [],
+        previouslyOut: { 'r3.large|a': { since: '2015-04-11T23:55:00Z', reasons: ['price'] } },
+        onDemandByType: { 'r3.large': 0.175 },
+        currentMax: undefined,
+        state: {},
+        settings: { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 },
+        dwellSeconds: (b) => 1800 * 2 ** b,
+        now: new Date('2015-04-12T00:00:00Z'),
+      });
+      expect(d).toBeUndefined();
+    }
+  });
+});
