@@ -15,6 +15,8 @@ export type LaunchSource =
       template: TemplateRef;
       /** Instance types from the policy's overrides (empty: the template's type). */
       overrideTypes: string[];
+      /** The policy's overrides as Auto Scaling lists them (a dropped one is restored exactly as it was). */
+      overrides?: MixedOverride[];
       onDemandBaseCapacity: number;
       onDemandPercentageAboveBaseCapacity: number;
       spotAllocationStrategy: string | undefined;
@@ -22,6 +24,9 @@ export type LaunchSource =
       spotMaxPrice?: number | undefined;
     }
   | { style: 'none' };
+
+/** One override of a mixed-instances policy, in Auto Scaling's own shape (InstanceType, WeightedCapacity, ...). */
+export type MixedOverride = { InstanceType?: string } & Record<string, unknown>;
 
 export interface TemplateRef {
   id: string | undefined;

@@ -16,13 +16,14 @@ import {
   DynamoDBServiceException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
+import { CloudWatchServiceException } from '@aws-sdk/client-cloudwatch';
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { EventBridgeServiceException } from '@aws-sdk/client-eventbridge';
 import { PricingServiceException } from '@aws-sdk/client-pricing';
 import { SNSServiceException } from '@aws-sdk/client-sns';
 import { QueueDoesNotExist, SQSServiceException } from '@aws-sdk/client-sqs';
 
-type Service = 'autoscaling' | 'ec2' | 'sqs' | 'dynamodb' | 'pricing' | 'sns' | 'eventbridge';
+type Service = 'autoscaling' | 'ec2' | 'sqs' | 'dynamodb' | 'pricing' | 'sns' | 'eventbridge' | 'cloudwatch';
 
 let requestCounter = 0;
 
@@ -55,6 +56,7 @@ const BASES = {
   pricing: PricingServiceException,
   sns: SNSServiceException,
   eventbridge: EventBridgeServiceException,
+  cloudwatch: CloudWatchServiceException,
 } as const;
 
 /** An SDK-shaped error. `name` is the SDK v3 name (`ScalingActivityInProgressFault`, `ValidationError`, ...). */

@@ -9,6 +9,7 @@
  * cost a backtest about 8% of its time and grew with its length. This is a plain function and one Map lookup.
  */
 import * as AutoScaling from '@aws-sdk/client-auto-scaling';
+import * as CloudWatch from '@aws-sdk/client-cloudwatch';
 import * as DynamoDB from '@aws-sdk/client-dynamodb';
 import * as EC2 from '@aws-sdk/client-ec2';
 import * as EventBridge from '@aws-sdk/client-eventbridge';
@@ -16,6 +17,7 @@ import * as Pricing from '@aws-sdk/client-pricing';
 import * as SNS from '@aws-sdk/client-sns';
 import * as SQS from '@aws-sdk/client-sqs';
 import * as asg from './autoscaling-api';
+import * as cloudwatch from './cloudwatch';
 import * as ddb from './dynamodb-api';
 import * as ec2 from './ec2-api';
 import { NotImplementedInSimulator } from './errors';
@@ -73,6 +75,10 @@ const ROUTES: { client: { name: string; prototype: { send: unknown } }; routes: 
       [SQS.CreateQueueCommand, (t, i) => misc.createQueue(t.world, i)],
       [SQS.SendMessageCommand, (t, i) => misc.sendMessage(t.world, i)],
     ],
+  },
+  {
+    client: CloudWatch.CloudWatchClient,
+    routes: [[CloudWatch.GetMetricDataCommand, (t, i) => cloudwatch.getMetricData(t.world, i)]],
   },
   {
     client: Pricing.PricingClient,

@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import * as asg from '../cloud/autoscaling-api';
+import { startQueueMetrics } from '../cloud/cloudwatch';
 import { Tables } from '../cloud/dynamodb-api';
 import * as ec2 from '../cloud/ec2-api';
 import { NotImplementedInSimulator } from '../cloud/errors';
@@ -351,6 +352,8 @@ export function installSpotfarm(world: World, handlers: Record<SpotfarmFunction,
   tables.create(STATE_TABLE, 'pk', 'sk');
   connection.target = { world, tables };
   const farm = buildSpotfarmFarm(world);
+  // The queue's AWS/SQS metrics in CloudWatch (the queue scaler learns the job duration from them).
+  startQueueMetrics(world);
   const stats: SpotfarmStats = { invocations: {}, failedEvents: 0, retries: 0, errors: new Map(), notImplemented: new Set() };
 
   const invoke = (fn: SpotfarmFunction, event: unknown, attempt = 0): Promise<void> => {

@@ -20,7 +20,7 @@ import {
   type LaunchTemplateSpecification,
 } from '@aws-sdk/client-auto-scaling';
 import { aws, AwsCallError } from '../errors';
-import type { GroupInstance, GroupSnapshot, LaunchDetails, LaunchSource, TemplateRef } from '../model';
+import type { GroupInstance, GroupSnapshot, LaunchDetails, LaunchSource, MixedOverride, TemplateRef } from '../model';
 import { FARM_TAG } from '../settings';
 
 // Auto Scaling has one throttle bucket per account and Region, shared with the console: back off adaptively.
@@ -348,6 +348,55 @@ export async function setSpotMaxPrice(groupName: string, maxPrice: string, clien
   await updateInstancesDistribution(groupName, 'spot max price', maxPrice === '' ? 'none (on-demand)' : maxPrice, { SpotMaxPrice: maxPrice }, client);
 }
 
+/**
+ * Drops one instance type's override from a mixed-instances group's policy, or puts a dropped one back at its
+ * place, leaving everything else as it is (the whole policy is sent back, read afresh). Auto Scaling then launches
+ * no instance of a dropped type; running instances of it are not replaced: "When you update the launch template or
+ * overrides in the UpdateAutoScalingGroup API call, existing Amazon EC2 instances continue to run. When scaling out
+ * occurs, Amazon EC2 Auto Scaling launches instances to match the new settings" (Auto Scaling API reference,
+ * LaunchTemplate: https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplate.html).
+ */
+export async function changeOverrides(
+  groupName: string,
+  change: { drop: string } | { restore: MixedOverride; index: number },
+  client: AutoScalingClient = autoScalingClient,
+): Promise<void> {
+  const page = await aws(`describing auto scaling group ${groupName}`, () =>
+    client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
+  );
+  const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
+  const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
+  const doing = 'drop' in change ? `dropping instance type ${change.drop} from` : `restoring instance type ${change.restore.InstanceType} to`;
+  if (!policy || !spec) throw new AwsCallError(`${doing} auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
+  const current = policy.LaunchTemplate?.Overrides ?? [];
+  let overrides: typeof current;
+  if ('drop' in change) {
+    overrides = current.filter((o) => o.InstanceType !== change.drop);
+    if (overrides.length === current.length) return; // already dropped (a retry)
+    if (overrides.length === 0) throw new AwsCallError(`${doing} auto scaling group ${groupName}`, new Error('it is the last override'));
+  } else {
+    if (current.some((o) => o.InstanceType === change.restore.InstanceType)) return; // already back (a retry, or by hand)
+    overrides = [...current];
+    overrides.splice(Math.min(change.index, overrides.length), 0, change.restore as (typeof current)[number]);
+  }
+  const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
+  await aws(`${doing} auto scaling group ${groupName}`, () =>
+    client.send(
+      new UpdateAutoScalingGroupCommand({
+        AutoScalingGroupName: groupName,
+        MixedInstancesPolicy: {
+          ...policy,
+          LaunchTemplate: {
+            ...policy.LaunchTemplate,
+            LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
+            Overrides: overrides,
+          },
+        },
+      }),
+    ),
+  );
+}
+
 /** Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is. Returns the percentage it had. */
 export async function setOnDemandPercentage(
   groupName: string,
@@ -420,6 +469,7 @@ function launchSource(group: AutoScalingGroup): LaunchSource {
       style: 'mixed-instances',
       template,
       overrideTypes: (mixed.LaunchTemplate?.Overrides ?? []).flatMap((o) => (o.InstanceType ? [o.InstanceType] : [])),
+      overrides: structuredClone(mixed.LaunchTemplate?.Overrides ?? []) as MixedOverride[],
       onDemandBaseCapacity: distribution.OnDemandBaseCapacity ?? 0,
       onDemandPercentageAboveBaseCapacity: distribution.OnDemandPercentageAboveBaseCapacity ?? 100,
       spotAllocationStrategy: distribution.SpotAllocationStrategy,

@@ -139,3 +139,48 @@ export async function getMetricData(
   }
   return out;
 }
+
+/** A queue's work over a window, from its free AWS/SQS metrics: what Little's law needs. */
+export interface QueueWork {
+  /** Minutes of the window for which CloudWatch had both metrics. */
+  minutes: number;
+  /** Messages deleted over those minutes (NumberOfMessagesDeleted, Sum): the jobs the farm finished. */
+  deleted: number;
+  /** Message-seconds in flight over those minutes (ApproximateNumberOfMessagesNotVisible, Average x 60 s). */
+  inFlightSeconds: number;
+}
+
+/**
+ * The queue's work over [from, to) at 1-minute periods: one GetMetricData call, two metrics (CloudWatch charges
+ * GetMetricData per metric requested, $0.01 per 1,000). SQS publishes its AWS/SQS metrics to CloudWatch at
+ * one-minute intervals, free (Amazon SQS Developer Guide, "Available CloudWatch metrics for Amazon SQS" and
+ * "Monitoring Amazon SQS queues using CloudWatch"); a minute not yet published, or one of an inactive queue, is
+ * left out of both sums, so the two always cover the same minutes. `queue` is the queue's name or URL.
+ */
+export async function getQueueWork(queue: string, from: Date, to: Date, client: CloudWatchClient = cloudWatchClient): Promise<QueueWork> {
+  const queueName = queue.slice(queue.lastIndexOf('/') + 1);
+  const sqs = (id: string, metricName: string, stat: MetricStatistic): MetricQuery => ({
+    id,
+    namespace: 'AWS/SQS',
+    metricName,
+    dimensions: { QueueName: queueName },
+    stat,
+    period: 60,
+  });
+  const data = await getMetricData(
+    [sqs('deleted', 'NumberOfMessagesDeleted', 'Sum'), sqs('inFlight', 'ApproximateNumberOfMessagesNotVisible', 'Average')],
+    from,
+    to,
+    client,
+  );
+  const deletedAt = new Map(data.get('deleted')!.map((p) => [p.t, p.v]));
+  const work: QueueWork = { minutes: 0, deleted: 0, inFlightSeconds: 0 };
+  for (const p of data.get('inFlight')!) {
+    const deleted = deletedAt.get(p.t);
+    if (deleted === undefined) continue;
+    work.minutes++;
+    work.deleted += deleted;
+    work.inFlightSeconds += p.v * 60;
+  }
+  return work;
+}

@@ -25,7 +25,18 @@ import type { CapacityAction as Action } from './actions';
 import type { AlarmDirection, AlarmStateValue } from '../events/alarm-state-change';
 import type { Market, QueueDepth } from '../model';
 import { effectiveBacklogPerInstance, type GroupSettings, type ScalingPolicy } from '../settings';
-import { DEFAULT_BOOT_SECONDS, heldNeed, holdDownSeconds, learnBoot, serviceNeed, trackNeed, type CapacityGroup, type ServiceMemory } from './service';
+import {
+  DEFAULT_BOOT_SECONDS,
+  heldNeed,
+  holdDownSeconds,
+  learnBoot,
+  learnJobSeconds,
+  serviceNeed,
+  trackNeed,
+  type CapacityGroup,
+  type ServiceMemory,
+  type WorkSample,
+} from './service';
 
 export type { CapacityGroup } from './service';
 
@@ -96,6 +107,11 @@ export interface CapacityInput {
   state: CapacityState;
   /** The alarm transition that triggered this run, if one did. */
   alarm?: { direction: AlarmDirection; value: AlarmStateValue; since: string };
+  /**
+   * The queue's work over the last window (`service` policy, read when workReadDue says so), or `unavailable`
+   * when that read failed: the job duration is learned from it.
+   */
+  work?: WorkSample | 'unavailable';
 }
 
 export interface CapacityFigures {
@@ -128,7 +144,9 @@ export interface CapacityFigures {
   scaleInWait: number;
   /** `service` policy: the figures it sized on. */
   service?: {
+    /** The job duration sized on: learned from the queue's metrics, else the setting. */
     secondsPerJob: number;
+    secondsPerJobSource: 'learned' | 'setting';
     bootSeconds: number;
     queueAgeSeconds: number;
     /** Seconds a queued job may still wait for an instance launched now. */
@@ -155,6 +173,11 @@ const seconds = (from: string | undefined, now: number): number =>
 const clamp = (n: number, min: number, max: number): number => Math.min(max, Math.max(min, n));
 const later = (a: string | undefined, b: string): string => (a !== undefined && Date.parse(a) > Date.parse(b) ? a : b);
 const supply = (g: CapacityGroup): number => g.inService + g.pending;
+
+/** The policy a farm's settings select: setting backlogPerInstance asks for target tracking on it. */
+export function scalingPolicyOf(s: GroupSettings): ScalingPolicy {
+  return s.scalingPolicy === 'service' && s.backlogPerInstance !== undefined ? 'target' : s.scalingPolicy;
+}
 
 /** Decides the desired capacity of a farm's groups. Pure: same input and `now`, same decision. */
 export function decideCapacity(input: CapacityInput, now: Date): CapacityDecision {
@@ -187,8 +210,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const idleLongEnough = idle && idleSeconds >= s.idleMinutes * 60;
   const running = groups.reduce((n, g) => n + g.inService, 0);
   const targetBacklogPerInstance = effectiveBacklogPerInstance(s);
-  // Setting backlogPerInstance asks for target tracking on it.
-  const policy: ScalingPolicy = s.scalingPolicy === 'service' && s.backlogPerInstance !== undefined ? 'target' : s.scalingPolicy;
+  const policy = scalingPolicyOf(s);
 
   // What the farm shows over successive runs: how long the queue has had visible work, how long a boot takes,
   // which instances have been idle.
@@ -199,18 +221,23 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     if (state.pendingSeen === undefined) delete state.pendingSeen;
     if (state.bootSeconds === undefined) delete state.bootSeconds;
     const boot = state.bootSeconds ?? DEFAULT_BOOT_SECONDS;
+    if (input.work !== undefined) Object.assign(state, learnJobSeconds(state, input.work, iso));
+    for (const key of ['jobSeconds', 'jobSecondsFrom', 'workReadAt'] as const) if (state[key] === undefined) delete state[key];
+    const secondsPerJob = state.jobSeconds ?? s.secondsPerJob;
     const queueAgeSeconds = visible > 0 ? Math.floor(seconds(state.queuedSince, at)) : 0;
     const sizing = serviceNeed({
       visible,
       inFlight,
       slotsPerInstance: s.slotsPerInstance,
-      secondsPerJob: s.secondsPerJob,
+      secondsPerJob,
       acceptableWait: s.acceptableWait,
+      bootSeconds: boot,
     });
     const hold = holdDownSeconds(boot);
     state.needLog = trackNeed(state.needLog, sizing.need, at, iso, hold);
     service = {
-      secondsPerJob: s.secondsPerJob,
+      secondsPerJob,
+      secondsPerJobSource: state.jobSeconds !== undefined ? 'learned' : 'setting',
       bootSeconds: boot,
       queueAgeSeconds,
       waitBudget: Math.floor(sizing.budget),
@@ -222,6 +249,9 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   } else {
     delete state.needLog;
     delete state.pendingSeen;
+    delete state.jobSeconds;
+    delete state.jobSecondsFrom;
+    delete state.workReadAt;
   }
 
   // Current capacity: the total this function decided last, while the groups are as it left them. Otherwise
@@ -253,7 +283,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - a tick, secondsPerJob ${s.secondsPerJob}s; queue age ${f.queueAgeSeconds}s), ` +
+      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
       `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);
@@ -281,6 +311,11 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       // what its groups actually do.
       wanted = current;
       why = `backlog-low alarm: next -${s.scaleInStep} in ${scaleInWait}s (scaleInCooldown)`;
+    } else if (!state.alarms.high && !state.alarms.low) {
+      // Not one transition of either alarm ever reached this farm: most likely the stack has none (the stack
+      // param backlogAlarms is false by default, the other policies do not need them). Say so, not just "hold".
+      wanted = current;
+      why = 'no backlog alarm state seen yet: hold (the step policy acts on the backlog alarms; deploy the stack with backlogAlarms=true)';
     } else {
       wanted = current;
       why = 'no backlog alarm in ALARM: hold';

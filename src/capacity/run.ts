@@ -9,6 +9,7 @@
  * the state) and decides again, so an alarm transition it carries is never dropped. Desired capacities are
  * absolute values within [min, max], so even a replayed action cannot push a group out of its bounds.
  */
+import { getQueueWork } from '../aws/cloudwatch';
 import { StaleStateError } from '../aws/state-store';
 import { AwsCallError, ConfigError } from '../errors';
 import type { QueueDepthAlarm } from '../events/alarm-state-change';
@@ -18,10 +19,31 @@ import type { Market } from '../model';
 import type { FarmObservation } from '../observe';
 import { marketOf } from '../records';
 import type { CapacityAction } from './actions';
-import { capacityStateChanged, decideCapacity, emptyCapacityState, type CapacityDecision } from './decide';
+import { capacityStateChanged, decideCapacity, emptyCapacityState, scalingPolicyOf, type CapacityDecision, type CapacityInput } from './decide';
 import { executeCapacityActions } from './execute';
 import { capacityInputOf, farmGroups, farmProblem } from './observe';
+import { WORK_WINDOW_SECONDS, workReadDue } from './service';
 import { readCapacityState, writeCapacityState } from './state';
+
+/**
+ * The queue's work over the last window, from its AWS/SQS metrics (one GetMetricData call), for learning the job
+ * duration. A failed read (throttled, or a stack from before cloudwatch:GetMetricData was in the policy) never
+ * stops the scaling: the decision keeps what it learned before, or the secondsPerJob setting.
+ */
+async function readWork(farm: string, queue: string, now: Date): Promise<CapacityInput['work']> {
+  const to = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
+  const from = new Date(to.getTime() - WORK_WINDOW_SECONDS * 1000);
+  try {
+    return await getQueueWork(queue, from, to);
+  } catch (error) {
+    logger.warn('could not read the queue\'s metrics to learn the job duration; sizing on what was learned before or secondsPerJob', {
+      farm,
+      queue,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return 'unavailable';
+  }
+}
 
 /** Lost write races re-read and re-decide at most this many times. */
 const MAX_ATTEMPTS = 4;
@@ -67,7 +89,11 @@ export async function scaleFarm(first: FarmObservation, ctx: ExecutionContext, o
     const market = spotName && table ? await marketOf(table, spotName) : { market: 'spot' as Market, via: undefined };
     const spotMarket: Market = market.market;
     const stored = table ? await readCapacityState(table, farm.farm) : { state: emptyCapacityState(), version: 0 };
-    decision = decideCapacity(capacityInputOf(farm, stored.state, spotMarket, alarm, ctx.now, market.via), ctx.now);
+    const input = capacityInputOf(farm, stored.state, spotMarket, alarm, ctx.now, market.via);
+    if (scalingPolicyOf(input.settings) === 'service' && farm.queueName && workReadDue(stored.state, ctx.now.getTime())) {
+      input.work = await readWork(farm.farm, farm.queueName, ctx.now);
+    }
+    decision = decideCapacity(input, ctx.now);
     if (ctx.dryRun || !capacityStateChanged(stored.state, decision.state)) break;
     try {
       await writeCapacityState(table, farm.farm, decision.state, stored.version);

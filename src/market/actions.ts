@@ -1,5 +1,6 @@
 /** The market controller's actions: it alone changes a group's launch source (spot <-> on-demand). */
 import type { ActionBase, SkipAction } from '../actions';
+import type { MixedOverride } from '../model';
 import type { MarketOriginals, MarketTrigger } from './state';
 
 /** New instances launch on-demand; running instances are left alone. */
@@ -35,4 +36,13 @@ export interface SetSpotMaxPriceAction extends ActionBase {
   copyVersion?: number;
 }
 
-export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction;
+/**
+ * Per pool, multi-type mixed-instances groups (src/market/pools.ts decideTypeDrop): one instance type's override
+ * dropped (the type is at or above the threshold in every AZ) or put back exactly as it was. New launches only.
+ */
+export interface SetOverridesAction extends ActionBase {
+  kind: 'setOverrides';
+  change: { drop: string } | { restore: MixedOverride; index: number };
+}
+
+export type MarketAction = SkipAction | SwapToOnDemandAction | SwapToSpotAction | SetSpotMaxPriceAction | SetOverridesAction;

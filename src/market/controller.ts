@@ -107,7 +107,7 @@ export async function checkGroupMarket(
       return { asgName, outcome: done?.outcome === 'dry-run' ? 'dry-run' : 'skipped', action };
     }
 
-    if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice') {
+    if (action.kind === 'skip' || action.kind === 'setSpotMaxPrice' || action.kind === 'setOverrides') {
       // A pool cap is one idempotent call (the same price whoever sets it), so the state goes first and a
       // racing check that lost the write re-decides; a call that fails is set again by the next check.
       if (decision.state && marketStateChanged(stored.state, decision.state)) {

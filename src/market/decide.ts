@@ -20,7 +20,7 @@
  */
 import { skip } from '../actions';
 import { breakerState } from '../breaker';
-import type { MarketAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
+import type { MarketAction, SetOverridesAction, SetSpotMaxPriceAction, SwapToOnDemandAction, SwapToSpotAction } from './actions';
 import {
   initialMarketState,
   MAX_DWELL_SECONDS,
@@ -31,8 +31,9 @@ import {
   type MarketTrigger,
 } from './state';
 import type { LaunchMarket } from '../observe';
-import { assessPools, decidePoolCap, describePools, groupBreakerTripped, spotSourceOf, type PoolAssessment, type PoolSignal } from './pools';
+import { assessPools, decidePoolCap, decideTypeDrop, describePools, groupBreakerTripped, spotSourceOf, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
+import type { MixedOverride } from '../model';
 
 export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
 export type { MarketAction } from './actions';
@@ -81,6 +82,10 @@ export interface MarketSignals {
    * resolves to now (the capped copy is made again when the owner publishes).
    */
   capSourceVersion?: number | undefined;
+  /** Mixed instances: the policy's overrides, each type's on-demand price, and the pools of the types spotfarm dropped. */
+  overrides?: MixedOverride[];
+  onDemandByType?: Record<string, number | undefined>;
+  droppedPools?: PoolSignal[];
 }
 
 export interface MarketInput {
@@ -321,6 +326,30 @@ function decideScheduled(
     }
 
     if (!trigger) {
+      // A multi-type mixed group first drops a type bad in every AZ (or restores one); the cap handles the rest.
+      const drop = breaker.pools
+        ? decideTypeDrop({
+            style: input.current.style,
+            overrides: signals.overrides,
+            assessed: breaker.pools,
+            droppedAssessed: signals.droppedPools ? assessPools(signals.droppedPools, settings) : [],
+            previouslyOut,
+            onDemandByType: signals.onDemandByType ?? {},
+            currentMax: signals.spotMaxPrice,
+            state,
+            settings,
+            dwellSeconds: (level) => dwellSeconds(settings, level),
+            now,
+          })
+        : undefined;
+      if (drop) {
+        Object.assign(state, drop.state);
+        figures.instanceTypes = drop.reason;
+        if (drop.change) {
+          const action: SetOverridesAction = { kind: 'setOverrides', asgName, reason: drop.reason, figures, change: drop.change };
+          return { action, state, after: undefined };
+        }
+      }
       const cap = breaker.pools && !(state.launchConfigurationRefused && input.current.style === 'launch-configuration')
         ? decidePoolCap({
             style: input.current.style,
@@ -328,6 +357,7 @@ function decideScheduled(
             sourceVersion: signals.capSourceVersion,
             instanceTypes: signals.instanceTypes ?? [],
             onDemand: signals.onDemandPrice,
+            ...(signals.onDemandByType ? { onDemandByType: signals.onDemandByType } : {}),
             currentMax: signals.spotMaxPrice,
             assessed: breaker.pools,
             previouslyOut,
@@ -355,7 +385,7 @@ function decideScheduled(
           return { action, state, after: undefined };
         }
       }
-      const capNote = cap ? `; ${cap.reason}` : '';
+      const capNote = (drop ? `; ${drop.reason}` : '') + (cap ? `; ${cap.reason}` : '');
       if (signals.ratio === undefined) return nothing(`staying on spot: no spot price for any of the group's pools${capNote}`, state);
       return nothing(
         (high

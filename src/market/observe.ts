@@ -219,6 +219,35 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
         if (read && !(read instanceof Error)) capSourceVersion = read.resolvedVersion;
       }
 
+      // Mixed instances: the overrides and each type's on-demand price (type drops and a multi-type cap), and the
+      // prices of the types spotfarm dropped, which the group no longer lists (one more DescribeSpotPriceHistory
+      // while a type is out; on-demand prices are cached).
+      const launch = g.group.launch;
+      const mixed = managed && launch.style === 'mixed-instances' ? launch : undefined;
+      const onDemandByType: Record<string, number | undefined> = {};
+      for (const [type, price] of Object.entries(g.onDemandPrices)) onDemandByType[type] = price?.usdPerHour;
+      const droppedPools: PoolSignal[] = [];
+      const droppedTypes = Object.keys(stored.state?.droppedTypes ?? {}).filter((t) => !g.instanceTypes.includes(t));
+      if (mixed && droppedTypes.length > 0) {
+        const wanted = droppedTypes.flatMap((instanceType) => g.group.availabilityZones.map((availabilityZone) => ({ instanceType, availabilityZone })));
+        const spot = await describeSpotPrices(wanted, now);
+        for (const type of droppedTypes) {
+          const od = (await onDemandPrice(type, config.region))?.usdPerHour;
+          onDemandByType[type] = od;
+          for (const az of g.group.availabilityZones) {
+            const price = spot.get(`${type}|${az}`);
+            droppedPools.push({
+              pool: `${type}|${az}`,
+              instanceType: type,
+              availabilityZone: az,
+              ratio: price !== undefined && od !== undefined && od > 0 ? price / od : undefined,
+              interruptions: 0,
+              instances: running.filter((i) => i.type === type && i.availabilityZone === az).length,
+            });
+          }
+        }
+      }
+
       const input: MarketInput = {
         asgName: g.group.name,
         role: g.role,
@@ -235,6 +264,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           instances,
           ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
           ...(capSourceVersion !== undefined ? { capSourceVersion } : {}),
+          ...(mixed ? { overrides: mixed.overrides ?? [], onDemandByType, ...(droppedPools.length ? { droppedPools } : {}) } : {}),
         },
         state: stored.state,
       };

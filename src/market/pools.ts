@@ -13,6 +13,7 @@
  */
 import { weighBreaker, type BreakerEvidence } from '../breaker';
 import type { GroupSettings } from '../settings';
+import type { MixedOverride } from '../model';
 import { cappedLaunchConfigurationName, type MarketOriginals, type MarketState } from './state';
 import { canLaunchSpot } from '../pools';
 
@@ -164,6 +165,8 @@ export function decidePoolCap(args: {
   sourceVersion?: number | undefined;
   instanceTypes: readonly string[];
   onDemand: number | undefined;
+  /** Multi-type mixed groups: each type's on-demand price (the cap is one price for every type). */
+  onDemandByType?: Readonly<Record<string, number | undefined>>;
   /** The group's spot max price now (undefined: on-demand). */
   currentMax: number | undefined;
   assessed: readonly PoolAssessment[];
@@ -178,10 +181,11 @@ export function decidePoolCap(args: {
   let state = args.state;
   const at = now.toISOString();
   const copied = capIsCopy(args.style);
-  if ((args.style !== 'mixed-instances' && !copied) || args.instanceTypes.length !== 1 || args.onDemand === undefined) return undefined;
+  const multi = args.style === 'mixed-instances' && args.instanceTypes.length > 1;
+  if ((args.style !== 'mixed-instances' && !copied) || args.instanceTypes.length === 0 || (!multi && args.instanceTypes.length !== 1)) return undefined;
+  const odOf = (pool: string): number | undefined => (multi ? args.onDemandByType?.[pool.split('|')[0]!] : args.onDemand);
+  if (!multi && args.onDemand === undefined) return undefined;
   const returnRatio = settings.swapRatio - settings.hysteresis;
-  const level = capLevel(args.onDemand, settings);
-  if (!(level > 0)) return undefined;
   const since = (iso: string | undefined): number => (iso === undefined ? Infinity : (now.getTime() - Date.parse(iso)) / 1000);
   const backoff = state.poolCapBackoff ?? 0;
   let cap = state.poolCap;
@@ -200,16 +204,28 @@ export function decidePoolCap(args: {
     // Only pools Auto Scaling would still launch into at that price need the cap: a pool above the max price
     // (canLaunchSpot false) gets no launch anyway, and capping for it would only expose every new instance to
     // price interruptions below on-demand (on the spiky 2015 default scenario that doubled the cost).
-    const maxPrice = args.currentMax ?? args.onDemand;
-    const priceOut = args.assessed.filter(
-      (a) =>
-        a.reasons.includes('price') &&
-        args.previouslyOut?.[a.pool]?.reasons.includes('price') &&
-        a.ratio !== undefined &&
-        canLaunchSpot(a.ratio * args.onDemand!, maxPrice),
-    );
-    const launchable = args.assessed.filter((a) => a.ratio !== undefined && a.ratio * args.onDemand! <= level);
-    if (priceOut.length === 0 || launchable.length === 0) return none();
+    const price = (a: PoolAssessment): number | undefined => {
+      const od = odOf(a.pool);
+      return a.ratio === undefined || od === undefined ? undefined : a.ratio * od;
+    };
+    const priceOut = args.assessed.filter((a) => {
+      const p = price(a);
+      const od = odOf(a.pool);
+      return a.reasons.includes('price') && args.previouslyOut?.[a.pool]?.reasons.includes('price') && p !== undefined && canLaunchSpot(p, args.currentMax ?? od!);
+    });
+    if (priceOut.length === 0) return none();
+    // One max price for every pool: the level of the cheapest bad type's on-demand. With several types it works
+    // only if it stops no good pool (one at or below the return level): a good pool of a dearer type priced above
+    // the level would be cut with the bad one, so then no cap (docs/market.md, "Several instance types").
+    const levels = priceOut.map((a) => capLevel(odOf(a.pool)!, settings));
+    const level = Math.min(...levels);
+    if (!(level > 0)) return none();
+    if (multi) {
+      const cut = args.assessed.filter((a) => a.status === 'good' && a.ratio !== undefined && a.ratio <= returnRatio && price(a)! > level);
+      if (cut.length > 0) return none();
+    }
+    const launchable = args.assessed.filter((a) => price(a) !== undefined && price(a)! <= level);
+    if (launchable.length === 0) return none();
     if (args.currentMax !== undefined && args.currentMax <= level) return none();
     // Capped again within the dwell after the cap was lifted: the pools flap, so the next dwell doubles.
     const flapped = since(state.poolCapLiftedAt) < args.dwellSeconds(backoff);
@@ -297,4 +313,114 @@ function describeSource(source: MarketOriginals): string {
   if (source.style === 'launch-configuration') return `launch configuration ${source.name}`;
   if (source.style === 'launch-template') return `launch template ${source.templateName ?? source.templateId ?? '?'} ${source.version}`;
   return 'its mixed instances policy';
+}
+
+/**
+ * Multi-type mixed-instances groups: when one instance type is at or above on-demand x `swapRatio` in every AZ of
+ * the group (each of its priced pools out by price on two checks in a row, and one at least still launchable under
+ * the max price) while another type has a good pool, the type's override is dropped from the policy: Auto Scaling
+ * then launches no instance of it, and running ones are not replaced. A single max price cannot do this when the
+ * bad type is the cheaper one in dollars (it would stop the good, dearer types first). The override comes back
+ * exactly as it was, at its place in the list, once all the type's pools have been at or below on-demand x
+ * (`swapRatio` - `hysteresis`) for `confirmChecks` checks after the dwell (`minDwell`, doubled when a type is
+ * dropped again within the dwell after a restore). The last good type is never dropped: with no good type left the
+ * group's price reaches the price rule and the group falls back whole. One change per check.
+ */
+export interface TypeDropDecision {
+  change: { drop: string } | { restore: MixedOverride; index: number } | undefined;
+  reason: string;
+  state: Pick<MarketState, 'droppedTypes' | 'typeDropBackoff' | 'typeRestoredAt'>;
+}
+
+export function decideTypeDrop(args: {
+  style: string;
+  /** The policy's overrides now. */
+  overrides: readonly MixedOverride[] | undefined;
+  /** The group's pools (its types now). */
+  assessed: readonly PoolAssessment[];
+  /** The pools of the types spotfarm dropped (their prices are still read). */
+  droppedAssessed: readonly PoolAssessment[];
+  previouslyOut: MarketState['poolsOut'];
+  onDemandByType: Readonly<Record<string, number | undefined>>;
+  currentMax: number | undefined;
+  state: Pick<MarketState, 'droppedTypes' | 'typeDropBackoff' | 'typeRestoredAt'>;
+  settings: Pick<GroupSettings, 'swapRatio' | 'hysteresis' | 'confirmChecks' | 'minDwell'>;
+  dwellSeconds: (backoff: number) => number;
+  now: Date;
+}): TypeDropDecision | undefined {
+  if (args.style !== 'mixed-instances' || !args.overrides) return undefined;
+  // One type (or none listed): nothing to drop; the cap steers its pools.
+  if (args.overrides.length < 2 && !args.state.droppedTypes) return undefined;
+  const { settings, now } = args;
+  const at = now.toISOString();
+  const since = (iso: string | undefined): number => (iso === undefined ? Infinity : (now.getTime() - Date.parse(iso)) / 1000);
+  const typeOf = (pool: string): string => pool.split('|')[0]!;
+  const returnRatio = settings.swapRatio - settings.hysteresis;
+  const backoff = args.state.typeDropBackoff ?? 0;
+  const inPolicy = new Set(args.overrides.map((o) => o.InstanceType));
+  const dropped: NonNullable<MarketState['droppedTypes']> = {};
+  const notes: string[] = [];
+
+  // Dropped types: put back by hand (forget them), calm (count), or calm long enough (restore one).
+  for (const [type, d] of Object.entries(args.state.droppedTypes ?? {})) {
+    if (inPolicy.has(type)) {
+      notes.push(`${type} is in the policy again (put back outside spotfarm)`);
+      continue;
+    }
+    const pools = args.droppedAssessed.filter((a) => typeOf(a.pool) === type);
+    const calm = pools.every((a) => a.ratio === undefined || a.ratio <= returnRatio);
+    dropped[type] = { ...d, calmStreak: calm ? d.calmStreak + 1 : 0 };
+  }
+  for (const [type, d] of Object.entries(dropped)) {
+    const held = since(d.since);
+    if (held >= args.dwellSeconds(backoff) && d.calmStreak >= settings.confirmChecks) {
+      const rest = { ...dropped };
+      delete rest[type];
+      return {
+        change: { restore: d.override, index: d.index },
+        reason: `instance type ${type} at or below ${returnRatio} x on-demand in every AZ for ${d.calmStreak} checks after ${Math.round(held / 60)} min: its override is back in the policy`,
+        state: { droppedTypes: Object.keys(rest).length ? rest : undefined, typeDropBackoff: backoff, typeRestoredAt: at },
+      };
+    }
+  }
+  const kept = (reason: string): TypeDropDecision => ({
+    change: undefined,
+    reason,
+    state: { ...args.state, droppedTypes: Object.keys(dropped).length ? dropped : undefined },
+  });
+
+  const types = [...new Set(args.assessed.map((a) => typeOf(a.pool)))];
+  const goodTypes = types.filter((t) => args.assessed.some((a) => typeOf(a.pool) === t && a.status === 'good'));
+  for (const type of types) {
+    const pools = args.assessed.filter((a) => typeOf(a.pool) === type);
+    const od = args.onDemandByType[type];
+    const bad =
+      pools.length > 0 &&
+      od !== undefined &&
+      pools.every((a) => a.ratio !== undefined && a.reasons.includes('price') && args.previouslyOut?.[a.pool]?.reasons.includes('price')) &&
+      pools.some((a) => canLaunchSpot(a.ratio! * od, args.currentMax ?? od));
+    if (!bad) continue;
+    const others = goodTypes.filter((t) => t !== type);
+    const index = args.overrides.findIndex((o) => o.InstanceType === type);
+    if (others.length === 0 || index < 0 || args.overrides.length < 2) {
+      notes.push(`${type} is at or above ${settings.swapRatio} x on-demand in every AZ, but no other type has a good pool: not dropped (the group falls back whole by the price rule)`);
+      continue;
+    }
+    const flapped = since(args.state.typeRestoredAt) < args.dwellSeconds(backoff);
+    const nextBackoff = flapped && args.dwellSeconds(backoff + 1) > args.dwellSeconds(backoff) ? backoff + 1 : backoff;
+    return {
+      change: { drop: type },
+      reason:
+        `instance type ${type} at or above ${settings.swapRatio} x on-demand in every AZ for 2 checks: its override is dropped, ${others.join(', ')} still launch${others.length === 1 ? 'es' : ''}; running instances are not touched` +
+        (nextBackoff > backoff ? `; back-off: the drop's dwell doubles to ${args.dwellSeconds(nextBackoff) / 60} min` : ''),
+      state: {
+        droppedTypes: { ...dropped, [type]: { since: at, override: structuredClone(args.overrides[index]!), index, calmStreak: 0 } },
+        typeDropBackoff: nextBackoff,
+        typeRestoredAt: args.state.typeRestoredAt,
+      },
+    };
+  }
+  if (Object.keys(dropped).length === 0 && notes.length === 0 && !args.state.droppedTypes) return undefined;
+  const status = Object.entries(dropped).map(([t, d]) => `${t} dropped since ${d.since} (calm for ${d.calmStreak} of ${settings.confirmChecks} checks)`);
+  return kept([...status, ...notes].join('; '));
 }

@@ -10,7 +10,7 @@
  * that made the last check that counted (data, bounded by the clock).
  */
 import { getGroupState, putGroupState } from '../aws/state-store';
-import type { Market } from '../model';
+import type { Market, MixedOverride } from '../model';
 import { MARKET_SECTION } from '../records';
 
 /** Why a group went to on-demand. `manual` is reserved for a user's forced fall-back. */
@@ -96,6 +96,15 @@ export interface MarketState {
     /** Launch template: the owner's version number the capped copy was made from (a newer `$Latest`/`$Default` is copied again). */
     copiedFrom?: number;
   };
+  /**
+   * Instance types of a multi-type mixed group whose override spotfarm dropped because the type was at or above
+   * the threshold in every AZ (src/market/pools.ts decideTypeDrop): since when, the override exactly as it was and
+   * its place in the list (restored so), and the checks in a row all its pools were back at or below the return level.
+   */
+  droppedTypes?: Record<string, { since: string; override: MixedOverride; index: number; calmStreak: number }>;
+  /** Doublings of the dwell of a type drop (a type dropped again within the dwell after a restore), and when one was last restored. */
+  typeDropBackoff?: number;
+  typeRestoredAt?: string;
   /** Doublings of the cap's dwell (a cap set again within the dwell after a restore), and when it was last lifted. */
   poolCapBackoff?: number;
   poolCapLiftedAt?: string;

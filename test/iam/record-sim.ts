@@ -17,6 +17,7 @@ const PREFIX: Record<string, string> = {
   SNSClient: 'sns',
   EventBridgeClient: 'events',
   PricingClient: 'pricing',
+  CloudWatchClient: 'cloudwatch',
 };
 
 const tagMap = (tags: { Key?: string | undefined; Value?: string | undefined }[] | undefined): Record<string, string> =>

@@ -338,8 +338,13 @@ function launchTemplateChecks(call: RecordedCall, group: GroupFacts | undefined)
     if (!template) continue;
     const templateArn = `arn:aws:ec2:${region}:${account}:launch-template/${template.id}`;
     const viaTemplate = { 'ec2:LaunchTemplate': templateArn };
-    const run = (resource: string, context: Record<string, string | string[]> = {}) =>
+    // AWS does not document whether its check sets ec2:LaunchTemplate (docs/iam.md): the launch's other resources
+    // are checked both with it and without it (nor aws:ViaAWSService, the other key the policy reads), and the
+    // policy must allow both. The template itself is the resource, so its own check is the same either way.
+    const run = (resource: string, context: Record<string, string | string[]> = {}) => {
       out.push({ action: 'ec2:RunInstances', resource, context: { ...viaTemplate, ...context }, call: operation, onBehalf: 'launch-template-run' });
+      if (resource !== templateArn) out.push({ action: 'ec2:RunInstances', resource, context: { ...context }, call: operation, onBehalf: 'launch-template-run' });
+    };
     run(templateArn, tagContext(['ec2:ResourceTag/', 'aws:ResourceTag/'], template.tags));
     const image = template.data.ImageId;
     if (image?.startsWith('resolve:ssm:')) {

@@ -38,6 +38,7 @@ describe('a pool taken out and brought back with the spot max price (moto)', () 
   const sent: string[] = [];
   let checkGroup: (name: string, minutes: number, ratioB: number, groupRatio?: number) => Promise<{ outcome: string; action: string; reason: string }>;
   const check = (minutes: number, ratioB: number) => checkGroup('pools-spot', minutes, ratioB);
+  let checkPools: (name: string, minutes: number, ratioOf: (type: string, az: string) => number) => Promise<{ outcome: string; action: string; reason: string }>;
 
   const group = async (name = 'pools-spot'): Promise<AutoScalingGroup> =>
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
@@ -97,6 +98,16 @@ describe('a pool taken out and brought back with the spot max price (moto)', () 
       for (const pool of view.input.signals.pools ?? []) pool.ratio = pool.availabilityZone === 'us-east-1b' ? ratioB : (groupRatio ?? 0.1);
       // The group's own ratio (the price rule) only when the test sets every pool dear.
       if (groupRatio !== undefined) view.input.signals.ratio = groupRatio;
+      const result = await checkGroupMarket(view, { config, now, dryRun: false, source: 'price-check', eventId: `${name}-tick-${minutes}` });
+      return { outcome: result.outcome, action: result.action.kind, reason: result.action.reason };
+    };
+    checkPools = async (name, minutes, ratioOf) => {
+      const now = at(minutes);
+      const config = getConfig();
+      const views = await gatherMarket(await observeFarms(config, now, { farm: farm.farm, ...MARKET_READS }), config, now);
+      const view = views.find((v) => v.input.asgName === name)!;
+      // The pools of the group's types and of the types spotfarm dropped (whose prices it still reads).
+      for (const pool of [...(view.input.signals.pools ?? []), ...(view.input.signals.droppedPools ?? [])]) pool.ratio = ratioOf(pool.instanceType, pool.availabilityZone);
       const result = await checkGroupMarket(view, { config, now, dryRun: false, source: 'price-check', eventId: `${name}-tick-${minutes}` });
       return { outcome: result.outcome, action: result.action.kind, reason: result.action.reason };
     };
@@ -280,5 +291,79 @@ describe('a pool taken out and brought back with the spot max price (moto)', () 
     expect(released.LaunchConfigurationName).toBe('pools-lc');
     expect(released.AvailabilityZones).toEqual(before.AvailabilityZones);
     expect(released.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+  });
+
+  it('mixed instances, two types: a type bad in every AZ loses its override and gets it back; an AZ bad across types is capped by one max price', async () => {
+    // Prepare: c5.large and m5.large in a and b, all spot.
+    await clients.autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'pools-multi',
+        MinSize: 0,
+        MaxSize: 8,
+        DesiredCapacity: 4,
+        AvailabilityZones: ['us-east-1a', 'us-east-1b'],
+        MixedInstancesPolicy: {
+          LaunchTemplate: {
+            LaunchTemplateSpecification: { LaunchTemplateName: farm.onDemandTemplate, Version: '1' },
+            Overrides: [{ InstanceType: 'c5.large', WeightedCapacity: '1' }, { InstanceType: 'm5.large', WeightedCapacity: '1' }],
+          },
+          InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
+        },
+        Tags: Object.entries({ 'spotfarm:farm': farm.farm, 'spotfarm:role': 'spot' }).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: false, ResourceId: 'pools-multi', ResourceType: 'auto-scaling-group' })),
+      }),
+    );
+    const before = await group('pools-multi');
+    const ids = before.Instances!.map((i) => i.InstanceId).sort();
+    const policy = before.MixedInstancesPolicy!;
+    const c5Bad = (type: string) => (type === 'c5.large' ? 1 : 0.2);
+
+    // Act 1: c5.large at on-demand in both AZs for two checks.
+    sent.length = 0;
+    await checkPools('pools-multi', 400, c5Bad);
+    const dropped = await checkPools('pools-multi', 405, c5Bad);
+
+    // Assess 1: one UpdateAutoScalingGroup; only the override list changed; instances and AZs untouched.
+    expect(dropped).toMatchObject({ outcome: 'steered', action: 'setOverrides', reason: expect.stringMatching(/instance type c5.large at or above 1 x on-demand in every AZ for 2 checks: its override is dropped, m5.large still launches/) });
+    expect(mutations()).toEqual(['UpdateAutoScalingGroupCommand']);
+    const without = await group('pools-multi');
+    expect(without.MixedInstancesPolicy!.LaunchTemplate!.Overrides).toEqual([policy.LaunchTemplate!.Overrides![1]]);
+    expect(without.MixedInstancesPolicy!.InstancesDistribution).toEqual(policy.InstancesDistribution);
+    expect(without.AvailabilityZones).toEqual(before.AvailabilityZones);
+    expect(without.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+
+    // Act 2: c5.large calm; within the dwell nothing moves; after it the second calm check restores it.
+    sent.length = 0;
+    const early = await checkPools('pools-multi', 420, () => 0.2);
+    const back = await checkPools('pools-multi', 440, () => 0.2);
+
+    // Assess 2: the override exactly as it was, at its place.
+    expect(early).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/c5.large dropped since .* \(calm for 1 of 2 checks\)/) });
+    expect(back).toMatchObject({ outcome: 'steered', action: 'setOverrides', reason: expect.stringMatching(/c5.large at or below 0.9 x on-demand in every AZ for 2 checks after 35 min: its override is back/) });
+    expect(mutations()).toEqual(['UpdateAutoScalingGroupCommand']);
+    const restored = await group('pools-multi');
+    expect(restored.MixedInstancesPolicy!.LaunchTemplate).toEqual(policy.LaunchTemplate);
+    expect(restored.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+
+    // Act 3: AZ b at on-demand for both types, a cheap: one max price separates them.
+    const bBad = (_type: string, az: string) => (az === 'us-east-1b' ? 1 : 0.2);
+    sent.length = 0;
+    await checkPools('pools-multi', 500, bBad);
+    const capped = await checkPools('pools-multi', 505, bBad);
+
+    // Assess 3: the cap at the cheaper type's level (c5.large $0.085 x 0.9), nothing else changed.
+    expect(capped).toMatchObject({ outcome: 'steered', action: 'setSpotMaxPrice', reason: expect.stringMatching(/capped at \$0.0765\/h/) });
+    expect(mutations()).toEqual(['UpdateAutoScalingGroupCommand']);
+    const cappedGroup = await group('pools-multi');
+    expect(cappedGroup.MixedInstancesPolicy!.InstancesDistribution).toEqual({ ...policy.InstancesDistribution, SpotMaxPrice: '0.0765' });
+    expect(cappedGroup.MixedInstancesPolicy!.LaunchTemplate).toEqual(policy.LaunchTemplate);
+    expect(cappedGroup.Instances!.map((i) => i.InstanceId).sort()).toEqual(ids);
+
+    // Act 4 / Assess 4: calm after the dwell: the cap is lifted.
+    sent.length = 0;
+    await checkPools('pools-multi', 540, () => 0.2);
+    const lifted = await checkPools('pools-multi', 545, () => 0.2);
+    expect(lifted).toMatchObject({ outcome: 'steered', action: 'setSpotMaxPrice', reason: expect.stringMatching(/the spot max price is removed/) });
+    expect(mutations()).toEqual(['UpdateAutoScalingGroupCommand']);
+    expect((await group('pools-multi')).MixedInstancesPolicy!.InstancesDistribution!.SpotMaxPrice ?? '').toBe('');
   });
 });

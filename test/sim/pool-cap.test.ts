@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import * as asg from '../../sim/cloud/autoscaling-api';
 import * as ec2 from '../../sim/cloud/ec2-api';
+import { StepSeries } from '../../sim/market';
 import { T0, testScenario } from './support/scenario';
 import { alive, world } from './support/world';
 
@@ -158,5 +159,48 @@ describe('a pool cap by a capped copy (launch template MaxPrice, launch configur
     expect(firstA!.ec2State).not.toBe('terminated');
     expect(firstB!.warnedAt).toBe(Infinity);
     expect(firstB!.ec2State).not.toBe('terminated');
+  });
+});
+
+/**
+ * Dropping an instance type's override from a mixed-instances policy: Auto Scaling launches no instance of that
+ * type, and those running stay ("When you update the launch template or overrides in the UpdateAutoScalingGroup
+ * API call, existing Amazon EC2 instances continue to run. When scaling out occurs, Amazon EC2 Auto Scaling
+ * launches instances to match the new settings", Auto Scaling API reference, LaunchTemplate); put back, the type
+ * launches again.
+ */
+describe('a type dropped from a mixed-instances policy (multi-type groups)', () => {
+  it('new launches avoid the dropped type in every AZ; its running instances stay; restored, it launches again', async () => {
+    // Prepare: c3.xlarge cheap in both AZs; c4.xlarge cheaper still (so Auto Scaling picks it) until dropped.
+    const scenario = testScenario({ spot: { 'us-east-1a': [[-60, 0.05]], 'us-east-1b': [[-60, 0.05]] }, duration: 7200 });
+    for (const az of ['us-east-1a', 'us-east-1b']) scenario.market.setSpot('c4.xlarge', az, new StepSeries([T0 - 60], [0.03]));
+    scenario.market.onDemand.set('c4.xlarge', 0.199);
+    const w = world(scenario);
+    const lt = ec2.createLaunchTemplate(w, { LaunchTemplateName: 'multi-lt', LaunchTemplateData: { ImageId: 'ami-1', InstanceType: 'c3.xlarge' } });
+    const overrides = [{ InstanceType: 'c4.xlarge', WeightedCapacity: '1' }, { InstanceType: 'c3.xlarge', WeightedCapacity: '1' }];
+    const policy = (o: typeof overrides) => ({
+      LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: lt.LaunchTemplate!.LaunchTemplateId!, Version: '1' }, Overrides: o },
+      InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0 },
+    });
+    asg.createAutoScalingGroup(w, { AutoScalingGroupName: 'multi', MinSize: 0, MaxSize: 20, DesiredCapacity: 2, MixedInstancesPolicy: policy(overrides) });
+    await w.runUntil(T0 + 10);
+    const first = alive(w, 'multi');
+    expect(first.map((i) => i.type)).toEqual(['c4.xlarge', 'c4.xlarge']);
+
+    // Act 1: drop c4.xlarge, grow the group.
+    asg.updateAutoScalingGroup(w, { AutoScalingGroupName: 'multi', MixedInstancesPolicy: policy([overrides[1]!]) });
+    asg.setDesiredCapacity(w, { AutoScalingGroupName: 'multi', DesiredCapacity: 6 });
+    await w.runUntil(T0 + 600);
+
+    // Assess 1: the four new ones are c3.xlarge, spread over both AZs; the c4.xlarge ones still run.
+    const types = (list: ReturnType<typeof alive>) => list.reduce<Record<string, number>>((m, i) => ({ ...m, [i.type]: (m[i.type] ?? 0) + 1 }), {});
+    expect(types(alive(w, 'multi'))).toEqual({ 'c4.xlarge': 2, 'c3.xlarge': 4 });
+    expect(first.every((i) => i.ec2State !== 'terminated')).toBe(true);
+
+    // Act 2 / Assess 2: restored at its place, the next launches are c4.xlarge again.
+    asg.updateAutoScalingGroup(w, { AutoScalingGroupName: 'multi', MixedInstancesPolicy: policy(overrides) });
+    asg.setDesiredCapacity(w, { AutoScalingGroupName: 'multi', DesiredCapacity: 8 });
+    await w.runUntil(T0 + 1200);
+    expect(types(alive(w, 'multi'))).toEqual({ 'c4.xlarge': 4, 'c3.xlarge': 4 });
   });
 });

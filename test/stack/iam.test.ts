@@ -168,8 +168,11 @@ describe('IAM: the packaged policy allows every call the functions make', () => 
     const probes: IamRequest[] = [
       // A group not tagged for spotfarm.
       { action: 'autoscaling:UpdateAutoScalingGroup', resource: group, context: {}, call: 'probe' },
-      // Launching directly, without one of the farm's launch templates.
-      { action: 'ec2:RunInstances', resource: 'arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0', context: {}, call: 'probe' },
+      // Launching directly, without one of the farm's launch templates: a request the role signs itself carries
+      // aws:ViaAWSService = false (IAM global condition keys: present in every request; true only for a forward
+      // access session, AWS acting on the role's behalf).
+      { action: 'ec2:RunInstances', resource: 'arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0', context: { 'aws:ViaAWSService': 'false' }, call: 'probe' },
+      { action: 'ec2:RunInstances', resource: 'arn:aws:ec2:us-east-1:123456789012:subnet/subnet-0123456789abcdef0', context: { 'aws:ViaAWSService': 'false' }, call: 'probe' },
       // A template of another owner (no farm tag).
       { action: 'ec2:RunInstances', resource: 'arn:aws:ec2:us-east-1:123456789012:launch-template/lt-0123456789abcdef0', context: {}, call: 'probe' },
       // Tagging outside a launch, with a tag that is not spotfarm's.

@@ -52,6 +52,8 @@ describe('function role rule', () => {
     { name: 'a Deny on *', statement: { Effect: 'Deny', Action: '*', Resource: '*' }, problems: 0 },
     { name: 'RunInstances only through a launch template', statement: { Effect: 'Allow', Action: 'ec2:RunInstances', Resource: 'arn:aws:ec2:us-east-1::image/*', Condition: { ArnLike: { 'ec2:LaunchTemplate': 'arn:aws:ec2:us-east-1:1:launch-template/*' } } }, problems: 0 },
     { name: 'RunInstances on every image', statement: { Effect: 'Allow', Action: 'ec2:RunInstances', Resource: 'arn:aws:ec2:us-east-1::image/*' }, problems: 1 },
+    { name: 'RunInstances only on the role\'s behalf (aws:ViaAWSService)', statement: { Effect: 'Allow', Action: 'ec2:RunInstances', Resource: 'arn:aws:ec2:us-east-1::image/*', Condition: { BoolIfExists: { 'aws:ViaAWSService': 'true' } } }, problems: 0 },
+    { name: 'RunInstances when not on the role\'s behalf', statement: { Effect: 'Allow', Action: 'ec2:RunInstances', Resource: 'arn:aws:ec2:us-east-1::image/*', Condition: { Bool: { 'aws:ViaAWSService': 'false' } } }, problems: 1 },
     { name: 'tags only at launch', statement: { Effect: 'Allow', Action: 'ec2:CreateTags', Resource: 'arn:aws:ec2:us-east-1:1:instance/*', Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } }, problems: 0 },
     { name: 'a launch-only condition does not cover other actions', statement: { Effect: 'Allow', Action: ['ec2:CreateTags', 'ec2:TerminateInstances'], Resource: 'arn:aws:ec2:us-east-1:1:instance/*', Condition: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } } }, problems: 2 },
   ])('$name: $problems problem(s)', ({ statement, problems }) => {

@@ -62,13 +62,19 @@ export function hasFarmTagCondition(statement: Statement): boolean {
 
 /**
  * A condition that limits a launch permission to launches: RunInstances only through a launch template (which a
- * statement with the farm-tag condition must allow too, as every resource of a launch is authorised), CreateTags
- * only as part of a launch (ec2:CreateAction).
+ * statement with the farm-tag condition must allow too, as every resource of a launch is authorised) or only
+ * when AWS checks it on the role's behalf (aws:ViaAWSService true, or absent: a request the role signs itself
+ * carries it as false; docs/iam.md), CreateTags only as part of a launch (ec2:CreateAction).
  */
 export function isLaunchOnly(statement: Statement): boolean {
   const actions = list(statement.Action);
   const keys = Object.values(statement.Condition ?? {}).flatMap((k) => Object.keys(k));
-  if (actions.every((a) => a === 'ec2:RunInstances')) return keys.includes('ec2:LaunchTemplate');
+  if (actions.every((a) => a === 'ec2:RunInstances')) {
+    const onBehalf = Object.entries(statement.Condition ?? {}).some(
+      ([operator, values]) => /^Bool(IfExists)?$/.test(operator) && String((values as Record<string, unknown>)['aws:ViaAWSService']) === 'true',
+    );
+    return keys.includes('ec2:LaunchTemplate') || onBehalf;
+  }
   if (actions.every((a) => a === 'ec2:CreateTags')) return keys.includes('ec2:CreateAction');
   return false;
 }

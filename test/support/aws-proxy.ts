@@ -4,7 +4,8 @@
  * Point the SDK at it (`AWS_ENDPOINT_URL=proxy.endpoint`) and every AWS call goes through it. Per request, the first
  * rule that fires can delay the request, delay the reply, answer with the service's own throttling error, answer
  * 5xx, reset the connection before the request reaches moto, reset it after moto handled it (a lost reply: the
- * mutation happened, the caller does not know), or refuse the call (AccessDenied in the service's shape). Every
+ * mutation happened, the caller does not know), refuse the call (AccessDenied in the service's shape), or answer
+ * in moto's place with a body the test gives (what AWS answers and moto cannot). Every
  * request is counted per operation, with what was done to it, so a test can say "3 writes reached moto" or "the
  * fault suite injected 41 faults".
  *
@@ -47,7 +48,13 @@ export type Fault =
   /** Forward, let moto do it, then reset instead of replying: a lost reply. */
   | { kind: 'resetAfter' }
   /** Refuse the call, by default with the service's access-denied error. */
-  | { kind: 'refuse'; code?: string; message?: string; status?: number };
+  | { kind: 'refuse'; code?: string; message?: string; status?: number }
+  /**
+   * Answer in moto's place with this body (nothing reaches moto): what AWS answers and moto cannot, e.g. a
+   * DescribeScalingActivities page holding a failed launch (moto launches never fail). The body must be in the
+   * service's own protocol (XML for query services); the SDK parses it like any reply.
+   */
+  | { kind: 'answer'; body: string; status?: number; contentType?: string };
 
 export type FaultKind = Fault['kind'];
 
@@ -188,6 +195,9 @@ export function createAwsProxy(options: AwsProxyOptions): AwsProxy {
         return;
       case 'refuse':
         send(res, refusal(service, fault));
+        return;
+      case 'answer':
+        send(res, { status: fault.status ?? 200, headers: { 'content-type': fault.contentType ?? 'text/xml' }, body: Buffer.from(fault.body, 'utf8') });
         return;
       case 'delay':
         await sleep(fault.ms);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, SetDesiredCapacityCommand } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
@@ -16,6 +17,7 @@ import { lambdaContext } from '../support/lambda';
 const autoscaling = mockClient(AutoScalingClient);
 const sqs = mockClient(SQSClient);
 const dynamodb = mockClient(DynamoDBClient);
+const cloudwatch = mockClient(CloudWatchClient);
 
 const tick = (): Record<string, unknown> => ({
   ...(JSON.parse(readFileSync(resolve(__dirname, '../fixtures/events/queue-scaler-tick.json'), 'utf8')) as object),
@@ -65,6 +67,8 @@ describe('queue-scaler handler (mocked SDK)', () => {
     autoscaling.reset();
     sqs.reset();
     dynamodb.reset();
+    cloudwatch.reset();
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
     autoscaling.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [group('ml-spot', 'spot', 2), group('ml-od', 'on-demand', 0)] });
     autoscaling.on(SetDesiredCapacityCommand).resolves({});
     sqs.on(GetQueueUrlCommand).resolves({ QueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/ml-jobs' });
@@ -217,5 +221,63 @@ describe('queue-scaler handler (mocked SDK)', () => {
     expect(dynamodb).not.toHaveReceivedCommand(PutItemCommand);
     const dry = await handler({ time: '2025-03-01T12:00:00Z', dryRun: true }, lambdaContext('queue-scaler'));
     expect(dry.dryRun).toBe(true);
+  });
+
+  describe('the job duration, learned from the queue\'s AWS/SQS metrics', () => {
+    const minutes = (n: number, value: number) => ({
+      Timestamps: Array.from({ length: n }, (_, k) => new Date(Date.UTC(2025, 2, 1, 10, k))),
+      Values: Array.from({ length: n }, () => value),
+      StatusCode: 'Complete' as const,
+    });
+    const writtenState = () => {
+      const put = dynamodb.commandCalls(PutItemCommand).find((c) => c.args[0].input.Item?.sk?.S === 'capacity');
+      return JSON.parse(put!.args[0].input.Item!.data!.S!) as Record<string, unknown>;
+    };
+
+    it('reads one GetMetricData of two metrics (deletions, messages in flight) and sizes on W = in flight / deletion rate', async () => {
+      // Prepare: 180 minutes of 5 deletions and 40 in flight a minute: W = 40 x 60 / 5 = 480 s.
+      cloudwatch.on(GetMetricDataCommand).resolves({
+        MetricDataResults: [
+          { Id: 'deleted', ...minutes(180, 5) },
+          { Id: 'inFlight', ...minutes(180, 40) },
+        ],
+      });
+      // Act
+      const result = await handler(tick(), lambdaContext('queue-scaler'));
+      // Assess
+      expect(cloudwatch).toHaveReceivedCommandTimes(GetMetricDataCommand, 1);
+      const query = cloudwatch.commandCalls(GetMetricDataCommand)[0]!.args[0].input;
+      expect(query.MetricDataQueries?.map((q) => [q.MetricStat?.Metric?.Namespace, q.MetricStat?.Metric?.MetricName, q.MetricStat?.Stat, q.MetricStat?.Period])).toEqual([
+        ['AWS/SQS', 'NumberOfMessagesDeleted', 'Sum', 60],
+        ['AWS/SQS', 'ApproximateNumberOfMessagesNotVisible', 'Average', 60],
+      ]);
+      expect(query.MetricDataQueries?.[0]?.MetricStat?.Metric?.Dimensions).toEqual([{ Name: 'QueueName', Value: 'ml-jobs' }]);
+      expect((query.EndTime!.getTime() - query.StartTime!.getTime()) / 1000).toBe(3 * 3600);
+      expect(result.farms?.[0]?.figures.service).toMatchObject({ secondsPerJob: 480, secondsPerJobSource: 'learned' });
+      expect(writtenState()).toMatchObject({ jobSeconds: 480, jobSecondsFrom: 900 });
+    });
+
+    it('does not read again within 15 minutes of the last read', async () => {
+      // Prepare
+      const stored = { alarms: {}, desired: { 'ml-spot': 2, 'ml-od': 0 }, total: 2, jobSeconds: 480, workReadAt: new Date(Date.now() - 14 * 60_000).toISOString() };
+      dynamodb.on(GetItemCommand, { Key: marshall({ pk: 'farm#ml', sk: 'capacity' }) }).resolves({
+        Item: marshall({ pk: 'farm#ml', sk: 'capacity', version: 3, data: JSON.stringify(stored) }),
+      });
+      // Act
+      const result = await handler(tick(), lambdaContext('queue-scaler'));
+      // Assess
+      expect(cloudwatch).not.toHaveReceivedCommand(GetMetricDataCommand);
+      expect(result.farms?.[0]?.figures.service).toMatchObject({ secondsPerJob: 480, secondsPerJobSource: 'learned' });
+    });
+
+    it('a refused read (a stack without cloudwatch:GetMetricData) still scales, on secondsPerJob, and waits its turn to retry', async () => {
+      // Prepare
+      cloudwatch.on(GetMetricDataCommand).rejects(Object.assign(new Error('not authorized to perform: cloudwatch:GetMetricData'), { name: 'AccessDenied' }));
+      // Act
+      const result = await handler(tick(), lambdaContext('queue-scaler'));
+      // Assess
+      expect(result.farms?.[0]).toMatchObject({ outcome: 'acted', figures: { total: 10, service: { secondsPerJob: 600, secondsPerJobSource: 'setting' } } });
+      expect(writtenState().workReadAt).toEqual(expect.any(String));
+    });
   });
 });

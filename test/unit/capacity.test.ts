@@ -13,6 +13,7 @@ import {
   type CapacityInput,
   type CapacityState,
 } from '../../src/capacity/decide';
+import { workReadDue } from '../../src/capacity/service';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 const NOW = new Date('2025-03-01T12:00:00Z');
@@ -88,16 +89,17 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: service,
-      // 40 busy slots finish 40 x (600 - 60) / 600 = 36 jobs within the budget: the 20 visible can wait.
-      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 36 within 540s .*so 10 instance\(s\) of 4 slots/,
+      // The budget is acceptableWait less a tick and a boot (120 s until one is learned): 600 - 60 - 120 = 420 s.
+      // 40 busy slots finish 40 x 420 / 600 = 28 jobs within it: the 20 visible can wait.
+      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 28 within 420s .*so 10 instance\(s\) of 4 slots/,
     },
     {
       name: 'scales out for the visible jobs that cannot wait',
       spot: group('ml-spot', 10),
       queue: { visible: 60, inFlight: 40 },
       settings: service,
-      // 60 - 36 = 24 cannot wait: (40 + 24) / 4 = 16.
-      spotTo: 16,
+      // 60 - 28 = 32 cannot wait: (40 + 32) / 4 = 18.
+      spotTo: 18,
       reason: /scale out at once/,
     },
     {
@@ -105,9 +107,29 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: { ...service, secondsPerJob: 1200 },
-      // 40 x 540 / 1200 = 18 start in time, 2 cannot wait: ceil((40 + 2) / 4) = 11.
+      // 40 x 420 / 1200 = 14 start in time, 6 cannot wait: ceil((40 + 6) / 4) = 12.
+      spotTo: 12,
+      reason: /start 14 within 420s/,
+    },
+    {
+      name: 'a longer boot leaves a queued job less of acceptableWait',
+      spot: group('ml-spot', 10),
+      queue: { visible: 20, inFlight: 40 },
+      state: { bootSeconds: 300 },
+      settings: service,
+      // 600 - 60 - 300 = 240 s: 40 x 240 / 600 = 16 start in time, 4 cannot wait: ceil(44 / 4) = 11.
       spotTo: 11,
-      reason: /start 18 within 540s/,
+      reason: /start 16 within 240s \(acceptableWait 600s - a tick - a boot of 300s/,
+    },
+    {
+      name: 'sizes on the job duration learned from the queue, not secondsPerJob',
+      spot: group('ml-spot', 10),
+      queue: { visible: 20, inFlight: 40 },
+      state: { jobSeconds: 1200, jobSecondsFrom: 90 },
+      settings: service,
+      // As with secondsPerJob 1200: 14 start in time, ceil(46 / 4) = 12.
+      spotTo: 12,
+      reason: /start 14 within 420s .*jobs take 1200s, learned from the queue/,
     },
     { name: 'from zero, every visible job needs a slot', spot: group('ml-spot', 0), queue: { visible: 5 }, settings: service, spotTo: 2 },
     {
@@ -298,6 +320,7 @@ describe('step policy: the recipe\'s +scaleOutPercent / -scaleInStep on the back
     { name: '-1 on backlog-low', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low') }, spotTo: 5, reason: /backlog-low alarm: -1/ },
     { name: '-1 waits for the cooldown', settings: step, spot: group('ml-spot', 6), queue: { visible: 1 }, state: { alarms: alarmed('low'), lastScaleInAt: ago(200) }, reason: /backlog-low alarm: next -1 in 100s/ },
     { name: '-1 never below in-flight work', settings: step, spot: group('ml-spot', 3), queue: { inFlight: 3 }, state: { alarms: alarmed('low') }, reason: /no change.*in-flight work/ },
+    { name: 'holds with no alarm state ever seen, naming the stack param that creates the alarms', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: {} }, reason: /no backlog alarm state seen yet: hold .*backlogAlarms=true/ },
     { name: 'holds with no alarm in ALARM', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: { high: { value: 'OK', since: ago(30) } } }, reason: /no backlog alarm in ALARM: hold/ },
     { name: 'an alarm back to OK stops the scale-out', settings: step, spot: group('ml-spot', 6), queue: { visible: 100 }, state: { alarms: alarmed('high') }, alarm: { direction: 'high', value: 'OK', since: ago(0) }, reason: /hold/ },
     { name: 'a late event with an older state is ignored', settings: step, spot: group('ml-spot', 4), queue: { visible: 100 }, state: { alarms: alarmed('high', ago(30)) }, alarm: { direction: 'high', value: 'OK', since: ago(600) }, spotTo: 6 },
@@ -507,5 +530,73 @@ describe('state', () => {
     const { figures } = decideCapacity(input({ name: 'f', queue: { visible: 8, inFlight: 2, delayed: 1 } }), NOW);
     // Assess
     expect(figures).toMatchObject({ farm: 'ml', policy: 'target', backlog: 10, delayed: 1, backlogPerInstance: 5, current: 2, wanted: 10, total: 10 });
+  });
+});
+
+describe('service policy: the job duration learned from the queue (Little\'s law)', () => {
+  const serviceInput = (state: Partial<CapacityState>, work?: CapacityInput['work']): CapacityInput => ({
+    ...input({ name: '', spot: group('ml-spot', 10), queue: { visible: 20, inFlight: 40 }, settings: service, state }),
+    ...(work !== undefined ? { work } : {}),
+  });
+
+  it.each<{ name: string; state: Partial<CapacityState>; work: CapacityInput['work']; jobSeconds: number | undefined; source: string }>([
+    {
+      name: 'learns W = in-flight message-seconds / deletions',
+      state: {},
+      // 180 minutes, a mean of 35 in flight (378,000 message-seconds), 840 deleted: W = 450 s.
+      work: { minutes: 180, deleted: 840, inFlightSeconds: 378_000 },
+      jobSeconds: 450,
+      source: 'learned',
+    },
+    {
+      name: 'replaces what it learned before',
+      state: { jobSeconds: 900, jobSecondsFrom: 50 },
+      work: { minutes: 180, deleted: 840, inFlightSeconds: 378_000 },
+      jobSeconds: 450,
+      source: 'learned',
+    },
+    {
+      name: 'too few jobs finished in the window: keeps what it had',
+      state: { jobSeconds: 900, jobSecondsFrom: 50 },
+      work: { minutes: 180, deleted: 19, inFlightSeconds: 10_000 },
+      jobSeconds: 900,
+      source: 'learned',
+    },
+    { name: 'too few jobs and nothing learned yet: secondsPerJob', state: {}, work: { minutes: 180, deleted: 3, inFlightSeconds: 5_000 }, jobSeconds: undefined, source: 'setting' },
+    { name: 'an idle queue (nothing in flight) teaches nothing', state: {}, work: { minutes: 180, deleted: 0, inFlightSeconds: 0 }, jobSeconds: undefined, source: 'setting' },
+    { name: 'a failed read keeps what it had', state: { jobSeconds: 700 }, work: 'unavailable', jobSeconds: 700, source: 'learned' },
+  ])('$name', ({ state, work, jobSeconds, source }) => {
+    // Act
+    const decision = decideCapacity(serviceInput(state, work), NOW);
+    // Assess
+    expect(decision.state.jobSeconds).toBe(jobSeconds);
+    expect(decision.state.workReadAt).toBe(NOW.toISOString());
+    expect(decision.figures.service?.secondsPerJobSource).toBe(source);
+    expect(decision.figures.service?.secondsPerJob).toBe(jobSeconds ?? 600);
+  });
+
+  it('without a read this run, the state keeps when it last read', () => {
+    const decision = decideCapacity(serviceInput({ jobSeconds: 450, workReadAt: ago(300) }), NOW);
+    expect(decision.state.workReadAt).toBe(ago(300));
+    expect(decision.state.jobSeconds).toBe(450);
+  });
+
+  it.each([
+    [undefined, true],
+    [ago(600), false],
+    [ago(899), false],
+    [ago(900), true],
+  ])('reads the queue\'s metrics at most every 15 minutes (last read %s: due %s)', (workReadAt, due) => {
+    expect(workReadDue(workReadAt === undefined ? {} : { workReadAt }, NOW.getTime())).toBe(due);
+  });
+
+  it('under target tracking, nothing is learned or kept', () => {
+    const decision = decideCapacity(
+      { ...serviceInput({ jobSeconds: 450, workReadAt: ago(60) }), settings: { ...DEFAULT_SETTINGS, ...service, backlogPerInstance: 8 } },
+      NOW,
+    );
+    expect(decision.figures.policy).toBe('target');
+    expect(decision.state.jobSeconds).toBeUndefined();
+    expect(decision.state.workReadAt).toBeUndefined();
   });
 });

@@ -5,6 +5,26 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { countEvent, EVENT_COUNTED, logMarketFigures, MARKET_FIGURES } from '../../src/figures';
 import { logDecision, logger } from '../../src/log';
+import { logGroupFigures } from '../../src/market/controller';
+import type { GroupMarketView } from '../../src/market/observe';
+
+/** A group of the price check with two running spot instances in one pool (only what the figures read). */
+function view(role: 'spot' | 'on-demand', market: 'spot' | 'on-demand' = 'spot'): GroupMarketView {
+  const instance = (id: string) => ({ id, type: 'c5.large', availabilityZone: 'us-east-1a', lifecycleState: 'InService', healthStatus: 'Healthy', protectedFromScaleIn: false });
+  return {
+    group: {
+      group: { name: `ml-${role}`, instances: [instance('i-1'), instance('i-2')] },
+      farm: 'ml',
+      role,
+      market,
+      problems: [],
+      instanceMarkets: {},
+      onDemandPrices: { 'c5.large': { usdPerHour: 0.085 } },
+      spotPrices: [{ instanceType: 'c5.large', availabilityZone: 'us-east-1a', spot: 0.035 }],
+    },
+    input: { signals: { spotPrice: 0.035, onDemandPrice: 0.085 } },
+  } as unknown as GroupMarketView;
+}
 
 describe('figures as log lines', () => {
   afterEach(() => {
@@ -34,6 +54,20 @@ describe('figures as log lines', () => {
     logMarketFigures({ farm: 'ml', asgName: 'ml-spot', onSpot: 0, spotPrice: Number.NaN, onDemandPrice: Number.POSITIVE_INFINITY });
     // Assess
     expect(info).toHaveBeenCalledExactlyOnceWith(MARKET_FIGURES, { farm: 'ml', asgName: 'ml-spot', onSpot: 0 });
+  });
+
+  it('a check logs the figures of each spot group, not of the on-demand fallback group', () => {
+    // Prepare
+    const info = vi.spyOn(logger, 'info').mockImplementation(() => undefined);
+    // Act
+    logGroupFigures(view('spot'));
+    logGroupFigures(view('on-demand'));
+    logGroupFigures(view('spot', 'on-demand'));
+    // Assess: two instances each saving 0.085 - 0.035 an hour; a group on on-demand has onSpot 0 and saves nothing.
+    expect(info.mock.calls).toEqual([
+      [MARKET_FIGURES, { farm: 'ml', asgName: 'ml-spot', onSpot: 1, spotPrice: 0.035, onDemandPrice: 0.085, savingsPerHour: 0.1 }],
+      [MARKET_FIGURES, { farm: 'ml', asgName: 'ml-spot', onSpot: 0, spotPrice: 0.035, onDemandPrice: 0.085, savingsPerHour: 0 }],
+    ]);
   });
 
   it('an event is one "event counted" line with its kind', () => {

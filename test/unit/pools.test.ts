@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessPools, capPlace, decidePoolCap, describePools, groupBreakerTripped, spotSourceOf, weighBreaker, type PoolAssessment, type PoolSignal } from '../../src/market/pools';
+import { assessPools, capPlace, decidePoolCap, decideTypeDrop, describePools, groupBreakerTripped, spotSourceOf, weighBreaker, type PoolAssessment, type PoolSignal } from '../../src/market/pools';
 import type { MarketOriginals } from '../../src/market/state';
 import type { GroupMarketView } from '../../src/market/observe';
 import { planMarket } from '../../src/market/plan';
@@ -281,5 +281,136 @@ describe("decidePoolCap: launch-template and launch-configuration groups are cap
     expect(spotSourceOf(copy, { poolCap: ltCap }, 0.189)).toEqual(owner);
     expect(spotSourceOf(lcCopy, { poolCap: lcCap }, 0.189)).toEqual(lc);
     expect(spotSourceOf(copy, {}, 0.189)).toEqual(copy);
+  });
+});
+
+describe('multi-type mixed groups: drop a type bad in every AZ; cap by one max price only when it stops no good pool', () => {
+  const settings = { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 };
+  const now = new Date('2015-04-12T00:00:00Z');
+  const ago = (min: number) => new Date(now.getTime() - min * 60_000).toISOString();
+  const a = (pool: string, ratio: number | undefined, reasons: ('price' | 'breaker')[] = []): PoolAssessment => ({
+    pool,
+    status: reasons.length ? 'out' : 'good',
+    reasons,
+    ratio,
+    breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }),
+  });
+  const outBefore = (...pools: string[]) => Object.fromEntries(pools.map((p) => [p, { since: ago(5), reasons: ['price' as const] }]));
+  const overrides = [{ InstanceType: 'r3.large', WeightedCapacity: '1' }, { InstanceType: 'r4.large' }];
+  const od = { 'r3.large': 0.175, 'r4.large': 0.133 };
+  const drop = (over: Partial<Parameters<typeof decideTypeDrop>[0]>) =>
+    decideTypeDrop({
+      style: 'mixed-instances',
+      overrides,
+      assessed: [],
+      droppedAssessed: [],
+      previouslyOut: undefined,
+      onDemandByType: od,
+      currentMax: undefined,
+      state: {},
+      settings,
+      dwellSeconds: (b) => 1800 * 2 ** b,
+      now,
+      ...over,
+    });
+  const r3Bad = [a('r3.large|a', 1, ['price']), a('r3.large|b', 1.05, ['price']), a('r4.large|a', 0.2), a('r4.large|b', 0.3)];
+
+  it('a type at or above on-demand in every AZ for 2 checks, another type good: its override is dropped, remembered with its place', () => {
+    const d = drop({ assessed: r3Bad, previouslyOut: outBefore('r3.large|a', 'r3.large|b') });
+    expect(d?.change).toEqual({ drop: 'r3.large' });
+    expect(d?.reason).toMatch(/instance type r3.large at or above 1 x on-demand in every AZ for 2 checks: its override is dropped, r4.large still launches; running instances are not touched/);
+    expect(d?.state.droppedTypes).toEqual({ 'r3.large': { since: now.toISOString(), override: overrides[0], index: 0, calmStreak: 0 } });
+  });
+
+  it.each([
+    { rule: 'out on this check only: wait for the second', assessed: r3Bad, previouslyOut: outBefore('r3.large|a') },
+    { rule: 'bad in one AZ only: not a type drop (the cap decides)', assessed: [a('r3.large|a', 0.1), a('r3.large|b', 1, ['price']), a('r4.large|a', 0.2), a('r4.large|b', 0.3)], previouslyOut: outBefore('r3.large|b') },
+    { rule: 'above the max price everywhere: Auto Scaling launches none there anyway', assessed: [a('r3.large|a', 1.5, ['price']), a('r3.large|b', 1.5, ['price']), a('r4.large|a', 0.2), a('r4.large|b', 0.3)], previouslyOut: outBefore('r3.large|a', 'r3.large|b') },
+  ])('no drop: $rule', ({ assessed, previouslyOut }) => {
+    expect(drop({ assessed, previouslyOut })?.change).toBeUndefined();
+  });
+
+  it('every type bad: the last good type is never dropped (the group falls back whole by the price rule)', () => {
+    const allBad = [a('r3.large|a', 1, ['price']), a('r3.large|b', 1, ['price']), a('r4.large|a', 1, ['price']), a('r4.large|b', 1, ['price'])];
+    const d = drop({ assessed: allBad, previouslyOut: outBefore('r3.large|a', 'r3.large|b', 'r4.large|a', 'r4.large|b') });
+    expect(d?.change).toBeUndefined();
+    expect(d?.reason).toMatch(/no other type has a good pool: not dropped \(the group falls back whole by the price rule\)/);
+  });
+
+  const droppedR3 = { 'r3.large': { since: ago(40), override: overrides[0]!, index: 0, calmStreak: 1 } };
+  const r4Only = [a('r4.large|a', 0.2), a('r4.large|b', 0.3)];
+  it.each([
+    { rule: 'calm for 2 checks after the dwell: the override comes back exactly, at its place', state: { droppedTypes: droppedR3 }, dropped: [a('r3.large|a', 0.5), a('r3.large|b', 0.4)], change: { restore: overrides[0], index: 0 }, reason: /r3.large at or below 0.9 x on-demand in every AZ for 2 checks after 40 min: its override is back/ },
+    { rule: 'calm but within the dwell', state: { droppedTypes: { 'r3.large': { ...droppedR3['r3.large'], since: ago(10) } } }, dropped: [a('r3.large|a', 0.5), a('r3.large|b', 0.4)], change: undefined, reason: /r3.large dropped since .* \(calm for 2 of 2 checks\)/ },
+    { rule: 'one pool still above the return level: the streak resets', state: { droppedTypes: droppedR3 }, dropped: [a('r3.large|a', 0.95), a('r3.large|b', 0.4)], change: undefined, reason: /calm for 0 of 2 checks/ },
+    { rule: 'back-off level 1 doubles the dwell', state: { droppedTypes: droppedR3, typeDropBackoff: 1 }, dropped: [a('r3.large|a', 0.5), a('r3.large|b', 0.4)], change: undefined, reason: /calm for 2 of 2/ },
+  ])('$rule', ({ state, dropped, change, reason }) => {
+    const d = drop({ overrides: [overrides[1]!], assessed: r4Only, droppedAssessed: dropped, state });
+    expect(d?.change).toEqual(change);
+    expect(d?.reason).toMatch(reason);
+  });
+
+  it('a type put back outside spotfarm is forgotten', () => {
+    const d = drop({ assessed: [a('r3.large|a', 0.1), a('r3.large|b', 0.1), ...r4Only], state: { droppedTypes: droppedR3 } });
+    expect(d?.change).toBeUndefined();
+    expect(d?.state.droppedTypes).toBeUndefined();
+    expect(d?.reason).toMatch(/r3.large is in the policy again/);
+  });
+
+  it('a type dropped again within the dwell after a restore doubles the next dwell', () => {
+    const d = drop({ assessed: r3Bad, previouslyOut: outBefore('r3.large|a', 'r3.large|b'), state: { typeRestoredAt: ago(10) } });
+    expect(d?.state.typeDropBackoff).toBe(1);
+    expect(d?.reason).toMatch(/back-off: the drop's dwell doubles to 60 min/);
+  });
+
+  const cap = (assessed: PoolAssessment[], onDemandByType: Record<string, number>, previouslyOut: Record<string, { since: string; reasons: 'price'[] }>) =>
+    decidePoolCap({
+      style: 'mixed-instances',
+      instanceTypes: Object.keys(onDemandByType),
+      onDemand: Object.values(onDemandByType)[0],
+      onDemandByType,
+      currentMax: undefined,
+      assessed,
+      previouslyOut,
+      state: {},
+      settings,
+      dwellSeconds: (b) => 1800 * 2 ** b,
+      now,
+    });
+
+  it('one AZ bad across types, every good pool cheaper than the cheapest bad type level: one cap at that level', () => {
+    const azB = [a('r3.large|a', 0.1), a('r3.large|b', 1, ['price']), a('r4.large|a', 0.2), a('r4.large|b', 1, ['price'])];
+    const d = cap(azB, od, outBefore('r3.large|b', 'r4.large|b'));
+    // min(0.175 x 0.9, 0.133 x 0.9) = 0.1197; the good pools cost 0.0175 and 0.0266.
+    expect(d?.maxPrice).toBe('0.1197');
+    expect(d?.reason).toMatch(/pools r3.large\|b, r4.large\|b at or above 1 x on-demand/);
+  });
+
+  it('the bad pool is of the cheaper type: one max price would also stop the dearer good type, so no cap', () => {
+    const types = { 'c5.large': 0.085, 'm5.2xlarge': 0.384 };
+    const cheapBad = [a('c5.large|a', 0.2), a('c5.large|b', 1, ['price']), a('m5.2xlarge|a', 0.39), a('m5.2xlarge|b', 0.39)];
+    expect(cap(cheapBad, types, outBefore('c5.large|b'))).toBeUndefined();
+  });
+});
+
+describe('decideTypeDrop leaves single-type groups to the cap', () => {
+  it('one override (or none): no decision at all', () => {
+    const bad: PoolAssessment = { pool: 'r3.large|a', status: 'out', reasons: ['price'], ratio: 1, breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }) };
+    for (const overrides of [[], [{ InstanceType: 'r3.large' }]]) {
+      const d = decideTypeDrop({
+        style: 'mixed-instances',
+        overrides,
+        assessed: [bad],
+        droppedAssessed: [],
+        previouslyOut: { 'r3.large|a': { since: '2015-04-11T23:55:00Z', reasons: ['price'] } },
+        onDemandByType: { 'r3.large': 0.175 },
+        currentMax: undefined,
+        state: {},
+        settings: { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 },
+        dwellSeconds: (b) => 1800 * 2 ** b,
+        now: new Date('2015-04-12T00:00:00Z'),
+      });
+      expect(d).toBeUndefined();
+    }
   });
 });
