@@ -15,6 +15,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
   DetachInstancesCommand,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
@@ -63,6 +64,16 @@ function route(options: { capacityRebalance?: boolean; member?: boolean } = {}):
   mocks.autoscaling
     .on(DescribeAutoScalingGroupsCommand)
     .callsFake(() => ({ AutoScalingGroups: [group(options.member === false ? 1_000_000 : serial, options.capacityRebalance)] }));
+  // A warning reads only its instance's group: DescribeAutoScalingInstances first, then that group.
+  mocks.autoscaling.on(DescribeAutoScalingInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => {
+    const g = group(options.member === false ? 1_000_000 : serial, options.capacityRebalance);
+    const ids = new Set(input.InstanceIds ?? []);
+    return {
+      AutoScalingInstances: (g.Instances ?? [])
+        .filter((i) => ids.has(i.InstanceId!))
+        .map((i) => ({ ...i, AutoScalingGroupName: g.AutoScalingGroupName, LaunchTemplate: g.LaunchTemplate })),
+    };
+  });
   mocks.autoscaling.on(DetachInstancesCommand).resolves({ Activities: [] });
   mocks.ec2.on(CreateTagsCommand).resolves({});
   mocks.ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -78,7 +89,8 @@ function warning(id: string, kind: 'EC2 Spot Instance Interruption Warning' | 'E
     'detail-type': kind,
     source: 'aws.ec2',
     account: '123456789012',
-    time: new Date(Date.UTC(2025, 2, 14, 9, 0, 0) + serial * 1000).toISOString().replace('.000Z', 'Z'),
+    // Sent now: a warning older than its two minutes is late and replaces nothing (the guard reads the wall clock).
+    time: new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
     region: 'us-east-1',
     resources: [`arn:aws:ec2:us-east-1:123456789012:instance/${id}`],
     detail: kind === 'EC2 Spot Instance Interruption Warning' ? { 'instance-id': id, 'instance-action': 'terminate' } : { 'instance-id': id },

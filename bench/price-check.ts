@@ -121,7 +121,17 @@ async function main(): Promise<void> {
         ],
       };
     });
-    compute.on(ec2.CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { VersionNumber: 2 } });
+    compute.on(ec2.CreateLaunchTemplateVersionCommand).callsFake((input: { LaunchTemplateId?: string; LaunchTemplateName?: string }) => ({
+      LaunchTemplateVersion: { VersionNumber: 2, LaunchTemplateId: input.LaunchTemplateId ?? `lt-own-${input.LaunchTemplateName}` },
+    }));
+    // The groups' own templates carry their farm's tag (IAM lets spotfarm launch only from those); spotfarm's own
+    // on-demand copy does not exist yet and is created at the first swap.
+    compute.on(ec2.DescribeLaunchTemplatesCommand).callsFake((input: { LaunchTemplateIds?: string[] }) => ({
+      LaunchTemplates: (input.LaunchTemplateIds ?? []).map((id) => ({ LaunchTemplateId: id, Tags: [{ Key: 'spotfarm:farm', Value: `farm${Number(id.slice(3)) % 20}` }] })),
+    }));
+    compute.on(ec2.CreateLaunchTemplateCommand).callsFake((input: { LaunchTemplateName?: string }) => ({
+      LaunchTemplate: { LaunchTemplateId: `lt-own-${input.LaunchTemplateName}`, LatestVersionNumber: 1 },
+    }));
     compute.on(ec2.DescribeSpotPriceHistoryCommand).resolves({
       SpotPriceHistory: TYPES.flatMap((t) =>
         zones.map((z) => ({ InstanceType: t as never, AvailabilityZone: z, SpotPrice: spotPrice(t, region).toFixed(6), Timestamp: new Date(0) })),

@@ -311,6 +311,11 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       // what its groups actually do.
       wanted = current;
       why = `backlog-low alarm: next -${s.scaleInStep} in ${scaleInWait}s (scaleInCooldown)`;
+    } else if (!state.alarms.high && !state.alarms.low) {
+      // Not one transition of either alarm ever reached this farm: most likely the stack has none (the stack
+      // param backlogAlarms is false by default, the other policies do not need them). Say so, not just "hold".
+      wanted = current;
+      why = 'no backlog alarm state seen yet: hold (the step policy acts on the backlog alarms; deploy the stack with backlogAlarms=true)';
     } else {
       wanted = current;
       why = 'no backlog alarm in ALARM: hold';

@@ -349,6 +349,8 @@ export function decideTypeDrop(args: {
   now: Date;
 }): TypeDropDecision | undefined {
   if (args.style !== 'mixed-instances' || !args.overrides) return undefined;
+  // One type (or none listed): nothing to drop; the cap steers its pools.
+  if (args.overrides.length < 2 && !args.state.droppedTypes) return undefined;
   const { settings, now } = args;
   const at = now.toISOString();
   const since = (iso: string | undefined): number => (iso === undefined ? Infinity : (now.getTime() - Date.parse(iso)) / 1000);

@@ -32,7 +32,14 @@ const VARIANTS = {
   'adopt-every-farm': { params: [] },
   'create-launch-template': { params: [...NEW_FARM, 'dashboard=true'] },
   'create-launch-configuration': {
-    params: [...NEW_FARM, 'marketStyle=launch-configuration', 'spotMaxPrice=0.05', 'alertEmail=ops@example.com', 'securityGroups=sg-0123456789abcdef0'],
+    params: [
+      ...NEW_FARM,
+      'marketStyle=launch-configuration',
+      'spotMaxPrice=0.05',
+      'alertEmail=ops@example.com',
+      'securityGroups=sg-0123456789abcdef0',
+      'backlogAlarms=true',
+    ],
   },
   'create-mixed-instances': {
     params: [
@@ -40,7 +47,6 @@ const VARIANTS = {
       'marketStyle=mixed-instances',
       'instanceTypes=c5.large,c5a.large,m5.large',
       'workerBundle=s3://my-artifacts/agents/spotfarm-worker.cjs',
-      'backlogAlarms=false',
     ],
   },
 } satisfies Record<string, { params: string[] }>;
@@ -249,11 +255,12 @@ describe('packaged stack: farm paths', () => {
     expect(Object.keys(deployed['create-launch-template'])).not.toContain('AlertEmailSubscription');
   });
 
-  it('backlogAlarms=false leaves out the backlog alarms, never the ones that page (failures, work dead letters)', () => {
+  it('by default only the alarms that page (failures, work dead letters); the backlog alarms with backlogAlarms=true', () => {
     // Assess
-    const alarms = Object.entries(deployed['create-mixed-instances']).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([id]) => id);
-    expect(alarms.sort()).toEqual(['FailuresAlarm', 'WorkDeadLettersAlarm']);
-    expect(Object.keys(deployed['create-launch-template'])).toEqual(expect.arrayContaining(['BacklogHighAlarm', 'BacklogLowAlarm']));
+    const alarms = (name: Variant) => Object.entries(deployed[name]).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm').map(([id]) => id).sort();
+    expect(alarms('create-mixed-instances')).toEqual(['FailuresAlarm', 'WorkDeadLettersAlarm']);
+    expect(alarms('adopt')).toEqual(['FailuresAlarm']);
+    expect(alarms('create-launch-configuration')).toEqual(['BacklogHighAlarm', 'BacklogLowAlarm', 'FailuresAlarm', 'WorkDeadLettersAlarm']);
   });
 
   it('the saved queries read the log lines the functions write, in the functions\' log groups', () => {

@@ -43,7 +43,7 @@ const ADOPT = {
   alertEmail: '',
   workerRoleName: 'spotfarm-dev-us-east-1-worker',
   dashboard: 'false',
-  backlogAlarms: 'true',
+  backlogAlarms: 'false',
 };
 const CREATE = {
   ...ADOPT,

@@ -71,6 +71,7 @@ describe('deploy-shaped smoke test against moto', () => {
       'workerCommand=python3 /opt/ml/train.py',
       'workerBundle=https://example.com/spotfarm-worker.cjs',
       'alertEmail=ops@example.com',
+      'backlogAlarms=true',
     ];
     stack = await packageStack(params);
 

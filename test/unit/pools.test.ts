@@ -129,7 +129,7 @@ describe('decidePoolCap: steer a mixed group away from pools at or above the thr
     { rule: 'out on this check only: wait for the second', over: { previouslyOut: undefined }, maxPrice: undefined },
     { rule: 'every pool at or above on-demand: no cap (the group falls back whole by the price rule)', over: {}, assessed: [a('r3.large|a', 1.1, ['price']), a('r3.large|b', 1, ['price'])], maxPrice: undefined },
     { rule: 'a copied style without its launch source read: no cap', over: { style: 'launch-template' }, maxPrice: undefined },
-    { rule: 'several instance types: no cap (one max price for all types)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
+    { rule: 'several instance types and no on-demand price per type: no cap (the level cannot be set)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
     { rule: 'the user set a lower max price already: nothing to do', over: { currentMax: 0.1 }, maxPrice: undefined },
   ])('$rule', ({ over, assessed, maxPrice, reason }) => {
     const d = decidePoolCap({ ...base, ...over, assessed: assessed ?? atOnDemand });
@@ -390,5 +390,27 @@ describe('multi-type mixed groups: drop a type bad in every AZ; cap by one max p
     const types = { 'c5.large': 0.085, 'm5.2xlarge': 0.384 };
     const cheapBad = [a('c5.large|a', 0.2), a('c5.large|b', 1, ['price']), a('m5.2xlarge|a', 0.39), a('m5.2xlarge|b', 0.39)];
     expect(cap(cheapBad, types, outBefore('c5.large|b'))).toBeUndefined();
+  });
+});
+
+describe('decideTypeDrop leaves single-type groups to the cap', () => {
+  it('one override (or none): no decision at all', () => {
+    const bad: PoolAssessment = { pool: 'r3.large|a', status: 'out', reasons: ['price'], ratio: 1, breaker: weighBreaker(0, 4, { breakerInterruptions: 0.25, breakerWindow: 3600 }) };
+    for (const overrides of [[], [{ InstanceType: 'r3.large' }]]) {
+      const d = decideTypeDrop({
+        style: 'mixed-instances',
+        overrides,
+        assessed: [bad],
+        droppedAssessed: [],
+        previouslyOut: { 'r3.large|a': { since: '2015-04-11T23:55:00Z', reasons: ['price'] } },
+        onDemandByType: { 'r3.large': 0.175 },
+        currentMax: undefined,
+        state: {},
+        settings: { swapRatio: 1, hysteresis: 0.1, confirmChecks: 2, minDwell: 1800 },
+        dwellSeconds: (b) => 1800 * 2 ** b,
+        now: new Date('2015-04-12T00:00:00Z'),
+      });
+      expect(d).toBeUndefined();
+    }
   });
 });

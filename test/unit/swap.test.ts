@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { AutoScalingClient, CreateLaunchConfigurationCommand, DescribeLaunchConfigurationsCommand, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import {
   CreateLaunchTemplateCommand,
   CreateLaunchTemplateVersionCommand,
@@ -14,7 +14,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { swapNote } from '../../src/market/controller';
-import { executeSwap, onDemandCopy } from '../../src/market/swap';
+import { executeSpotMaxPrice, executeSwap, onDemandCopy } from '../../src/market/swap';
 
 const autoscaling = mockClient(AutoScalingClient);
 const ec2 = mockClient(EC2Client);
@@ -122,5 +122,48 @@ describe('the swap notification says what happens to running instances', () => {
     [{ style: 'launch-configuration' as const, name: 'lc' }, /running instances are not touched/],
   ])('%j', (originals, note) => {
     expect(swapNote(originals)).toMatch(note);
+  });
+});
+
+describe('executeSpotMaxPrice: the capped copy (launch template, launch configuration)', () => {
+  const owner = { style: 'launch-template' as const, templateId: 'lt-owner', templateName: 'ml-spot', version: '$Default', resolvedVersion: 4 };
+  const cap = { kind: 'setSpotMaxPrice' as const, asgName: 'ml-spot', reason: 'r', maxPrice: '0.0765', source: owner, copyVersion: 4 };
+
+  it("copies the owner's version with MaxPrice set into spotfarm's existing capped template; a retry (the group update failed) gets the same version by its client token", async () => {
+    // Prepare: spotfarm's capped template exists (DescribeLaunchTemplates by name finds it); the first group update fails.
+    ec2.on(DescribeLaunchTemplatesCommand, { LaunchTemplateNames: ['spotfarm-capped-lt-owner'] }).resolves({ LaunchTemplates: [{ LaunchTemplateId: 'lt-capped' }] });
+    ec2.on(CreateLaunchTemplateVersionCommand).resolves({ LaunchTemplateVersion: { LaunchTemplateId: 'lt-capped', VersionNumber: 7 } });
+    autoscaling.on(UpdateAutoScalingGroupCommand).rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'Throttling' })).resolves({});
+
+    // Act
+    await expect(executeSpotMaxPrice(cap, 'ev-1')).rejects.toThrow(/pointing auto scaling group ml-spot at launch template lt-capped version 7/);
+    await executeSpotMaxPrice(cap, 'ev-2');
+
+    // Assess: no CreateLaunchTemplate, never a version of the owner's template, the same token both times.
+    expect(ec2).not.toHaveReceivedCommand(CreateLaunchTemplateCommand);
+    const versions = ec2.commandCalls(CreateLaunchTemplateVersionCommand).map((c) => c.args[0].input);
+    expect(versions.map((v) => v.LaunchTemplateName)).toEqual(['spotfarm-capped-lt-owner', 'spotfarm-capped-lt-owner']);
+    expect(versions[0]!.ClientToken).toBe(versions[1]!.ClientToken);
+    expect(versions[0]!.LaunchTemplateData!.InstanceMarketOptions).toEqual({ MarketType: 'spot', SpotOptions: { MaxPrice: '0.0765' } });
+    expect(versions[0]!.LaunchTemplateData!.TagSpecifications).toEqual(spotData.TagSpecifications);
+    expect(ec2.commandCalls(DescribeLaunchTemplateVersionsCommand)[0]!.args[0].input).toMatchObject({ LaunchTemplateId: 'lt-owner', Versions: ['4'] });
+    expect(autoscaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, { AutoScalingGroupName: 'ml-spot', LaunchTemplate: { LaunchTemplateId: 'lt-capped', Version: '7' } });
+  });
+
+  it("the release points the group back at the owner's template as it was named, and writes no template", async () => {
+    await executeSpotMaxPrice({ ...cap, maxPrice: '', restore: true, copyVersion: undefined }, 'ev-3');
+    expect(autoscaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, { AutoScalingGroupName: 'ml-spot', LaunchTemplate: { LaunchTemplateId: 'lt-owner', Version: '$Default' } });
+    expect(ec2).not.toHaveReceivedCommand(CreateLaunchTemplateVersionCommand);
+    expect(ec2).not.toHaveReceivedCommand(CreateLaunchTemplateCommand);
+  });
+
+  it('launch configuration: the copy with SpotPrice at the cap, made once (AlreadyExists from a racing check is fine), then the group points at it', async () => {
+    autoscaling.on(DescribeLaunchConfigurationsCommand).resolves({
+      LaunchConfigurations: [{ LaunchConfigurationName: 'ml-lc', ImageId: 'ami-1', InstanceType: 'c5.large', SpotPrice: '0.085', KernelId: '', SecurityGroups: [], CreatedTime: new Date() }],
+    });
+    autoscaling.on(CreateLaunchConfigurationCommand).rejects(Object.assign(new Error('Launch Configuration by this name already exists'), { name: 'AlreadyExists' }));
+    await executeSpotMaxPrice({ kind: 'setSpotMaxPrice', asgName: 'ml-lc-group', reason: 'r', maxPrice: '0.0765', source: { style: 'launch-configuration', name: 'ml-lc' } }, 'ev-4');
+    expect(autoscaling).toHaveReceivedCommandWith(CreateLaunchConfigurationCommand, { LaunchConfigurationName: 'ml-lc-spotfarm-max-0.0765', ImageId: 'ami-1', InstanceType: 'c5.large', SpotPrice: '0.0765' });
+    expect(autoscaling).toHaveReceivedCommandWith(UpdateAutoScalingGroupCommand, { AutoScalingGroupName: 'ml-lc-group', LaunchConfigurationName: 'ml-lc-spotfarm-max-0.0765' });
   });
 });
