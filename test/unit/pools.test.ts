@@ -129,7 +129,7 @@ describe('decidePoolCap: steer a mixed group away from pools at or above the thr
     { rule: 'out on this check only: wait for the second', over: { previouslyOut: undefined }, maxPrice: undefined },
     { rule: 'every pool at or above on-demand: no cap (the group falls back whole by the price rule)', over: {}, assessed: [a('r3.large|a', 1.1, ['price']), a('r3.large|b', 1, ['price'])], maxPrice: undefined },
     { rule: 'a copied style without its launch source read: no cap', over: { style: 'launch-template' }, maxPrice: undefined },
-    { rule: 'several instance types: no cap (one max price for all types)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
+    { rule: 'several instance types and no on-demand price per type: no cap (the level cannot be set)', over: { instanceTypes: ['r3.large', 'r4.large'] }, maxPrice: undefined },
     { rule: 'the user set a lower max price already: nothing to do', over: { currentMax: 0.1 }, maxPrice: undefined },
   ])('$rule', ({ over, assessed, maxPrice, reason }) => {
     const d = decidePoolCap({ ...base, ...over, assessed: assessed ?? atOnDemand });
