@@ -495,6 +495,7 @@ class Worker {
     const { queueUrl } = this.options;
     let failures = 0;
     let first = true;
+    let lastReceiveFull = false;
     while (!this.draining.signal.aborted) {
       const free = this.slots - this.jobs.size;
       if (free <= 0) {
@@ -505,6 +506,7 @@ class Worker {
         running: this.jobs.size,
         slots: this.slots,
         first,
+        lastReceiveFull,
         waitSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
         idleDelaySeconds: this.options.idleReceiveDelaySeconds,
         idleWaitSeconds: this.options.idleReceiveWaitSeconds,
@@ -516,11 +518,12 @@ class Worker {
       }
       first = false;
       let messages: Message[];
+      const asked = Math.min(this.slots - this.jobs.size, 10);
       try {
         const out = await this.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: Math.min(free, 10),
+            MaxNumberOfMessages: asked,
             WaitTimeSeconds: plan.waitSeconds,
             // MessageGroupId: a re-sent copy keeps its group (FIFO, and fair standard queues).
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'MessageGroupId'],
@@ -532,6 +535,7 @@ class Worker {
           { abortSignal: this.forced.signal },
         );
         messages = out.Messages ?? [];
+        lastReceiveFull = messages.length >= asked;
         failures = 0;
       } catch (error) {
         if (this.forced.signal.aborted) return;

@@ -144,6 +144,8 @@ export interface ReceiveInput {
   slots: number;
   /** No receive has been made yet (the worker just started). */
   first: boolean;
+  /** The last receive brought all the messages it asked for: the queue may hold more (a backlog is flowing). */
+  lastReceiveFull?: boolean | undefined;
   waitSeconds: number;
   idleDelaySeconds?: number | undefined;
   idleWaitSeconds?: number | undefined;
@@ -157,13 +159,15 @@ export interface ReceiveInput {
  * work then lands on the busiest instances, the emptiest drain, go idle, lose their scale-in protection and can be
  * scaled in. Each poll takes up to all free slots, so a large backlog still fills every instance within one delay.
  *
- * Polls at once: the first receive (a new instance launched for a backlog takes it at once), and any instance of
- * one slot (idle or full, it cannot hold work that another instance could have taken).
+ * Polls at once: the first receive (a new instance launched for a backlog takes it at once); the receive after
+ * one that brought all it asked for (a backlog is flowing: an instance whose jobs are short keeps taking work at
+ * its own pace, not one batch per delay); and any instance of one slot (idle or full, it cannot hold work that
+ * another instance could have taken).
  */
 export function planReceive(input: ReceiveInput): { delaySeconds: number; waitSeconds: number } {
   const delay = input.idleDelaySeconds ?? IDLE_RECEIVE_DELAY_SECONDS;
   const free = input.slots - input.running;
-  if (input.first || input.slots <= 1 || free <= 1 || delay <= 0) return { delaySeconds: 0, waitSeconds: input.waitSeconds };
+  if (input.first || input.lastReceiveFull === true || input.slots <= 1 || free <= 1 || delay <= 0) return { delaySeconds: 0, waitSeconds: input.waitSeconds };
   return {
     delaySeconds: (delay * (free - 1)) / (input.slots - 1),
     waitSeconds: Math.min(input.waitSeconds, input.idleWaitSeconds ?? IDLE_RECEIVE_WAIT_SECONDS),

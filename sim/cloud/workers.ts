@@ -32,6 +32,8 @@ export class Workers {
   private readonly eagerUntil = new WeakMap<Instance, number>();
   /** When an instance last took or ended a job: its poll schedule starts again from there. */
   private readonly changedAt = new WeakMap<Instance, number>();
+  /** Its last receive brought all it asked for: its next poll is a full one at once (a backlog is flowing). */
+  private readonly lastReceiveFull = new WeakSet<Instance>();
   /** Which waiting poll SQS answers: seeded, so a run is reproducible. */
   private readonly pick: () => number;
   /** The next idle poll a wake-up is scheduled for. */
@@ -66,16 +68,20 @@ export class Workers {
     if (instance.workers !== 'agent') return now;
     const eagerUntil = this.eagerUntil.get(instance) ?? -Infinity;
     if (now < eagerUntil) return now;
+    const changedAt = this.changedAt.get(instance) ?? -Infinity;
+    // After a full receive the next poll is at once and long: it lasts until RECEIVE_WAIT_SECONDS after the last change.
+    const full = this.lastReceiveFull.has(instance) && now < changedAt + RECEIVE_WAIT_SECONDS;
     const plan = planReceive({
       running: instance.running.size,
       slots: instance.slots,
       first: false,
+      lastReceiveFull: full,
       waitSeconds: RECEIVE_WAIT_SECONDS,
       idleDelaySeconds: this.idleDelay,
       idleWaitSeconds: this.idleWait,
     });
     if (plan.delaySeconds <= 0) return now;
-    const first = Math.max(eagerUntil, this.changedAt.get(instance) ?? -Infinity) + plan.delaySeconds;
+    const first = Math.max(eagerUntil, changedAt + (this.lastReceiveFull.has(instance) ? RECEIVE_WAIT_SECONDS : 0)) + plan.delaySeconds;
     if (now <= first) return first;
     const period = plan.delaySeconds + plan.waitSeconds;
     return first + Math.ceil((now - first) / period - 1e-9) * period;
@@ -93,12 +99,16 @@ export class Workers {
       for (const instance of this.available) if (this.nextPoll(instance, now) <= now + 1e-6) polling.push(instance);
       if (polling.length === 0) break;
       const instance = polling[Math.floor(this.pick() * polling.length)]!;
-      for (let n = Math.min(instance.free, 10); n > 0 && queue.visible > 0; ) {
+      const asked = Math.min(instance.free, 10);
+      let n = asked;
+      while (n > 0 && queue.visible > 0) {
         const job = queue.receive(now);
         if (job < 0) continue;
         n--;
         this.take(instance, job, now);
       }
+      if (n === 0) this.lastReceiveFull.add(instance);
+      else this.lastReceiveFull.delete(instance);
     }
     if (queue.visible > 0) this.wakeForIdlePoll(now);
   }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockClient } from 'aws-sdk-client-mock';
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { buildWorkerBundle } from '../../worker/build';
 import { main, parseCli } from '../../worker/cli';
 import { startMoto, type MotoServer } from '../support/moto';
@@ -34,6 +34,13 @@ describe('parseCli', () => {
     });
   });
 
+  it('reads the hand-back mode and the idle receive delay', () => {
+    // Act
+    const parsed = parseCli(['--queue-url', QUEUE, '--hand-back', 'visibility', '--idle-receive-delay', '0', '--', 'true'], {});
+    // Assess
+    expect(parsed).toMatchObject({ options: { handBack: 'visibility', idleReceiveDelaySeconds: 0 } });
+  });
+
   it.each([
     { argv: ['--', 'true'], message: '--queue-url is required' },
     { argv: ['--queue-url', 'jobs', '--', 'true'], message: '--queue-url must be a queue URL' },
@@ -43,6 +50,8 @@ describe('parseCli', () => {
     { argv: ['--queue-url', QUEUE, '--visibility-timeout', '50000', '--', 'true'], message: '--visibility-timeout must be' },
     { argv: ['--queue-url', QUEUE, '--on-rebalance', 'panic', '--', 'true'], message: '--on-rebalance must be log, drain or ignore' },
     { argv: ['--queue-url', QUEUE, '--slot', '2', '--', 'true'], message: "Unknown option '--slot'" },
+    { argv: ['--queue-url', QUEUE, '--hand-back', 'drop', '--', 'true'], message: '--hand-back must be resend or visibility, got drop' },
+    { argv: ['--queue-url', QUEUE, '--idle-receive-delay', '900', '--', 'true'], message: '--idle-receive-delay must be a whole number from 0 to 600' },
   ])('rejects $argv', ({ argv, message }) => {
     // Act
     const parse = () => parseCli(argv, {});
@@ -138,6 +147,7 @@ let body = '';
 process.stdin.on('data', (d) => (body += d));
 process.stdin.on('end', () => {
   if (body === 'fail') process.exit(3);
+  require('fs').appendFileSync(${JSON.stringify(join(dir, 'env.txt'))}, [body, process.env.SPOTFARM_MESSAGE_ID, process.env.SPOTFARM_RECEIVE_COUNT, process.env.SPOTFARM_HAND_BACKS].join(' ') + '\\n');
   const finish = () => require('fs').appendFileSync(${JSON.stringify(join(dir, 'done.txt'))}, body + ' ' + process.env.SPOTFARM_RECEIVE_COUNT + '\\n');
   if (body.startsWith('sleep')) setTimeout(finish, 60000); else finish();
 });
@@ -227,6 +237,30 @@ process.stdin.on('end', () => {
       (await c.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] })))
         .Attributes?.ApproximateNumberOfMessages,
     ).toBe('1');
+  });
+
+  it("gives a re-sent copy's command the job's first message id and its hand-back count", async () => {
+    // Prepare: a copy as a hand-back leaves it (worker/index.ts copyOf).
+    imds.setInstanceAction(undefined);
+    const queueUrl = await createQueue(c.sqs, 'cli-copy', 30, []);
+    await c.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: 'copied',
+        MessageAttributes: {
+          'spotfarm.handBacks': { DataType: 'Number', StringValue: '2' },
+          'spotfarm.jobId': { DataType: 'String', StringValue: 'first-id' },
+        },
+      }),
+    );
+    const worker = start(['--queue-url', queueUrl, '--', job]);
+    await until(() => worker.events().some((e) => e.event === 'job_succeeded'), 30_000);
+    // Act
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+    // Assess
+    const env = readFileSync(join(dir, 'env.txt'), 'utf8').trim().split('\n');
+    expect(env).toContain('copied first-id 1 2');
   });
 
   it('names a queue that does not exist and exits 2', async () => {

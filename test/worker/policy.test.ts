@@ -105,9 +105,10 @@ describe('planReceive (busy-first)', () => {
     { name: '2 of 4 running: a third of it', running: 2, slots: 4, first: false, delay: D / 3, wait: w },
     { name: '3 of 4 running (one free slot): at once, full wait', running: 3, slots: 4, first: false, delay: 0, wait: W },
     { name: 'a 1-slot instance never waits', running: 0, slots: 1, first: false, delay: 0, wait: W },
-  ])('$name', ({ running, slots, first, delay, wait }) => {
+    { name: 'idle, but its last receive was full (a backlog flows): at once, full wait', running: 0, slots: 4, first: false, full: true, delay: 0, wait: W },
+  ])('$name', ({ running, slots, first, full, delay, wait }) => {
     // Act
-    const plan = planReceive({ running, slots, first, waitSeconds: W });
+    const plan = planReceive({ running, slots, first, lastReceiveFull: full, waitSeconds: W });
     // Assess
     expect(plan.delaySeconds).toBeCloseTo(delay, 9);
     expect(plan.waitSeconds).toBe(wait);
