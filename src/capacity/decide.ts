@@ -31,6 +31,7 @@ import {
   holdDownSeconds,
   learnBoot,
   learnJobSeconds,
+  RECEIVE_DELAY_SECONDS,
   serviceNeed,
   trackNeed,
   type CapacityGroup,
@@ -283,7 +284,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
+      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${RECEIVE_DELAY_SECONDS}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
       `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);

@@ -32,13 +32,17 @@
  * a boot; and the queue keeps growing while it boots. So the wait a queued job may be given is acceptableWait
  * less a tick and less a boot: the farm reacts within the target. (Without the boot, the rule kept p95 within
  * the target only because the default secondsPerJob, 10 minutes, overstated the bundled traces' 7-8-minute
- * jobs: given their real mean it let p95 reach 12-13 minutes.)
+ * jobs: given their real mean it let p95 reach 12-13 minutes.) And less the worker's idle receive delay: with
+ * busy-first receiving an instance that runs nothing polls only every IDLE_RECEIVE_DELAY_SECONDS, so the new
+ * instance takes its first job up to that much after its boot (without it, pool-storm's p95 went to 10m27s).
  *
  * The job duration is learned from the farm, with secondsPerJob as the fallback: Little's law over the last
  * hour, W = mean messages in flight / messages deleted per second = in-flight message-seconds / deletions, both
  * from the queue's free AWS/SQS metrics (read by the scaler at most every 15 minutes, src/aws/cloudwatch.ts).
  * It is the slot time a finished job took, rework after hand-backs included: what a busy slot gives the queue.
  */
+
+import { IDLE_RECEIVE_DELAY_SECONDS } from '../../worker/rules';
 
 /**
  * One of the farm's two groups, as the decision needs it. Declared here, below decide.ts (which re-exports it), so
@@ -61,6 +65,12 @@ export interface CapacityGroup {
 
 /** The queue scaler's schedule (rate(1 minute)): a job may wait this long before the scaler looks again. */
 export const TICK_SECONDS = 60;
+/**
+ * How much later than a busy one an idle instance's worker takes a message (busy-first receiving, worker/rules.ts):
+ * a queued job that waits for an instance launched now is taken that much after the boot. The worker agent's
+ * default (`--idle-receive-delay` changes it on the instance; the scaler cannot see that).
+ */
+export const RECEIVE_DELAY_SECONDS = IDLE_RECEIVE_DELAY_SECONDS;
 /** Boot time (launch to in service) assumed until the farm has shown one: EC2 boot plus a worker's start. */
 export const DEFAULT_BOOT_SECONDS = 120;
 /** Weight of a new boot sample in the learned boot time (an exponentially weighted mean). */
@@ -202,7 +212,7 @@ export function serviceNeed(o: {
   /** Launch to in service (learned): how late an instance launched now starts a queued job. */
   bootSeconds: number;
 }): ServiceSizing {
-  const budget = Math.max(0, o.acceptableWait - TICK_SECONDS - o.bootSeconds);
+  const budget = Math.max(0, o.acceptableWait - TICK_SECONDS - o.bootSeconds - RECEIVE_DELAY_SECONDS);
   const startable = (o.inFlight * budget) / o.secondsPerJob;
   const waitingTooLong = Math.max(0, o.visible - startable);
   return { budget, startable: Math.floor(startable), need: Math.ceil((o.inFlight + waitingTooLong) / o.slotsPerInstance) };

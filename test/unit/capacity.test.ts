@@ -89,17 +89,18 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: service,
-      // The budget is acceptableWait less a tick and a boot (120 s until one is learned): 600 - 60 - 120 = 420 s.
-      // 40 busy slots finish 40 x 420 / 600 = 28 jobs within it: the 20 visible can wait.
-      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 28 within 420s .*so 10 instance\(s\) of 4 slots/,
+      // The budget is acceptableWait less a tick, a boot (120 s until one is learned) and the worker's idle receive
+      // delay (30 s): 600 - 60 - 120 - 30 = 390 s. 40 busy slots finish 40 x 390 / 600 = 26 jobs within it: the 20
+      // visible can wait.
+      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 26 within 390s .*so 10 instance\(s\) of 4 slots/,
     },
     {
       name: 'scales out for the visible jobs that cannot wait',
       spot: group('ml-spot', 10),
       queue: { visible: 60, inFlight: 40 },
       settings: service,
-      // 60 - 28 = 32 cannot wait: (40 + 32) / 4 = 18.
-      spotTo: 18,
+      // 60 - 26 = 34 cannot wait: ceil((40 + 34) / 4) = 19.
+      spotTo: 19,
       reason: /scale out at once/,
     },
     {
@@ -107,9 +108,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: { ...service, secondsPerJob: 1200 },
-      // 40 x 420 / 1200 = 14 start in time, 6 cannot wait: ceil((40 + 6) / 4) = 12.
+      // 40 x 390 / 1200 = 13 start in time, 7 cannot wait: ceil((40 + 7) / 4) = 12.
       spotTo: 12,
-      reason: /start 14 within 420s/,
+      reason: /start 13 within 390s/,
     },
     {
       name: 'a longer boot leaves a queued job less of acceptableWait',
@@ -117,9 +118,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       queue: { visible: 20, inFlight: 40 },
       state: { bootSeconds: 300 },
       settings: service,
-      // 600 - 60 - 300 = 240 s: 40 x 240 / 600 = 16 start in time, 4 cannot wait: ceil(44 / 4) = 11.
-      spotTo: 11,
-      reason: /start 16 within 240s \(acceptableWait 600s - a tick - a boot of 300s/,
+      // 600 - 60 - 300 - 30 = 210 s: 40 x 210 / 600 = 14 start in time, 6 cannot wait: ceil(46 / 4) = 12.
+      spotTo: 12,
+      reason: /start 14 within 210s \(acceptableWait 600s - a tick - a boot of 300s - the idle receive delay 30s/,
     },
     {
       name: 'sizes on the job duration learned from the queue, not secondsPerJob',
@@ -127,9 +128,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       queue: { visible: 20, inFlight: 40 },
       state: { jobSeconds: 1200, jobSecondsFrom: 90 },
       settings: service,
-      // As with secondsPerJob 1200: 14 start in time, ceil(46 / 4) = 12.
+      // As with secondsPerJob 1200: 13 start in time, ceil(47 / 4) = 12.
       spotTo: 12,
-      reason: /start 14 within 420s .*jobs take 1200s, learned from the queue/,
+      reason: /start 13 within 390s .*jobs take 1200s, learned from the queue/,
     },
     { name: 'from zero, every visible job needs a slot', spot: group('ml-spot', 0), queue: { visible: 5 }, settings: service, spotTo: 2 },
     {
