@@ -37,9 +37,10 @@ options:
                                receive count 0, so interruptions never dead-letter work (default on a
                                standard queue), or a visibility reset that counts as a receive (default
                                on a FIFO queue, where a copy would lose its place in its group)
-  --idle-receive-delay S       an instance running no job waits S seconds between receives, so a small
-                               backlog goes to busy instances and idle ones can be scaled in (default 30;
-                               0 polls eagerly)
+  --idle-receive-delay S       busy-first receiving: an instance running no job waits S seconds before each
+                               receive, a fuller one less, one with a single free slot not at all, so new
+                               work lands on busy instances and idle ones can be scaled in (default 30;
+                               0 polls all the time)
   --job-metrics                publish each job's duration and outcome to CloudWatch (spotfarm JobDuration;
                                needs cloudwatch:PutMetricData; docs/worker.md "Job metrics")
   -h, --help                   this text

@@ -111,11 +111,12 @@ export interface WorkerOptions {
   /** Re-sent hand-backs of one job before later ones count as receives again (default MAX_RESENT_HAND_BACKS). */
   maxResentHandBacks?: number;
   /**
-   * Busy-first receiving: an instance with no job whose last receive found nothing waits this long between
-   * receives (default IDLE_RECEIVE_DELAY_SECONDS; 0 polls eagerly like a busy one).
+   * Busy-first receiving (planReceive): an instance running nothing waits this long before each receive, one with
+   * free slots a share of it that shrinks as it fills, one with a single free slot not at all (default
+   * IDLE_RECEIVE_DELAY_SECONDS; 0 polls all the time, whatever the load).
    */
   idleReceiveDelaySeconds?: number;
-  /** Long-poll wait of an idle instance's receive (default IDLE_RECEIVE_WAIT_SECONDS). */
+  /** Long-poll wait of a delayed receive (default IDLE_RECEIVE_WAIT_SECONDS). */
   idleReceiveWaitSeconds?: number;
   /** Toggle scale-in protection on the instance's group (default true when metadata is available). */
   protectFromScaleIn?: boolean;
@@ -493,7 +494,7 @@ class Worker {
   private async receiveLoop(): Promise<void> {
     const { queueUrl } = this.options;
     let failures = 0;
-    let lastReceiveEmpty: boolean | undefined;
+    let first = true;
     while (!this.draining.signal.aborted) {
       const free = this.slots - this.jobs.size;
       if (free <= 0) {
@@ -502,16 +503,18 @@ class Worker {
       }
       const plan = planReceive({
         running: this.jobs.size,
-        lastReceiveEmpty,
+        slots: this.slots,
+        first,
         waitSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
         idleDelaySeconds: this.options.idleReceiveDelaySeconds,
         idleWaitSeconds: this.options.idleReceiveWaitSeconds,
       });
       if (plan.delaySeconds > 0) {
-        // Idle: leave new messages to the busy instances' waiting polls for a while (busy-first receiving).
+        // Emptier than others may be: leave new messages to fuller instances' waiting polls for a while (busy-first).
         await sleep(plan.delaySeconds * 1000, this.draining.signal);
         if (this.draining.signal.aborted) break;
       }
+      first = false;
       let messages: Message[];
       try {
         const out = await this.sqs.send(
@@ -529,7 +532,6 @@ class Worker {
           { abortSignal: this.forced.signal },
         );
         messages = out.Messages ?? [];
-        lastReceiveEmpty = messages.length === 0;
         failures = 0;
       } catch (error) {
         if (this.forced.signal.aborted) return;

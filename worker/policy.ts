@@ -141,21 +141,31 @@ export function planHandBack(input: HandBackInput, maxResent = input.maxResent ?
 export interface ReceiveInput {
   /** Jobs the instance runs now. */
   running: number;
-  /** The last receive returned no message (undefined before the first). */
-  lastReceiveEmpty: boolean | undefined;
+  slots: number;
+  /** No receive has been made yet (the worker just started). */
+  first: boolean;
   waitSeconds: number;
-  idleDelaySeconds?: number;
-  idleWaitSeconds?: number;
+  idleDelaySeconds?: number | undefined;
+  idleWaitSeconds?: number | undefined;
 }
 
 /**
- * Busy-first receiving: an instance that runs a job, has just started, or whose last receive brought work polls at
- * once with the full long-poll wait; one that runs nothing and found nothing last time waits `idleDelaySeconds`
- * and then polls briefly, so SQS hands new messages to the busy instances' waiting polls (IDLE_RECEIVE_DELAY_SECONDS).
+ * Busy-first receiving (IDLE_RECEIVE_DELAY_SECONDS). SQS hands a message to one of the long polls waiting when it
+ * becomes visible, so an instance takes a share of new work in proportion to the time it spends polling. The fuller
+ * an instance, the more it polls: with one free slot it long-polls all the time; with more free slots it waits
+ * `idleDelaySeconds * (free - 1) / (slots - 1)` before each brief poll, the whole delay when it runs nothing. New
+ * work then lands on the busiest instances, the emptiest drain, go idle, lose their scale-in protection and can be
+ * scaled in. Each poll takes up to all free slots, so a large backlog still fills every instance within one delay.
+ *
+ * Polls at once: the first receive (a new instance launched for a backlog takes it at once), and any instance of
+ * one slot (idle or full, it cannot hold work that another instance could have taken).
  */
 export function planReceive(input: ReceiveInput): { delaySeconds: number; waitSeconds: number } {
   const delay = input.idleDelaySeconds ?? IDLE_RECEIVE_DELAY_SECONDS;
-  const idle = input.running === 0 && input.lastReceiveEmpty === true && delay > 0;
-  if (!idle) return { delaySeconds: 0, waitSeconds: input.waitSeconds };
-  return { delaySeconds: delay, waitSeconds: Math.min(input.waitSeconds, input.idleWaitSeconds ?? IDLE_RECEIVE_WAIT_SECONDS) };
+  const free = input.slots - input.running;
+  if (input.first || input.slots <= 1 || free <= 1 || delay <= 0) return { delaySeconds: 0, waitSeconds: input.waitSeconds };
+  return {
+    delaySeconds: (delay * (free - 1)) / (input.slots - 1),
+    waitSeconds: Math.min(input.waitSeconds, input.idleWaitSeconds ?? IDLE_RECEIVE_WAIT_SECONDS),
+  };
 }

@@ -6,6 +6,9 @@
 import type {
   AutoScalingGroup,
   AutoScalingInstanceDetails,
+  CompleteLifecycleActionCommandInput,
+  DescribeLifecycleHooksCommandInput,
+  PutLifecycleHookCommandInput,
   CreateAutoScalingGroupCommandInput,
   CreateLaunchConfigurationCommandInput,
   DescribeAutoScalingGroupsCommandInput,
@@ -28,7 +31,7 @@ function describeMember(i: Instance): AsgInstance {
     InstanceId: i.id,
     InstanceType: i.type,
     AvailabilityZone: i.az,
-    LifecycleState: i.replaced && i.lifecycle === 'InService' ? 'Terminating' : i.lifecycle,
+    LifecycleState: i.terminatingWait ? 'Terminating:Wait' : i.replaced && i.lifecycle === 'InService' ? 'Terminating' : i.lifecycle,
     HealthStatus: i.ec2State === 'terminated' ? 'Unhealthy' : 'Healthy',
     ProtectedFromScaleIn: i.protected,
     ...(i.launchTemplate ? { LaunchTemplate: { ...i.launchTemplate } } : {}),
@@ -312,7 +315,22 @@ export function terminateInstanceInAutoScalingGroup(world: World, input: Termina
     }
     g.desired -= 1;
   }
-  world.terminateByGroup(instance, 'terminate-in-group', `instance ${instance.id} was taken out of service in response to a user request${input.ShouldDecrementDesiredCapacity ? ', shrinking the capacity' : ''}.`);
+  const cause = `instance ${instance.id} was taken out of service in response to a user request${input.ShouldDecrementDesiredCapacity ? ', shrinking the capacity' : ''}.`;
+  const hook = (g.lifecycleHooks ?? []).find((h) => h.transition === 'autoscaling:EC2_INSTANCE_TERMINATING');
+  if (hook && instance.lifecycle === 'InService') {
+    // A termination lifecycle hook: the instance waits in Terminating:Wait (no longer counted toward desired,
+    // so the group launches its replacement now) until the hook's action completes or its heartbeat timeout
+    // passes, then terminates (EC2 Auto Scaling user guide, "Amazon EC2 Auto Scaling lifecycle hooks": "the
+    // instance ... remains in a wait state until either you complete the lifecycle action, or the timeout period
+    // ends"). EC2 may take a warned spot instance before that (memberTerminated).
+    instance.lifecycle = 'Terminating';
+    instance.terminatingWait = true;
+    world.at(world.now + hook.heartbeatTimeout, () => {
+      if (instance.terminatingWait && instance.group === g) world.terminateByGroup(instance, 'terminate-in-group', cause);
+    });
+  } else {
+    world.terminateByGroup(instance, 'terminate-in-group', cause);
+  }
   world.requestReconcile(g);
   return {
     Activity: {
@@ -325,6 +343,52 @@ export function terminateInstanceInAutoScalingGroup(world: World, input: Termina
       Progress: 0,
     },
   };
+}
+
+/** PutLifecycleHook: creates or replaces a hook (HeartbeatTimeout 30-7200 s, default 3600; DefaultResult ABANDON). */
+export function putLifecycleHook(world: World, input: PutLifecycleHookCommandInput) {
+  const g = world.groupOrThrow(input.AutoScalingGroupName);
+  const name = input.LifecycleHookName;
+  if (!name) throw awsError('autoscaling', 'ValidationError', 'LifecycleHookName is required.');
+  const transition = input.LifecycleTransition;
+  if (transition !== 'autoscaling:EC2_INSTANCE_LAUNCHING' && transition !== 'autoscaling:EC2_INSTANCE_TERMINATING') {
+    throw awsError('autoscaling', 'ValidationError', `Invalid lifecycle transition: ${String(transition)}`);
+  }
+  const heartbeatTimeout = input.HeartbeatTimeout ?? 3600;
+  if (heartbeatTimeout < 30 || heartbeatTimeout > 7200) throw awsError('autoscaling', 'ValidationError', 'HeartbeatTimeout must be between 30 and 7200 seconds.');
+  const hooks = (g.lifecycleHooks ?? []).filter((h) => h.name !== name);
+  hooks.push({ name, transition, heartbeatTimeout, defaultResult: input.DefaultResult === 'CONTINUE' ? 'CONTINUE' : 'ABANDON' });
+  g.lifecycleHooks = hooks;
+  return {};
+}
+
+export function describeLifecycleHooks(world: World, input: DescribeLifecycleHooksCommandInput) {
+  const g = world.groupOrThrow(input.AutoScalingGroupName);
+  const names = input.LifecycleHookNames;
+  return {
+    LifecycleHooks: (g.lifecycleHooks ?? [])
+      .filter((h) => !names?.length || names.includes(h.name))
+      .map((h) => ({
+        LifecycleHookName: h.name,
+        AutoScalingGroupName: g.name,
+        LifecycleTransition: h.transition,
+        HeartbeatTimeout: h.heartbeatTimeout,
+        GlobalTimeout: Math.min(172_800, h.heartbeatTimeout * 100),
+        DefaultResult: h.defaultResult,
+      })),
+  };
+}
+
+/** CompleteLifecycleAction for an instance waiting on a termination hook: it terminates now. */
+export function completeLifecycleAction(world: World, input: CompleteLifecycleActionCommandInput) {
+  const g = world.groupOrThrow(input.AutoScalingGroupName);
+  const instance = input.InstanceId ? world.instances.get(input.InstanceId) : undefined;
+  if (!instance || instance.group !== g || !instance.terminatingWait) {
+    throw awsError('autoscaling', 'ValidationError', `No active Lifecycle Action found with instance ID ${input.InstanceId}`);
+  }
+  world.terminateByGroup(instance, 'terminate-in-group', `instance ${instance.id} completed its termination lifecycle action.`);
+  world.requestReconcile(g);
+  return {};
 }
 
 export function setInstanceProtection(world: World, input: SetInstanceProtectionCommandInput) {

@@ -483,6 +483,7 @@ export class AutoScaling {
       instance.group = null;
     }
     instance.lifecycle = 'Terminated';
+    instance.terminatingWait = false;
     // The OS shuts down: the agent gets SIGTERM and hands back what it holds.
     world.workers.drain(instance, world.now);
     world.terminateEc2(instance, reason);

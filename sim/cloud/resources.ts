@@ -58,6 +58,16 @@ export interface Group {
   lastScalingAt: number;
   /** Market new instances get; tracked to count swaps. */
   market: MarketKind;
+  /** PutLifecycleHook: the group's lifecycle hooks (only termination hooks have an effect here). */
+  lifecycleHooks?: LifecycleHook[];
+}
+
+export interface LifecycleHook {
+  name: string;
+  transition: 'autoscaling:EC2_INSTANCE_LAUNCHING' | 'autoscaling:EC2_INSTANCE_TERMINATING';
+  /** Seconds an instance waits for the hook's action before DefaultResult applies (default 3600). */
+  heartbeatTimeout: number;
+  defaultResult: 'CONTINUE' | 'ABANDON';
 }
 
 export interface Instance {
@@ -88,6 +98,8 @@ export interface Instance {
    * terminates it once the replacement is in service.
    */
   retiring: boolean;
+  /** Waiting for a termination lifecycle hook (Terminating:Wait) since Auto Scaling began terminating it. */
+  terminatingWait?: boolean;
   workers: WorkerKind;
   slots: number;
   free: number;

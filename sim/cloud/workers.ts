@@ -3,8 +3,24 @@
  * workers (worker/) protect their instance from scale-in while busy, drop the protection when idle, and react to
  * interruption notices and SIGTERM by handing back what they cannot finish; plain workers just pull work until
  * the instance dies. Either way, what an instance held when it died comes back when its visibility runs out.
+ *
+ * Receiving, as SQS does it: a visible message goes to one of the long polls waiting at that moment, about at
+ * random (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html),
+ * up to the free slots of that poller (one ReceiveMessage answer). The agent polls busy-first (worker/policy.ts
+ * planReceive, the same rule and constants): a new instance and one with a single free slot poll all the time; one
+ * with more free slots polls briefly after a delay that grows with its free slots, the whole
+ * IDLE_RECEIVE_DELAY_SECONDS when it runs nothing. Approximations: a delayed instance's polls are instants, every
+ * `delay + wait` seconds from its last change (a job taken or ended), as if its poll under way then ended at once.
  */
-import { FINISH_MARGIN_SECONDS, HEARTBEAT_FRACTION } from '../../worker/rules';
+import { mulberry32, hashString } from '../rng';
+import { planReceive } from '../../worker/policy';
+import {
+  FINISH_MARGIN_SECONDS,
+  HEARTBEAT_FRACTION,
+  IDLE_RECEIVE_DELAY_SECONDS,
+  IDLE_RECEIVE_WAIT_SECONDS,
+  RECEIVE_WAIT_SECONDS,
+} from '../../worker/rules';
 import type { Instance } from './resources';
 import type { WorkQueue } from './sqs';
 import type { World } from './world';
@@ -12,35 +28,102 @@ import type { World } from './world';
 export class Workers {
   /** Instances with a free slot whose workers are pulling. */
   private readonly available = new Set<Instance>();
+  /** Until when a new instance makes its first long poll. */
+  private readonly eagerUntil = new WeakMap<Instance, number>();
+  /** When an instance last took or ended a job: its poll schedule starts again from there. */
+  private readonly changedAt = new WeakMap<Instance, number>();
+  /** Which waiting poll SQS answers: seeded, so a run is reproducible. */
+  private readonly pick: () => number;
+  /** The next idle poll a wake-up is scheduled for. */
+  private wakeAt = Infinity;
+  /** The agent's idle delay and idle poll wait (worker/rules.ts); a test may set others. */
+  readonly idleDelay: number;
+  readonly idleWait: number;
 
   constructor(
     private readonly world: World,
     private readonly queue: WorkQueue,
-  ) {}
+    options: { idleReceiveDelaySeconds?: number; idleReceiveWaitSeconds?: number } = {},
+  ) {
+    this.pick = mulberry32(hashString(`${world.scenario.seed}|receive`));
+    this.idleDelay = options.idleReceiveDelaySeconds ?? IDLE_RECEIVE_DELAY_SECONDS;
+    this.idleWait = options.idleReceiveWaitSeconds ?? IDLE_RECEIVE_WAIT_SECONDS;
+  }
 
-  /** The instance is up and not warned: its workers start pulling. */
+  /** The instance is up and not warned: its workers start pulling, with a full long poll first. */
   start(instance: Instance): void {
     instance.accepting = true;
+    this.eagerUntil.set(instance, this.world.now + RECEIVE_WAIT_SECONDS);
     this.available.add(instance);
     this.dispatch();
   }
 
-  /** Idle slots take visible messages (the workers' long polls, event-driven instead of one event per poll). */
+  /**
+   * When the instance's next receive reaches SQS: now for one polling all the time; for a delayed agent the next
+   * of its polls, every delay + wait seconds (planReceive) from its last change or its first long poll's end.
+   */
+  nextPoll(instance: Instance, now = this.world.now): number {
+    if (instance.workers !== 'agent') return now;
+    const eagerUntil = this.eagerUntil.get(instance) ?? -Infinity;
+    if (now < eagerUntil) return now;
+    const plan = planReceive({
+      running: instance.running.size,
+      slots: instance.slots,
+      first: false,
+      waitSeconds: RECEIVE_WAIT_SECONDS,
+      idleDelaySeconds: this.idleDelay,
+      idleWaitSeconds: this.idleWait,
+    });
+    if (plan.delaySeconds <= 0) return now;
+    const first = Math.max(eagerUntil, this.changedAt.get(instance) ?? -Infinity) + plan.delaySeconds;
+    if (now <= first) return first;
+    const period = plan.delaySeconds + plan.waitSeconds;
+    return first + Math.ceil((now - first) / period - 1e-9) * period;
+  }
+
+  /**
+   * Visible messages go to the polls waiting now, one ReceiveMessage answer (up to the poller's free slots) at a
+   * time to a poller picked at random; what is left waits for the next idle poll (event-driven, no event per poll).
+   */
   dispatch(): void {
-    const available = this.available;
     const queue = this.queue;
     const now = this.world.now;
-    while (queue.visible > 0 && available.size > 0) {
-      const instance = available.values().next().value as Instance;
-      const job = queue.receive(now);
-      if (job < 0) continue;
-      const token = queue.attemptOf(job);
-      instance.running.add(job);
-      instance.free--;
-      if (instance.free <= 0) available.delete(instance);
-      if (instance.workers === 'agent' && !instance.protected) instance.protected = true;
-      this.world.at(now + queue.runtimeOf(job), () => this.jobFinished(job, token, instance));
+    while (queue.visible > 0 && this.available.size > 0) {
+      const polling: Instance[] = [];
+      for (const instance of this.available) if (this.nextPoll(instance, now) <= now + 1e-6) polling.push(instance);
+      if (polling.length === 0) break;
+      const instance = polling[Math.floor(this.pick() * polling.length)]!;
+      for (let n = Math.min(instance.free, 10); n > 0 && queue.visible > 0; ) {
+        const job = queue.receive(now);
+        if (job < 0) continue;
+        n--;
+        this.take(instance, job, now);
+      }
     }
+    if (queue.visible > 0) this.wakeForIdlePoll(now);
+  }
+
+  private take(instance: Instance, job: number, now: number): void {
+    const queue = this.queue;
+    const token = queue.attemptOf(job);
+    instance.running.add(job);
+    this.changedAt.set(instance, now);
+    instance.free--;
+    if (instance.free <= 0) this.available.delete(instance);
+    if (instance.workers === 'agent' && !instance.protected) instance.protected = true;
+    this.world.at(now + queue.runtimeOf(job), () => this.jobFinished(job, token, instance));
+  }
+
+  /** Messages are left and only idle instances have room: wake up at the first of their polls. */
+  private wakeForIdlePoll(now: number): void {
+    let next = Infinity;
+    for (const instance of this.available) next = Math.min(next, this.nextPoll(instance, now));
+    if (next === Infinity || next >= this.wakeAt) return;
+    this.wakeAt = next;
+    this.world.at(next, () => {
+      if (this.wakeAt === next) this.wakeAt = Infinity;
+      this.dispatch();
+    });
   }
 
   private jobFinished(job: number, token: number, instance: Instance): void {
@@ -50,12 +133,13 @@ export class Workers {
     this.queue.complete(job);
     instance.running.delete(job);
     instance.free++;
+    this.changedAt.set(instance, this.world.now);
     if (instance.accepting) this.available.add(instance);
-    if (instance.workers === 'agent' && instance.running.size === 0 && this.queue.visible === 0) {
-      // Idle and nothing to pull: the agent drops its scale-in protection.
+    this.dispatch();
+    if (instance.workers === 'agent' && instance.running.size === 0) {
+      // Idle and nothing taken: the agent drops its scale-in protection.
       this.unprotect(instance);
     }
-    this.dispatch();
   }
 
   private unprotect(instance: Instance): void {

@@ -65,6 +65,8 @@ export interface WorldOptions {
   workers: WorkerKind;
   /** Stop simulating at this time even if work is left. */
   horizon: number;
+  /** The worker agent's idle receive delay (default worker/rules.ts IDLE_RECEIVE_DELAY_SECONDS; 0: every instance polls all the time). */
+  idleReceiveDelaySeconds?: number;
 }
 
 export class World {
@@ -115,7 +117,7 @@ export class World {
     this.endT = options.horizon;
     this.market = scenario.market;
     this.work = new WorkQueue(scenario.farm, scenario.workload);
-    this.workers = new Workers(this, this.work);
+    this.workers = new Workers(this, this.work, options.idleReceiveDelaySeconds !== undefined ? { idleReceiveDelaySeconds: options.idleReceiveDelaySeconds } : {});
     this.autoScaling = new AutoScaling(this);
     this.ec2 = new Ec2(this);
     this.spotInterruptions = new SpotInterruptions(this);

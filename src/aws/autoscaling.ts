@@ -8,6 +8,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLaunchConfigurationsCommand,
+  DescribeLifecycleHooksCommand,
   DescribeScalingActivitiesCommand,
   DetachInstancesCommand,
   SetDesiredCapacityCommand,
@@ -241,6 +242,22 @@ export async function terminateInstanceInGroup(
     if (isNotInGroup(error)) return false;
     throw error;
   }
+}
+
+/**
+ * The names of a group's termination lifecycle hooks (LifecycleTransition autoscaling:EC2_INSTANCE_TERMINATING):
+ * Auto Scaling runs them when it terminates one of its instances, never for an instance detached from it
+ * (EC2 Auto Scaling user guide, "Amazon EC2 Auto Scaling lifecycle hooks"). One DescribeLifecycleHooks call,
+ * which has no resource-level permissions (Resource "*").
+ */
+export async function describeTerminationHooks(groupName: string, client: AutoScalingClient = autoScalingClient): Promise<string[]> {
+  const out = await aws(`describing the lifecycle hooks of auto scaling group ${groupName}`, () =>
+    client.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: groupName })),
+  );
+  return (out?.LifecycleHooks ?? [])
+    .filter((h) => h.LifecycleTransition === 'autoscaling:EC2_INSTANCE_TERMINATING')
+    .map((h) => h.LifecycleHookName ?? '')
+    .filter((name) => name !== '');
 }
 
 // AWS says "The instance i-... is not part of Auto Scaling group ..." (DetachInstances) and "Instance Id not

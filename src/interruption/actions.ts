@@ -35,6 +35,8 @@ export interface TerminateInstanceAction extends ActionBase {
   instanceId: string;
   /** Still in a group (its detach never happened): terminate through the group, which replaces it. */
   inGroup: boolean;
+  /** Set when this replaces a warned instance (a group with termination lifecycle hooks, which a detach bypasses). */
+  why?: DetachReason;
 }
 
 export interface RecordCapacityFailureAction extends ActionBase {

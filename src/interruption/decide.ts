@@ -87,6 +87,11 @@ export interface WarningObservation {
   earlyReplacements: string[];
   /** The market the market controller has the group in; read only when the breaker would trip. */
   market: Market | undefined;
+  /**
+   * The group's termination lifecycle hooks, read for an interruption warning of an instance in service (a
+   * detach would bypass them; see `replacement`). Undefined when not read.
+   */
+  terminationHooks?: string[];
 }
 
 export interface LaunchFailureObservation {
@@ -214,6 +219,23 @@ function replacement(obs: WarningObservation, group: ManagedGroup, now: Date, fi
         `late interruption warning for ${id}: its deadline ${iso(message.deadline)} has passed; Auto Scaling replaces it when EC2 takes it`,
         figures,
       );
+    }
+    if (obs.terminationHooks?.length) {
+      // A detach bypasses the group's termination lifecycle hooks (the instance goes Detaching, Detached, never
+      // Terminating:Wait). Terminating it through the group without lowering desired capacity runs them and
+      // makes the group launch a replacement, as Auto Scaling does itself on a final notice with Capacity
+      // Rebalancing ("calls the termination lifecycle hook and attempts to launch a replacement immediately",
+      // EC2 Auto Scaling user guide, Capacity Rebalancing). The instance waits in Terminating:Wait until the hook
+      // completes or EC2 takes it at the deadline; its worker hands back its work on the warning either way.
+      return {
+        kind: 'terminateInstance',
+        asgName: group.name,
+        reason: `interruption warning for ${id}: the group has termination lifecycle hook(s) ${obs.terminationHooks.join(', ')}, which a detach would bypass: terminate it through the group without lowering desired capacity (${group.desired}), so the hook runs and the group launches a replacement now`,
+        figures: { ...figures, desired: group.desired, deadline: iso(message.deadline), hooks: obs.terminationHooks },
+        instanceId: id,
+        inGroup: true,
+        why: 'interruption',
+      };
     }
     return {
       kind: 'detachInstance',

@@ -86,6 +86,7 @@ export async function executeInterruptionAction(action: InterruptionAction, ctx:
         ? await terminateInstanceInGroup(action.instanceId)
         : await terminateInstances([action.instanceId]);
       if (!terminated) return { outcome: 'skipped', audit: false };
+      if (action.why) countEvent('replacement', { asgName: action.asgName });
       return { outcome: 'done', audit: true };
     }
     case 'recordCapacityFailure': {

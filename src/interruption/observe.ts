@@ -5,7 +5,7 @@
  * warnings never describes every managed group once per warning (Auto Scaling's throttle is one per account).
  * The rest is read only on the paths that need it.
  */
-import { describeGroup, describeInstanceGroups } from '../aws/autoscaling';
+import { describeGroup, describeInstanceGroups, describeTerminationHooks } from '../aws/autoscaling';
 import { describeInstance, describeTaggedInstances } from '../aws/ec2';
 import { poolRecordKey, queryRecords } from '../aws/state-store';
 import type { Config } from '../config';
@@ -133,6 +133,10 @@ export async function observeWarning(
     observation.poolInterruptions = records.map((r) => ({ instanceId: r.data.instanceId ?? r.sk, at: r.at }));
     if (group.role === 'spot' && poolBreaker(group, pool, observation.poolInterruptions, message.instanceId).tripped) {
       observation.market = await marketOrUndefined(config, group.name);
+    }
+    // Only where the decision would take the instance out of its group: a detach bypasses termination hooks.
+    if (instance && instance.lifecycleState === 'InService' && !group.capacityRebalance) {
+      observation.terminationHooks = await describeTerminationHooks(group.name);
     }
   } else if (group.settings.rebalance === 'replace' && instance && !group.capacityRebalance) {
     const spotGroup = group;

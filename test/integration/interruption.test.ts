@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import {
   CreateAutoScalingGroupCommand,
   CreateOrUpdateTagsCommand,
+  PutLifecycleHookCommand,
   UpdateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -286,6 +287,40 @@ describe('interruption against moto server', () => {
     // A further warning in the storm asks for nothing: the group is on on-demand.
     const again = await handler(warning(pool[4] ?? pool[3]!, new Date()), lambdaContext('interruption'));
     expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
+  });
+
+  it('a group with a termination lifecycle hook: terminates the warned instance through the group (the hook runs), does not detach it (issue 14 item 11)', async () => {
+    // Prepare: a spot group of the farm with a termination hook (moto keeps hooks; it runs none).
+    await clients.autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'hooked-spot',
+        MinSize: 0,
+        MaxSize: 4,
+        DesiredCapacity: 2,
+        AvailabilityZones: ['us-east-1a'],
+        LaunchTemplate: { LaunchTemplateName: farm.spotTemplate, Version: '$Latest' },
+        Tags: [
+          { ResourceId: 'hooked-spot', ResourceType: 'auto-scaling-group', Key: 'spotfarm:farm', Value: farm.farm, PropagateAtLaunch: true },
+          { ResourceId: 'hooked-spot', ResourceType: 'auto-scaling-group', Key: 'spotfarm:role', Value: 'spot', PropagateAtLaunch: false },
+          { ResourceId: 'hooked-spot', ResourceType: 'auto-scaling-group', Key: 'spotfarm:breakerInterruptions', Value: '1000', PropagateAtLaunch: false },
+        ],
+      }),
+    );
+    await clients.autoscaling.send(
+      new PutLifecycleHookCommand({ AutoScalingGroupName: 'hooked-spot', LifecycleHookName: 'drain-worker', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: 90, DefaultResult: 'CONTINUE' }),
+    );
+    const victim = (await group('hooked-spot')).Instances![0]!.InstanceId!;
+    // Act
+    const result = await handler(warning(victim, new Date()), lambdaContext('interruption'));
+    // Assess
+    expect(result.actions.map((a) => [a.kind, a.outcome])).toEqual([
+      ['recordInterruption', 'done'],
+      ['terminateInstance', 'done'],
+    ]);
+    expect(sent).toContain('DescribeLifecycleHooksCommand');
+    expect(sent).toContain('TerminateInstanceInAutoScalingGroupCommand');
+    expect(sent).not.toContain('DetachInstancesCommand');
+    expect((await group('hooked-spot')).DesiredCapacity).toBe(2);
   });
 
   it('fails a malformed warning without calling AWS', async () => {

@@ -7,8 +7,12 @@ import {
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeScalingActivitiesCommand,
+  CompleteLifecycleActionCommand,
+  DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
+  PutLifecycleHookCommand,
   SetDesiredCapacityCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
   SetInstanceProtectionCommand,
   UpdateAutoScalingGroupCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -270,5 +274,59 @@ describe('mixed instances: a new On-Demand/Spot mix replaces running instances',
     await w.runUntil(T0 + 4200);
     expect(kept!.ec2State).toBe('terminated');
     expect(inService().map((i) => i.market)).toEqual(['on-demand', 'on-demand', 'on-demand', 'on-demand']);
+  });
+});
+
+describe('termination lifecycle hooks', () => {
+  // "Amazon EC2 Auto Scaling lifecycle hooks" (user guide): with a termination hook, an instance Auto Scaling
+  // terminates waits in Terminating:Wait "until either you complete the lifecycle action, or the timeout period
+  // ends" (HeartbeatTimeout, default 3600 s), then terminates; a detached instance goes Detaching, Detached and
+  // never runs the hook. TerminateInstanceInAutoScalingGroup without decrement replaces the instance (API
+  // reference); the replacement is launched at once, as Auto Scaling does on a final spot notice with a hook
+  // ("calls the termination lifecycle hook and attempts to launch a replacement immediately", Capacity Rebalancing).
+  async function hooked() {
+    await makeGroup('h');
+    await asg.send(new PutLifecycleHookCommand({ AutoScalingGroupName: 'h', LifecycleHookName: 'drain', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: 300 }));
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'h', DesiredCapacity: 1 }));
+    await w.runUntil(T0 + 300);
+    const [first] = await instancesOf('h');
+    expect(first?.LifecycleState).toBe('InService');
+    return first!.InstanceId!;
+  }
+
+  it('DescribeLifecycleHooks answers the hook as PutLifecycleHook set it', async () => {
+    await hooked();
+    const hooks = (await asg.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: 'h' }))).LifecycleHooks ?? [];
+    expect(hooks).toMatchObject([{ LifecycleHookName: 'drain', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: 300, DefaultResult: 'ABANDON' }]);
+  });
+
+  it('TerminateInstanceInAutoScalingGroup: Terminating:Wait, a replacement launched at once, terminated when the heartbeat times out', async () => {
+    const id = await hooked();
+    await asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }));
+    await w.runUntil(T0 + 310);
+    const during = await instancesOf('h');
+    expect(during.find((i) => i.InstanceId === id)?.LifecycleState).toBe('Terminating:Wait');
+    expect(during.filter((i) => i.InstanceId !== id)).toHaveLength(1);
+    expect(w.instances.get(id)?.ec2State).toBe('running');
+    await w.runUntil(T0 + 300 + 301);
+    expect(w.instances.get(id)?.ec2State).not.toBe('running');
+    expect((await instancesOf('h')).map((i) => i.InstanceId)).not.toContain(id);
+  });
+
+  it('CompleteLifecycleAction ends the wait at once', async () => {
+    const id = await hooked();
+    await asg.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: false }));
+    await w.runUntil(T0 + 310);
+    await asg.send(new CompleteLifecycleActionCommand({ AutoScalingGroupName: 'h', LifecycleHookName: 'drain', InstanceId: id, LifecycleActionResult: 'CONTINUE' }));
+    await w.runUntil(T0 + 320);
+    expect((await instancesOf('h')).map((i) => i.InstanceId)).not.toContain(id);
+  });
+
+  it('a detach never runs the hook: the instance leaves the group at once and keeps running', async () => {
+    const id = await hooked();
+    await asg.send(new DetachInstancesCommand({ AutoScalingGroupName: 'h', InstanceIds: [id], ShouldDecrementDesiredCapacity: false }));
+    await w.runUntil(T0 + 310);
+    expect((await instancesOf('h')).map((i) => i.InstanceId)).not.toContain(id);
+    expect(w.instances.get(id)?.lifecycle).toBe('Detached');
   });
 });

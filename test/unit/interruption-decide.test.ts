@@ -78,6 +78,27 @@ describe('decideWarning: interruption warnings', () => {
       reason: /detach without lowering desired capacity \(4\)/,
     },
     {
+      rule: 'a group with a termination lifecycle hook: terminate through the group without decrement, so the hook runs (a detach bypasses it; issue 14 item 11)',
+      obs: warningObs({ terminationHooks: ['drain-worker'] }),
+      now: T,
+      expected: ['recordInterruption', 'terminateInstance'],
+      reason: /termination lifecycle hook\(s\) drain-worker, which a detach would bypass: terminate it through the group without lowering desired capacity \(4\)/,
+    },
+    {
+      rule: 'hooks read but none for termination: detach as before',
+      obs: warningObs({ terminationHooks: [] }),
+      now: T,
+      expected: ['recordInterruption', 'detachInstance'],
+      reason: /detach without lowering desired capacity/,
+    },
+    {
+      rule: 'a late warning stays late, hook or not',
+      obs: warningObs({ terminationHooks: ['drain-worker'] }),
+      now: at(180),
+      expected: ['recordInterruption', 'skip'],
+      reason: /late interruption warning/,
+    },
+    {
       rule: 'not in a managed group: nothing to do',
       obs: warningObs({ group: undefined }),
       now: T,

@@ -11,7 +11,9 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
   DetachInstancesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
@@ -147,9 +149,38 @@ describe('the interruption handler (mocked SDK)', () => {
     expect(put.Item?.pk).toEqual({ S: 'pool#c5.large|us-east-1a' });
     expect(put.Item?.sk).toEqual({ S: 'interruption#2025-03-14T09:26:40.000Z#i-1234567890abcdef0' });
     expect(put.ConditionExpression).toBe('attribute_not_exists(pk)');
-    // Control-plane calls on the common path: one describe, one tag, one detach.
+    // Control-plane calls on the common path: the instance's group, its lifecycle hooks (a detach bypasses
+    // termination hooks), one tag, one detach.
     const calls = [...asMock.calls(), ...ec2Mock.calls()].map((c) => (c.args[0] as object).constructor.name).sort();
-    expect(calls).toEqual(['CreateTagsCommand', 'DescribeAutoScalingGroupsCommand', 'DescribeAutoScalingInstancesCommand', 'DetachInstancesCommand']);
+    expect(calls).toEqual([
+      'CreateTagsCommand',
+      'DescribeAutoScalingGroupsCommand',
+      'DescribeAutoScalingInstancesCommand',
+      'DescribeLifecycleHooksCommand',
+      'DetachInstancesCommand',
+    ]);
+  });
+
+  it('a group with a termination lifecycle hook: the instance is terminated through the group without decrement (the hook runs), not detached (issue 14 item 11)', async () => {
+    // Prepare: the hook as DescribeLifecycleHooks returns it (API reference), plus a launch hook that changes nothing.
+    asMock.on(DescribeLifecycleHooksCommand).resolves({
+      LifecycleHooks: [
+        { LifecycleHookName: 'drain-worker', AutoScalingGroupName: 'ml-spot', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: 90, GlobalTimeout: 9000, DefaultResult: 'CONTINUE' },
+        { LifecycleHookName: 'warm-up', AutoScalingGroupName: 'ml-spot', LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING', HeartbeatTimeout: 300, GlobalTimeout: 30000, DefaultResult: 'ABANDON' },
+      ],
+    });
+    asMock.on(TerminateInstanceInAutoScalingGroupCommand).resolves({ Activity: { ActivityId: 'a-1', AutoScalingGroupName: 'ml-spot', Cause: 'c', StartTime: new Date(), StatusCode: 'InProgress' } });
+    // Act
+    const result = await handler(fixture('spot-interruption-warning'), lambdaContext('interruption'));
+    // Assess
+    expect(result.actions.map((a) => [a.kind, a.outcome])).toEqual([
+      ['recordInterruption', 'done'],
+      ['terminateInstance', 'done'],
+    ]);
+    expect(asMock).toHaveReceivedCommandWith(DescribeLifecycleHooksCommand, { AutoScalingGroupName: 'ml-spot' });
+    expect(asMock).toHaveReceivedCommandWith(TerminateInstanceInAutoScalingGroupCommand, { InstanceId: 'i-1234567890abcdef0', ShouldDecrementDesiredCapacity: false });
+    expect(asMock).not.toHaveReceivedCommand(DetachInstancesCommand);
+    expect(ec2Mock).not.toHaveReceivedCommand(CreateTagsCommand);
   });
 
   it('reads only the warned instance\'s group: DescribeAutoScalingInstances, then that group by name (issue 11)', async () => {

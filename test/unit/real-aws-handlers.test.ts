@@ -13,8 +13,10 @@ import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeLifecycleHooksCommand,
   DescribeScalingActivitiesCommand,
   DetachInstancesCommand,
+  TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
   type AutoScalingGroup,
 } from '@aws-sdk/client-auto-scaling';
@@ -139,6 +141,16 @@ describe('interruption handler', () => {
   it('item 7 (control): the same warning 5 s after it was sent is detached', async () => {
     await interruption(fixture('spot-interruption-warning'), context('interruption'));
     expect(asMock).toHaveReceivedCommandTimes(DetachInstancesCommand, 1);
+  });
+
+  it('item 11: a group with a termination lifecycle hook gets the warned instance terminated through it (the hook runs), not detached (which bypasses it)', async () => {
+    asMock.on(DescribeLifecycleHooksCommand).resolves({
+      LifecycleHooks: [{ LifecycleHookName: 'drain-worker', AutoScalingGroupName: 'ml-spot', LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: 90, DefaultResult: 'CONTINUE' }],
+    });
+    asMock.on(TerminateInstanceInAutoScalingGroupCommand).resolves({ Activity: { ActivityId: 'a-1', AutoScalingGroupName: 'ml-spot', Cause: 'c', StartTime: new Date(), StatusCode: 'InProgress' } });
+    await interruption(fixture('spot-interruption-warning'), context('interruption'));
+    expect(asMock).toHaveReceivedCommandWith(TerminateInstanceInAutoScalingGroupCommand, { InstanceId: 'i-1234567890abcdef0', ShouldDecrementDesiredCapacity: false });
+    expect(asMock).not.toHaveReceivedCommand(DetachInstancesCommand);
   });
 
   it('item 6: an on-demand capacity failure of a mixed-instances group is not recorded as a spot capacity failure', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain } from '../../worker/policy';
+import { failureBackoffSeconds, heartbeatDelaySeconds, planDrain, planHandBack, planReceive } from '../../worker/policy';
 import * as rules from '../../worker/rules';
 
 describe('failureBackoffSeconds', () => {
@@ -62,5 +62,62 @@ describe('planDrain', () => {
     // Assess
     expect(plan.map((d) => d.kind)).toEqual(['finish', 'finish']);
     expect(plan.every((d) => d.reason === 'no deadline')).toBe(true);
+  });
+});
+
+describe('planHandBack', () => {
+  const base = { fifo: false, handBacks: 0, attributeNames: [] as string[], jobAtFault: false };
+  it.each([
+    { name: 'standard queue: re-send, count 1', input: base, kind: 'resend', handBacks: 1 },
+    { name: 'a copy handed back again counts on', input: { ...base, handBacks: 4 }, kind: 'resend', handBacks: 5 },
+    { name: 'the last re-send within the bound', input: { ...base, handBacks: rules.MAX_RESENT_HAND_BACKS - 1 }, kind: 'resend', handBacks: rules.MAX_RESENT_HAND_BACKS },
+    { name: 'past the bound the receive counts', input: { ...base, handBacks: rules.MAX_RESENT_HAND_BACKS }, kind: 'visibility', reason: 'receives count again' },
+    { name: 'the job outran its time: it counts', input: { ...base, jobAtFault: true }, kind: 'visibility', reason: 'maximum time' },
+    { name: 'FIFO by default: keep its place in the group', input: { ...base, fifo: true }, kind: 'visibility', reason: 'FIFO' },
+    { name: 'FIFO with resend chosen', input: { ...base, fifo: true, mode: 'resend' as const }, kind: 'resend', handBacks: 1 },
+    { name: 'visibility chosen', input: { ...base, mode: 'visibility' as const }, kind: 'visibility', reason: 'mode' },
+    { name: '8 attributes of its own leave room for ours', input: { ...base, attributeNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'] }, kind: 'resend', handBacks: 1 },
+    { name: '9 attributes of its own do not', input: { ...base, attributeNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] }, kind: 'visibility', reason: 'no room' },
+    {
+      name: 'our own two attributes do not count against the room',
+      input: { ...base, handBacks: 1, attributeNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', rules.HAND_BACK_ATTRIBUTE, rules.JOB_ID_ATTRIBUTE] },
+      kind: 'resend',
+      handBacks: 2,
+    },
+  ])('$name', ({ input, kind, handBacks, reason }) => {
+    // Act
+    const plan = planHandBack(input);
+    // Assess
+    expect(plan.kind).toBe(kind);
+    if (handBacks !== undefined) expect(plan.handBacks).toBe(handBacks);
+    if (reason !== undefined) expect(plan.kind === 'visibility' && plan.reason).toContain(reason);
+  });
+});
+
+describe('planReceive (busy-first)', () => {
+  const D = rules.IDLE_RECEIVE_DELAY_SECONDS;
+  const W = rules.RECEIVE_WAIT_SECONDS;
+  const w = rules.IDLE_RECEIVE_WAIT_SECONDS;
+  it.each([
+    { name: 'first receive of a new instance: at once, full wait', running: 0, slots: 4, first: true, delay: 0, wait: W },
+    { name: 'idle 4-slot instance: the whole delay, brief poll', running: 0, slots: 4, first: false, delay: D, wait: w },
+    { name: '1 of 4 running: two thirds of it', running: 1, slots: 4, first: false, delay: (2 * D) / 3, wait: w },
+    { name: '2 of 4 running: a third of it', running: 2, slots: 4, first: false, delay: D / 3, wait: w },
+    { name: '3 of 4 running (one free slot): at once, full wait', running: 3, slots: 4, first: false, delay: 0, wait: W },
+    { name: 'a 1-slot instance never waits', running: 0, slots: 1, first: false, delay: 0, wait: W },
+  ])('$name', ({ running, slots, first, delay, wait }) => {
+    // Act
+    const plan = planReceive({ running, slots, first, waitSeconds: W });
+    // Assess
+    expect(plan.delaySeconds).toBeCloseTo(delay, 9);
+    expect(plan.waitSeconds).toBe(wait);
+  });
+
+  it('a delay of 0 turns busy-first off; the delay never passes the idle delay', () => {
+    // Act / Assess
+    expect(planReceive({ running: 0, slots: 4, first: false, waitSeconds: W, idleDelaySeconds: 0 })).toEqual({ delaySeconds: 0, waitSeconds: W });
+    for (let running = 0; running < 8; running++) {
+      expect(planReceive({ running, slots: 8, first: false, waitSeconds: W }).delaySeconds).toBeLessThanOrEqual(D);
+    }
   });
 });
