@@ -13,7 +13,8 @@ import {
   type CapacityInput,
   type CapacityState,
 } from '../../src/capacity/decide';
-import { workReadDue } from '../../src/capacity/service';
+import { RECEIVE_DELAY_SECONDS, serviceNeed, workReadDue } from '../../src/capacity/service';
+import { IDLE_RECEIVE_DELAY_SECONDS } from '../../worker/rules';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 const NOW = new Date('2025-03-01T12:00:00Z');
@@ -232,6 +233,18 @@ describe('service policy: instances for the work in flight and the visible jobs 
     // Assess
     expect(same.state.needLog).toEqual([{ since: ago(30), need: 2 }]);
     expect(old.state.needLog).toEqual([{ since: ago(600), need: 9 }, { since: NOW.toISOString(), need: 2 }]);
+  });
+});
+
+describe('service policy: the wait budget', () => {
+  it('takes the worker agent\'s idle receive delay off, as well as a tick and a boot (busy-first receiving)', () => {
+    // Arrange: the scaler's figure is the worker's own constant, not a copy that could drift.
+    expect(RECEIVE_DELAY_SECONDS).toBe(IDLE_RECEIVE_DELAY_SECONDS);
+    // Act
+    const sizing = serviceNeed({ visible: 0, inFlight: 8, slotsPerInstance: 4, secondsPerJob: 600, acceptableWait: 600, bootSeconds: 120 });
+    // Assess: 600 - 60 - 120 - the delay.
+    expect(sizing.budget).toBe(600 - 60 - 120 - IDLE_RECEIVE_DELAY_SECONDS);
+    expect(IDLE_RECEIVE_DELAY_SECONDS).toBeGreaterThan(0);
   });
 });
 
