@@ -13,7 +13,7 @@ import {
   type CapacityInput,
   type CapacityState,
 } from '../../src/capacity/decide';
-import { RECEIVE_DELAY_SECONDS, serviceNeed, workReadDue } from '../../src/capacity/service';
+import { lateAllowance, RECEIVE_DELAY_SECONDS, serviceNeed, trackLate, workReadDue } from '../../src/capacity/service';
 import { IDLE_RECEIVE_DELAY_SECONDS } from '../../worker/rules';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
@@ -245,6 +245,62 @@ describe('service policy: the wait budget', () => {
     // Assess: 600 - 60 - 120 - the delay.
     expect(sizing.budget).toBe(600 - 60 - 120 - IDLE_RECEIVE_DELAY_SECONDS);
     expect(IDLE_RECEIVE_DELAY_SECONDS).toBeGreaterThan(0);
+  });
+});
+
+describe('service policy: a spot shortfall is waited out while the p95 allows its late jobs', () => {
+  // The spot group has 7 of its 10 in service; 28 jobs run, 40 wait. The budget is 390 s: 28 x 390 / 600 = 18 start
+  // in time, so the need is ceil((28 + 22) / 4) = 13 and the spot group goes to 13. The shortfall of 3 has lasted
+  // fallbackDelay. 600 jobs finished in the 3-hour learning window: a day's 4,800, of which 5% (240) may be late.
+  const short = { spot: group('ml-spot', 10, { inService: 7 }), queue: { visible: 40, inFlight: 28 }, settings: service };
+  const learned = { jobSeconds: 600, jobSecondsFrom: 600, shortfall: [{ since: ago(600), amount: 3 }] };
+  it.each<Row>([
+    {
+      name: 'waits the shortfall out while the late jobs are within the allowance',
+      ...short,
+      // 40 - 28 x 540 / 600 = 14.8 queued jobs start past acceptableWait, plus the 10 already late: 24 of 240.
+      state: { ...learned, lateJobs: 10, lateAt: ago(60) },
+      spotTo: 13,
+      reason: /waited out, 24 late job\(s\) of the 240 the p95 allows a day/,
+    },
+    {
+      name: 'covers it once the late jobs pass the allowance',
+      ...short,
+      state: { ...learned, lateJobs: 240, lateAt: ago(60) },
+      spotTo: 13,
+      onDemandTo: 3,
+      reason: /cover 3/,
+    },
+    {
+      name: 'covers it after fallbackDelay while nothing is learned (no allowance)',
+      ...short,
+      state: { shortfall: [{ since: ago(600), amount: 3 }] },
+      spotTo: 13,
+      onDemandTo: 3,
+      reason: /cover 3/,
+    },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('counts each late job once, and decays the count without a state change while none is late', () => {
+    // Arrange: 40 busy slots start 40 x 540 / 600 = 36 queued jobs within acceptableWait less a tick.
+    const o = { visible: 100, inFlight: 40, slots: 40, secondsPerJob: 600, acceptableWait: 600 };
+    // Act
+    const first = trackLate({}, o, NOW.getTime() - 60_000, ago(60));
+    const second = trackLate(first, o, NOW.getTime(), NOW.toISOString());
+    const calm = trackLate(second, { ...o, visible: 0 }, NOW.getTime() + 60_000, ago(-60));
+    const later = trackLate(calm, { ...o, visible: 0 }, NOW.getTime() + 120_000, ago(-120));
+    // Assess: 64 late; a minute later the slots started 4 of them, and the 4 behind are new: 68.
+    expect(first.lateJobs).toBe(64);
+    expect(second.lateJobs).toBeCloseTo(68, 0);
+    // The late queue cleared: the count stays (it decays on read, by a day's time constant), then nothing changes.
+    expect(calm.lateJobs).toBeCloseTo(68, 0);
+    expect(calm.lateJobs).toBeLessThan(second.lateJobs!);
+    expect(calm).toEqual({ lateJobs: calm.lateJobs, lateAt: ago(-60) });
+    expect(later).toEqual(calm);
+    expect(lateAllowance({ jobSecondsFrom: 600 })).toBe(240);
+    expect(lateAllowance({})).toBe(0);
   });
 });
 
