@@ -30,7 +30,11 @@ import {
   heldNeed,
   holdDownSeconds,
   learnBoot,
+  lateAllowance,
+  lateJobsAt,
   learnJobSeconds,
+  RECEIVE_DELAY_SECONDS,
+  trackLate,
   serviceNeed,
   trackNeed,
   type CapacityGroup,
@@ -157,6 +161,9 @@ export interface CapacityFigures {
     need: number;
     holdDownSeconds: number;
     held: number;
+    /** Jobs estimated late (past acceptableWait) over the last day, and how many the p95 allows. */
+    lateJobs: number;
+    lateAllowance: number;
   };
 }
 
@@ -233,6 +240,12 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       acceptableWait: s.acceptableWait,
       bootSeconds: boot,
     });
+    const slots = groups.reduce((n, g) => n + supply(g), 0) * s.slotsPerInstance;
+    const late = trackLate(state, { visible, inFlight, slots, secondsPerJob, acceptableWait: s.acceptableWait }, at, iso);
+    delete state.lateJobs;
+    delete state.lateQueued;
+    delete state.lateAt;
+    for (const [key, value] of Object.entries(late)) if (value !== undefined) Object.assign(state, { [key]: value });
     const hold = holdDownSeconds(boot);
     state.needLog = trackNeed(state.needLog, sizing.need, at, iso, hold);
     service = {
@@ -245,6 +258,8 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       need: sizing.need,
       holdDownSeconds: hold,
       held: heldNeed(state.needLog),
+      lateJobs: Math.floor(lateJobsAt(state, at)),
+      lateAllowance: Math.floor(lateAllowance(state)),
     };
   } else {
     delete state.needLog;
@@ -252,6 +267,9 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     delete state.jobSeconds;
     delete state.jobSecondsFrom;
     delete state.workReadAt;
+    delete state.lateJobs;
+    delete state.lateQueued;
+    delete state.lateAt;
   }
 
   // Current capacity: the total this function decided last, while the groups are as it left them. Otherwise
@@ -283,7 +301,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
+      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${RECEIVE_DELAY_SECONDS}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
       `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);
@@ -359,7 +377,13 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
   const parts = trackShortfall(state.shortfall ?? [], shortfall, iso);
   state.shortfall = parts.length > 0 ? parts : undefined;
   const shortfallSeconds = parts.length > 0 ? seconds(parts[0]!.since, at) : 0;
-  const newCover = onDemand ? parts.filter((p) => seconds(p.since, at) >= s.fallbackDelay).reduce((n, p) => n + p.amount, 0) : 0;
+  let newCover = onDemand ? parts.filter((p) => seconds(p.since, at) >= s.fallbackDelay).reduce((n, p) => n + p.amount, 0) : 0;
+  // Service policy: the cover waits while the jobs the p95 lets be late are enough (src/capacity/service.ts,
+  // lateAllowance); a spot shortfall the farm can wait out costs no on-demand premium.
+  const lateNow = service ? lateJobsAt(state, at) : 0;
+  const allowance = service ? lateAllowance(state) : 0;
+  const coverWaits = service !== undefined && newCover > 0 && lateNow < allowance;
+  if (coverWaits) newCover = 0;
   // Cover already running stays until the spot instances that replace it are in service, not merely pending:
   // capacity never dips while they boot.
   const booting = spot ? Math.max(0, Math.min(spotShare, spot.desired) - spot.inService) : 0;
@@ -408,7 +432,13 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     const shareWhy =
       role === 'spot'
         ? `spot group's share ${share}${input.spotMarket === 'on-demand' ? (throughOnDemand ? ' (fallen back through the on-demand group: it keeps what runs)' : ' (the market controller has it on on-demand)') : ''}`
-        : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${shortfall > cover ? ` (spot shortfall ${shortfall}, oldest part ${Math.floor(shortfallSeconds)}s old; ${shortfall - cover} not yet fallbackDelay ${s.fallbackDelay}s old)` : ''}`;
+        : `on-demand share ${share} = overflow ${overflow} + cover ${cover}${
+            shortfall > cover
+              ? coverWaits
+                ? ` (spot shortfall ${shortfall}, oldest part ${Math.floor(shortfallSeconds)}s old: waited out, ${Math.floor(lateNow)} late job(s) of the ${Math.floor(allowance)} the p95 allows a day)`
+                : ` (spot shortfall ${shortfall}, oldest part ${Math.floor(shortfallSeconds)}s old; ${shortfall - cover} not yet fallbackDelay ${s.fallbackDelay}s old)`
+              : ''
+          }`;
     let to = g.desired;
     let reason: string;
     if (share > g.desired) {

@@ -13,7 +13,8 @@ import {
   type CapacityInput,
   type CapacityState,
 } from '../../src/capacity/decide';
-import { workReadDue } from '../../src/capacity/service';
+import { lateAllowance, RECEIVE_DELAY_SECONDS, serviceNeed, trackLate, workReadDue } from '../../src/capacity/service';
+import { IDLE_RECEIVE_DELAY_SECONDS } from '../../worker/rules';
 import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
 
 const NOW = new Date('2025-03-01T12:00:00Z');
@@ -89,17 +90,18 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: service,
-      // The budget is acceptableWait less a tick and a boot (120 s until one is learned): 600 - 60 - 120 = 420 s.
-      // 40 busy slots finish 40 x 420 / 600 = 28 jobs within it: the 20 visible can wait.
-      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 28 within 420s .*so 10 instance\(s\) of 4 slots/,
+      // The budget is acceptableWait less a tick, a boot (120 s until one is learned) and the worker's idle receive
+      // delay (30 s): 600 - 60 - 120 - 30 = 390 s. 40 busy slots finish 40 x 390 / 600 = 26 jobs within it: the 20
+      // visible can wait.
+      reason: /no change: ml: 20 visible, 40 in flight: the busy slots start 26 within 390s .*so 10 instance\(s\) of 4 slots/,
     },
     {
       name: 'scales out for the visible jobs that cannot wait',
       spot: group('ml-spot', 10),
       queue: { visible: 60, inFlight: 40 },
       settings: service,
-      // 60 - 28 = 32 cannot wait: (40 + 32) / 4 = 18.
-      spotTo: 18,
+      // 60 - 26 = 34 cannot wait: ceil((40 + 34) / 4) = 19.
+      spotTo: 19,
       reason: /scale out at once/,
     },
     {
@@ -107,9 +109,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       spot: group('ml-spot', 10),
       queue: { visible: 20, inFlight: 40 },
       settings: { ...service, secondsPerJob: 1200 },
-      // 40 x 420 / 1200 = 14 start in time, 6 cannot wait: ceil((40 + 6) / 4) = 12.
+      // 40 x 390 / 1200 = 13 start in time, 7 cannot wait: ceil((40 + 7) / 4) = 12.
       spotTo: 12,
-      reason: /start 14 within 420s/,
+      reason: /start 13 within 390s/,
     },
     {
       name: 'a longer boot leaves a queued job less of acceptableWait',
@@ -117,9 +119,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       queue: { visible: 20, inFlight: 40 },
       state: { bootSeconds: 300 },
       settings: service,
-      // 600 - 60 - 300 = 240 s: 40 x 240 / 600 = 16 start in time, 4 cannot wait: ceil(44 / 4) = 11.
-      spotTo: 11,
-      reason: /start 16 within 240s \(acceptableWait 600s - a tick - a boot of 300s/,
+      // 600 - 60 - 300 - 30 = 210 s: 40 x 210 / 600 = 14 start in time, 6 cannot wait: ceil(46 / 4) = 12.
+      spotTo: 12,
+      reason: /start 14 within 210s \(acceptableWait 600s - a tick - a boot of 300s - the idle receive delay 30s/,
     },
     {
       name: 'sizes on the job duration learned from the queue, not secondsPerJob',
@@ -127,9 +129,9 @@ describe('service policy: instances for the work in flight and the visible jobs 
       queue: { visible: 20, inFlight: 40 },
       state: { jobSeconds: 1200, jobSecondsFrom: 90 },
       settings: service,
-      // As with secondsPerJob 1200: 14 start in time, ceil(46 / 4) = 12.
+      // As with secondsPerJob 1200: 13 start in time, ceil(47 / 4) = 12.
       spotTo: 12,
-      reason: /start 14 within 420s .*jobs take 1200s, learned from the queue/,
+      reason: /start 13 within 390s .*jobs take 1200s, learned from the queue/,
     },
     { name: 'from zero, every visible job needs a slot', spot: group('ml-spot', 0), queue: { visible: 5 }, settings: service, spotTo: 2 },
     {
@@ -231,6 +233,74 @@ describe('service policy: instances for the work in flight and the visible jobs 
     // Assess
     expect(same.state.needLog).toEqual([{ since: ago(30), need: 2 }]);
     expect(old.state.needLog).toEqual([{ since: ago(600), need: 9 }, { since: NOW.toISOString(), need: 2 }]);
+  });
+});
+
+describe('service policy: the wait budget', () => {
+  it('takes the worker agent\'s idle receive delay off, as well as a tick and a boot (busy-first receiving)', () => {
+    // Arrange: the scaler's figure is the worker's own constant, not a copy that could drift.
+    expect(RECEIVE_DELAY_SECONDS).toBe(IDLE_RECEIVE_DELAY_SECONDS);
+    // Act
+    const sizing = serviceNeed({ visible: 0, inFlight: 8, slotsPerInstance: 4, secondsPerJob: 600, acceptableWait: 600, bootSeconds: 120 });
+    // Assess: 600 - 60 - 120 - the delay.
+    expect(sizing.budget).toBe(600 - 60 - 120 - IDLE_RECEIVE_DELAY_SECONDS);
+    expect(IDLE_RECEIVE_DELAY_SECONDS).toBeGreaterThan(0);
+  });
+});
+
+describe('service policy: a spot shortfall is waited out while the p95 allows its late jobs', () => {
+  // The spot group has 7 of its 10 in service; 28 jobs run, 40 wait. The budget is 390 s: 28 x 390 / 600 = 18 start
+  // in time, so the need is ceil((28 + 22) / 4) = 13 and the spot group goes to 13. The shortfall of 3 has lasted
+  // fallbackDelay. 600 jobs finished in the 3-hour learning window: a day's 4,800, of which 5% (240) may be late.
+  const short = { spot: group('ml-spot', 10, { inService: 7 }), queue: { visible: 40, inFlight: 28 }, settings: service };
+  const learned = { jobSeconds: 600, jobSecondsFrom: 600, shortfall: [{ since: ago(600), amount: 3 }] };
+  it.each<Row>([
+    {
+      name: 'waits the shortfall out while the late jobs are within the allowance',
+      ...short,
+      // 40 - 28 x 540 / 600 = 14.8 queued jobs start past acceptableWait, plus the 10 already late: 24 of 240.
+      state: { ...learned, lateJobs: 10, lateAt: ago(60) },
+      spotTo: 13,
+      reason: /waited out, 24 late job\(s\) of the 240 the p95 allows a day/,
+    },
+    {
+      name: 'covers it once the late jobs pass the allowance',
+      ...short,
+      state: { ...learned, lateJobs: 240, lateAt: ago(60) },
+      spotTo: 13,
+      onDemandTo: 3,
+      reason: /cover 3/,
+    },
+    {
+      name: 'covers it after fallbackDelay while nothing is learned (no allowance)',
+      ...short,
+      state: { shortfall: [{ since: ago(600), amount: 3 }] },
+      spotTo: 13,
+      onDemandTo: 3,
+      reason: /cover 3/,
+    },
+  ])('$name', (row) => {
+    check(row);
+  });
+
+  it('counts each late job once, and decays the count without a state change while none is late', () => {
+    // Arrange: 40 busy slots start 40 x 540 / 600 = 36 queued jobs within acceptableWait less a tick.
+    const o = { visible: 100, inFlight: 40, slots: 40, secondsPerJob: 600, acceptableWait: 600 };
+    // Act
+    const first = trackLate({}, o, NOW.getTime() - 60_000, ago(60));
+    const second = trackLate(first, o, NOW.getTime(), NOW.toISOString());
+    const calm = trackLate(second, { ...o, visible: 0 }, NOW.getTime() + 60_000, ago(-60));
+    const later = trackLate(calm, { ...o, visible: 0 }, NOW.getTime() + 120_000, ago(-120));
+    // Assess: 64 late; a minute later the slots started 4 of them, and the 4 behind are new: 68.
+    expect(first.lateJobs).toBe(64);
+    expect(second.lateJobs).toBeCloseTo(68, 0);
+    // The late queue cleared: the count stays (it decays on read, by a day's time constant), then nothing changes.
+    expect(calm.lateJobs).toBeCloseTo(68, 0);
+    expect(calm.lateJobs).toBeLessThan(second.lateJobs!);
+    expect(calm).toEqual({ lateJobs: calm.lateJobs, lateAt: ago(-60) });
+    expect(later).toEqual(calm);
+    expect(lateAllowance({ jobSecondsFrom: 600 })).toBe(240);
+    expect(lateAllowance({})).toBe(0);
   });
 });
 
