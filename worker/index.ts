@@ -535,7 +535,8 @@ class Worker {
           { abortSignal: this.forced.signal },
         );
         messages = out.Messages ?? [];
-        lastReceiveFull = messages.length >= asked;
+        // Asked for one (one free slot) it polls at once anyway: only a batch filled says a backlog is flowing.
+        lastReceiveFull = asked > 1 && messages.length >= asked;
         failures = 0;
       } catch (error) {
         if (this.forced.signal.aborted) return;

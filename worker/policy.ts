@@ -144,7 +144,7 @@ export interface ReceiveInput {
   slots: number;
   /** No receive has been made yet (the worker just started). */
   first: boolean;
-  /** The last receive brought all the messages it asked for: the queue may hold more (a backlog is flowing). */
+  /** The last receive asked for several messages and got them all: the queue may hold more (a backlog is flowing). */
   lastReceiveFull?: boolean | undefined;
   waitSeconds: number;
   idleDelaySeconds?: number | undefined;

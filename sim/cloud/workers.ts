@@ -107,7 +107,7 @@ export class Workers {
         n--;
         this.take(instance, job, now);
       }
-      if (n === 0) this.lastReceiveFull.add(instance);
+      if (n === 0 && asked > 1) this.lastReceiveFull.add(instance);
       else this.lastReceiveFull.delete(instance);
     }
     if (queue.visible > 0) this.wakeForIdlePoll(now);

@@ -316,6 +316,9 @@ describe(`fault suite: ${INVOCATIONS} invocations per function at ${FAULT_RATE *
         sqs,
         metadata: false,
         receiveWaitSeconds: 1,
+        // One worker alone: busy-first's idle delay (30 s between receives when a lost reply leaves it idle) only
+        // adds wait here, and this test is about faults, not about where work lands.
+        idleReceiveDelaySeconds: 0,
         failureBackoffBaseSeconds: 1,
         log: () => {},
         process: async (message) => {
