@@ -10,6 +10,9 @@ export class StepSeries {
   readonly price: Float64Array;
   /** cum[i] = integral of the price from t[0] to t[i], in USD-hours... i.e. USD when the price is USD/h. */
   private readonly cum: Float64Array;
+  /** The highest price in the series (a cap at or above it changes nothing). */
+  private readonly highest: number;
+  private readonly cappedCum = new Map<number, Float64Array>();
 
   constructor(times: ArrayLike<number>, prices: ArrayLike<number>) {
     if (times.length === 0) throw new Error('a price series needs at least one point');
@@ -19,6 +22,7 @@ export class StepSeries {
     for (let i = 1; i < this.t.length; i++) {
       if (this.t[i]! < this.t[i - 1]!) throw new Error('price series: times must be ascending');
     }
+    this.highest = this.price.reduce((m, p) => Math.max(m, p), -Infinity);
     this.cum = new Float64Array(this.t.length);
     for (let i = 1; i < this.t.length; i++) {
       this.cum[i] = this.cum[i - 1]! + (this.price[i - 1]! * (this.t[i]! - this.t[i - 1]!)) / 3600;
@@ -50,20 +54,45 @@ export class StepSeries {
     return this.cumulativeTo(to) - this.cumulativeTo(from);
   }
 
-  /** Cost in USD of running for [from, to] at this hourly price, counting only the steps whose price passes `keep`. */
-  integralWhere(from: number, to: number, keep: (price: number) => boolean): number {
+  /**
+   * Cost in USD of running for [from, to] at this hourly price (capped at `cap`), counting only the steps whose
+   * price passes `keep`.
+   */
+  integralWhere(from: number, to: number, keep: (price: number) => boolean, cap = Infinity): number {
     if (to <= from) return 0;
     let total = 0;
     let i = this.indexAt(from);
     let start = from;
     while (start < to) {
       const end = i + 1 < this.t.length ? Math.min(this.t[i + 1]!, to) : to;
-      if (end > start && keep(this.price[i]!)) total += (this.price[i]! * (end - start)) / 3600;
+      if (end > start && keep(this.price[i]!)) total += (Math.min(this.price[i]!, cap) * (end - start)) / 3600;
       start = Math.max(start, end);
       i++;
       if (i >= this.t.length) break;
     }
     return total;
+  }
+
+  /**
+   * Cost in USD of running for [from, to] at this hourly price capped at `cap`: what a spot instance whose maximum
+   * price is `cap` pays (it never pays more than its maximum price; see sim/cloud/ec2.ts). A capped cumulative sum
+   * per cap, built on first use: an instance's cap is one of a few (the on-demand price, a pool cap).
+   */
+  integralCapped(from: number, to: number, cap: number): number {
+    if (to <= from) return 0;
+    if (!(cap < this.highest)) return this.integral(from, to);
+    let cum = this.cappedCum.get(cap);
+    if (!cum) {
+      cum = new Float64Array(this.t.length);
+      for (let i = 1; i < this.t.length; i++) cum[i] = cum[i - 1]! + (Math.min(this.price[i - 1]!, cap) * (this.t[i]! - this.t[i - 1]!)) / 3600;
+      this.cappedCum.set(cap, cum);
+    }
+    const at = (x: number): number => {
+      if (x <= this.t[0]!) return ((x - this.t[0]!) * Math.min(this.price[0]!, cap)) / 3600;
+      const i = this.indexAt(x);
+      return cum[i]! + (Math.min(this.price[i]!, cap) * (x - this.t[i]!)) / 3600;
+    };
+    return at(to) - at(from);
   }
 
   private cumulativeTo(at: number): number {

@@ -78,6 +78,12 @@ export interface RunStats {
   /** Launches Auto Scaling could not make (no capacity, or spot price above the max price). */
   launch_failures: number;
   /**
+   * Spot instances EC2 interrupted in their first hour, which AWS does not bill (sim/cloud/ec2.ts), and what they
+   * would have cost: work done on them is free, so a policy interrupted often can cost less than the oracle.
+   */
+  free_interrupted_instances?: number;
+  free_interrupted_usd?: number;
+  /**
    * Hand-backs of the worker agent: re-sent as a new message (receive count 0), by a visibility reset (past the
    * agent's bound: the receive counts), and the most any one job had (docs/worker.md "Hand-back").
    */

@@ -165,6 +165,8 @@ async function simulate(
     dead_lettered: world.deadLettered,
     still_queued: scenario.workload.arrival.length - world.completed - world.deadLettered,
     launch_failures: world.launchFailures,
+    free_interrupted_instances: world.ec2.freeInterrupted,
+    free_interrupted_usd: world.ec2.freeInterruptedUsd,
     hand_backs_resent: world.work.resent,
     hand_backs_by_visibility: world.work.visibilityHandBacks,
     max_hand_backs_per_job: world.work.maxHandBacks,

@@ -20,9 +20,24 @@ export interface PoolUsage {
   spotCostAtOrAboveOnDemand: number;
 }
 
+
+/** The reason EC2 gives when it takes a spot instance back (spot-interruptions.ts). */
+export const SPOT_INTERRUPTION = 'spot interruption';
+/**
+ * A Linux Spot Instance that EC2 interrupts in its first hour is not charged at all; later, it pays the seconds
+ * used (EC2 User Guide, "Billing for interrupted Spot Instances":
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/billing-for-interrupted-spot-instances.html). One that
+ * the user (or Auto Scaling) stops or terminates pays the seconds used.
+ */
+export const FREE_INTERRUPTED_SECONDS = 3600;
+
 export class Ec2 {
   /** Cost of the instances whose billing has closed. */
   private closedCost = 0;
+  /** What the instances EC2 interrupted in their first hour would have cost (they are billed nothing). */
+  freeInterruptedUsd = 0;
+  /** How many such instances. */
+  freeInterrupted = 0;
   /** Where the money of closed instances went (sim/result.ts CostBreakdown). */
   readonly breakdown: CostBreakdown = emptyBreakdown();
   private cheapest: StepSeries | undefined;
@@ -45,9 +60,12 @@ export class Ec2 {
     if (instance.warnedAt === Infinity) this.world.workers.start(instance);
   }
 
-  /** EC2 takes the instance away now. */
-  terminate(instance: Instance, _reason: string): void {
+  /** EC2 takes the instance away now (`reason` 'spot interruption': EC2 reclaimed it, see FREE_INTERRUPTED_SECONDS). */
+  terminate(instance: Instance, reason: string): void {
     if (instance.ec2State === 'terminated') return;
+    if (reason === SPOT_INTERRUPTION && instance.market === 'spot' && this.world.now - instance.launchT < FREE_INTERRUPTED_SECONDS) {
+      instance.freeOfCharge = true;
+    }
     this.world.workers.kill(instance);
     this.closeBilling(instance, this.world.now);
     instance.ec2State = 'terminated';
@@ -82,7 +100,16 @@ export class Ec2 {
     // Jobs still running when the run ends are busy time up to now.
     for (const job of instance.running) this.chargeSlot(instance, this.world.work.startOf(job), t, 'busy');
     instance.endT = t;
-    instance.cost = this.costOf(instance, t);
+    if (instance.freeOfCharge) {
+      // Its slots' time was charged as jobs ended; none of it is billed.
+      instance.busyUsd = 0;
+      instance.reworkUsd = 0;
+    }
+    if (instance.freeOfCharge) {
+      this.freeInterruptedUsd += this.costOf(instance, t);
+      this.freeInterrupted++;
+    }
+    instance.cost = instance.freeOfCharge ? 0 : this.costOf(instance, t);
     this.closedCost += instance.cost;
     this.split(instance, t);
     const seconds = Math.max(60, t - instance.launchT);
@@ -96,9 +123,12 @@ export class Ec2 {
       pool.spotSeconds += seconds;
       const market = this.world.market;
       const onDemand = market.onDemandPrice(instance.type);
-      pool.spotCostAtOrAboveOnDemand += market
-        .spotSeries(instance.type, instance.az)
-        .integralWhere(instance.launchT, Math.max(t, instance.launchT + 60), (price) => price >= onDemand);
+      // What it paid while the pool's price was at or above on-demand (at most its maximum price, nothing if free).
+      if (!instance.freeOfCharge) {
+        pool.spotCostAtOrAboveOnDemand += market
+          .spotSeries(instance.type, instance.az)
+          .integralWhere(instance.launchT, Math.max(t, instance.launchT + 60), (price) => price >= onDemand, instance.maxPrice);
+      }
     } else pool.onDemandSeconds += seconds;
   }
 
@@ -114,7 +144,7 @@ export class Ec2 {
     const b = this.breakdown;
     const up = Math.min(instance.readyT, t);
     // The 60 s billing minimum of an instance gone within a minute is a cost of launching it: boot.
-    const boot = instance.cost - this.priceIntegral(instance, up, t);
+    const boot = instance.freeOfCharge ? 0 : instance.cost - this.priceIntegral(instance, up, t);
     b.boot_usd += boot;
     b.busy_usd += instance.busyUsd;
     b.rework_usd += instance.reworkUsd;
@@ -130,17 +160,23 @@ export class Ec2 {
   private priceIntegral(instance: Instance, from: number, to: number): number {
     if (to <= from) return 0;
     const market = this.world.market;
-    if (instance.market === 'spot') return market.spotSeries(instance.type, instance.az).integral(from, to);
+    if (instance.market === 'spot') return market.spotSeries(instance.type, instance.az).integralCapped(from, to, instance.maxPrice);
     return (market.onDemandPrice(instance.type) * (to - from)) / 3600;
   }
 
-  /** Per-second billing with a 60 s minimum, at the instance's market price at each moment. */
+  /**
+   * Per-second billing with a 60 s minimum, at the instance's market price at each moment; a spot instance pays
+   * the pool's price but never more than its maximum price. AWS: "you never pay more than the Spot price that is in
+   * effect", and a Spot Instance launches and keeps running only while that price is at most its maximum price
+   * (Spot whitepaper, "How Spot Instances Work"; the MaxPrice of SpotMarketOptions is "the maximum hourly price
+   * that you're willing to pay"). The price can pass the maximum only during the two-minute notice before EC2
+   * takes the instance back (the old market's price spikes in the bundled 2015 history): in that market an
+   * instance paid the price set at the start of its hour, which was below its bid, so the cap is what it paid.
+   */
   costOf(instance: Instance, until: number): number {
     const from = instance.launchT;
     const to = Math.max(until, from + 60);
-    const market = this.world.market;
-    if (instance.market === 'spot') return market.spotSeries(instance.type, instance.az).integral(from, to);
-    return (market.onDemandPrice(instance.type) * (to - from)) / 3600;
+    return this.priceIntegral(instance, from, to);
   }
 
   /** Cost so far: closed instances plus running ones up to now. */

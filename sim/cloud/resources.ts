@@ -106,6 +106,11 @@ export interface Instance {
   accepting: boolean;
   running: Set<number>;
   cost: number;
+  /**
+   * Interrupted by EC2 within its first hour: no charge at all (EC2 User Guide, "Billing for interrupted Spot
+   * Instances"). Set when EC2 takes it; sim/cloud/ec2.ts bills it nothing.
+   */
+  freeOfCharge?: boolean;
   /** USD of its slots' time on attempts that completed (busy) and on attempts that did not (rework). */
   busyUsd: number;
   reworkUsd: number;

@@ -7,6 +7,7 @@
 import { INTERRUPTION_NOTICE_SECONDS, METADATA_POLL_SECONDS } from '../../worker/rules';
 import { canLaunchSpot } from '../../src/pools';
 import { poolKey } from '../market';
+import { SPOT_INTERRUPTION } from './ec2';
 import { exponential, keyedUniform } from '../rng';
 import type { Scenario } from '../scenario';
 import type { Instance } from './resources';
@@ -103,7 +104,7 @@ export class SpotInterruptions {
       world.reconcile(group);
     }
     world.hooks.onInterruptionWarning?.(instance);
-    world.at(instance.interruptAt, () => world.terminateEc2(instance, 'spot interruption'));
+    world.at(instance.interruptAt, () => world.terminateEc2(instance, SPOT_INTERRUPTION));
   }
 
   storm(storm: Scenario['interruptions']['storms'][number]): void {

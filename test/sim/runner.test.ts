@@ -64,7 +64,9 @@ describe('a backtest run', () => {
       const stats = result.json.stats![name]!;
       expect(p[name].jobs_completed + stats.dead_lettered + stats.still_queued).toBe(300);
       expect(p[name].jobs_lost).toBe(300 - p[name].jobs_completed);
-      expect(p[name].cost_usd).toBeGreaterThan(p.oracle.cost_usd);
+      // The oracle bounds what the work costs when every hour is paid; EC2 bills nothing for an instance it
+      // interrupts in its first hour, so the bound holds for the cost with those hours added back.
+      expect(p[name].cost_usd + (stats.free_interrupted_usd ?? 0)).toBeGreaterThan(p.oracle.cost_usd);
       expect(result.series[name]!.t.length).toBeGreaterThan(10);
     }
     expect(p['on-demand-only'].spot_instance_hours).toBe(0);
