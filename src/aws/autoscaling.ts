@@ -15,6 +15,8 @@ import {
   TerminateInstanceInAutoScalingGroupCommand,
   UpdateAutoScalingGroupCommand,
   type InstancesDistribution,
+  type LaunchTemplateOverrides,
+  type MixedInstancesPolicy,
   type AutoScalingGroup,
   type CreateLaunchConfigurationCommandInput,
   type Filter,
@@ -378,40 +380,21 @@ export async function changeOverrides(
   change: { drop: string } | { restore: MixedOverride; index: number },
   client: AutoScalingClient = autoScalingClient,
 ): Promise<void> {
-  const page = await aws(`describing auto scaling group ${groupName}`, () =>
-    client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
-  );
-  const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
-  const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
   const doing = 'drop' in change ? `dropping instance type ${change.drop} from` : `restoring instance type ${change.restore.InstanceType} to`;
-  if (!policy || !spec) throw new AwsCallError(`${doing} auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
-  const current = policy.LaunchTemplate?.Overrides ?? [];
-  let overrides: typeof current;
-  if ('drop' in change) {
-    overrides = current.filter((o) => o.InstanceType !== change.drop);
-    if (overrides.length === current.length) return; // already dropped (a retry)
-    if (overrides.length === 0) throw new AwsCallError(`${doing} auto scaling group ${groupName}`, new Error('it is the last override'));
-  } else {
-    if (current.some((o) => o.InstanceType === change.restore.InstanceType)) return; // already back (a retry, or by hand)
-    overrides = [...current];
+  const what = `${doing} auto scaling group ${groupName}`;
+  await rewriteMixedInstancesPolicy(groupName, what, what, client, (policy) => {
+    const current = policy.LaunchTemplate?.Overrides ?? [];
+    if ('drop' in change) {
+      const overrides = current.filter((o) => o.InstanceType !== change.drop);
+      if (overrides.length === current.length) return undefined; // already dropped (a retry)
+      if (overrides.length === 0) throw new AwsCallError(what, new Error('it is the last override'));
+      return { overrides };
+    }
+    if (current.some((o) => o.InstanceType === change.restore.InstanceType)) return undefined; // already back (a retry, or by hand)
+    const overrides = [...current];
     overrides.splice(Math.min(change.index, overrides.length), 0, change.restore as (typeof current)[number]);
-  }
-  const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
-  await aws(`${doing} auto scaling group ${groupName}`, () =>
-    client.send(
-      new UpdateAutoScalingGroupCommand({
-        AutoScalingGroupName: groupName,
-        MixedInstancesPolicy: {
-          ...policy,
-          LaunchTemplate: {
-            ...policy.LaunchTemplate,
-            LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
-            Overrides: overrides,
-          },
-        },
-      }),
-    ),
-  );
+    return { overrides };
+  });
 }
 
 /** Sets OnDemandPercentageAboveBaseCapacity of a mixed-instances group, leaving everything else as it is. Returns the percentage it had. */
@@ -442,16 +425,38 @@ async function updateInstancesDistribution(
   change: InstancesDistribution,
   client: AutoScalingClient,
 ): Promise<InstancesDistribution | undefined> {
+  const policy = await rewriteMixedInstancesPolicy(
+    groupName,
+    `setting the ${setting} of auto scaling group ${groupName}`,
+    `setting the ${setting} of auto scaling group ${groupName} to ${shown}`,
+    client,
+    (current) => ({ distribution: { ...current.InstancesDistribution, ...change } }),
+  );
+  return policy.InstancesDistribution;
+}
+
+/**
+ * Reads a mixed-instances group's policy afresh and sends it back whole with `edit`'s overrides or distribution
+ * (fields left out of an update take their defaults on AWS, or vanish in moto). `edit` returning undefined sends
+ * nothing (the change is already there). Returns the policy as read.
+ */
+async function rewriteMixedInstancesPolicy(
+  groupName: string,
+  what: string,
+  sending: string,
+  client: AutoScalingClient,
+  edit: (policy: MixedInstancesPolicy) => { overrides?: LaunchTemplateOverrides[]; distribution?: InstancesDistribution } | undefined,
+): Promise<MixedInstancesPolicy> {
   const page = await aws(`describing auto scaling group ${groupName}`, () =>
     client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })),
   );
   const policy = page.AutoScalingGroups?.[0]?.MixedInstancesPolicy;
   const spec = policy?.LaunchTemplate?.LaunchTemplateSpecification;
-  if (!policy || !spec) {
-    throw new AwsCallError(`setting the ${setting} of auto scaling group ${groupName}`, new Error('the group has no mixed instances policy'));
-  }
+  if (!policy || !spec) throw new AwsCallError(what, new Error('the group has no mixed instances policy'));
+  const changes = edit(policy);
+  if (!changes) return policy;
   const { LaunchTemplateId, LaunchTemplateName, Version } = spec;
-  await aws(`setting the ${setting} of auto scaling group ${groupName} to ${shown}`, () =>
+  await aws(sending, () =>
     client.send(
       new UpdateAutoScalingGroupCommand({
         AutoScalingGroupName: groupName,
@@ -460,13 +465,14 @@ async function updateInstancesDistribution(
           LaunchTemplate: {
             ...policy.LaunchTemplate,
             LaunchTemplateSpecification: LaunchTemplateId ? { LaunchTemplateId, Version } : { LaunchTemplateName, Version },
+            ...(changes.overrides ? { Overrides: changes.overrides } : {}),
           },
-          InstancesDistribution: { ...policy.InstancesDistribution, ...change },
+          ...(changes.distribution ? { InstancesDistribution: changes.distribution } : {}),
         },
       }),
     ),
   );
-  return policy.InstancesDistribution;
+  return policy;
 }
 
 function templateRef(spec: LaunchTemplateSpecification | undefined): TemplateRef | undefined {
