@@ -16,7 +16,7 @@ import {
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Config } from '../../src/config';
+import { marketTestConfig } from '../support/market-config';
 import { checkGroupMarket } from '../../src/market/controller';
 import type { GroupMarketView } from '../../src/market/observe';
 import { initialMarketState, type MarketOriginals, type MarketState } from '../../src/market/state';
@@ -27,19 +27,7 @@ const autoscaling = mockClient(AutoScalingClient);
 const dynamo = mockClient(DynamoDBClient);
 const sns = mockClient(SNSClient);
 
-const config: Readonly<Config> = {
-  farm: '*',
-  dryRun: false,
-  region: 'us-east-1',
-  stateTable: 'spotfarm-test-state',
-  topicArn: 'arn:aws:sns:us-east-1:123456789012:spotfarm-alerts',
-  logLevel: 'SILENT',
-  priceCheckRate: 'rate(5 minutes)',
-  queueScalerRate: 'rate(1 minute)',
-  defaults: DEFAULT_SETTINGS,
-  recordTtlDays: 14,
-  stack: '',
-};
+const config = marketTestConfig;
 const now = new Date('2026-03-02T10:00:00Z');
 const ctx = { config, now, dryRun: false, source: 'price-check', eventId: 'evt-1' };
 

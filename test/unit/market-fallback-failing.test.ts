@@ -12,7 +12,7 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@a
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { SPOT_REQUEST_TAGS_REFUSAL } from '../../sim/cloud/autoscaling';
-import type { Config } from '../../src/config';
+import { marketTestConfig } from '../support/market-config';
 import { checkGroupMarket } from '../../src/market/controller';
 import { decideMarket, type MarketInput, type MarketSignals } from '../../src/market/decide';
 import { gatherMarket, type GroupMarketView } from '../../src/market/observe';
@@ -29,19 +29,7 @@ const now = new Date(T0);
 const min = (m: number) => new Date(T0 + m * 60_000);
 const iso = (m: number) => min(m).toISOString();
 
-const config: Readonly<Config> = {
-  farm: '*',
-  stack: '',
-  dryRun: false,
-  region: 'us-east-1',
-  stateTable: 'spotfarm-test-state',
-  topicArn: 'arn:aws:sns:us-east-1:123456789012:spotfarm-alerts',
-  logLevel: 'SILENT',
-  priceCheckRate: 'rate(5 minutes)',
-  queueScalerRate: 'rate(1 minute)',
-  defaults: DEFAULT_SETTINGS,
-  recordTtlDays: 14,
-};
+const config = marketTestConfig;
 
 // AWS's words (../shared/reference/aws.md §3.6; EC2 Auto Scaling user guide, "Troubleshoot ... EC2 instance launch
 // failures": a mixed-instances group names the market that failed).

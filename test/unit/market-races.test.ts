@@ -8,7 +8,7 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand, UpdateAutoScalingG
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Config } from '../../src/config';
+import { marketTestConfig } from '../support/market-config';
 import { checkGroupMarket } from '../../src/market/controller';
 import { decideMarket, type MarketInput } from '../../src/market/decide';
 import type { GroupMarketView } from '../../src/market/observe';
@@ -20,19 +20,7 @@ const autoscaling = mockClient(AutoScalingClient);
 const dynamo = mockClient(DynamoDBClient);
 const sns = mockClient(SNSClient);
 
-const config: Readonly<Config> = {
-  farm: '*',
-  dryRun: false,
-  region: 'us-east-1',
-  stateTable: 'spotfarm-test-state',
-  topicArn: 'arn:aws:sns:us-east-1:123456789012:spotfarm-alerts',
-  logLevel: 'SILENT',
-  priceCheckRate: 'rate(5 minutes)',
-  queueScalerRate: 'rate(1 minute)',
-  defaults: DEFAULT_SETTINGS,
-  recordTtlDays: 14,
-  stack: '',
-};
+const config = marketTestConfig;
 const T = new Date('2026-03-02T10:00:00Z');
 const iso = (seconds: number) => new Date(T.getTime() + seconds * 1000).toISOString();
 const conditionFailed = () => Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
