@@ -164,6 +164,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         onPlanned: (total) => {
           progress = createProgress(total, { quiet });
         },
+        onMoreRuns: (more) => progress.grow(more),
         onProgress: (s) => progress.tick(s),
       });
     } else {
