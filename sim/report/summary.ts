@@ -36,7 +36,7 @@ export function formatSummaryTable(json: BacktestJson): string {
     notes.push(`oracle: the lower bound (each job at the cheapest price of its moment, no boot or idle time); ${NONE} = not applicable`);
   }
   if (json.policies.clairvoyant !== undefined) {
-    notes.push('clairvoyant: the cheapest farm knowing the future (no wait, every launch pays its boot, instances keep their pool)');
+    notes.push('clairvoyant: the cheapest farm knowing the future (no wait, every launch pays its boot, instances keep their pool, at most the spot group\'s max on spot)');
   }
   const lost = names.filter((n) => !COMPUTED_POLICIES.includes(n) && json.policies[n].jobs_lost > 0);
   if (lost.length > 0) notes.push(`jobs lost by: ${lost.join(', ')}`);
