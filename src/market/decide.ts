@@ -326,7 +326,12 @@ function decideScheduled(
     // The farm's other route to on-demand: its on-demand group, while it has room. A shortfall (spot capacity
     // failing, or spot above the max price everywhere) is the capacity controller's to cover with that group, as
     // far as the promised wait needs it; the group falls back whole only when the farm has no other route.
-    const route = otherRouteToOnDemand(signals);
+    // A mixed-instances group that falls back through the on-demand group (mixedFallback=on-demand-group) has no
+    // route of its own: its fall-back is that group taking its share, the cover's route too. With room the cover
+    // takes the shortfall as the wait needs it; without, the fall-back would add nothing and only stop the group's
+    // spot launches until its return.
+    const through = input.current.style === 'mixed-instances' && input.current.fallback === 'on-demand-group';
+    const route = otherRouteToOnDemand(signals, through);
     const noRoute = "the farm's on-demand group has no room (or there is none): no other route to on-demand";
     const capacityShort = signals.capacityFailures >= settings.capacityFailures && signals.shortfall > 0;
     const priceConfirmed = high && state.highStreak >= settings.confirmChecks;
@@ -561,10 +566,15 @@ function decideScheduled(
  * when it has none. The farm's on-demand group, while it has room, takes a spot shortfall (the capacity
  * controller, after fallbackDelay, or under `service` once the late jobs exceed what the p95 allows) and gives it
  * back as soon as spot instances are in service again; a swapped group holds on-demand for the dwell and keeps its
- * on-demand instances until it scales in. So the group falls back whole only once that group is full or absent.
+ * on-demand instances until it scales in. So the group falls back whole only once that group is full or absent,
+ * and a group whose fall-back is that group taking its share (`throughOnDemandGroup`) never for a shortfall.
  */
-export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'>): string | undefined {
-  return signals.fallbackRoom > 0 ? `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom} more)` : undefined;
+export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'>, throughOnDemandGroup = false): string | undefined {
+  if (signals.fallbackRoom > 0) return `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom} more)`;
+  if (throughOnDemandGroup) {
+    return "the group falls back through the farm's on-demand group (mixedFallback=on-demand-group), which has no room (or there is none): a fall-back would add no on-demand capacity and would stop the group's spot launches until its return";
+  }
+  return undefined;
 }
 
 /** The pools out now, each keeping the time it went out while it stays out. */

@@ -142,6 +142,16 @@ describe("decideMarket with a farm's on-demand group: the group falls back whole
     expect(d.state).toBeUndefined();
   });
 
+  it('a mixed group that falls back through the on-demand group, which is full: a fall-back would add nothing, so it stays', () => {
+    const through = { ...mixed, fallback: 'on-demand-group' as const };
+    const d = decide(input({ current: through, state: spotState({ highStreak: 2 }) }, { ...aboveMax, fallbackRoom: 0 }));
+    expect(d.action.kind).toBe('skip');
+    expect(d.action.reason).toMatch(/falls back through the farm's on-demand group \(mixedFallback=on-demand-group\), which has no room .*would add no on-demand capacity/);
+    // The same group with mixedFallback=percentage has a route of its own: it falls back.
+    const percentage = { ...mixed, fallback: 'percentage' as const };
+    expect(decide(input({ current: percentage, state: spotState({ highStreak: 2 }) }, { ...aboveMax, fallbackRoom: 0 })).action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'capacity' });
+  });
+
   it('the breaker still moves the group with room in the on-demand group: interruptions that relaunch leave no shortfall to cover', () => {
     const d = decide(input({ state: spotState() }, { interruptions: 4, instances: 8, fallbackRoom: 10 }));
     expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'breaker' });
