@@ -236,6 +236,30 @@ export async function describeInstanceMarkets(
   return out;
 }
 
+/**
+ * When each instance of the given groups was launched (epoch ms), terminated ones included while EC2 still lists
+ * them (about an hour after termination): one paginated DescribeInstances filtered by the group tag.
+ */
+export async function describeLaunchTimes(groupNames: string[], client: EC2Client = ec2Client): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < groupNames.length; i += 200) {
+    const names = groupNames.slice(i, i + 200);
+    let nextToken: string | undefined;
+    do {
+      const page = await aws(`describing the launch times of the instances of auto scaling groups ${names.join(', ')}`, () =>
+        client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:aws:autoscaling:groupName', Values: names }], MaxResults: 1000, NextToken: nextToken })),
+      );
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (instance.InstanceId && instance.LaunchTime) out.set(instance.InstanceId, instance.LaunchTime.getTime());
+        }
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+  }
+  return out;
+}
+
 /** What the interruption handling needs of one EC2 instance. */
 export interface InstanceDetails {
   id: string;

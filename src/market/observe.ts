@@ -7,10 +7,10 @@
 import { describeFailedLaunches, describeLaunchConfigurations, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
-import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
+import { describeInstanceMarkets, describeLaunchTimes, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
-import { capLevel, type PoolSignal } from './pools';
+import { BREAKER_MIN_INTERRUPTIONS, capLevel, type PoolSignal } from './pools';
 import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
@@ -125,6 +125,13 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
     return history;
   };
 
+  let launched: Promise<Map<string, number>> | undefined;
+  const launchTimes = (_group: string): Promise<Map<string, number>> => {
+    // One call for every managed spot group, made once per check and only when some pool has interruptions to weigh.
+    launched ??= describeLaunchTimes(spotGroups.map((s) => s.group.name));
+    return launched;
+  };
+
   return Promise.all(
     groups.map(async (g): Promise<GroupMarketView> => {
       const managed = g.role === 'spot' && g.problems.length === 0;
@@ -199,6 +206,17 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
             const steps = (await priceHistory()).get(`${type}|${az}`);
             const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
             pool.interruptions = storm;
+            if (storm >= BREAKER_MIN_INTERRUPTIONS) {
+              // Enough interruptions to weigh: measure the exposure they happened in from launch times, read once
+              // per check and only now (a pool launched minutes ago has not been exposed for a whole window).
+              const launched = await launchTimes(g.group.name);
+              const start = now.getTime() - g.settings.breakerWindow * 1000;
+              const from = (id: string) => Math.max(start, launched.get(id) ?? start);
+              let ms = 0;
+              for (const i of running.filter((r) => r.type === type && r.availabilityZone === az && !warned.has(r.id))) ms += now.getTime() - from(i.id);
+              for (const [id, at] of warned) ms += Math.max(0, Math.min(now.getTime(), at + 120_000) - from(id));
+              pool.instanceHours = ms / 3_600_000;
+            }
             interruptions += storm;
             if (storm > most) {
               most = storm;
