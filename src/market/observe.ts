@@ -211,7 +211,12 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
               // per check and only now (a pool launched minutes ago has not been exposed for a whole window).
               const launched = await launchTimes(g.group.name);
               const start = now.getTime() - g.settings.breakerWindow * 1000;
-              const from = (id: string) => Math.max(start, launched.get(id) ?? start);
+              // A launch time later than this check's clock is not one to measure by (clock skew, or an emulator
+              // stamping its own clock): that instance counts from the window's start, as one EC2 no longer lists.
+              const from = (id: string) => {
+                const at = launched.get(id);
+                return at === undefined || at > now.getTime() ? start : Math.max(start, at);
+              };
               let ms = 0;
               for (const i of running.filter((r) => r.type === type && r.availabilityZone === az && !warned.has(r.id))) ms += now.getTime() - from(i.id);
               for (const [id, at] of warned) ms += Math.max(0, Math.min(now.getTime(), at + 120_000) - from(id));

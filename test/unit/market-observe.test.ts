@@ -181,6 +181,14 @@ describe("gatherMarket: the breaker's instance-hours, from the instances' launch
     expect(assessPools([{ ...pool, instanceHours: undefined }], DEFAULT_SETTINGS)[0]!.breaker).toMatchObject({ instanceHours: 6, tripped: true });
   });
 
+  it('a launch time after the check\'s clock (skew) is not measured by: the instance counts from the window start', async () => {
+    warnings([{ id: 'i-1', minutesAgo: 5 }, { id: 'i-2', minutesAgo: 5 }, { id: 'i-3', minutesAgo: 5 }]);
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-4', LaunchTime: new Date(now.getTime() + 3_600_000) }] }] });
+    const [view] = await gatherMarket(observation(spotGroup([{ id: 'i-4' }])), config('state'), now);
+    // i-4: the whole hour; i-1..3 (not listed): from the window start to two minutes after their warning, 57 minutes each.
+    expect(view!.input.signals.pools![0]!.instanceHours).toBeCloseTo((60 + 3 * 57) / 60, 6);
+  });
+
   it('fewer interruptions than could trip: no launch-time read, the pool keeps the approximation', async () => {
     warnings([{ id: 'i-1', minutesAgo: 5 }]);
     const [view] = await gatherMarket(observation(spotGroup([{ id: 'i-4' }])), config('state'), now);
