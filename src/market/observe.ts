@@ -125,13 +125,6 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
     return history;
   };
 
-  let launched: Promise<Map<string, number>> | undefined;
-  const launchTimes = (_group: string): Promise<Map<string, number>> => {
-    // One call for every managed spot group, made once per check and only when some pool has interruptions to weigh.
-    launched ??= describeLaunchTimes(spotGroups.map((s) => s.group.name));
-    return launched;
-  };
-
   return Promise.all(
     groups.map(async (g): Promise<GroupMarketView> => {
       const managed = g.role === 'spot' && g.problems.length === 0;
@@ -207,18 +200,21 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
             const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
             pool.interruptions = storm;
             if (storm >= BREAKER_MIN_INTERRUPTIONS) {
-              // Enough interruptions to weigh: measure the exposure they happened in from launch times, read once
-              // per check and only now (a pool launched minutes ago has not been exposed for a whole window).
-              const launched = await launchTimes(g.group.name);
+              // Enough interruptions to weigh: measure the exposure they happened in from launch times, read only
+              // now (a pool launched minutes ago has not been exposed for a whole window): one DescribeInstances for
+              // the pool's running and warned instances.
+              const inThisPool = running.filter((r) => r.type === type && r.availabilityZone === az && !warned.has(r.id));
+              const launched = await describeLaunchTimes([...inThisPool.map((r) => r.id), ...warned.keys()]);
               const start = now.getTime() - g.settings.breakerWindow * 1000;
-              // A launch time later than this check's clock is not one to measure by (clock skew, or an emulator
-              // stamping its own clock): that instance counts from the window's start, as one EC2 no longer lists.
+              // An instance EC2 no longer lists (terminated over an hour ago, so launched before the window, as far
+              // as a rate in it goes) counts from the window's start. A launch time after this check's clock (the
+              // clocks differ by moments) is an instance launched just now: no exposure yet, never a whole window.
               const from = (id: string) => {
                 const at = launched.get(id);
-                return at === undefined || at > now.getTime() ? start : Math.max(start, at);
+                return at === undefined ? start : Math.max(start, Math.min(at, now.getTime()));
               };
               let ms = 0;
-              for (const i of running.filter((r) => r.type === type && r.availabilityZone === az && !warned.has(r.id))) ms += now.getTime() - from(i.id);
+              for (const i of inThisPool) ms += now.getTime() - from(i.id);
               for (const [id, at] of warned) ms += Math.max(0, Math.min(now.getTime(), at + 120_000) - from(id));
               pool.instanceHours = ms / 3_600_000;
             }

@@ -175,18 +175,27 @@ describe("gatherMarket: the breaker's instance-hours, from the instances' launch
     const pool = view!.input.signals.pools![0]!;
     expect(pool.interruptions).toBe(3);
     expect(pool.instanceHours).toBeCloseTo(81 / 60, 6);
-    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { Filters: [{ Name: 'tag:aws:autoscaling:groupName', Values: ['ml-spot'] }] });
+    // By id, the detached (warned) ones included: they left the group, so its tag would not find them.
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 1);
+    const asked = ec2.commandCalls(DescribeInstancesCommand)[0]!.args[0].input.Filters!;
+    expect(asked).toHaveLength(1);
+    expect(asked[0]!.Name).toBe('instance-id');
+    expect([...asked[0]!.Values!].sort()).toEqual([...ids].sort());
     const { assessPools } = await import('../../src/market/pools');
     expect(assessPools([pool], DEFAULT_SETTINGS)[0]!.breaker.why).toMatch(/^3 interruptions in 1.35 instance-hours: too few instance-hours to trust a rate/);
     expect(assessPools([{ ...pool, instanceHours: undefined }], DEFAULT_SETTINGS)[0]!.breaker).toMatchObject({ instanceHours: 6, tripped: true });
   });
 
-  it('a launch time after the check\'s clock (skew) is not measured by: the instance counts from the window start', async () => {
+  it('a launch time after the check\'s clock (the clocks differ) is an instance launched just now: no exposure, never a whole window', async () => {
+    // Prepare: i-4 stamped a minute after the check's clock; i-1..3 no longer listed by EC2.
     warnings([{ id: 'i-1', minutesAgo: 5 }, { id: 'i-2', minutesAgo: 5 }, { id: 'i-3', minutesAgo: 5 }]);
-    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-4', LaunchTime: new Date(now.getTime() + 3_600_000) }] }] });
+    ec2.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-4', LaunchTime: new Date(now.getTime() + 60_000) }] }] });
+
+    // Act
     const [view] = await gatherMarket(observation(spotGroup([{ id: 'i-4' }])), config('state'), now);
-    // i-4: the whole hour; i-1..3 (not listed): from the window start to two minutes after their warning, 57 minutes each.
-    expect(view!.input.signals.pools![0]!.instanceHours).toBeCloseTo((60 + 3 * 57) / 60, 6);
+
+    // Assess: i-4 adds nothing; i-1..3 count from the window start to two minutes after their warning, 57 minutes each.
+    expect(view!.input.signals.pools![0]!.instanceHours).toBeCloseTo((3 * 57) / 60, 6);
   });
 
   it('fewer interruptions than could trip: no launch-time read, the pool keeps the approximation', async () => {
