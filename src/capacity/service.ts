@@ -203,7 +203,11 @@ export interface ServiceSizing {
   budget: number;
   /** Queued jobs the busy slots start within the budget. */
   startable: number;
-  /** Instances the work in flight and the visible jobs that cannot wait need. */
+  /** Seconds of arrivals the farm cannot react to in time: tick + boot + idle receive delay - acceptableWait, at least 0. */
+  unreactive: number;
+  /** Free slots held for the jobs that arrive within `unreactive` (0 while the farm can react in time). */
+  headroom: number;
+  /** Instances the work in flight, the visible jobs that cannot wait and the headroom need. */
   need: number;
 }
 
@@ -217,10 +221,22 @@ export function serviceNeed(o: {
   /** Launch to in service (learned): how late an instance launched now starts a queued job. */
   bootSeconds: number;
 }): ServiceSizing {
-  const budget = Math.max(0, o.acceptableWait - TICK_SECONDS - o.bootSeconds - RECEIVE_DELAY_SECONDS);
-  const startable = (o.inFlight * budget) / o.secondsPerJob;
+  const reaction = TICK_SECONDS + o.bootSeconds + RECEIVE_DELAY_SECONDS;
+  const budget = Math.max(0, o.acceptableWait - reaction);
+  // Each busy slot starts at most one queued job within the budget (see the header: Need).
+  const startable = o.inFlight * Math.min(1, budget / o.secondsPerJob);
   const waitingTooLong = Math.max(0, o.visible - startable);
-  return { budget, startable: Math.floor(startable), need: Math.ceil((o.inFlight + waitingTooLong) / o.slotsPerInstance) };
+  // Headroom (see the header): the jobs that arrive while capacity asked for now comes up, at the rate the busy
+  // slots finish them (Little's law: inFlight / secondsPerJob a second).
+  const unreactive = Math.max(0, reaction - o.acceptableWait);
+  const headroom = Math.ceil((o.inFlight * unreactive) / o.secondsPerJob);
+  return {
+    budget,
+    startable: Math.floor(startable),
+    unreactive,
+    headroom,
+    need: Math.ceil((o.inFlight + waitingTooLong + headroom) / o.slotsPerInstance),
+  };
 }
 
 /** The share of jobs the p95 target lets wait past acceptableWait. */
