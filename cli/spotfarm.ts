@@ -35,7 +35,9 @@ Options:
   --sweep SETTING=V1,V2,...
                     also run spotfarm with the setting at each value, and each baseline at its matching
                     target; adds the cost-against-p95 frontier to the table, the JSON and the report
-                    (e.g. acceptableWait=2m,5m,10m,20m; settings: ${SWEEPABLE.join(', ')})
+                    (e.g. acceptableWait=2m,5m,10m,20m; settings: ${SWEEPABLE.join(', ')}); with
+                    acceptableWait, spotfarm also runs at the p95 of each baseline point it did not
+                    dominate ("matched" points: cost at equal service)
   --threads N       a sweep's runs in N worker threads at a time (default: the cores, here ${defaultThreads()};
                     0: all in this thread)
   -h, --help        this text
@@ -164,6 +166,7 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         onPlanned: (total) => {
           progress = createProgress(total, { quiet });
         },
+        onMoreRuns: (more) => progress.grow(more),
         onProgress: (s) => progress.tick(s),
       });
     } else {

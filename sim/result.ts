@@ -135,6 +135,16 @@ export interface FrontierPoint {
   cost_usd: number;
   wait_p95_s: number | null;
   jobs_lost: number;
+  /**
+   * Baseline points (an addition to the CONTRACTS.md fields): the spotfarm point that dominates this one (the
+   * cheapest of those that do, then the shortest p95), or null when none does. Absent when the sweep has no spotfarm.
+   */
+  dominated_by?: { setting: string; value: string } | null;
+  /**
+   * spotfarm points (an addition): the baseline points whose achieved p95 wait, floored to whole seconds, this
+   * run's acceptableWait equals ("cost at equal service", docs/backtest.md), or null for a plain swept point.
+   */
+  matched?: { policy: PolicyName; value: string }[] | null;
 }
 
 /** What a baseline was set to at one value of the sweep (docs/backtest.md, "Frontier"). */
@@ -155,8 +165,14 @@ export interface SweepInfo {
   dominance: { policy: PolicyName; value: string; dominated_by: string[] }[];
   /** Worker threads used (0: all runs in the CLI's own thread). */
   threads: number;
-  /** Simulations run (a run shared by several points is counted once). */
+  /** Simulations run (a run shared by several points is counted once), matched runs included. */
   runs: number;
+  /**
+   * Cost at equal service: spotfarm run once more at acceptableWait = the p95 of each baseline point the swept
+   * spotfarm points did not dominate. `runs`: those extra runs; `note`: why there were none to make (another
+   * setting swept, a pinned backlogPerInstance, no spotfarm); `unmatched`: undominated points left without one.
+   */
+  matching: { runs: number; note: string | null; unmatched: { policy: PolicyName; value: string; reason: string }[] };
   /** Diagnostics of the runs besides the plain backtest's (which are in `stats`). */
   run_stats: { value: string; policy: PolicyName; stats: RunStats }[];
 }

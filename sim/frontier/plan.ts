@@ -10,8 +10,9 @@
 import type { RecipeAlarms } from '../policies/baselines';
 import { POLICY_NAMES, type BacktestJson, type BaselineTargets, type FrontierPoint, type PolicyName, type SweepInfo } from '../result';
 import type { Scenario } from '../scenario';
-import { baselineTargets, isScenarioValue, plainTargets, recipeAlarms, spotfarmTagsAt, type Sweep } from './sweep';
+import { baselineTargets, isScenarioValue, plainTargets, recipeAlarms, spotfarmSettingsWith, spotfarmTagsAt, type Sweep } from './sweep';
 import { applySettings, DEFAULT_SETTINGS } from '../../src/settings';
+import { formatDuration } from '../../src/duration';
 
 /** The policies a frontier has points for: the simulated ones (the bounds have no setting to move). */
 export const FRONTIER_POLICIES: readonly PolicyName[] = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native'];
@@ -111,6 +112,165 @@ export function dominance(points: readonly FrontierPoint[]): SweepInfo['dominanc
   return points
     .filter((p) => p.policy !== 'spotfarm')
     .map((b) => ({ policy: b.policy, value: b.value, dominated_by: ours.filter((s) => dominates(s, b)).map((s) => s.value) }));
+}
+
+/**
+ * The spotfarm point a baseline point's `dominated_by` names: of those that dominate it, the cheapest, then the one
+ * with the shortest p95, then the first in the frontier's order (a swept value before a matched one).
+ */
+export function dominatorOf(points: readonly FrontierPoint[], b: FrontierPoint): FrontierPoint | undefined {
+  let best: FrontierPoint | undefined;
+  for (const s of points) {
+    if (s.policy !== 'spotfarm' || !dominates(s, b)) continue;
+    if (!best || s.cost_usd < best.cost_usd || (s.cost_usd === best.cost_usd && p95(s) < p95(best))) best = s;
+  }
+  return best;
+}
+
+/**
+ * The points with what dominates what written on them: every baseline point gets `dominated_by` ({setting, value}
+ * of its dominator, or null), every spotfarm point `matched` (kept, or null). Without a spotfarm point (--policies)
+ * there is nothing to compare with, and baseline points get no `dominated_by`.
+ */
+export function markDominance(points: readonly FrontierPoint[]): FrontierPoint[] {
+  const hasOurs = points.some((p) => p.policy === 'spotfarm');
+  return points.map((p) => {
+    if (p.policy === 'spotfarm') return { ...p, matched: p.matched ?? null };
+    const { dominated_by: _, ...rest } = p;
+    if (!hasOurs) return rest;
+    const d = dominatorOf(points, p);
+    return { ...rest, dominated_by: d ? { setting: d.setting, value: d.value } : null };
+  });
+}
+
+/** The setting a matched run moves: the wait a baseline delivered is what spotfarm is asked to keep. */
+export const MATCH_SETTING = 'acceptableWait';
+
+/** acceptableWait's range (src/settings.ts): a p95 beyond it is matched at the longest wait the tag takes. */
+const MAX_WAIT_SECONDS = 7 * 86_400;
+
+/**
+ * The acceptableWait that matches a baseline's p95: floored to whole seconds (so spotfarm is asked for no longer a
+ * wait than the baseline gave), at least 1 s (the tag's least; a p95 of 0 asks spotfarm for the shortest wait it
+ * can be told to keep), at most 7 days.
+ */
+export function matchSeconds(p95s: number): number {
+  return Math.min(MAX_WAIT_SECONDS, Math.max(1, Math.floor(p95s)));
+}
+
+/** One acceptableWait to run spotfarm at, for the baseline points whose p95 it matches. */
+export interface MatchRun {
+  /** The value as the tag would read (`45m11s`), or the swept value that already has it (`20m`). */
+  value: string;
+  seconds: number;
+  /** The task that runs it; undefined when a swept value is this wait already (its point serves). */
+  task: number | undefined;
+  for: { policy: PolicyName; value: string }[];
+}
+
+export interface MatchPlan {
+  tasks: SweepTask[];
+  /** In ascending order of the wait. */
+  runs: MatchRun[];
+  /** Why there is nothing to match (matching off), or null. */
+  note: string | null;
+  unmatched: SweepInfo['matching']['unmatched'];
+}
+
+/**
+ * Cost at equal service: for every baseline point that no swept spotfarm point dominates, a spotfarm run at
+ * acceptableWait = that point's p95 (matchSeconds), one run per distinct wait, none where a swept value already is
+ * that wait. Tasks are numbered from `firstId` and run spotfarm alone, with the scenario's other settings.
+ */
+export function planMatches(
+  scenario: Scenario,
+  sweep: Sweep,
+  points: readonly FrontierPoint[],
+  policies: readonly PolicyName[],
+  firstId: number,
+): MatchPlan {
+  const off = (note: string): MatchPlan => ({ tasks: [], runs: [], note, unmatched: [] });
+  if (!policies.includes('spotfarm')) return off('spotfarm is not among the policies');
+  if (sweep.setting !== MATCH_SETTING) {
+    return off(`the sweep is of ${sweep.setting}; matched runs move ${MATCH_SETTING} (sweep ${MATCH_SETTING} to get them)`);
+  }
+  const own = spotfarmSettingsWith(scenario, {}).settings;
+  if (own.backlogPerInstance !== undefined) {
+    return off(`the scenario sets spotfarm.backlogPerInstance=${own.backlogPerInstance}, which spotfarm's sizing uses instead of ${MATCH_SETTING}`);
+  }
+  const ours = points.filter((p) => p.policy === 'spotfarm');
+  const swept = new Map(sweep.values.map((v) => [spotfarmSettingsWith(scenario, { [MATCH_SETTING]: v }).settings.acceptableWait, v]));
+  const runs = new Map<number, MatchRun>();
+  const unmatched: MatchPlan['unmatched'] = [];
+  for (const b of points) {
+    if (b.policy === 'spotfarm' || ours.some((s) => dominates(s, b))) continue;
+    const who = { policy: b.policy, value: b.value };
+    if (b.wait_p95_s === null) {
+      unmatched.push({ ...who, reason: 'no job started: no p95 wait to match' });
+      continue;
+    }
+    const seconds = matchSeconds(b.wait_p95_s);
+    let run = runs.get(seconds);
+    if (!run) {
+      const value = swept.get(seconds) ?? formatDuration(seconds);
+      const { problems } = spotfarmSettingsWith(scenario, { [MATCH_SETTING]: value });
+      if (problems.length) {
+        unmatched.push({ ...who, reason: `${MATCH_SETTING}=${value} with the scenario's spotfarm settings: ${problems.join('; ')}` });
+        continue;
+      }
+      runs.set(seconds, (run = { value, seconds, task: undefined, for: [] }));
+    }
+    run.for.push(who);
+  }
+  const plain = plainTargets(scenario);
+  const tasks: SweepTask[] = [];
+  const sorted = [...runs.values()].sort((a, b) => a.seconds - b.seconds);
+  for (const run of sorted) {
+    if (swept.has(run.seconds)) continue;
+    run.task = firstId + tasks.length;
+    tasks.push({
+      id: run.task,
+      value: run.value,
+      policies: ['spotfarm'],
+      spotfarm: spotfarmTagsAt(scenario, sweep, run.value),
+      targetBacklogPerInstance: plain.target_backlog_per_instance,
+      recipeAlarms: recipeAlarms(plain),
+    });
+  }
+  return { tasks, runs: sorted, note: null, unmatched };
+}
+
+/**
+ * The swept points with the matched ones added (after them, in ascending order of the wait) and dominance marked
+ * (markDominance). `results(task)`: a matched task's JSON.
+ */
+export function withMatches(
+  sweep: Sweep,
+  swept: readonly FrontierPoint[],
+  plan: MatchPlan,
+  results: (task: number) => Pick<BacktestJson, 'policies'> | undefined,
+): FrontierPoint[] {
+  const out = swept.map((p) => ({ ...p }));
+  for (const run of plan.runs) {
+    if (run.task === undefined) {
+      const at = out.find((p) => p.policy === 'spotfarm' && p.value === run.value);
+      if (!at) throw new Error(`matched run at ${run.value}: the sweep has no spotfarm point there`);
+      at.matched = [...(at.matched ?? []), ...run.for];
+      continue;
+    }
+    const s = results(run.task)?.policies.spotfarm;
+    if (s === undefined) throw new Error(`matched run ${run.task} (${MATCH_SETTING}=${run.value}) has no figures for spotfarm`);
+    out.push({
+      policy: 'spotfarm',
+      setting: sweep.setting,
+      value: run.value,
+      cost_usd: s.cost_usd,
+      wait_p95_s: s.wait_p95_s,
+      jobs_lost: s.jobs_lost,
+      matched: [...run.for],
+    });
+  }
+  return markDominance(out);
 }
 
 /** The frontier's points, value by value, each policy in the report's order, from the runs' JSON. */

@@ -17,7 +17,7 @@ import { missingHandlers, SpotfarmUnavailableError } from '../policies/spotfarm'
 import type { BacktestResult, PolicyName } from '../result';
 import { progressTotal, runBacktest, type RunOptions } from '../runner';
 import type { Scenario } from '../scenario';
-import { dominance, frontierPoints, planSweep, type SweepTask } from './plan';
+import { dominance, frontierPoints, planMatches, planSweep, withMatches, type SweepTask } from './plan';
 import { checkSweep, type Sweep } from './sweep';
 
 /** A scenario as plain data (the market's step functions as arrays), for workerData. */
@@ -113,7 +113,7 @@ function runInWorker(
   });
 }
 
-/** Runs tasks `threads` at a time in fresh worker threads (0: one after another in this thread). */
+/** Runs tasks `threads` at a time in fresh worker threads (0: one after another in this thread); results in the tasks' order. */
 export async function runTasks(
   scenario: Scenario,
   tasks: readonly SweepTask[],
@@ -121,8 +121,9 @@ export async function runTasks(
 ): Promise<BacktestResult[]> {
   const tick = options.onProgress ?? (() => undefined);
   const results: BacktestResult[] = new Array(tasks.length);
+  const slot = new Map(tasks.map((t, i) => [t.id, i]));
   if (options.threads <= 0) {
-    for (const task of tasks) results[task.id] = await runTask(scenario, task, { onProgress: tick, handlers: options.handlers });
+    for (const [i, task] of tasks.entries()) results[i] = await runTask(scenario, task, { onProgress: tick, handlers: options.handlers });
     return results;
   }
   const plain = toPlainScenario(scenario);
@@ -133,7 +134,7 @@ export async function runTasks(
   const lane = async (): Promise<void> => {
     for (let task = queue.shift(); task && failed === undefined; task = queue.shift()) {
       try {
-        results[task.id] = await runInWorker(plain, task, tick, running);
+        results[slot.get(task.id)!] = await runInWorker(plain, task, tick, running);
       } catch (err) {
         failed ??= err;
         // The sweep has failed: the other runs' figures would be thrown away, so stop them now.
@@ -158,6 +159,8 @@ export interface SweepOptions {
   onProgress?: (simulatedSeconds: number) => void;
   /** Called once the runs are planned, with the simulated seconds they will take in all (a progress bar's total). */
   onPlanned?: (totalSimulatedSeconds: number, runs: number) => void;
+  /** Called when the matched runs are known (after the swept ones), with the simulated seconds they add. */
+  onMoreRuns?: (moreSimulatedSeconds: number, runs: number) => void;
   handlers?: RunOptions['handlers'];
 }
 
@@ -178,9 +181,23 @@ export async function runSweep(scenario: Scenario, sweep: Sweep, options: SweepO
     plan.tasks.reduce((sum, t) => sum + progressTotal(scenario, t.policies), 0),
     plan.tasks.length,
   );
-  const results = await runTasks(scenario, plan.tasks, { threads, onProgress: options.onProgress, handlers: options.handlers });
+  const run = { threads, onProgress: options.onProgress, handlers: options.handlers };
+  const results = await runTasks(scenario, plan.tasks, run);
   const plainResult = results[0]!;
-  const frontier = frontierPoints(sweep, plan, results.map((r) => r.json));
+  const swept = frontierPoints(sweep, plan, results.map((r) => r.json));
+  // Cost at equal service: spotfarm again at the p95 of each baseline point the swept points did not dominate.
+  const matches = planMatches(scenario, sweep, swept, options.policies, plan.tasks.length);
+  if (matches.tasks.length) {
+    options.onMoreRuns?.(
+      matches.tasks.reduce((sum, t) => sum + progressTotal(scenario, t.policies), 0),
+      matches.tasks.length,
+    );
+  }
+  const matched = matches.tasks.length ? await runTasks(scenario, matches.tasks, { ...run, threads: Math.max(0, Math.min(options.threads, matches.tasks.length)) }) : [];
+  const byTask = new Map(matches.tasks.map((t, i) => [t.id, matched[i]!.json]));
+  const frontier = withMatches(sweep, swept, matches, (id) => byTask.get(id));
+  const allTasks = [...plan.tasks, ...matches.tasks];
+  const allResults = [...results, ...matched];
   const json = {
     ...plainResult.json,
     wall_seconds: Number(process.hrtime.bigint() - wallStart) / 1e9,
@@ -191,11 +208,12 @@ export async function runSweep(scenario: Scenario, sweep: Sweep, options: SweepO
       baseline_targets: plan.targets,
       dominance: dominance(frontier),
       threads,
-      runs: plan.tasks.length,
+      runs: allTasks.length,
+      matching: { runs: matches.tasks.length, note: matches.note, unmatched: matches.unmatched },
       // The other runs' diagnostics (failed events, gaps in the simulated cloud), for the CLI's warnings.
-      run_stats: results.slice(1).flatMap((r, i) =>
+      run_stats: allResults.slice(1).flatMap((r, i) =>
         Object.entries(r.json.stats ?? {}).flatMap(([policy, stats]) =>
-          stats ? [{ value: plan.tasks[i + 1]!.value ?? '', policy: policy as PolicyName, stats }] : [],
+          stats ? [{ value: allTasks[i + 1]!.value ?? '', policy: policy as PolicyName, stats }] : [],
         ),
       ),
     },

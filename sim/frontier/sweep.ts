@@ -133,6 +133,11 @@ export function recipeAlarms(targets: BaselineTargets): RecipeAlarms {
   return { high: targets.recipe_alarm_high, low: targets.recipe_alarm_low };
 }
 
+/** spotfarm's settings with `overrides` on the scenario's, and what the parser found wrong with them. */
+export function spotfarmSettingsWith(scenario: Scenario, overrides: Record<string, string>) {
+  return settingsOf(scenario, overrides);
+}
+
 /**
  * A sweep of a sizing setting does nothing while the scenario sets backlogPerInstance, which spotfarm's sizing
  * takes over acceptableWait and secondsPerJob: said before the runs rather than found in a flat frontier.

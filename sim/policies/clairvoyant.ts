@@ -12,13 +12,30 @@
  *
  * How: demand is split into layers (layer k is needed while ceil(running / slots) >= k). Instances are
  * interchangeable, so each layer is one instance slot over time and is solved alone by a dynamic program over its
- * segments (cut at its busy intervals and at every price change), with one state per pool plus "off":
+ * segments (cut at its busy intervals and at every price change), with one state per place it may use plus "off":
  *   stay in a state: pay its price over the segment (spot only below its max price, "off" only when not needed);
  *   enter a pool: pay a boot in it (the old instance serves while the new one boots, so the boot is extra).
  * O(layers x segments x states): 0.5-1.2 s per bundled scenario on a loaded two-core machine.
  *
- * Not modelled: capacity storms (a pool without capacity), interruptions other than the price passing the max,
- * and Auto Scaling's one-minute billing minimum (every launch pays a boot of more than a minute anyway).
+ * The farm's group limits hold, as they hold for every simulated policy: the spot group runs at most
+ * `farm.spot.max` instances (spot, or on-demand after a swap) and the on-demand group at most `farm.on_demand.max`
+ * (on-demand only). Layers are nested (layer k is needed only while every layer below it is), so the first
+ * `spot.max` layers are the spot group's and may use every place; the next `on_demand.max` are the on-demand
+ * group's and use only on-demand places. So no more than `spot.max` instances run on spot at any moment, and the
+ * demand above it is paid at on-demand. Beyond both maxima the farm is full: jobs wait, first in first out, for
+ * the first slot to free (a slot frees when its job ends), and start then; the bound reports those waits
+ * (`wait_p50_s` ...) and runs the layers of the jobs as they start. No bundled scenario gets there.
+ *
+ * What the split gives away: it is the cheapest plan among those that keep layer k's instance in layer k. A plan
+ * that runs a short burst above `spot.max` on spot while a lower layer sits out a spot-priced stretch on on-demand
+ * (because its own move back to spot is not worth a boot) is not in it: the bound can be a little dearer than the
+ * true optimum under the limits, never cheaper than a farm could be. The other way, a pool change inside the spot
+ * group overlaps the old instance with the new one's boot, so during that boot the group holds one more than its
+ * max when all its layers are up; the bound allows it (a minute or two, a few times a day).
+ *
+ * Not modelled: the groups' min sizes (the bound starts and ends with no instance), capacity storms (a pool without
+ * capacity), interruptions other than the price passing the max, and Auto Scaling's one-minute billing minimum
+ * (every launch pays a boot of more than a minute anyway).
  */
 import { poolKey, StepSeries } from '../market';
 import type { CostBreakdown, PolicySummary } from '../result';
@@ -38,6 +55,8 @@ export interface ClairvoyantResult {
   summary: PolicySummary;
   /** Layers of demand: the most instances the farm needs at once (ceil(running / slots) at its peak). */
   layers: number;
+  /** Jobs that waited for a slot because the farm was full (both groups at their max); 0 below the limits. */
+  jobsWaited: number;
 }
 
 /** Seconds, USD: a cumulative price integral along the layer's chosen states, for pricing slots on it. */
@@ -59,17 +78,33 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
   const slots = scenario.farm.slotsPerInstance;
   const boot = scenario.farm.bootSeconds;
   const market = scenario.market;
+  const spotLayers = scenario.farm.spot.max;
+  const maxLayers = spotLayers + scenario.farm.onDemand.max;
 
-  // Running jobs over time: +1 at arrival, -1 at the end (ends first at equal times: no artificial peak).
-  const times = new Float64Array(2 * n);
-  const deltas = new Int8Array(2 * n);
+  // When each job starts: at its arrival, or, when the farm is full, when a slot frees (first in first out).
+  const start = startTimes(arrival, runtime, maxLayers * slots);
+  const waits: number[] = [];
+  let jobsWaited = 0;
   for (let i = 0; i < n; i++) {
-    times[2 * i] = arrival[i]!;
-    deltas[2 * i] = 1;
-    times[2 * i + 1] = arrival[i]! + runtime[i]!;
-    deltas[2 * i + 1] = -1;
+    if (!Number.isFinite(start[i]!)) continue;
+    const wait = start[i]! - arrival[i]!;
+    waits.push(wait);
+    if (wait > 0) jobsWaited++;
   }
-  const order = Array.from({ length: 2 * n }, (_, i) => i).sort((a, b) => times[a]! - times[b]! || deltas[a]! - deltas[b]!);
+  const started = waits.length;
+
+  // Running jobs over time: +1 at the start, -1 at the end (ends first at equal times: no artificial peak).
+  const times = new Float64Array(2 * started);
+  const deltas = new Int8Array(2 * started);
+  for (let i = 0, j = 0; i < n; i++) {
+    if (!Number.isFinite(start[i]!)) continue;
+    times[2 * j] = start[i]!;
+    deltas[2 * j] = 1;
+    times[2 * j + 1] = start[i]! + runtime[i]!;
+    deltas[2 * j + 1] = -1;
+    j++;
+  }
+  const order = Array.from({ length: 2 * started }, (_, i) => i).sort((a, b) => times[a]! - times[b]! || deltas[a]! - deltas[b]!);
 
   // Slot j (1-based) is busy while running >= j; it belongs to layer ceil(j / slots).
   const slotOpen: number[] = [];
@@ -104,6 +139,8 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
       if (series) places.push({ market: 'spot', type, series, onDemand: od, maxPrice: od });
     }
   }
+  // The on-demand group's layers: on-demand places only.
+  const onDemandPlaces = places.filter((p) => !p.series);
   const from = scenario.start - boot;
   const cheapest = market.cheapestSeries(from, end);
   // Every price change point in the run, once: segments cut there have constant prices. And one boot after each:
@@ -122,7 +159,9 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
   for (let k = 1; k <= layers; k++) {
     const busy = layerBusy[k] ?? [];
     if (busy.length === 0) continue;
-    const solved = solveLayer(busy, places, priceTimes, boot);
+    // Layers above the spot group's max are the on-demand group's: no spot there, so no spot price cut either.
+    const spotGroup = k <= spotLayers;
+    const solved = solveLayer(busy, spotGroup ? places : onDemandPlaces, spotGroup ? priceTimes : [], boot);
     cost += solved.cost;
     total.boot_usd += solved.boot;
     spotSeconds += solved.spotSeconds;
@@ -139,14 +178,15 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
   total.idle_usd = Math.max(0, cost - total.busy_usd - total.boot_usd);
   return {
     layers,
+    jobsWaited,
     summary: {
       cost_usd: cost,
       jobs_submitted: n,
-      jobs_completed: n,
-      jobs_lost: 0,
-      wait_p50_s: 0,
-      wait_p95_s: 0,
-      wait_max_s: 0,
+      jobs_completed: started,
+      jobs_lost: n - started,
+      wait_p50_s: percentile(waits, 50),
+      wait_p95_s: percentile(waits, 95),
+      wait_max_s: waits.length === 0 ? null : waits.reduce((a, b) => Math.max(a, b), 0),
       spot_instance_hours: spotSeconds / 3600,
       on_demand_instance_hours: onDemandSeconds / 3600,
       swaps: null,
@@ -310,6 +350,63 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
     onDemandSegments,
     path: { t: pathT, cum: pathCum, rate: pathRate },
   };
+}
+
+/**
+ * Each job's start: its arrival while fewer than `capacity` slots are busy, else the moment the earliest-freed slot
+ * frees, in arrival order (first in first out). Infinity when the farm has no slot at all (both maxima 0).
+ */
+function startTimes(arrival: Float64Array, runtime: Float64Array, capacity: number): Float64Array {
+  const n = arrival.length;
+  const start = Float64Array.from(arrival);
+  if (capacity <= 0) return start.fill(Number.POSITIVE_INFINITY);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => arrival[a]! - arrival[b]! || a - b);
+  // A min-heap of the busy slots' free times; below capacity a job takes a free slot at its arrival.
+  const heap: number[] = [];
+  for (const i of order) {
+    if (heap.length === capacity) {
+      const free = heap[0]!;
+      if (free > arrival[i]!) start[i] = free;
+      heapReplaceTop(heap, start[i]! + runtime[i]!);
+    } else {
+      // Slots freed before this arrival stay in the heap until they are needed: a full heap's top is the earliest.
+      heapPush(heap, start[i]! + runtime[i]!);
+    }
+  }
+  return start;
+}
+
+function heapPush(heap: number[], value: number): void {
+  heap.push(value);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent]! <= value) break;
+    heap[i] = heap[parent]!;
+    i = parent;
+  }
+  heap[i] = value;
+}
+
+function heapReplaceTop(heap: number[], value: number): void {
+  const n = heap.length;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= n) break;
+    const child = left + 1 < n && heap[left + 1]! < heap[left]! ? left + 1 : left;
+    if (heap[child]! >= value) break;
+    heap[i] = heap[child]!;
+    i = child;
+  }
+  heap[i] = value;
+}
+
+/** Nearest-rank percentile (as the simulated policies' waits are reported); null for none. */
+function percentile(values: readonly number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /** USD the layer's instance costs over [a, b] along its chosen path. */

@@ -250,8 +250,9 @@ export const CLIENT_JS = String.raw`(function () {
     return [zeroBased ? 0 : Math.max(0, min - pad), max + pad];
   }
 
-  // Each point: a dot, or a cross for a dominated baseline point, with its value beside it (points of one policy
-  // that fell on the same spot share one label: 2m, 5m).
+  // Each point: a dot, or a cross for a dominated baseline point, or an open diamond for spotfarm run at a baseline
+  // point's p95 (a matched run; a swept point that matches one is ringed), with its value beside it (points of one
+  // series that fell on the same spot share one label: 2m, 5m). A matched point's label names what it matches.
   function drawFrontierPoints(spec) {
     return function (u) {
       var ctx = u.ctx;
@@ -270,10 +271,19 @@ export const CLIENT_JS = String.raw`(function () {
             labels[key] = { x: x, y: y, text: [] };
             order.push(key);
           }
-          labels[key].text.push(p.value);
+          labels[key].text.push(p.matches ? p.value + ' = p95 of ' + p.matches : p.value);
           ctx.fillStyle = s.color;
           ctx.strokeStyle = s.color;
-          if (p.dominated) {
+          if (s.matched) {
+            ctx.lineWidth = 2 * px;
+            ctx.beginPath();
+            ctx.moveTo(x, y - 7 * px);
+            ctx.lineTo(x + 7 * px, y);
+            ctx.lineTo(x, y + 7 * px);
+            ctx.lineTo(x - 7 * px, y);
+            ctx.closePath();
+            ctx.stroke();
+          } else if (p.dominated) {
             ctx.lineWidth = 2 * px;
             ctx.beginPath();
             ctx.moveTo(x - 5 * px, y - 5 * px);
@@ -285,12 +295,23 @@ export const CLIENT_JS = String.raw`(function () {
             ctx.beginPath();
             ctx.arc(x, y, (s.label === 'spotfarm' ? 5 : 4) * px, 0, 2 * Math.PI);
             ctx.fill();
+            if (p.matches) {
+              ctx.lineWidth = 1.5 * px;
+              ctx.beginPath();
+              ctx.arc(x, y, 9 * px, 0, 2 * Math.PI);
+              ctx.stroke();
+            }
           }
         });
         ctx.fillStyle = s.color;
         order.forEach(function (key) {
           var l = labels[key];
-          ctx.fillText(l.text.join(', '), l.x + 7 * px, l.y - 9 * px);
+          var text = l.text.join(', ');
+          // Beside the point, to its left where the plot's right edge would cut it.
+          var right = ctx.measureText(text).width + l.x + 7 * px > u.bbox.left + u.bbox.width;
+          ctx.textAlign = right ? 'right' : 'left';
+          // A matched run's label goes below its point: it often sits by the baseline point it matches.
+          ctx.fillText(text, right ? l.x - 7 * px : l.x + 7 * px, l.y + (s.matched ? 14 : -9) * px);
         });
       });
       ctx.restore();
@@ -312,12 +333,15 @@ export const CLIENT_JS = String.raw`(function () {
     var series = [{}];
     var columns = [null];
     spec.series.forEach(function (s) {
-      series.push({
+      var line = {
         label: s.label,
         stroke: s.color,
         width: s.label === 'spotfarm' ? 2.5 : 1.5,
         points: { show: false },
-      });
+      };
+      // Matched runs are points of their own, not steps of a line: no path (drawFrontierPoints draws them).
+      if (s.matched) line.paths = function () { return null; };
+      series.push(line);
       columns.push([s.points.map(function (p) { return p.x; }), s.points.map(function (p) { return p.y; })]);
     });
     var opts = {

@@ -15,6 +15,7 @@ export function describeTarget(policy: PolicyName, t: BaselineTargets | undefine
 
 export interface FrontierRow {
   point: FrontierPoint;
+  /** What the point's policy was set to: a baseline's target, or which baseline points a matched run matches. */
   target: string;
   /** spotfarm values whose point dominates this one (baselines only). */
   dominatedBy: string[] | undefined;
@@ -27,21 +28,52 @@ export function frontierRows(json: BacktestJson): FrontierRow[] {
   const dom = new Map((json.sweep?.dominance ?? []).map((d) => [`${d.policy}|${d.value}`, d.dominated_by]));
   return frontier.map((point) => ({
     point,
-    target: describeTarget(point.policy, targets.get(point.value)),
+    target: point.matched?.length ? `p95 of ${describeMatched(point.matched)}` : describeTarget(point.policy, targets.get(point.value)),
     dominatedBy: point.policy === 'spotfarm' ? undefined : (dom.get(`${point.policy}|${point.value}`) ?? []),
   }));
 }
 
-/** One sentence: how many baseline points a spotfarm point dominates, and which are not. */
+/** `aws-native at 20m, recipe at 2m` */
+export function describeMatched(matched: readonly { policy: PolicyName; value: string }[]): string {
+  return matched.map((m) => `${m.policy} at ${m.value}`).join(', ');
+}
+
+const p95Of = (p: FrontierPoint) => p.wait_p95_s ?? Infinity;
+
+/** How a point falls short of dominating a baseline point: `dearer and slower`. */
+export function shortfall(ours: FrontierPoint, theirs: FrontierPoint): string {
+  const why: string[] = [];
+  if (ours.cost_usd > theirs.cost_usd) why.push('dearer');
+  if (p95Of(ours) > p95Of(theirs)) why.push('slower');
+  if (ours.jobs_lost > theirs.jobs_lost) why.push('loses more jobs');
+  return why.join(' and ');
+}
+
+/**
+ * One sentence: how many baseline points a spotfarm point dominates, and for each that none does, its figures and
+ * what spotfarm did at the wait it delivered (the matched run), or why there was no such run.
+ */
 export function dominanceVerdict(json: BacktestJson): string {
   const dom = json.sweep?.dominance ?? [];
   if (dom.length === 0) return '';
   const free = dom.filter((d) => d.dominated_by.length === 0);
   if (free.length === 0) return `every baseline point (${dom.length}) is dominated by a spotfarm point`;
-  return (
-    `${dom.length - free.length} of ${dom.length} baseline points are dominated by a spotfarm point; not: ` +
-    free.map((d) => `${d.policy} at ${d.value}`).join(', ')
-  );
+  const frontier = json.frontier ?? [];
+  const unmatched = json.sweep?.matching?.unmatched ?? [];
+  const why = (d: (typeof dom)[number]): string => {
+    const b = frontier.find((p) => p.policy === d.policy && p.value === d.value);
+    if (!b) return `${d.policy} at ${d.value}`;
+    const figures = `${formatUsd(b.cost_usd)}, p95 ${formatDuration(b.wait_p95_s)}`;
+    const m = frontier.find((p) => p.policy === 'spotfarm' && p.matched?.some((x) => x.policy === d.policy && x.value === d.value));
+    const skipped = unmatched.find((u) => u.policy === d.policy && u.value === d.value);
+    const after = m
+      ? `; spotfarm at its p95 (${m.setting} ${m.value}): ${formatUsd(m.cost_usd)}, p95 ${formatDuration(m.wait_p95_s)}, ${shortfall(m, b) || 'not dominating'}`
+      : skipped
+        ? `; not matched: ${skipped.reason}`
+        : '';
+    return `${d.policy} at ${d.value} (${figures}${after})`;
+  };
+  return `${dom.length - free.length} of ${dom.length} baseline points are dominated by a spotfarm point; not: ` + free.map(why).join(', ');
 }
 
 /**
@@ -77,9 +109,33 @@ export function formatFrontierTable(json: BacktestJson): string {
       .join('  ')
       .trimEnd();
   const how = `${sweep.runs} run${sweep.runs === 1 ? '' : 's'}, ${sweep.threads ? `${sweep.threads} worker thread${sweep.threads === 1 ? '' : 's'}` : 'in one thread'}`;
-  const title = `frontier: ${sweep.setting} (spotfarm at each value, each baseline at its matching target; ${how})`;
+  const title = `frontier: ${sweep.setting} (${frontierHow(json)}; ${how})`;
   const verdict = dominanceVerdict(json);
-  return [title, line(header), ...cells.map(line), ...(verdict ? [`dominance (cost <=, p95 <=, lost <=): ${verdict}`] : [])].join('\n') + '\n';
+  const notes = matchingNotes(json);
+  return [title, line(header), ...cells.map(line), ...notes, ...(verdict ? [`dominance (cost <=, p95 <=, lost <=): ${verdict}`] : [])].join('\n') + '\n';
+}
+
+/** What the runs were, for the table's title. */
+function frontierHow(json: BacktestJson): string {
+  const matched = (json.frontier ?? []).some((p) => p.matched?.length);
+  return matched
+    ? 'spotfarm at each value and at the p95 of each baseline point those did not dominate, each baseline at its matching target'
+    : 'spotfarm at each value, each baseline at its matching target';
+}
+
+/** What a matched row is, and why an undominated point has none (docs/backtest.md, "Cost at equal service"). */
+export function matchingNotes(json: BacktestJson): string[] {
+  const matching = json.sweep?.matching;
+  const notes: string[] = [];
+  if ((json.frontier ?? []).some((p) => p.matched?.length)) {
+    notes.push(
+      'matched: spotfarm run again with acceptableWait = the p95 wait a baseline point delivered (floored to whole ' +
+        'seconds, at least 1s), to compare cost at equal service; "p95 of" names the point it matches',
+    );
+  }
+  const undominated = (json.sweep?.dominance ?? []).some((d) => d.dominated_by.length === 0);
+  if (matching?.note && undominated) notes.push(`no matched runs: ${matching.note}`);
+  return notes;
 }
 
 /** The cost-against-p95 chart: one line of points per policy, in the order of the swept values. */
@@ -90,20 +146,27 @@ export interface FrontierChartSpec {
   height: number;
   setting: string;
   series: {
-    label: PolicyName;
+    /** The policy, or for spotfarm's matched runs MATCHED_LABEL. */
+    label: string;
+    policy: PolicyName;
+    /** spotfarm's runs at the p95 of baseline points: points only, no line, drawn as open diamonds. */
+    matched: boolean;
     color: string;
     /** x: p95 wait, seconds; y: cost, USD. A point without a p95 (no job started) cannot be placed and is left out. */
-    points: { x: number; y: number; value: string; lost: number; dominated: boolean }[];
+    points: { x: number; y: number; value: string; lost: number; dominated: boolean; matches?: string }[];
   }[];
   /** Points left out for want of a p95 wait. */
   unplaced: number;
 }
 
+/** The chart's series of spotfarm's matched runs. */
+export const MATCHED_LABEL = 'spotfarm at a baseline’s p95';
+
 /** The chart's data, or undefined without a sweep. `colors`: the report's colour per policy. */
 export function frontierChart(json: BacktestJson, colors: Record<PolicyName, string>): FrontierChartSpec | undefined {
   if (!json.sweep || !json.frontier?.length) return undefined;
   const rows = frontierRows(json);
-  const byPolicy = new Map<PolicyName, FrontierChartSpec['series'][number]>();
+  const byPolicy = new Map<string, FrontierChartSpec['series'][number]>();
   let unplaced = 0;
   for (const r of rows) {
     const p = r.point;
@@ -111,23 +174,33 @@ export function frontierChart(json: BacktestJson, colors: Record<PolicyName, str
       unplaced++;
       continue;
     }
-    let s = byPolicy.get(p.policy);
-    if (!s) byPolicy.set(p.policy, (s = { label: p.policy, color: colors[p.policy], points: [] }));
+    // A matched run is a point of its own, not a step of the swept line: it has its own series.
+    const swept = !(p.policy === 'spotfarm' && p.matched?.length && !json.sweep.values.includes(p.value));
+    const key = swept ? p.policy : MATCHED_LABEL;
+    let s = byPolicy.get(key);
+    if (!s) byPolicy.set(key, (s = { label: key, policy: p.policy, matched: !swept, color: colors[p.policy], points: [] }));
     s.points.push({
       x: Math.round(p.wait_p95_s),
       y: Math.round(p.cost_usd * 100) / 100,
       value: p.value,
       lost: p.jobs_lost,
       dominated: (r.dominatedBy?.length ?? 0) > 0,
+      ...(p.matched?.length ? { matches: describeMatched(p.matched) } : {}),
     });
   }
+  const anyMatched = rows.some((r) => r.point.matched?.length);
   return {
     id: 'chart-frontier',
     title: `Cost against p95 wait, ${json.sweep.setting} swept`,
     note:
       `Each point is one run: spotfarm with ${json.sweep.setting} at the value written beside it, each baseline at its ` +
       'matching target. Down and left is better. A baseline point crossed out is dominated: some spotfarm point costs ' +
-      'no more, has a p95 wait no longer and loses no more jobs.',
+      'no more, has a p95 wait no longer and loses no more jobs.' +
+      (anyMatched
+        ? ` An open diamond is spotfarm run again with ${json.sweep.setting} set to the p95 wait a baseline point ` +
+          'delivered (the point it matches is named beside it): cost at equal service. A swept spotfarm point whose ' +
+          'value is such a wait already is ringed.'
+        : ''),
     height: 360,
     setting: json.sweep.setting,
     series: [...byPolicy.values()],

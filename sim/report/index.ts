@@ -14,7 +14,7 @@ import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } fro
 import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
-import { dominanceVerdict, frontierChart, frontierRows, type FrontierChartSpec } from './frontier';
+import { dominanceVerdict, frontierChart, frontierRows, matchingNotes, type FrontierChartSpec } from './frontier';
 import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
@@ -161,10 +161,14 @@ function frontierSection(result: BacktestResult, chart: FrontierChartSpec | unde
           : r.dominatedBy.length
             ? `<td class="good">spotfarm at ${escapeHtml(r.dominatedBy.join(', '))}</td>`
             : '<td class="bad">none</td>';
-      return `<tr${p.policy === 'spotfarm' ? ' class="ours"' : ''}><td>${escapeHtml(p.value)}</td><th scope="row">${swatch}${escapeHtml(p.policy)}</th><td>${escapeHtml(r.target)}</td><td>${escapeHtml(formatUsd(p.cost_usd))}</td><td>${escapeHtml(formatDuration(p.wait_p95_s))}</td><td${p.jobs_lost > 0 ? ' class="bad"' : ''}>${escapeHtml(formatInt(p.jobs_lost))}</td>${dom || '<td></td>'}</tr>`;
+      const cls = p.policy === 'spotfarm' ? (p.matched?.length ? ' class="ours matched"' : ' class="ours"') : '';
+      return `<tr${cls}><td>${escapeHtml(p.value)}</td><th scope="row">${swatch}${escapeHtml(p.policy)}</th><td>${escapeHtml(r.target)}</td><td>${escapeHtml(formatUsd(p.cost_usd))}</td><td>${escapeHtml(formatDuration(p.wait_p95_s))}</td><td${p.jobs_lost > 0 ? ' class="bad"' : ''}>${escapeHtml(formatInt(p.jobs_lost))}</td>${dom || '<td></td>'}</tr>`;
     })
     .join('');
   const verdict = dominanceVerdict(json);
+  const notes = matchingNotes(json)
+    .map((n) => `<p class="note frontier-matching">${escapeHtml(n)}.</p>`)
+    .join('\n');
   const unplaced = chart.unplaced ? ` ${chart.unplaced} point(s) had no job start and no p95 wait: they are in the table only.` : '';
   return `<h2>Frontier</h2>
 <section class="chart-card">
@@ -174,7 +178,8 @@ function frontierSection(result: BacktestResult, chart: FrontierChartSpec | unde
 </section>
 ${verdict ? `<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): ${escapeHtml(verdict)}.</p>` : ''}
 <div class="table-wrap"><table class="summary frontier"><thead><tr><th scope="col">${setting}</th><th scope="col">Policy</th><th scope="col">Baseline set to</th><th scope="col">Cost</th><th scope="col">Wait p95</th><th scope="col">Lost</th><th scope="col">Dominated by</th></tr></thead><tbody>${rows}</tbody></table></div>
-<p class="note">spotfarm ran with ${setting} at each value; each baseline ran at the target that moves with the value as spotfarm’s own sizing does (docs/backtest.md, “Frontier”). ${escapeHtml(String(json.sweep.runs))} simulations.</p>`;
+${notes}
+<p class="note">spotfarm ran with ${setting} at each value; each baseline ran at the target that moves with the value as spotfarm’s own sizing does (docs/backtest.md, “Frontier”; matched runs: “Cost at equal service”). ${escapeHtml(String(json.sweep.runs))} simulations.</p>`;
 }
 
 function eventLists(result: BacktestResult): string {
@@ -224,6 +229,7 @@ table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nu
 .summary thead th { background: #f1f5f9; font-weight: 600; font-size: 12.5px; cursor: help; }
 .summary th[scope=row], .summary thead th:first-child { text-align: left; }
 .summary tr.ours { background: #eff6ff; }
+.summary.frontier tr.matched td:nth-child(3) { font-style: italic; }
 .summary tr.oracle { color: var(--muted); font-style: italic; }
 .summary td.best { font-weight: 700; color: #15803d; }
 .summary.frontier td:nth-child(1), .summary.frontier td:nth-child(3), .summary.frontier td:last-child { text-align: left; }

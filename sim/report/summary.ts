@@ -36,7 +36,7 @@ export function formatSummaryTable(json: BacktestJson): string {
     notes.push(`oracle: the lower bound (each job at the cheapest price of its moment, no boot or idle time); ${NONE} = not applicable`);
   }
   if (json.policies.clairvoyant !== undefined) {
-    notes.push('clairvoyant: the cheapest farm knowing the future (no wait, every launch pays its boot, instances keep their pool)');
+    notes.push('clairvoyant: the cheapest farm knowing the future (no wait, every launch pays its boot, instances keep their pool, at most the spot group\'s max on spot)');
   }
   const lost = names.filter((n) => !COMPUTED_POLICIES.includes(n) && json.policies[n].jobs_lost > 0);
   if (lost.length > 0) notes.push(`jobs lost by: ${lost.join(', ')}`);
@@ -48,6 +48,8 @@ export function formatSummaryTable(json: BacktestJson): string {
 export interface Progress {
   /** Advance by `n` units (default 1). */
   tick(n?: number): void;
+  /** Add `n` units to the total (work found to do once some is done: a sweep's matched runs). */
+  grow(n: number): void;
   /** Finish and clear the bar; safe to call twice. */
   stop(): void;
 }
@@ -65,7 +67,7 @@ export interface ProgressOptions {
  */
 export function createProgress(total: number, opts: ProgressOptions): Progress {
   const stream = opts.stream ?? process.stdout;
-  if (opts.quiet || stream.isTTY !== true || !(total > 0)) return { tick: () => undefined, stop: () => undefined };
+  if (opts.quiet || stream.isTTY !== true || !(total > 0)) return { tick: () => undefined, grow: () => undefined, stop: () => undefined };
   const started = Date.now();
   const bar = new SingleBar({
     stream,
@@ -85,6 +87,11 @@ export function createProgress(total: number, opts: ProgressOptions): Progress {
       if (stopped) return;
       value = Math.min(total, value + n);
       bar.update(value, { elapsed: formatDuration((Date.now() - started) / 1000) });
+    },
+    grow(n) {
+      if (stopped || !(n > 0)) return;
+      total += n;
+      bar.setTotal(total);
     },
     stop() {
       if (stopped) return;

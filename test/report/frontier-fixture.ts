@@ -1,9 +1,10 @@
 /**
  * A sweep's frontier on top of the report fixture: acceptableWait at 2m, 5m, 10m, 20m, hand-set figures shaped
  * like a real sweep (spotfarm cheaper as the wait grows; the baselines dearer and slower), with one baseline point
- * that no spotfarm point dominates (aws-native at 20m: cheap and slow) and one without a p95 wait.
+ * that no spotfarm point dominates (aws-native at 20m: cheap and slow) and one without a p95 wait. With
+ * `matched`, spotfarm's run at that point's p95 (51m40s) is added as a sweep makes it: cheaper, but slower.
  */
-import { dominance } from '../../sim/frontier/plan';
+import { dominance, markDominance } from '../../sim/frontier/plan';
 import type { BacktestResult, FrontierPoint, PolicyName } from '../../sim/result';
 import { buildFixture } from './fixtures';
 
@@ -37,14 +38,18 @@ const FIGURES: Record<Exclude<PolicyName, 'oracle' | 'clairvoyant'>, [number, nu
   ],
 };
 
-export function withFrontier(result: BacktestResult = buildFixture()): BacktestResult {
-  const frontier: FrontierPoint[] = [];
+export function withFrontier(result: BacktestResult = buildFixture(), opts: { matched?: boolean } = {}): BacktestResult {
+  const points: FrontierPoint[] = [];
   VALUES.forEach((value, i) => {
     for (const [policy, rows] of Object.entries(FIGURES)) {
       const [cost_usd, wait_p95_s, jobs_lost] = rows[i]!;
-      frontier.push({ policy: policy as PolicyName, setting: 'acceptableWait', value, cost_usd, wait_p95_s, jobs_lost });
+      points.push({ policy: policy as PolicyName, setting: 'acceptableWait', value, cost_usd, wait_p95_s, jobs_lost });
     }
   });
+  if (opts.matched) {
+    points.push({ policy: 'spotfarm', setting: 'acceptableWait', value: '51m40s', cost_usd: 98.6, wait_p95_s: 3190, jobs_lost: 0, matched: [{ policy: 'aws-native', value: '20m' }] });
+  }
+  const frontier = markDominance(points);
   const r = [0.25, 0.5, 1, 2];
   return {
     ...result,
@@ -62,7 +67,8 @@ export function withFrontier(result: BacktestResult = buildFixture()): BacktestR
         })),
         dominance: dominance(frontier),
         threads: 2,
-        runs: 4,
+        runs: opts.matched ? 5 : 4,
+        matching: { runs: opts.matched ? 1 : 0, note: null, unmatched: [] },
         run_stats: [],
       },
     },

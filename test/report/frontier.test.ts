@@ -48,7 +48,57 @@ describe('the frontier in the terminal and the report markup', () => {
     // No job started: no p95, worse than any point that has one.
     expect(lines.find((l) => l.startsWith('20m') && l.includes('recipe'))).toMatch(/alarms 160%\/40% of slots\s+\$330\.40\s+-\s+240\s+2m, 5m, 10m, 20m$/);
     expect(lines.find((l) => l.startsWith('20m') && l.includes('aws-native'))).toMatch(/\$101\.00\s+51m40s\s+0\s+none$/);
-    expect(lines.at(-1)).toBe('dominance (cost <=, p95 <=, lost <=): 11 of 12 baseline points are dominated by a spotfarm point; not: aws-native at 20m');
+    expect(lines.at(-1)).toBe(
+      'dominance (cost <=, p95 <=, lost <=): 11 of 12 baseline points are dominated by a spotfarm point; not: aws-native at 20m ($101.00, p95 51m40s)',
+    );
+  });
+
+  it('lists a matched run as spotfarm at the p95 it matches, says what it is, and why the baseline point still stands', () => {
+    // Act
+    const text = formatFrontierTable(withFrontier(undefined, { matched: true }).json);
+
+    // Assess
+    const lines = text.trimEnd().split('\n');
+    expect(lines[0]).toBe(
+      'frontier: acceptableWait (spotfarm at each value and at the p95 of each baseline point those did not dominate, each baseline at its matching target; 5 runs, 2 worker threads)',
+    );
+    expect(lines).toHaveLength(2 + 17 + 2);
+    expect(lines[2 + 16]).toMatch(/^51m40s\s+spotfarm\s+p95 of aws-native at 20m\s+\$98\.60\s+53m10s\s+0$/);
+    expect(lines.at(-2)).toMatch(/^matched: spotfarm run again with acceptableWait = the p95 wait a baseline point delivered/);
+    expect(lines.at(-1)).toBe(
+      'dominance (cost <=, p95 <=, lost <=): 11 of 12 baseline points are dominated by a spotfarm point; not: aws-native at 20m ' +
+        '($101.00, p95 51m40s; spotfarm at its p95 (acceptableWait 51m40s): $98.60, p95 53m10s, slower)',
+    );
+  });
+
+  it('says why an undominated point has no matched run', () => {
+    const result = withFrontier();
+    result.json.sweep!.matching = { runs: 0, note: 'the sweep is of scaleInStep; matched runs move acceptableWait (sweep acceptableWait to get them)', unmatched: [] };
+    expect(formatFrontierTable(result.json)).toContain('\nno matched runs: the sweep is of scaleInStep; matched runs move acceptableWait');
+    result.json.sweep!.matching = { runs: 0, note: null, unmatched: [{ policy: 'aws-native', value: '20m', reason: 'no job started: no p95 wait to match' }] };
+    expect(formatFrontierTable(result.json)).toContain('not: aws-native at 20m ($101.00, p95 51m40s; not matched: no job started: no p95 wait to match)');
+  });
+
+  it('draws matched runs as a series of their own, without a line, each point naming what it matches', async () => {
+    // Act
+    const result = withFrontier(undefined, { matched: true });
+    const chart = frontierChart(result.json, POLICY_COLORS)!;
+    const html = await renderReportHtml(result);
+
+    // Assess
+    expect(chart.series.map((s) => [s.label, s.matched, s.points.length])).toEqual([
+      ['spotfarm', false, 4],
+      ['on-demand-only', false, 4],
+      ['recipe', false, 3],
+      ['aws-native', false, 4],
+      ['spotfarm at a baseline’s p95', true, 1],
+    ]);
+    expect(chart.series.at(-1)!.points[0]).toEqual({ x: 3190, y: 98.6, value: '51m40s', lost: 0, dominated: false, matches: 'aws-native at 20m' });
+    expect(chart.series.at(-1)!.color).toBe(POLICY_COLORS.spotfarm);
+    expect(chart.note).toContain('An open diamond is spotfarm run again with acceptableWait set to the p95 wait a baseline point delivered');
+    expect(frontierChart(withFrontier().json, POLICY_COLORS)!.note).not.toContain('open diamond');
+    expect(html).toMatch(/<tr class="ours matched"><td>51m40s<\/td><th scope="row">.*?spotfarm<\/th><td>p95 of aws-native at 20m<\/td>/);
+    expect(html).toContain('<p class="note frontier-matching">matched: spotfarm run again with acceptableWait');
   });
 
   it('prints nothing and draws no frontier without a sweep', async () => {
@@ -84,7 +134,7 @@ describe('the frontier chart in headless Chromium', () => {
   it('draws every policy’s points, offline and without errors, beside the time charts', async () => {
     // Prepare
     if (MISSING !== undefined) throw new Error(MISSING);
-    const file = await writeReport(withFrontier(), join(dir, 'frontier'));
+    const file = await writeReport(withFrontier(undefined, { matched: true }), join(dir, 'frontier'));
     const fileUrl = pathToFileURL(file).href;
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const requests: string[] = [];

@@ -180,6 +180,22 @@ describe('createProgress', () => {
     expect(term.text()).toContain('100%');
   });
 
+  it('grows its total when more work is found (a sweep\'s matched runs): no 100% before the end', () => {
+    // Prepare
+    const term = fakeTerminal(true);
+    const progress = createProgress(1000, { quiet: false, stream: term.stream });
+
+    // Act
+    progress.tick(500);
+    progress.grow(1000);
+    progress.tick(800);
+    progress.stop();
+
+    // Assess
+    expect(term.text()).toContain('65%');
+    expect(term.text()).not.toContain('100%');
+  });
+
   it.each([
     ['quiet', { quiet: true, tty: true, total: 10 }],
     ['not a TTY', { quiet: false, tty: false, total: 10 }],

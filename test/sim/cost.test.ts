@@ -89,6 +89,79 @@ describe('the clairvoyant farm', () => {
     expectPartsAddUp(summary);
   });
 
+  describe("within the farm's group limits", () => {
+    // Two jobs at once for an hour, one slot per instance: two instances. Spot 0.10, on-demand 0.21, boot 60 s.
+    const two = [{ at: 0, runtime: 3600 }, { at: 0, runtime: 3600 }];
+    const spot = { 'us-east-1a': [[-600, 0.1]] as [number, number][] };
+
+    it('runs at most the spot group\'s max on spot and pays on-demand for the excess', () => {
+      // Prepare
+      const scenario = testScenario({ jobs: two, spot, farm: { slotsPerInstance: 1, bootSeconds: 60, spot: { min: 0, max: 1 }, onDemand: { min: 0, max: 5 } } });
+
+      // Act
+      const { summary } = clairvoyantRun(scenario);
+
+      // Assess: one instance on spot, the second (above the spot max) on on-demand, each with its boot.
+      expect(summary.cost_usd).toBeCloseTo(h(60 + 3600, 0.1) + h(60 + 3600, 0.21), 10);
+      expect(summary.spot_instance_hours).toBeCloseTo(3660 / 3600, 10);
+      expect(summary.on_demand_instance_hours).toBeCloseTo(3660 / 3600, 10);
+      expect(summary.cost_breakdown.on_demand_premium_usd).toBeCloseTo(h(3660, 0.21 - 0.1), 10);
+      expect(summary).toMatchObject({ jobs_completed: 2, jobs_lost: 0, wait_p95_s: 0, wait_max_s: 0 });
+      expectPartsAddUp(summary);
+    });
+
+    it('costs what it did without limits when the demand stays within the spot max', () => {
+      // Prepare: the same two jobs under a spot max of 2, and a day of varied demand under a max it never reaches.
+      const within = testScenario({ jobs: two, spot, farm: { slotsPerInstance: 1, bootSeconds: 60, spot: { min: 0, max: 2 }, onDemand: { min: 0, max: 0 } } });
+      const jobs = Array.from({ length: 500 }, (_, k) => ({ at: k * 60, runtime: 300 + ((k * 37) % 11) * 200 }));
+      const prices = {
+        'us-east-1a': [[-600, 0.05], [3000, 0.3], [9000, 0.06]] as [number, number][],
+        'us-east-1b': [[-600, 0.07], [12000, 0.02]] as [number, number][],
+      };
+      const farm = { slotsPerInstance: 2, bootSeconds: 120 };
+      const loose = testScenario({ jobs, spot: prices, duration: 9 * 3600, farm: { ...farm, spot: { min: 0, max: 10_000 }, onDemand: { min: 0, max: 0 } } });
+      const peak = clairvoyantRun(loose).layers;
+      const tight = testScenario({ jobs, spot: prices, duration: 9 * 3600, farm: { ...farm, spot: { min: 0, max: peak }, onDemand: { min: 0, max: 0 } } });
+
+      // Act
+      const a = clairvoyantRun(within).summary;
+      const b = clairvoyantRun(tight).summary;
+
+      // Assess
+      expect(a.cost_usd).toBeCloseTo(2 * h(60 + 3600, 0.1), 10);
+      expect(a.on_demand_instance_hours).toBe(0);
+      expect(peak).toBeGreaterThan(3);
+      expect(b.cost_usd).toBeCloseTo(clairvoyantRun(loose).summary.cost_usd, 10);
+      expect(b.wait_max_s).toBe(0);
+    });
+
+    it('makes the jobs wait first in first out for a slot when both groups are full, and reports the waits', () => {
+      // Prepare: spot max 1, no on-demand group, three jobs at once for one slot.
+      const jobs = [{ at: 0, runtime: 1000 }, { at: 10, runtime: 500 }, { at: 20, runtime: 100 }];
+      const scenario = testScenario({ jobs, spot, farm: { slotsPerInstance: 1, bootSeconds: 60, spot: { min: 0, max: 1 }, onDemand: { min: 0, max: 0 } } });
+
+      // Act
+      const { summary, jobsWaited } = clairvoyantRun(scenario);
+
+      // Assess: one instance runs them back to back (0-1000, 1000-1500, 1500-1600); waits 0, 990 and 1480 s.
+      expect(summary.cost_usd).toBeCloseTo(h(60 + 1600, 0.1), 10);
+      expect(jobsWaited).toBe(2);
+      expect(summary).toMatchObject({ jobs_completed: 3, jobs_lost: 0, wait_p50_s: 990, wait_p95_s: 1480, wait_max_s: 1480 });
+      expectPartsAddUp(summary);
+    });
+
+    it('runs nothing and loses every job when both maxima are 0', () => {
+      // Prepare
+      const scenario = testScenario({ jobs: two, spot, farm: { spot: { min: 0, max: 0 }, onDemand: { min: 0, max: 0 } } });
+
+      // Act
+      const { summary } = clairvoyantRun(scenario);
+
+      // Assess
+      expect(summary).toMatchObject({ cost_usd: 0, jobs_completed: 0, jobs_lost: 2, wait_p95_s: null });
+    });
+  });
+
   it('never costs less than the oracle, and says where its hours went', () => {
     // Prepare: a day of jobs arriving every 40 s on a price that swings above on-demand and back.
     const jobs = Array.from({ length: 2000 }, (_, k) => ({ at: k * 40, runtime: 200 + ((k * 37) % 11) * 150 }));

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/spotfarm';
+import { dominates } from '../../sim/frontier/plan';
+import type { FrontierPoint } from '../../sim/result';
 import { writeShortDefault } from './support/short-default';
 
 const ROOT = resolve(__dirname, '../..');
@@ -69,17 +71,20 @@ describe('spotfarm backtest --sweep', () => {
     expect(c.err.join('')).toBe('');
     expect(code).toBe(0);
     const doc = JSON.parse(readFileSync(json, 'utf8'));
-    expect(doc.frontier.map((p: { policy: string; value: string }) => `${p.policy} ${p.value}`)).toEqual([
-      'spotfarm 5m',
-      'aws-native 5m',
-      'spotfarm 30m',
-      'aws-native 30m',
-    ]);
-    expect(doc.sweep).toMatchObject({ setting: 'acceptableWait', values: ['5m', '30m'], threads: 2, runs: 3 });
+    const points = doc.frontier as FrontierPoint[];
+    expect(points.slice(0, 4).map((p) => `${p.policy} ${p.value}`)).toEqual(['spotfarm 5m', 'aws-native 5m', 'spotfarm 30m', 'aws-native 30m']);
+    // Then spotfarm at the p95 of each aws-native point no swept spotfarm point dominated (cost at equal service).
+    const matched = points.slice(4);
+    expect(matched.every((p) => p.policy === 'spotfarm' && p.matched!.every((m) => m.policy === 'aws-native'))).toBe(true);
+    const undominated = points.slice(0, 4).filter((p) => p.policy === 'aws-native' && !points.slice(0, 4).some((q) => q.policy === 'spotfarm' && dominates(q, p)));
+    expect(matched.flatMap((p) => p.matched!.map((m) => m.value))).toEqual(undominated.map((p) => p.value));
+    for (const p of points.filter((q) => q.policy === 'aws-native')) expect(p.dominated_by === null || typeof p.dominated_by?.value === 'string').toBe(true);
+    expect(doc.sweep).toMatchObject({ setting: 'acceptableWait', values: ['5m', '30m'], threads: 2, runs: 3 + matched.length });
+    expect(doc.sweep.matching).toEqual({ runs: matched.length, note: null, unmatched: [] });
     expect(doc.sweep.baseline_targets.map((t: { target_backlog_per_instance: number }) => t.target_backlog_per_instance)).toEqual([2, 12]);
     expect(Object.keys(doc.policies)).toEqual(['spotfarm', 'aws-native', 'oracle']);
     const out = c.out.join('');
-    expect(out).toContain('frontier: acceptableWait (spotfarm at each value, each baseline at its matching target; 3 runs, 2 worker threads)');
+    expect(out).toMatch(/^frontier: acceptableWait \(spotfarm at each value.*, each baseline at its matching target; \d+ runs, 2 worker threads\)$/m);
     expect(out).toMatch(/^30m\s+aws-native\s+target 12 visible\/instance\s+\$/m);
     expect(out).toMatch(/^dominance \(cost <=, p95 <=, lost <=\): /m);
     expect(readFileSync(join(report, 'index.html'), 'utf8')).toContain('id="chart-frontier"');

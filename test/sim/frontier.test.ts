@@ -6,10 +6,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dominance, dominates, planSweep } from '../../sim/frontier/plan';
+import { dominance, dominates, dominatorOf, markDominance, matchSeconds, planMatches, planSweep, withMatches } from '../../sim/frontier/plan';
 import { fromPlainScenario, runSweep, toPlainScenario } from '../../sim/frontier/run';
 import { baselineTargets, checkSweep, parseSweep, sweepNotes, SweepError, SWEEPABLE } from '../../sim/frontier/sweep';
 import { POLICY_NAMES, type BacktestResult, type FrontierPoint } from '../../sim/result';
+import { parseDuration } from '../../src/duration';
 import { loadScenario, type Scenario } from '../../sim/scenario';
 import { testScenario } from './support/scenario';
 import { writeShortDefault } from './support/short-default';
@@ -146,6 +147,146 @@ describe('dominance', () => {
   });
 });
 
+describe('dominance written on the frontier\'s points', () => {
+  const point = (policy: FrontierPoint['policy'], value: string, cost: number, p95: number | null, lost = 0): FrontierPoint => ({
+    policy, setting: 'acceptableWait', value, cost_usd: cost, wait_p95_s: p95, jobs_lost: lost,
+  });
+
+  it('names the cheapest dominator, then the shortest p95, then the first; ties dominate', () => {
+    const b = point('aws-native', '10m', 100, 600);
+    expect(dominatorOf([point('spotfarm', '2m', 100, 600), point('spotfarm', '5m', 100, 600)], b)?.value).toBe('2m');
+    expect(dominatorOf([point('spotfarm', '2m', 100, 600), point('spotfarm', '5m', 100, 300)], b)?.value).toBe('5m');
+    expect(dominatorOf([point('spotfarm', '2m', 99, 300), point('spotfarm', '5m', 90, 590), point('spotfarm', '10m', 80, 601)], b)?.value).toBe('5m');
+    expect(dominatorOf([point('spotfarm', '2m', 100.01, 10)], b)).toBeUndefined();
+    // A baseline point is never its own dominator, nor another baseline's.
+    expect(dominatorOf([point('recipe', '2m', 1, 1)], b)).toBeUndefined();
+  });
+
+  it('a p95 of 0 is dominated only by a p95 of 0', () => {
+    const b = point('recipe', '2m', 500, 0);
+    expect(dominatorOf([point('spotfarm', '2m', 100, 0.5)], b)).toBeUndefined();
+    expect(dominatorOf([point('spotfarm', '1s', 499, 0)], b)?.value).toBe('1s');
+  });
+
+  it('writes dominated_by on baseline points and matched on spotfarm points, keeping the contract\'s keys first', () => {
+    const marked = markDominance([point('spotfarm', '2m', 30, 60), point('aws-native', '2m', 40, 300), point('aws-native', '20m', 5, 900)]);
+    expect(marked).toEqual([
+      { ...point('spotfarm', '2m', 30, 60), matched: null },
+      { ...point('aws-native', '2m', 40, 300), dominated_by: { setting: 'acceptableWait', value: '2m' } },
+      { ...point('aws-native', '20m', 5, 900), dominated_by: null },
+    ]);
+    expect(Object.keys(marked[1]!)).toEqual(['policy', 'setting', 'value', 'cost_usd', 'wait_p95_s', 'jobs_lost', 'dominated_by']);
+  });
+
+  it('writes no dominated_by without a spotfarm point (--policies)', () => {
+    expect(markDominance([point('aws-native', '2m', 40, 300)])).toEqual([point('aws-native', '2m', 40, 300)]);
+  });
+});
+
+describe('cost at equal service: matched runs', () => {
+  const point = (policy: FrontierPoint['policy'], value: string, cost: number, p95: number | null, lost = 0): FrontierPoint => ({
+    policy, setting: 'acceptableWait', value, cost_usd: cost, wait_p95_s: p95, jobs_lost: lost,
+  });
+  const sweep = parseSweep('acceptableWait=2m,5m,10m,20m');
+  const ours = [point('spotfarm', '2m', 150, 100), point('spotfarm', '5m', 140, 250), point('spotfarm', '10m', 130, 500), point('spotfarm', '20m', 120, 1300)];
+  const all = ['spotfarm', 'on-demand-only', 'recipe', 'aws-native'] as const;
+
+  it.each([
+    [2711.9, 2711],
+    [0, 1],
+    [0.7, 1],
+    [1, 1],
+    [30 * 86_400, 7 * 86_400],
+  ])('a p95 of %d s asks spotfarm for %d s', (p95, seconds) => {
+    expect(matchSeconds(p95)).toBe(seconds);
+  });
+
+  it('runs spotfarm alone, once per distinct wait, only for baseline points no swept point dominates', () => {
+    // Act
+    const plan = planMatches(four(), sweep, [
+      ...ours,
+      point('aws-native', '2m', 119, 2711.4), // not dominated: cheaper than every spotfarm point
+      point('aws-native', '5m', 110, 2711.9), // the same whole second: the same run
+      point('recipe', '2m', 576, 0), // p95 0: at 1 s
+      point('recipe', '5m', 498, 0.4), // also 1 s
+      point('recipe', '10m', 300, 900), // dominated by spotfarm at 10m
+      point('on-demand-only', '20m', 200, 1300), // dominated by 20m (a tie on p95)
+    ], all, 4);
+
+    // Assess
+    expect(plan.note).toBeNull();
+    expect(plan.unmatched).toEqual([]);
+    expect(plan.runs).toEqual([
+      { value: '1s', seconds: 1, task: 4, for: [{ policy: 'recipe', value: '2m' }, { policy: 'recipe', value: '5m' }] },
+      { value: '45m11s', seconds: 2711, task: 5, for: [{ policy: 'aws-native', value: '2m' }, { policy: 'aws-native', value: '5m' }] },
+    ]);
+    expect(plan.tasks.map((t) => [t.id, t.value, t.policies, t.spotfarm])).toEqual([
+      [4, '1s', ['spotfarm'], { acceptableWait: '1s' }],
+      [5, '45m11s', ['spotfarm'], { acceptableWait: '45m11s' }],
+    ]);
+  });
+
+  it('plans nothing when every baseline point is dominated', () => {
+    const plan = planMatches(four(), sweep, [...ours, point('aws-native', '2m', 150, 100), point('recipe', '20m', 400, 1300)], all, 4);
+    expect(plan).toEqual({ tasks: [], runs: [], note: null, unmatched: [] });
+  });
+
+  it('lets a swept value serve a p95 it equals, without a run', () => {
+    const plan = planMatches(four(), sweep, [...ours, point('aws-native', '10m', 100, 600.8)], all, 4);
+    expect(plan.tasks).toEqual([]);
+    expect(plan.runs).toEqual([{ value: '10m', seconds: 600, task: undefined, for: [{ policy: 'aws-native', value: '10m' }] }]);
+    const frontier = withMatches(sweep, [...ours, point('aws-native', '10m', 100, 600.8)], plan, () => undefined);
+    expect(frontier.find((p) => p.value === '10m' && p.policy === 'spotfarm')?.matched).toEqual([{ policy: 'aws-native', value: '10m' }]);
+    expect(frontier).toHaveLength(5);
+  });
+
+  it('leaves a point without a p95 unmatched, saying why', () => {
+    const plan = planMatches(four(), sweep, [...ours, point('recipe', '20m', 100, null)], all, 4);
+    expect(plan.tasks).toEqual([]);
+    expect(plan.unmatched).toEqual([{ policy: 'recipe', value: '20m', reason: 'no job started: no p95 wait to match' }]);
+  });
+
+  it.each([
+    ['another setting is swept', four(), parseSweep('scaleInStep=1,5'), all, 'the sweep is of scaleInStep; matched runs move acceptableWait'],
+    ['the scenario pins backlogPerInstance', four({ backlogPerInstance: '8' }), sweep, all, 'the scenario sets spotfarm.backlogPerInstance=8'],
+    ['spotfarm is left out', four(), sweep, ['aws-native'] as const, 'spotfarm is not among the policies'],
+  ])('plans nothing, with a note, when %s', (_, scenario, s, policies, note) => {
+    const plan = planMatches(scenario, s, [...ours, point('aws-native', '2m', 1, 9999)], policies, 4);
+    expect(plan.tasks).toEqual([]);
+    expect(plan.note).toContain(note);
+  });
+
+  it('adds the matched points after the swept ones and recomputes dominance with them', () => {
+    // Prepare
+    const swept = [...ours, point('aws-native', '2m', 119, 2711.4), point('recipe', '2m', 576, 0)];
+    const plan = planMatches(four(), sweep, swept, all, 4);
+    const figures = { 4: { cost_usd: 500, wait_p95_s: 0, jobs_lost: 0 }, 5: { cost_usd: 125, wait_p95_s: 2600, jobs_lost: 0 } } as Record<number, object>;
+
+    // Act
+    const frontier = withMatches(sweep, swept, plan, (id) => ({ policies: { spotfarm: figures[id] } }) as never);
+
+    // Assess
+    expect(frontier.slice(6)).toEqual([
+      { policy: 'spotfarm', setting: 'acceptableWait', value: '1s', cost_usd: 500, wait_p95_s: 0, jobs_lost: 0, matched: [{ policy: 'recipe', value: '2m' }] },
+      { policy: 'spotfarm', setting: 'acceptableWait', value: '45m11s', cost_usd: 125, wait_p95_s: 2600, jobs_lost: 0, matched: [{ policy: 'aws-native', value: '2m' }] },
+    ]);
+    // recipe at 2m (p95 0, $576) is dominated by the matched run at 1s (p95 0, $500); aws-native at 2m is not
+    // ($125 against $119).
+    expect(frontier.find((p) => p.policy === 'recipe')?.dominated_by).toEqual({ setting: 'acceptableWait', value: '1s' });
+    expect(frontier.find((p) => p.policy === 'aws-native')?.dominated_by).toBeNull();
+    expect(dominance(frontier)).toEqual([
+      { policy: 'aws-native', value: '2m', dominated_by: [] },
+      { policy: 'recipe', value: '2m', dominated_by: ['1s'] },
+    ]);
+  });
+
+  it('refuses a matched run without figures', () => {
+    const swept = [...ours, point('aws-native', '2m', 119, 2711.4)];
+    const plan = planMatches(four(), sweep, swept, all, 4);
+    expect(() => withMatches(sweep, swept, plan, () => undefined)).toThrow('matched run 4 (acceptableWait=45m11s) has no figures for spotfarm');
+  });
+});
+
 describe('a scenario posted to a worker thread', () => {
   it('comes back with the same market', () => {
     const s = testScenario({ spot: { 'us-east-1a': [[0, 0.05], [600, 0.3]], 'us-east-1b': [[0, 0.07]] } });
@@ -169,16 +310,43 @@ describe('a small real sweep (2 hours of the default scenario, spotfarm\'s real 
     threaded = await runSweep(scenario, sweep, { policies, threads: 2 });
   }, 300_000);
 
-  it('has one point per simulated policy and value, with the contract\'s fields', () => {
+  it('has one point per simulated policy and value, with the contract\'s fields and dominance', () => {
     const frontier = inThread.json.frontier!;
-    expect(frontier).toHaveLength(3 * 4);
+    const swept = frontier.slice(0, 3 * 4);
+    const contract = ['policy', 'setting', 'value', 'cost_usd', 'wait_p95_s', 'jobs_lost'];
     for (const p of frontier) {
-      expect(Object.keys(p).sort()).toEqual(['cost_usd', 'jobs_lost', 'policy', 'setting', 'value', 'wait_p95_s']);
+      expect(Object.keys(p)).toEqual([...contract, p.policy === 'spotfarm' ? 'matched' : 'dominated_by']);
       expect(p.setting).toBe('acceptableWait');
       expect(p.cost_usd).toBeGreaterThan(0);
     }
-    expect(frontier.map((p) => `${p.value} ${p.policy}`).slice(0, 4)).toEqual(['2m spotfarm', '2m on-demand-only', '2m recipe', '2m aws-native']);
-    expect(inThread.json.sweep).toMatchObject({ setting: 'acceptableWait', values: ['2m', '10m', '30m'], threads: 0, runs: 3 });
+    expect(swept.map((p) => `${p.value} ${p.policy}`).slice(0, 4)).toEqual(['2m spotfarm', '2m on-demand-only', '2m recipe', '2m aws-native']);
+    expect(swept.map((p) => p.value)).toEqual(['2m', '10m', '30m'].flatMap((v) => [v, v, v, v]));
+    for (const p of frontier.filter((q) => q.policy !== 'spotfarm')) {
+      const by = p.dominated_by ? frontier.find((q) => q.policy === 'spotfarm' && q.value === p.dominated_by!.value) : undefined;
+      if (p.dominated_by) expect(dominates(by!, p), `${p.policy} ${p.value}`).toBe(true);
+      else expect(frontier.some((q) => q.policy === 'spotfarm' && dominates(q, p)), `${p.policy} ${p.value}`).toBe(false);
+    }
+    expect(inThread.json.sweep).toMatchObject({ setting: 'acceptableWait', values: ['2m', '10m', '30m'], threads: 0, runs: 3 + frontier.length - 12 });
+  });
+
+  it('runs spotfarm again at the p95 of each baseline point the swept spotfarm points did not dominate, and only those', () => {
+    const frontier = inThread.json.frontier!;
+    const swept = frontier.slice(0, 12);
+    const matched = frontier.slice(12);
+    const undominated = swept.filter((b) => b.policy !== 'spotfarm' && !swept.some((s) => s.policy === 'spotfarm' && dominates(s, b)));
+    // Which of the points the swept ones left undominated each matched run serves, by its wait.
+    const wanted = new Map<number, string[]>();
+    for (const b of undominated) {
+      const seconds = Math.max(1, Math.floor(b.wait_p95_s!));
+      wanted.set(seconds, [...(wanted.get(seconds) ?? []), `${b.policy} ${b.value}`]);
+    }
+    const got = new Map(
+      frontier.filter((p) => p.matched?.length).map((p) => [parseDuration(p.value)!, p.matched!.map((m) => `${m.policy} ${m.value}`)]),
+    );
+    expect(got).toEqual(wanted);
+    expect(matched.every((p) => p.policy === 'spotfarm' && p.matched!.length > 0)).toBe(true);
+    expect(inThread.json.sweep?.matching).toEqual({ runs: matched.length, note: null, unmatched: [] });
+    console.log(`small real sweep: ${undominated.length} baseline point(s) left undominated by the swept values, ${matched.length} matched run(s)`);
   });
 
   it('takes the scenario\'s own value from the plain backtest, which stays whole for the report', () => {
