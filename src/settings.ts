@@ -24,7 +24,10 @@ export type ScalingPolicy = 'service' | 'target' | 'step';
 export type MixedFallback = 'on-demand-group' | 'percentage';
 
 export interface GroupSettings {
-  /** Fall back to on-demand when spot >= on-demand x swapRatio. */
+  /**
+   * Fall back to on-demand when spot >= on-demand x swapRatio where spot still launches; above the max price in
+   * every AZ, only when the farm's on-demand group has no room (src/market/decide.ts).
+   */
   swapRatio: number;
   /** Consecutive price checks a price signal must hold before a swap either way. */
   confirmChecks: number;
@@ -32,7 +35,7 @@ export interface GroupSettings {
   hysteresis: number;
   /** Seconds to stay on on-demand before a return to spot (doubled by back-off). */
   minDwell: number;
-  /** Capacity failures within capacityWindow that force a fall back at once. */
+  /** Capacity failures within capacityWindow that force a fall back at once (short, and no room in the on-demand group). */
   capacityFailures: number;
   /** Seconds of the capacity-failure window. */
   capacityWindow: number;

@@ -3,11 +3,16 @@
  * on-demand, swap back to spot, or skip with the reason) and the state to store. `now` is the wall clock at the
  * check (dwell, back-off, the swap lease); the event's own time (`options.eventTime`) only dedupes.
  *
- * Rules (README "Market controller"; every threshold is a per-group setting):
+ * Rules (docs/market.md "When a group swaps"; every threshold is a per-group setting):
  * - To on-demand when, for `confirmChecks` consecutive checks, the group's spot/on-demand ratio
- *   (src/prices.ts) is >= `swapRatio`; at once when capacity failures in `capacityWindow` reach
- *   `capacityFailures`, or when the group's pools were interrupted at `breakerInterruptions` per instance-hour
- *   over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times); or when forced (a user's manual fall-back).
+ *   (src/prices.ts) is >= `swapRatio` where spot still launches; at once when capacity failures in
+ *   `capacityWindow` reach `capacityFailures` while the group is short, or when the group's pools were interrupted
+ *   at `breakerInterruptions` per instance-hour over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times)
+ *   with no good pool left; or when forced (a user's manual fall-back). Capacity failures and spot above the max
+ *   price in every AZ are a shortfall: while the farm's on-demand group has room it covers them (the capacity
+ *   controller, as the promised wait needs), and the group falls back only once that group is full or absent. EC2
+ *   bills no spot instance above its max price, nor one it interrupts in its first hour, so a spike costs the
+ *   rework only, and a swap would buy on-demand the wait does not need and hold it for the dwell.
  *   The interruption controller's breaker trip and capacity burst only ask for a check now: this same rule decides.
  * - Back to spot only after the dwell (`minDwell`, doubled per back-off level, at most 24 h) on on-demand, with
  *   the ratio <= `swapRatio - hysteresis` for `confirmChecks` consecutive checks, no capacity failure in the
@@ -43,6 +48,13 @@ export interface MarketSignals {
   ratio: number | undefined;
   spotPrice: number | undefined;
   onDemandPrice: number | undefined;
+  /**
+   * AZs where the group can launch spot now (its cheapest type priced at or below the max price, src/prices.ts).
+   * 0: spot is above the max price everywhere, so spot launches fail and running spot instances are interrupted:
+   * the group is short, not dear (EC2 never bills a spot instance above its max price). Undefined (an older
+   * caller): taken as launchable, the rule before this field.
+   */
+  launchableAzs?: number;
   /** Spot capacity failures (launches refused for capacity or price) in the last `capacityWindow`. */
   capacityFailures: number;
   /**
@@ -52,9 +64,11 @@ export interface MarketSignals {
    */
   shortfall: number;
   /**
-   * Instances the farm's on-demand fallback group can still add (its max - desired; 0 without one). The queue
-   * scaler covers a spot shortfall with that group and sheds it first when spot recovers, which is cheaper than
-   * moving the spot group itself, so capacity failures swap the group only when the shortfall exceeds it.
+   * Instances the farm's on-demand fallback group can still add (its max - desired; 0 without one). The capacity
+   * controller covers a spot shortfall with that group, when and as far as the promised wait needs it, and gives
+   * the cover back as soon as spot instances are in service again, which is cheaper than moving the spot group
+   * itself: so while this is above 0 the farm has another route to on-demand and a shortfall (capacity failures,
+   * spot above the max price) does not move the group (otherRouteToOnDemand).
    */
   fallbackRoom: number;
   /**
@@ -309,21 +323,46 @@ function decideScheduled(
     figures.highStreak = state.highStreak;
     figures.confirmChecks = settings.confirmChecks;
 
+    // The farm's other route to on-demand: its on-demand group, while it has room. A shortfall (spot capacity
+    // failing, or spot above the max price everywhere) is the capacity controller's to cover with that group, as
+    // far as the promised wait needs it; the group falls back whole only when the farm has no other route.
+    const route = otherRouteToOnDemand(signals);
+    const noRoute = "the farm's on-demand group has no room (or there is none): no other route to on-demand";
+    const capacityShort = signals.capacityFailures >= settings.capacityFailures && signals.shortfall > 0;
+    const priceConfirmed = high && state.highStreak >= settings.confirmChecks;
+    // Spot launches somewhere at this price (at or below the max price): the group pays it, and no shortfall will
+    // bring the on-demand group in, so the swap is the only route to on-demand.
+    const launchable = signals.launchableAzs === undefined || signals.launchableAzs > 0;
+    figures.launchableAzs = signals.launchableAzs;
+
     let trigger: MarketTrigger | undefined;
     let reason = '';
     if (options.force) {
       trigger = options.force.trigger;
       reason = options.force.reason;
-    } else if (signals.capacityFailures >= settings.capacityFailures && signals.shortfall > signals.fallbackRoom) {
+    } else if (capacityShort && route === undefined) {
       trigger = 'capacity';
-      reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures}) and the group is ${signals.shortfall} short of desired, more than the on-demand fallback group can add (${signals.fallbackRoom})`;
+      reason = `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min (limit ${settings.capacityFailures}) and the group is ${signals.shortfall} short of desired, ${noRoute}`;
     } else if (breaker.tripped) {
       trigger = 'breaker';
       reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min; ${breaker.why}`;
-    } else if (high && state.highStreak >= settings.confirmChecks) {
+    } else if (priceConfirmed && (launchable || route === undefined)) {
       trigger = 'price';
-      reason = `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`;
+      reason = launchable
+        ? `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`
+        : `spot costs ${round(signals.ratio)} x on-demand, above the max price in every AZ, for ${state.highStreak} checks: spot launches fail and running spot instances are interrupted, and ${noRoute}`;
     }
+    // Why a signal that reached its threshold did not move the group (said in the decision's reason).
+    const held: string[] = [];
+    if (!trigger && capacityShort) {
+      held.push(`${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min and the group is ${signals.shortfall} short, but ${route}`);
+    }
+    if (!trigger && priceConfirmed && !launchable) {
+      held.push(
+        `spot is above the max price in every AZ (${round(signals.ratio)} x on-demand) for ${state.highStreak} checks: spot launches fail and running spot instances are interrupted (EC2 bills no spot instance above its max price, nor one it interrupts in its first hour), so this is a shortfall, and ${route}`,
+      );
+    }
+    if (held.length) figures.held = held;
 
     if (!trigger) {
       // A multi-type mixed group first drops a type bad in every AZ (or restores one); the cap handles the rest.
@@ -386,6 +425,7 @@ function decideScheduled(
         }
       }
       const capNote = (drop ? `; ${drop.reason}` : '') + (cap ? `; ${cap.reason}` : '');
+      if (held.length) return nothing(`staying on spot: ${held.join('; ')}${capNote}`, state);
       if (signals.ratio === undefined) return nothing(`staying on spot: no spot price for any of the group's pools${capNote}`, state);
       return nothing(
         (high
@@ -514,6 +554,17 @@ function decideScheduled(
     const action: SwapToSpotAction = { kind: 'swapToSpot', asgName, reason, figures, to };
     return { action, state: { ...state, pending: { to: 'spot', at, by: options.checkId, until: leaseUntil } }, after };
   }
+}
+
+/**
+ * The farm's other route to on-demand than moving the spot group (said in a decision's reason), or undefined
+ * when it has none. The farm's on-demand group, while it has room, takes a spot shortfall (the capacity
+ * controller, after fallbackDelay, or under `service` once the late jobs exceed what the p95 allows) and gives it
+ * back as soon as spot instances are in service again; a swapped group holds on-demand for the dwell and keeps its
+ * on-demand instances until it scales in. So the group falls back whole only once that group is full or absent.
+ */
+export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'>): string | undefined {
+  return signals.fallbackRoom > 0 ? `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom} more)` : undefined;
 }
 
 /** The pools out now, each keeping the time it went out while it stays out. */

@@ -70,9 +70,9 @@ export function priceOf(g: GroupObservation): GroupPrice {
   return groupSpotPrice(g.instanceTypes, g.spotPrices, onDemand, g.launch?.spotMaxPrice);
 }
 
-export function priceSignals(g: GroupObservation): Pick<MarketSignals, 'ratio' | 'spotPrice' | 'onDemandPrice'> {
+export function priceSignals(g: GroupObservation): Pick<MarketSignals, 'ratio' | 'spotPrice' | 'onDemandPrice' | 'launchableAzs'> {
   const price = priceOf(g);
-  return { ratio: price.ratio, spotPrice: price.spotPrice, onDemandPrice: price.onDemandPrice };
+  return { ratio: price.ratio, spotPrice: price.spotPrice, onDemandPrice: price.onDemandPrice, launchableAzs: price.launchableAzs };
 }
 
 export async function gatherMarket(observation: Observation, config: Readonly<Config>, now: Date): Promise<GroupMarketView[]> {

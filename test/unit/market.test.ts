@@ -62,8 +62,11 @@ describe('decideMarket: falling back to on-demand', () => {
     { rule: 'price above swapRatio for confirmChecks checks: swap', state: spotState({ highStreak: 1 }), signals: dear, kind: 'swapToOnDemand', reason: /at or above swapRatio 1, for 2 checks/ },
     { rule: 'a cheap check breaks the streak', state: spotState({ highStreak: 1 }), signals: cheap, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'capacity failures reach the limit while the group is short: swap at once', state: spotState(), signals: { capacityFailures: 2, shortfall: 1 }, kind: 'swapToOnDemand', reason: /2 spot capacity failures .* 1 short of desired/ },
-    { rule: 'capacity failures while short, but the on-demand fallback group can cover it: stay', state: spotState(), signals: { capacityFailures: 3, shortfall: 2, fallbackRoom: 5 }, kind: 'skip', reason: /below swapRatio/ },
-    { rule: 'capacity failures while short by more than the fallback group can add: swap', state: spotState(), signals: { capacityFailures: 3, shortfall: 6, fallbackRoom: 5 }, kind: 'swapToOnDemand', reason: /6 short of desired, more than the on-demand fallback group can add \(5\)/ },
+    { rule: 'capacity failures while short, but the on-demand fallback group can cover it: stay', state: spotState(), signals: { capacityFailures: 3, shortfall: 2, fallbackRoom: 5 }, kind: 'skip', reason: /the farm's on-demand group covers the shortfall \(room for 5 more\)/ },
+    // Was a swap until the market rules were redone for AWS's billing (the shortfall beyond the room moved the
+    // whole group); the on-demand group takes it now, as far as the capacity controller finds the wait needs it.
+    { rule: 'capacity failures while short by more than the fallback group can add: stay, that group covers', state: spotState(), signals: { capacityFailures: 3, shortfall: 6, fallbackRoom: 5 }, kind: 'skip', reason: /6 short, but the farm's on-demand group covers the shortfall \(room for 5 more\)/ },
+    { rule: 'capacity failures while short and the fallback group is full: swap', state: spotState(), signals: { capacityFailures: 3, shortfall: 6, fallbackRoom: 0 }, kind: 'swapToOnDemand', reason: /6 short of desired, the farm's on-demand group has no room/ },
     { rule: 'capacity failures at the limit but other pools filled the group: stay', state: spotState(), signals: { capacityFailures: 2, shortfall: 0 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'one capacity failure alone: stay', state: spotState(), signals: { capacityFailures: 1 }, kind: 'skip', reason: /below swapRatio/ },
     { rule: 'interruption storm trips the breaker: swap at once', state: spotState(), signals: { interruptions: 4, instances: 8 }, kind: 'swapToOnDemand', reason: /interruption breaker: 4 interruptions/ },
@@ -102,6 +105,46 @@ describe('decideMarket: falling back to on-demand', () => {
   it('a forced fall-back of a group already on on-demand does nothing', () => {
     const d = decide(input({ observed: 'on-demand', state: onDemandState() }, cheap), {}, 0, { force: { trigger: 'breaker', reason: 'trip' } });
     expect(d.action).toMatchObject({ kind: 'skip', reason: expect.stringMatching(/already on on-demand/) });
+  });
+});
+
+describe("decideMarket with a farm's on-demand group: the group falls back whole only with no other route to on-demand", () => {
+  // EC2 bills a spot instance at most its max price (on-demand by default) and not at all when it interrupts it in
+  // its first hour; spot above the max price in every AZ means spot launches fail and running spot instances are
+  // interrupted: a shortfall, which the capacity controller covers with the farm's on-demand group while it has room.
+  const aboveMax: Partial<MarketSignals> = { ratio: 5.4, launchableAzs: 0, shortfall: 12, capacityFailures: 4 };
+
+  it('spot above the max price in every AZ, confirmed, the on-demand group has room: stays and says why', () => {
+    const d = decide(input({ state: spotState({ highStreak: 1 }) }, { ...aboveMax, fallbackRoom: 10 }));
+    expect(d.action.kind).toBe('skip');
+    expect(d.action.reason).toMatch(/^staying on spot: 4 spot capacity failures .* 12 short, but the farm's on-demand group covers the shortfall \(room for 10 more\); spot is above the max price in every AZ \(5.4 x on-demand\) for 2 checks: spot launches fail and running spot instances are interrupted/);
+    expect(d.action.figures).toMatchObject({ launchableAzs: 0, fallbackRoom: 10, held: [expect.stringMatching(/capacity failures/), expect.stringMatching(/above the max price/)] });
+    // The streak is kept, so the group falls back at once if the on-demand group fills up.
+    expect(d.state?.highStreak).toBe(2);
+  });
+
+  it('the on-demand group full (or none) while spot is above the max price everywhere: falls back on price', () => {
+    const d = decide(input({ state: spotState({ highStreak: 2 }) }, { ...aboveMax, capacityFailures: 0, fallbackRoom: 0 }));
+    expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'price' });
+    expect(d.action.reason).toMatch(/above the max price in every AZ, for 3 checks: .* no other route to on-demand/);
+  });
+
+  it('spot at swapRatio where it still launches (at or below the max price): swaps whatever the room, no shortfall will bring the on-demand group in', () => {
+    const d = decide(input({ state: spotState({ highStreak: 1 }) }, { ratio: 1.0, launchableAzs: 2, fallbackRoom: 10 }));
+    expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'price' });
+    expect(d.action.reason).toMatch(/spot costs 1 x on-demand, at or above swapRatio 1, for 2 checks/);
+  });
+
+  it('a signalled check (a capacity burst) while the on-demand group has room: nothing moves, nothing stored', () => {
+    const d = decide(input({ state: spotState() }, { ...aboveMax, ratio: 0.3, launchableAzs: 1, fallbackRoom: 10 }), {}, 0, { signal: true });
+    expect(d.action.kind).toBe('skip');
+    expect(d.action.reason).toMatch(/covers the shortfall \(room for 10 more\).*\(a signalled check: nothing stored\)/);
+    expect(d.state).toBeUndefined();
+  });
+
+  it('the breaker still moves the group with room in the on-demand group: interruptions that relaunch leave no shortfall to cover', () => {
+    const d = decide(input({ state: spotState() }, { interruptions: 4, instances: 8, fallbackRoom: 10 }));
+    expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'breaker' });
   });
 });
 
