@@ -157,6 +157,9 @@ export interface CapacityFigures {
     waitBudget: number;
     /** Queued jobs the busy slots start within the budget. */
     startable: number;
+    /** Seconds of arrivals the farm cannot react to within acceptableWait, and the free slots held for them. */
+    unreactiveSeconds: number;
+    headroom: number;
     /** Instances needed now, and the most needed over the hold-down (the total). */
     need: number;
     holdDownSeconds: number;
@@ -255,6 +258,8 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       queueAgeSeconds,
       waitBudget: Math.floor(sizing.budget),
       startable: sizing.startable,
+      unreactiveSeconds: Math.ceil(sizing.unreactive),
+      headroom: sizing.headroom,
       need: sizing.need,
       holdDownSeconds: hold,
       held: heldNeed(state.needLog),
@@ -301,8 +306,11 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${RECEIVE_DELAY_SECONDS}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s), ` +
-      `so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
+      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${RECEIVE_DELAY_SECONDS}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s)` +
+      (f.headroom > 0
+        ? `; the farm takes ${f.unreactiveSeconds}s longer than acceptableWait to bring capacity up, so ${f.headroom} free slot(s) are held for the jobs that arrive meanwhile (the busy slots' rate, ${inFlight} / ${f.secondsPerJob}s)`
+        : '') +
+      `, so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {
     wanted = Math.ceil(backlog / targetBacklogPerInstance);
     why = `backlog ${backlog} at ${round(targetBacklogPerInstance)} per instance needs ${wanted}`;

@@ -236,6 +236,67 @@ describe('service policy: instances for the work in flight and the visible jobs 
   });
 });
 
+describe('service policy: each busy slot starts at most one queued job within the budget', () => {
+  it.each<Row>([
+    {
+      name: 'short jobs do not let a queue longer than the busy slots wait',
+      spot: group('ml-spot', 10),
+      queue: { visible: 45, inFlight: 40 },
+      settings: { ...service, secondsPerJob: 300 },
+      // 390 s of budget is more than a 300 s job, but a slot's second start within it needs the job it started to
+      // be short too: 40 start in time (not 40 x 390 / 300 = 52), 5 cannot wait: ceil(45 / 4) = 12.
+      spotTo: 12,
+      reason: /start 40 within 390s/,
+    },
+    {
+      name: 'a long target does not stretch what the busy slots start beyond one job each',
+      spot: group('ml-spot', 10),
+      queue: { visible: 60, inFlight: 40 },
+      settings: { ...service, acceptableWait: 1200 },
+      // 990 s of budget for 600 s jobs: 40 start in time (not 40 x 990 / 600 = 66, which let all 60 wait), 20
+      // cannot wait: ceil(60 / 4) = 15.
+      spotTo: 15,
+      reason: /start 40 within 990s/,
+    },
+  ])('$name', (row) => {
+    check(row);
+  });
+});
+
+describe('service policy: headroom when acceptableWait is shorter than the farm takes to react', () => {
+  it.each<Row>([
+    {
+      name: 'holds free slots for the jobs that arrive while capacity comes up',
+      spot: group('ml-spot', 10),
+      queue: { visible: 0, inFlight: 40 },
+      settings: { ...service, acceptableWait: 30 },
+      // A tick + a boot + the idle receive delay = 210 s, 180 s more than acceptableWait: jobs arrive at 40 / 600 a
+      // second, 12 of them meanwhile, so 12 free slots: ceil((40 + 12) / 4) = 13.
+      spotTo: 13,
+      reason: /the farm takes 180s longer than acceptableWait to bring capacity up, so 12 free slot\(s\) are held .*so 13 instance\(s\)/,
+    },
+    {
+      name: 'the visible jobs cannot wait either: every one needs a slot, besides the headroom',
+      spot: group('ml-spot', 10),
+      queue: { visible: 6, inFlight: 40 },
+      settings: { ...service, acceptableWait: 120 },
+      // 90 s unreactive: ceil(40 x 90 / 600) = 6 slots of headroom; ceil((40 + 6 + 6) / 4) = 13.
+      spotTo: 13,
+      reason: /start 0 within 0s .*6 free slot\(s\) are held/,
+    },
+    {
+      name: 'none while the farm reacts within acceptableWait',
+      spot: group('ml-spot', 10),
+      queue: { visible: 0, inFlight: 40 },
+      settings: service,
+      reason: /^no change: ml: 0 visible, 40 in flight: the busy slots start 26 within 390s \([^)]*\), so 10 instance/,
+    },
+  ])('$name', (row) => {
+    const decision = check(row);
+    expect(decision.figures.service?.headroom).toBe(row.settings?.acceptableWait === 30 ? 12 : row.settings?.acceptableWait === 120 ? 6 : 0);
+  });
+});
+
 describe('service policy: the wait budget', () => {
   it('takes the worker agent\'s idle receive delay off, as well as a tick and a boot (busy-first receiving)', () => {
     // Arrange: the scaler's figure is the worker's own constant, not a copy that could drift.
