@@ -5,7 +5,8 @@
  *
  * The breaker weighs evidence before a rate counts: at least BREAKER_MIN_INTERRUPTIONS interruptions (price
  * interruptions left out) and BREAKER_MIN_INSTANCE_HOURS instance-hours observed in the pool over
- * `breakerWindow`.
+ * `breakerWindow` (measured from launch times by the market controller; approximated as max(running,
+ * interrupted) x window by the interruption controller's first look, which only asks for a check).
  */
 import type { GroupSettings } from './settings';
 
@@ -16,7 +17,10 @@ export const BREAKER_MIN_INSTANCE_HOURS = 4;
 
 export interface BreakerEvidence {
   interruptions: number;
-  /** Instance-hours observed in the pool over the window: max(running, interrupted) x window hours. */
+  /**
+   * Instance-hours observed in the pool over the window: measured from the instances' launch times when the
+   * caller has them (the market controller, src/market/observe.ts), else max(running, interrupted) x window hours.
+   */
   instanceHours: number;
   rate: number;
   tripped: boolean;
@@ -31,8 +35,9 @@ export function weighBreaker(
   interruptions: number,
   instances: number,
   settings: Pick<GroupSettings, 'breakerInterruptions' | 'breakerWindow'>,
+  measuredHours?: number,
 ): BreakerEvidence {
-  const instanceHours = Math.max(instances, interruptions) * (settings.breakerWindow / 3600);
+  const instanceHours = measuredHours ?? Math.max(instances, interruptions) * (settings.breakerWindow / 3600);
   const rate = instanceHours > 0 ? interruptions / instanceHours : 0;
   const seen = `${interruptions} interruption${interruptions === 1 ? '' : 's'} in ${r2(instanceHours)} instance-hours`;
   if (interruptions < BREAKER_MIN_INTERRUPTIONS) {

@@ -251,8 +251,10 @@ export const CLIENT_JS = String.raw`(function () {
   }
 
   // Each point: a dot, or a cross for a dominated baseline point, or an open diamond for spotfarm run at a baseline
-  // point's p95 (a matched run; a swept point that matches one is ringed), with its value beside it (points of one
-  // series that fell on the same spot share one label: 2m, 5m). A matched point's label names what it matches.
+  // point's p95 (a matched run, labelled with the point it matches; a swept point that matches one is ringed). Then
+  // each label beside its point (points of one series on the same spot share one: 2m, 5m), at the first of a few
+  // places around it that overlaps no label or point already there: matched runs sit in clusters by the baseline
+  // points they match.
   function drawFrontierPoints(spec) {
     return function (u) {
       var ctx = u.ctx;
@@ -260,18 +262,20 @@ export const CLIENT_JS = String.raw`(function () {
       ctx.save();
       ctx.font = Math.round(11 * px) + 'px system-ui, sans-serif';
       ctx.textBaseline = 'middle';
+      var taken = [];
+      var labels = [];
       spec.series.forEach(function (s) {
-        var labels = {};
-        var order = [];
+        var mine = {};
         s.points.forEach(function (p) {
           var x = Math.round(u.valToPos(p.x, 'x', true));
           var y = Math.round(u.valToPos(p.y, 'y', true));
           var key = x + ',' + y;
-          if (!labels[key]) {
-            labels[key] = { x: x, y: y, text: [] };
-            order.push(key);
+          if (!mine[key]) {
+            mine[key] = { x: x, y: y, text: [], color: s.color };
+            labels.push(mine[key]);
           }
-          labels[key].text.push(p.matches ? p.value + ' = p95 of ' + p.matches : p.value);
+          mine[key].text.push(p.matches ? p.value + ' (' + p.matches + ')' : p.value);
+          taken.push({ x0: x - 7 * px, y0: y - 7 * px, x1: x + 7 * px, y1: y + 7 * px });
           ctx.fillStyle = s.color;
           ctx.strokeStyle = s.color;
           if (s.matched) {
@@ -303,16 +307,47 @@ export const CLIENT_JS = String.raw`(function () {
             }
           }
         });
-        ctx.fillStyle = s.color;
-        order.forEach(function (key) {
-          var l = labels[key];
-          var text = l.text.join(', ');
-          // Beside the point, to its left where the plot's right edge would cut it.
-          var right = ctx.measureText(text).width + l.x + 7 * px > u.bbox.left + u.bbox.width;
-          ctx.textAlign = right ? 'right' : 'left';
-          // A matched run's label goes below its point: it often sits by the baseline point it matches.
-          ctx.fillText(text, right ? l.x - 7 * px : l.x + 7 * px, l.y + (s.matched ? 14 : -9) * px);
+      });
+      var left = u.bbox.left;
+      var right = u.bbox.left + u.bbox.width;
+      var h = 13 * px;
+      var clash = function (r) {
+        return taken.some(function (t) {
+          return r.x0 < t.x1 && t.x0 < r.x1 && r.y0 < t.y1 && t.y0 < r.y1;
         });
+      };
+      labels.forEach(function (l) {
+        var text = l.text.join(', ');
+        var w = ctx.measureText(text).width;
+        var places = [];
+        [-9, 14, -23, 28, -37, 42, -51, 56].forEach(function (dy) {
+          places.push({ x0: l.x + 7 * px, dy: dy });
+          places.push({ x0: l.x - 7 * px - w, dy: dy });
+        });
+        var fits = places
+          .map(function (c) {
+            var cy = l.y + c.dy * px;
+            return { x0: c.x0, y0: cy - h / 2, x1: c.x0 + w, y1: cy + h / 2, cy: cy };
+          })
+          .filter(function (r) {
+            return r.x0 >= left && r.x1 <= right;
+          });
+        var at = fits.filter(function (r) { return !clash(r); })[0] || fits[0] || { x0: l.x + 7 * px, x1: l.x + 7 * px + w, y0: l.y - 9 * px - h / 2, y1: l.y - 9 * px + h / 2, cy: l.y - 9 * px };
+        taken.push(at);
+        // A label pushed away from its point gets a thin line back to it.
+        if (Math.abs(at.cy - l.y) > 20 * px) {
+          var ex = Math.max(at.x0, Math.min(l.x, at.x1));
+          var ey = at.cy > l.y ? at.y0 : at.y1;
+          ctx.strokeStyle = l.color;
+          ctx.lineWidth = 0.75 * px;
+          ctx.beginPath();
+          ctx.moveTo(l.x, l.y + (ey > l.y ? 7 : -7) * px);
+          ctx.lineTo(ex, ey);
+          ctx.stroke();
+        }
+        ctx.fillStyle = l.color;
+        ctx.textAlign = 'left';
+        ctx.fillText(text, at.x0, at.cy);
       });
       ctx.restore();
     };

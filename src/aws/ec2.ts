@@ -236,6 +236,35 @@ export async function describeInstanceMarkets(
   return out;
 }
 
+/**
+ * When each of the given instances was launched (epoch ms), terminated ones included while EC2 still lists them
+ * (about an hour after termination): DescribeInstances filtered by instance-id, 200 ids a call. A filter, not
+ * InstanceIds: an id EC2 no longer lists is left out instead of failing the call (InvalidInstanceID.NotFound). By
+ * id, not by the group tag: a warned instance spotfarm detached has left its group. EC2 API Reference,
+ * DescribeInstances: "If you specify an instance ID that is not valid, an error is returned" (InstanceIds), and
+ * "Recently terminated instances might appear in the returned results. This interval is usually less than one
+ * hour." Modelled in sim/cloud/ec2-api.ts (test/sim/cloud-sdk.test.ts).
+ */
+export async function describeLaunchTimes(instanceIds: string[], client: EC2Client = ec2Client): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < instanceIds.length; i += 200) {
+    const ids = instanceIds.slice(i, i + 200);
+    let nextToken: string | undefined;
+    do {
+      const page = await aws(`describing the launch times of instances ${ids.join(', ')}`, () =>
+        client.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }], MaxResults: 1000, NextToken: nextToken })),
+      );
+      for (const reservation of page.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (instance.InstanceId && instance.LaunchTime) out.set(instance.InstanceId, instance.LaunchTime.getTime());
+        }
+      }
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+  }
+  return out;
+}
+
 /** What the interruption handling needs of one EC2 instance. */
 export interface InstanceDetails {
   id: string;

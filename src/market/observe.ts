@@ -7,10 +7,10 @@
 import { describeFailedLaunches, describeLaunchConfigurations, type FailedLaunch } from '../aws/autoscaling';
 import type { Config } from '../config';
 import { groupSpotPrice, isPriceInterruption, type GroupPrice } from '../prices';
-import { describeInstanceMarkets, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
+import { describeInstanceMarkets, describeLaunchTimes, describeSpotPrices, describeSpotPriceSteps, describeTemplateVersions, templateVersionKey, type PriceSteps } from '../aws/ec2';
 import { onDemandPrice } from '../aws/pricing';
 import type { MarketInput, MarketSignals } from './decide';
-import { capLevel, type PoolSignal } from './pools';
+import { BREAKER_MIN_INTERRUPTIONS, capLevel, type PoolSignal } from './pools';
 import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
@@ -199,6 +199,25 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
             const steps = (await priceHistory()).get(`${type}|${az}`);
             const storm = [...warned.values()].filter((at) => !isPriceInterruption(steps, at, maxPrice)).length;
             pool.interruptions = storm;
+            if (storm >= BREAKER_MIN_INTERRUPTIONS) {
+              // Enough interruptions to weigh: measure the exposure they happened in from launch times, read only
+              // now (a pool launched minutes ago has not been exposed for a whole window): one DescribeInstances for
+              // the pool's running and warned instances.
+              const inThisPool = running.filter((r) => r.type === type && r.availabilityZone === az && !warned.has(r.id));
+              const launched = await describeLaunchTimes([...inThisPool.map((r) => r.id), ...warned.keys()]);
+              const start = now.getTime() - g.settings.breakerWindow * 1000;
+              // An instance EC2 no longer lists (terminated over an hour ago, so launched before the window, as far
+              // as a rate in it goes) counts from the window's start. A launch time after this check's clock (the
+              // clocks differ by moments) is an instance launched just now: no exposure yet, never a whole window.
+              const from = (id: string) => {
+                const at = launched.get(id);
+                return at === undefined ? start : Math.max(start, Math.min(at, now.getTime()));
+              };
+              let ms = 0;
+              for (const i of inThisPool) ms += now.getTime() - from(i.id);
+              for (const [id, at] of warned) ms += Math.max(0, Math.min(now.getTime(), at + 120_000) - from(id));
+              pool.instanceHours = ms / 3_600_000;
+            }
             interruptions += storm;
             if (storm > most) {
               most = storm;

@@ -31,6 +31,11 @@ export interface PoolSignal {
   interruptions: number;
   /** The group's running instances in the pool now. */
   instances: number;
+  /**
+   * Instance-hours the pool's instances ran within `breakerWindow`, from their launch times (running ones to now,
+   * interrupted ones to two minutes after their warning); undefined: approximated by the breaker.
+   */
+  instanceHours?: number;
 }
 
 const r2 = (n: number): number => Math.round(n * 100) / 100;
@@ -52,7 +57,7 @@ export function assessPools(
   settings: Pick<GroupSettings, 'swapRatio' | 'breakerInterruptions' | 'breakerWindow'>,
 ): PoolAssessment[] {
   return pools.map((p) => {
-    const breaker = weighBreaker(p.interruptions, p.instances, settings);
+    const breaker = weighBreaker(p.interruptions, p.instances, settings, p.instanceHours);
     const reasons: PoolAssessment['reasons'] = [];
     if (p.ratio !== undefined && p.ratio >= settings.swapRatio) reasons.push('price');
     if (breaker.tripped) reasons.push('breaker');

@@ -2,7 +2,8 @@
  * The real `interruption` handler against moto server through the real SDK (endpoint from AWS_ENDPOINT_URL):
  * warnings detach without lowering desired capacity and the group launches a replacement; duplicates detach
  * once; instances of untagged groups are left alone; the sweep terminates what outlived its deadline; a storm
- * trips the breaker (the group swaps to on-demand and the on-demand group grows).
+ * trips the breaker (the group swaps to on-demand and the on-demand group grows), measured on the instances'
+ * launch times: a storm among instances launched minutes ago is too little evidence.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -64,6 +65,57 @@ describe('interruption against moto server', () => {
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
   const instance = async (id: string) =>
     (await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations![0]!.Instances![0]!;
+
+  /** The template the spot group launches from now: its own, or spotfarm's on-demand copy after a fall-back. */
+  const launchMarket = async () => {
+    const { LaunchTemplateId, Version } = (await group(farm.spotGroup)).LaunchTemplate!;
+    const data = (await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: [Version!] }))).LaunchTemplateVersions![0]!
+      .LaunchTemplateData!;
+    return data.InstanceMarketOptions?.MarketType ?? 'on-demand';
+  };
+  type PriceCheckResult = { swaps: number; groups: { asgName: string; outcome: string; reason: string }[] };
+  /** EventBridge delivers a signal to price-check (its rule matches source, detail-type and stack), dated `at`. */
+  const deliver = async (entry: BusEntry, id: string, at: Date) => {
+    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as { handler: (event: unknown, context: unknown) => Promise<PriceCheckResult> };
+    return priceCheck(
+      {
+        version: '0',
+        id,
+        'detail-type': entry.DetailType,
+        source: entry.Source,
+        account: '123456789012',
+        time: seconds(at).toISOString().replace('.000Z', 'Z'),
+        region: 'us-east-1',
+        resources: [],
+        detail: JSON.parse(entry.Detail!),
+      },
+      lambdaContext('price-check'),
+    );
+  };
+  type PlanPool = { pool: string; status: string; reasons: string[]; breaker: string };
+  /** The spot group's section of `plan` (reads only), at the handlers' clock. */
+  const planOfSpotGroup = async () => {
+    const { handler: planHandler } = (await import('../../functions/plan')) as unknown as {
+      handler: (event: unknown, context: unknown) => Promise<{ farms: { groups: { name: string; interruptions?: InterruptionPlan; marketController?: { pools: PlanPool[] } }[] }[] }>;
+    };
+    const plan = await planHandler({}, lambdaContext('plan'));
+    return plan.farms.flatMap((f) => f.groups).find((g) => g.name === farm.spotGroup)!;
+  };
+  /**
+   * A storm's time: `minutes` after the last launch among `ids`. moto stamps LaunchTime with its own (real) clock and
+   * the market controller measures a pool's exposure from launch times, so the test dates its storm from them: the
+   * interruption handler runs at its event's time (clocked) and leaves the clock there for price-check and plan.
+   */
+  const minutesAfterLaunch = async (ids: string[], minutes: number) => {
+    const reservations = (await clients.ec2.send(new DescribeInstancesCommand({ InstanceIds: ids }))).Reservations!;
+    const launched = reservations.flatMap((r) => r.Instances!).map((i) => i.LaunchTime!.getTime());
+    return seconds(new Date(Math.max(...launched) + minutes * 60_000 + 1_000));
+  };
+  /** The spot group's in-service instances in one AZ now. */
+  const inServiceIn = async (zone: string) =>
+    (await group(farm.spotGroup)).Instances!.filter((i) => i.LifecycleState === 'InService' && i.AvailabilityZone === zone).length;
+  /** The instance-hours in a plan's breaker evidence ("3 interruptions in 7.43 instance-hours, ..."). */
+  const hoursIn = (breaker: string) => Number(/ in ([\d.]+) instance-hours/.exec(breaker)?.[1]);
 
   const setBreaker = (value: string) =>
     clients.autoscaling.send(
@@ -187,6 +239,37 @@ describe('interruption against moto server', () => {
     expect((await group(farm.spotGroup)).DesiredCapacity).toBe(3);
   });
 
+  it('a storm among instances launched minutes ago is too little evidence: the pool stays good and the group on spot', async () => {
+    // Prepare: a fresh farm in two AZs, the default breaker (0.25 per instance-hour over an hour), and a storm 5
+    // minutes after its instances launched (moto puts every instance in the first AZ).
+    await moto.reset();
+    farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 8 });
+    await setBreaker('0.25');
+    busEvents.length = 0;
+    const inService = (await group(farm.spotGroup)).Instances!.filter((x) => x.LifecycleState === 'InService');
+    const stormZone = inService[0]!.AvailabilityZone!;
+    const pool = inService.filter((i) => i.AvailabilityZone === stormZone).map((i) => i.InstanceId!);
+    expect(pool.length).toBeGreaterThanOrEqual(3);
+    const stormAt = await minutesAfterLaunch(pool, 5);
+
+    // Act: three warnings in the pool; the interruption function's first look (running or interrupted instances x
+    // the window: 0.375 per instance-hour) asks for a check, and the market controller measures.
+    for (const id of pool.slice(0, 3)) await handler(warning(id, stormAt), lambdaContext('interruption'));
+    expect(busEvents).toHaveLength(1);
+    const checked = await deliver(busEvents[0]!, 'signal-young', stormAt);
+
+    // Assess: the market controller measured under an instance-hour (each instance ran about 5 minutes, the warned
+    // ones up to the check, which came before their two minutes were up), too few to trust a rate: no swap, the
+    // pool is good.
+    expect(checked.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'skipped', reason: expect.stringMatching(/staying on spot/) })]);
+    expect(await launchMarket()).toBe('spot');
+    const stormy = (await planOfSpotGroup()).marketController!.pools.find((p) => p.pool.endsWith(stormZone))!;
+    expect(stormy).toMatchObject({ status: 'good', reasons: [] });
+    expect(stormy.breaker).toMatch(/^3 interruptions in [\d.]+ instance-hours: too few instance-hours to trust a rate/);
+    const expected = (((await inServiceIn(stormZone)) + 3) * 5) / 60;
+    expect(hoursIn(stormy.breaker)).toBeCloseTo(expected, 1);
+  });
+
   it('a storm in one pool trips that pool only; the group falls back whole once no good pool is left (the trip recorded once and signalled, issue 11)', async () => {
     // Prepare: a fresh farm (no interruption history) in two AZs, the default breaker (0.25 per instance-hour over
     // an hour). moto puts every instance in the first AZ, so the second pool is empty and good.
@@ -202,37 +285,11 @@ describe('interruption against moto server', () => {
     expect(zones.length).toBe(2);
     expect(pool.length).toBeGreaterThanOrEqual(4);
     const od = await group(farm.onDemandGroup);
-    const launchMarket = async () => {
-      // The template the group launches from now: its own, or spotfarm's on-demand copy after a fall-back.
-      const { LaunchTemplateId, Version } = (await group(farm.spotGroup)).LaunchTemplate!;
-      const data = (
-        await clients.ec2.send(new DescribeLaunchTemplateVersionsCommand({ LaunchTemplateId, Versions: [Version!] }))
-      ).LaunchTemplateVersions![0]!.LaunchTemplateData!;
-      return data.InstanceMarketOptions?.MarketType ?? 'on-demand';
-    };
-    const { handler: priceCheck } = (await import('../../functions/price-check')) as unknown as {
-      handler: (event: unknown, context: unknown) => Promise<{ swaps: number; groups: { asgName: string; outcome: string; reason: string }[] }>;
-    };
-    /** EventBridge delivers a signal to price-check (its rule matches source, detail-type and stack). */
-    const deliver = (entry: BusEntry, id: string) =>
-      priceCheck(
-        {
-          version: '0',
-          id,
-          'detail-type': entry.DetailType,
-          source: entry.Source,
-          account: '123456789012',
-          time: seconds(new Date()).toISOString().replace('.000Z', 'Z'),
-          region: 'us-east-1',
-          resources: [],
-          detail: JSON.parse(entry.Detail!),
-        },
-        lambdaContext('price-check'),
-      );
+    // The storm comes 40 minutes after the pool's instances launched: exposure enough to weigh a rate.
+    const stormAt = await minutesAfterLaunch(pool, 40);
 
-    // Act 1: three warnings in one pool (3 interruptions over its 8 instance-hours: 0.375 per instance-hour), the
-    // third one delivered twice.
-    const events = pool.slice(0, 3).map((id) => warning(id, new Date()));
+    // Act 1: three warnings in one pool, the third one delivered twice.
+    const events = pool.slice(0, 3).map((id) => warning(id, stormAt));
     const results = [];
     for (const event of events) results.push(await handler(event, lambdaContext('interruption')));
     const duplicate = await handler(events[2], lambdaContext('interruption'));
@@ -249,35 +306,34 @@ describe('interruption against moto server', () => {
     expect(busEvents[0]).toMatchObject({ Source: 'spotfarm', DetailType: 'Market Check Requested' });
     expect(JSON.parse(busEvents[0]!.Detail!)).toMatchObject({ group: farm.spotGroup, trigger: 'breaker' });
     // The market controller, asked, refuses to move the group: a good pool is left.
-    const refused = await deliver(busEvents[0]!, 'signal-1');
+    const refused = await deliver(busEvents[0]!, 'signal-1', stormAt);
     expect(refused.groups).toEqual([expect.objectContaining({ asgName: farm.spotGroup, outcome: 'skipped', reason: expect.stringMatching(/staying on spot/) })]);
     expect(await launchMarket()).toBe('spot');
     expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
 
     // plan shows the pools: the stormy one out by its breaker with the evidence, the other good (reads only).
     sent.length = 0;
-    const { handler: planHandler } = (await import('../../functions/plan')) as unknown as {
-      handler: (
-        event: unknown,
-        context: unknown,
-      ) => Promise<{ farms: { groups: { name: string; interruptions?: InterruptionPlan; marketController?: { pools: { pool: string; status: string; reasons: string[]; breaker: string }[] } }[] }[] }>;
-    };
-    const plan = await planHandler({}, lambdaContext('plan'));
-    const spot = plan.farms.flatMap((f) => f.groups).find((g) => g.name === farm.spotGroup)!;
+    const spot = await planOfSpotGroup();
     const pools = spot.marketController!.pools;
     const stormy = pools.find((p) => p.pool.endsWith(stormZone))!;
     expect(stormy).toMatchObject({ status: 'out', reasons: ['breaker'] });
-    expect(stormy.breaker).toMatch(/^3 interruptions in \d+ instance-hours, [\d.]+ per instance-hour: tripped the limit 0.25$/);
+    expect(stormy.breaker).toMatch(/^3 interruptions in [\d.]+ instance-hours, [\d.]+ per instance-hour: tripped the limit 0.25$/);
+    // Measured from launch times (DescribeInstances): the pool's running instances (moto's replacements included:
+    // its clock stamps them seconds after the others) and the three warned ones (up to the check) 40 minutes each.
+    // The old approximation (running instances x the window) would have said an hour each for the running ones.
+    const running = await inServiceIn(stormZone);
+    expect(hoursIn(stormy.breaker)).toBeCloseTo(((running + 3) * 40) / 60, 1);
     expect(pools.find((p) => !p.pool.endsWith(stormZone))).toMatchObject({ status: 'good', reasons: [] });
     expect(spot.interruptions!.detachedInstances.map((d) => d.instanceId)).toEqual(expect.arrayContaining(pool.slice(0, 3)));
     expect(sent.filter((c) => !/^(Describe|Get|List)/.test(c))).toEqual([]);
 
-    // Act 2: the group is narrowed to the stormy AZ (a single-AZ group), and the storm goes on there.
+    // Act 2: the group is narrowed to the stormy AZ (a single-AZ group), and the storm goes on there a minute later.
     await clients.autoscaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: farm.spotGroup, AvailabilityZones: [stormZone] }));
-    const next = await handler(warning(pool[3]!, new Date()), lambdaContext('interruption'));
+    const later = new Date(stormAt.getTime() + 60_000);
+    const next = await handler(warning(pool[3]!, later), lambdaContext('interruption'));
     expect(next.actions.map((a) => [a.kind, a.outcome])).toContainEqual(['requestMarketCheck', 'done']);
     expect(busEvents).toHaveLength(2);
-    const checked = await deliver(busEvents[1]!, 'signal-2');
+    const checked = await deliver(busEvents[1]!, 'signal-2', later);
 
     // Assess 2: no good pool is left, so the market controller falls back whole; the breaker set no desired
     // capacity (the queue scaler covers a spot shortfall, none here: moto keeps the group full).
@@ -285,7 +341,7 @@ describe('interruption against moto server', () => {
     expect(await launchMarket()).not.toBe('spot');
     expect((await group(farm.onDemandGroup)).DesiredCapacity).toBe(od.DesiredCapacity);
     // A further warning in the storm asks for nothing: the group is on on-demand.
-    const again = await handler(warning(pool[4] ?? pool[3]!, new Date()), lambdaContext('interruption'));
+    const again = await handler(warning(pool[4] ?? pool[3]!, later), lambdaContext('interruption'));
     expect(again.actions.map((a) => a.kind)).not.toContain('requestMarketCheck');
   });
 

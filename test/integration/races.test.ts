@@ -50,8 +50,12 @@ describe('races between checks, through a delaying proxy in front of moto (issue
   let interruption: Handler<InterruptionResult>;
   let setWallClock: (next: () => number) => void;
   let clients: ReturnType<typeof clientsFor>;
-  /** The handlers' wall clock, moved by the test. */
-  let now = Date.parse('2026-03-02T10:00:00Z');
+  /**
+   * The handlers' wall clock, moved by the test. It starts at moto's clock once the farm is built: moto stamps
+   * LaunchTime with its own (real) clock, and the market controller measures a pool's exposure from launch times,
+   * so the instances must have been launched before the handlers' now (they then age as the test moves it).
+   */
+  let now = 0;
 
   const group = async (name: string): Promise<AutoScalingGroup> =>
     (await clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }))).AutoScalingGroups![0]!;
@@ -87,6 +91,7 @@ describe('races between checks, through a delaying proxy in front of moto (issue
     moto = await startMoto();
     proxy = await startAwsProxy({ target: moto.endpoint, seed: 11 });
     farm = await buildDemoFarm({ endpoint: moto.endpoint, spotDesired: 4 });
+    now = Math.ceil(Date.now() / 1000) * 1000;
     clients = clientsFor(moto.endpoint);
     await tag({ 'spotfarm:hysteresis': '0', 'spotfarm:confirmChecks': '1', 'spotfarm:minDwell': '30m' });
     vi.stubEnv('AWS_ENDPOINT_URL', proxy.endpoint);
@@ -170,15 +175,18 @@ describe('races between checks, through a delaying proxy in front of moto (issue
   }, 240_000);
 
   it('10 parallel copies of a breaker-tripping warning: one trip, one signal, one swap, no cover from the breaker; back on spot later', async () => {
-    // Prepare: the group on spot, spot cheap; a breaker of 0.5 per instance-hour; two interruptions already in, in
-    // the group's one AZ (a trip moves the group only when no good pool is left: src/market/pools.ts).
+    // Prepare: the group on spot, spot cheap; the default breaker of 0.25 per instance-hour; two interruptions
+    // already in, in the group's one AZ (a trip moves the group only when no good pool is left: src/market/pools.ts).
+    // The market controller measures the pool's exposure from launch times: the three warned instances ran the
+    // whole hour, and so, by moto's clock, did the replacements it launched for them (stamped long before the
+    // handlers' now), with the pool's fourth: 3 interruptions in 7 instance-hours, 0.43 per instance-hour.
     if ((await launches()) !== 'spot') {
       await spotIs('cheap');
       now += 25 * 3_600_000;
       await priceCheck(tick('reset-to-spot', now), lambdaContext('price-check'));
     }
     await spotIs('cheap');
-    await tag({ 'spotfarm:breakerInterruptions': '0.5' });
+    await tag({ 'spotfarm:breakerInterruptions': '0.25' });
     now += 25 * 3_600_000;
     const spot = await group(farm.spotGroup);
     const od = await group(farm.onDemandGroup);

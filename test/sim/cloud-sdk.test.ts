@@ -20,6 +20,7 @@ import {
   DescribeLaunchTemplateVersionsCommand,
   EC2Client,
   ModifyLaunchTemplateCommand,
+  TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -144,6 +145,35 @@ describe('Auto Scaling through the SDK', () => {
     expect(detached.Reservations![0]!.Instances![0]!.State!.Name).toBe('running');
     const activities = await asg.send(new DescribeScalingActivitiesCommand({ AutoScalingGroupName: 'a' }));
     expect(activities.Activities![0]!.Description).toMatch(/^Launching a new EC2 instance: i-/);
+  });
+
+  it('DescribeInstances by an instance-id filter (the breaker\'s launch times): LaunchTime, detached and terminated instances listed for an hour, unknown ids left out; by InstanceIds an unknown id fails', async () => {
+    // Prepare: two instances launched just after T0; at T0 + 100 one detached, the other terminated.
+    await makeGroup('a');
+    await asg.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: 'a', DesiredCapacity: 2 }));
+    await w.runUntil(T0 + 100);
+    const [kept, gone] = (await asg.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: ['a'] }))).AutoScalingGroups![0]!.Instances!.map((i) => i.InstanceId!);
+    await asg.send(new DetachInstancesCommand({ AutoScalingGroupName: 'a', InstanceIds: [kept!], ShouldDecrementDesiredCapacity: true }));
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [gone!] }));
+    const byFilter = async () =>
+      (await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: [kept!, gone!, 'i-0000000000000dead'] }] }))).Reservations!.flatMap((r) => r.Instances!);
+
+    // Act
+    const soon = await byFilter();
+    const terminatedAt = w.now;
+    // The world stops once its work is done, so its clock is moved by hand past the hour.
+    w.now = terminatedAt + 3600 + 60;
+    const later = await byFilter();
+
+    // Assess: both listed with their launch time (the terminated one too, for about an hour), the unknown id left out.
+    expect(soon.map((i) => i.InstanceId).sort()).toEqual([kept, gone].sort());
+    for (const i of soon) {
+      expect(i.LaunchTime!.getTime()).toBeGreaterThanOrEqual(T0 * 1000);
+      expect(i.LaunchTime!.getTime()).toBeLessThan((T0 + 100) * 1000);
+    }
+    expect(soon.find((i) => i.InstanceId === gone)!.State!.Name).toBe('terminated');
+    expect(later.map((i) => i.InstanceId)).toEqual([kept]);
+    await expect(ec2.send(new DescribeInstancesCommand({ InstanceIds: [kept!, 'i-0000000000000dead'] }))).rejects.toMatchObject({ name: 'InvalidInstanceID.NotFound' });
   });
 
   it('lists scaling activities newest first, one group or all, page by page', async () => {
