@@ -31,6 +31,7 @@ import {
   type RunStats,
 } from './result';
 import type { Scenario } from './scenario';
+import { applySettings, DEFAULT_SETTINGS } from '../src/settings';
 
 export interface RunOptions {
   /** Policies to run (default: all). */
@@ -76,7 +77,10 @@ async function simulate(
 ): Promise<PolicyRun> {
   const wallStart = process.hrtime.bigint();
   const horizon = scenario.start + scenario.duration + scenario.drainLimit;
-  const world = new World(scenario, { workers: 'agent', horizon });
+  // spotfarm's farm starts its workers with the idle receive delay its idleReceiveDelay setting names (the setting
+  // tells the scaler what `--idle-receive-delay` the workers run with); the baselines' workers keep the default.
+  const idleReceiveDelaySeconds = name === 'spotfarm' ? spotfarmIdleReceiveDelay(scenario) : undefined;
+  const world = new World(scenario, { workers: 'agent', horizon, ...(idleReceiveDelaySeconds !== undefined ? { idleReceiveDelaySeconds } : {}) });
   let spotfarmStats: SpotfarmStats | undefined;
   if (name === 'on-demand-only') setupOnDemandOnly(world);
   else if (name === 'recipe') setupRecipe(world, options.recipeAlarms);
@@ -183,6 +187,12 @@ async function simulate(
       : {}),
   };
   return { summary, series, marks: world.marks, stats, endT: world.endT };
+}
+
+/** The idle receive delay the scenario's spotfarm settings give the farm's workers (undefined: the agent's default). */
+export function spotfarmIdleReceiveDelay(scenario: Scenario): number | undefined {
+  if (scenario.spotfarm.idleReceiveDelay === undefined) return undefined;
+  return applySettings(DEFAULT_SETTINGS, { idleReceiveDelay: scenario.spotfarm.idleReceiveDelay }).settings.idleReceiveDelay;
 }
 
 /** Runs the scenario for the chosen policies. Throws SpotfarmUnavailableError if spotfarm's handlers are missing. */

@@ -6,6 +6,7 @@
  */
 import { GroupConfigError } from './errors';
 import { formatDuration, parseDuration } from './duration';
+import { IDLE_RECEIVE_DELAY_SECONDS } from '../worker/rules';
 
 export const TAG_PREFIX = 'spotfarm:';
 export const FARM_TAG = 'spotfarm:farm';
@@ -59,6 +60,12 @@ export interface GroupSettings {
   /** Seconds a spot shortfall must last before the on-demand group covers it. */
   fallbackDelay: number;
   mixedFallback: MixedFallback;
+  /**
+   * The farm's workers' `--idle-receive-delay`, seconds: how long after its boot an instance running nothing takes
+   * its first job (busy-first receiving). The `service` policy takes it off the wait budget; it cannot see the
+   * workers' flag, so a farm that starts them with another value says so here.
+   */
+  idleReceiveDelay: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
@@ -86,6 +93,7 @@ export const DEFAULT_SETTINGS: Readonly<GroupSettings> = Object.freeze({
   idleMinutes: 15,
   fallbackDelay: 5 * 60,
   mixedFallback: 'on-demand-group',
+  idleReceiveDelay: IDLE_RECEIVE_DELAY_SECONDS,
 });
 
 type Parser = (raw: string) => { ok: true; value: unknown } | { ok: false; expected: string };
@@ -127,6 +135,8 @@ export const SETTING_RANGES: Readonly<Partial<Record<keyof GroupSettings, Settin
   scaleInCooldown: span(0, DAY),
   idleMinutes: whole(0, 7 * 24 * 60),
   fallbackDelay: span(0, DAY),
+  // The worker agent refuses an --idle-receive-delay above 600 s (worker/index.ts).
+  idleReceiveDelay: span(0, 600),
 });
 
 /** `from 0.0001 to 100`, `from 1s to 30d`: the range as the error and the docs say it. */
@@ -188,6 +198,7 @@ const PARSERS: Record<keyof GroupSettings, Parser> = {
   idleMinutes: numeric('idleMinutes'),
   fallbackDelay: numeric('fallbackDelay'),
   mixedFallback: oneOf('on-demand-group', 'percentage'),
+  idleReceiveDelay: numeric('idleReceiveDelay'),
 };
 
 export const SETTING_NAMES = Object.keys(PARSERS) as (keyof GroupSettings)[];
@@ -297,7 +308,7 @@ export function effectiveBacklogPerInstance(settings: GroupSettings): number {
 /** Settings as a user would write them back as tags (durations readable), for plans and logs. */
 export function describeSettings(settings: GroupSettings): Record<string, string | number> {
   const durations = new Set<keyof GroupSettings>([
-    'minDwell', 'capacityWindow', 'breakerWindow', 'secondsPerJob', 'acceptableWait', 'scaleInCooldown', 'fallbackDelay',
+    'minDwell', 'capacityWindow', 'breakerWindow', 'secondsPerJob', 'acceptableWait', 'scaleInCooldown', 'fallbackDelay', 'idleReceiveDelay',
   ]);
   const out: Record<string, string | number> = {};
   for (const name of SETTING_NAMES) {

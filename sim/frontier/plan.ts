@@ -6,6 +6,11 @@
  * adds one run for the policies whose configuration that value changes and no earlier run covered: spotfarm when
  * its parsed settings differ from the scenario's, a baseline when its matching target differs (sweep.ts). A point
  * whose configuration an earlier run covered takes that run's figures.
+ *
+ * Then cost at equal service (planMatches): once the swept runs are in, every baseline point that no spotfarm point
+ * dominates gets a spotfarm run at acceptableWait = the p95 it delivered, and dominance is computed again with
+ * those points (withMatches). They are marked `matched` everywhere: spotfarm set after the fact to a wait a
+ * baseline happened to deliver, not a setting chosen beforehand (docs/backtest.md).
  */
 import type { RecipeAlarms } from '../policies/baselines';
 import { POLICY_NAMES, type BacktestJson, type BaselineTargets, type FrontierPoint, type PolicyName, type SweepInfo } from '../result';

@@ -1,6 +1,7 @@
 /**
  * Runs a sweep's simulations, in this thread one after another or in worker threads (node:worker_threads), and
- * assembles the plain backtest's result with the frontier.
+ * assembles the plain backtest's result with the frontier. Two rounds: the swept values, then the matched runs
+ * their figures call for (plan.ts), through the same runner and the same progress callback.
  *
  * Isolation: spotfarm's real handlers keep module-level state (the stack config read once per cold start, a warm
  * container's prices, template versions, queue URLs; whatever else a handler may come to cache). With threads,

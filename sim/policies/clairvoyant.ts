@@ -7,15 +7,26 @@
  * (jobs pack perfectly, as if they could move between instances); every launch pays `boot_seconds` of the new
  * instance's price before it serves; an instance pays its own pool's price (a spot pool's price at each moment, or
  * its type's on-demand price) and moves to another pool only by a new launch, which pays another boot; a spot
- * instance may run only while its pool's price is below the max price (the type's on-demand price, as spotfarm and
- * the recipe set it); a dip in demand is bridged (the instance kept, idle) when that is cheaper than a new boot.
+ * instance may run only while its pool's price is at or below the max price (`canLaunchSpot`, src/pools.ts; the
+ * type's on-demand price, as spotfarm and the recipe set it); a dip in demand is bridged (the instance kept, idle)
+ * when that is cheaper than a new boot.
+ *
+ * Free rides, as EC2 bills: a spot instance EC2 interrupts within its first hour is not billed at all (EC2 user
+ * guide, "Billing for interrupted Spot Instances"; sim/cloud/ec2.ts), and a price interruption is known in advance
+ * (the price passing the max price: the warning, the instance taken two minutes later). So where a pool's price
+ * passes the max within the hour after a launch, the bound may launch there and ride the instance to its warning
+ * for nothing, as the simulated farms do by accident (spotfarm on default: 3,082 such instances, $35.45). Only
+ * when the scenario interrupts for price (`interruptions.price_above_max`, the default). The oracle knows no free
+ * ride, so the bound can cost less than it.
  *
  * How: demand is split into layers (layer k is needed while ceil(running / slots) >= k). Instances are
  * interchangeable, so each layer is one instance slot over time and is solved alone by a dynamic program over its
  * segments (cut at its busy intervals and at every price change), with one state per place it may use plus "off":
  *   stay in a state: pay its price over the segment (spot only below its max price, "off" only when not needed);
- *   enter a pool: pay a boot in it (the old instance serves while the new one boots, so the boot is extra).
- * O(layers x segments x states): 0.5-1.2 s per bundled scenario on a loaded two-core machine.
+ *   enter a pool: pay a boot in it (the old instance serves while the new one boots, so the boot is extra);
+ *   ride free: launch into a spot pool whose price passes the max within the hour, serve to the warning for
+ *   nothing, then enter a pool or go off (segments are also cut at the first moment each such ride can start).
+ * O(layers x segments x states): 0.15-0.7 s per bundled scenario on a loaded two-core machine.
  *
  * The farm's group limits hold, as they hold for every simulated policy: the spot group runs at most
  * `farm.spot.max` instances (spot, or on-demand after a swap) and the on-demand group at most `farm.on_demand.max`
@@ -34,10 +45,13 @@
  * max when all its layers are up; the bound allows it (a minute or two, a few times a day).
  *
  * Not modelled: the groups' min sizes (the bound starts and ends with no instance), capacity storms (a pool without
- * capacity), interruptions other than the price passing the max, and Auto Scaling's one-minute billing minimum
- * (every launch pays a boot of more than a minute anyway).
+ * capacity), interruptions other than the price passing the max (random ones are not known in advance, so they
+ * give no free ride either), and Auto Scaling's one-minute billing minimum (every launch pays a boot of more than a
+ * minute anyway).
  */
+import { FREE_INTERRUPTED_SECONDS } from '../cloud/ec2';
 import { poolKey, StepSeries } from '../market';
+import { canLaunchSpot } from '../../src/pools';
 import type { CostBreakdown, PolicySummary } from '../result';
 import type { Scenario } from '../scenario';
 
@@ -47,9 +61,20 @@ interface Place {
   type: string;
   series: StepSeries | undefined;
   onDemand: number;
-  /** The type's max price (on-demand): a spot instance may run only while its pool's price is below it. */
+  /** The type's max price (on-demand): a spot instance may run only while its pool's price is at or below it. */
   maxPrice: number;
+  /**
+   * Spot: the times its price passes the max price (EC2 warns then), ascending; a launch while the price is above
+   * it fails. For the free rides (canLaunchSpot, src/pools.ts: at or below the max price launches and stays).
+   */
+  passes?: Float64Array;
 }
+
+/**
+ * A spot instance EC2 interrupts within FREE_INTERRUPTED_SECONDS of its launch is not billed (sim/cloud/ec2.ts);
+ * EC2 takes it two minutes after the warning, so the warning must come within this long of the launch.
+ */
+const FREE_RIDE_SECONDS = FREE_INTERRUPTED_SECONDS - 120;
 
 export interface ClairvoyantResult {
   summary: PolicySummary;
@@ -136,17 +161,26 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
     places.push({ market: 'on-demand', type, series: undefined, onDemand: od, maxPrice: od });
     for (const az of scenario.availabilityZones) {
       const series = market.spot.get(poolKey(type, az));
-      if (series) places.push({ market: 'spot', type, series, onDemand: od, maxPrice: od });
+      if (!series) continue;
+      const passes: number[] = [];
+      for (let i = 0; i < series.t.length; i++) {
+        if (!canLaunchSpot(series.price[i]!, od) && (i === 0 || canLaunchSpot(series.price[i - 1]!, od))) passes.push(series.t[i]!);
+      }
+      places.push({ market: 'spot', type, series, onDemand: od, maxPrice: od, passes: Float64Array.from(passes) });
     }
   }
+  const freeRides = scenario.interruptions.priceAboveMax;
   // The on-demand group's layers: on-demand places only.
   const onDemandPlaces = places.filter((p) => !p.series);
   const from = scenario.start - boot;
   const cheapest = market.cheapestSeries(from, end);
   // Every price change point in the run, once: segments cut there have constant prices. And one boot after each:
   // a launch into a pool that just turned cheap boots at the new price and serves from then.
+  // With free rides, also the first moment a launch is taken by a price passing the max within its first hour (the
+  // earliest a free ride into that pool can start serving).
+  const rideStarts = (p: Place) => (freeRides ? [...(p.passes ?? [])].map((t) => t - FREE_RIDE_SECONDS + boot + 1) : []);
   const priceTimes = [
-    ...new Set(places.flatMap((p) => (p.series ? p.series.window(from, end).flatMap((w) => [w.t, w.t + boot]) : []))),
+    ...new Set(places.flatMap((p) => (p.series ? [...p.series.window(from, end).flatMap((w) => [w.t, w.t + boot]), ...rideStarts(p)] : []))),
   ]
     .filter((t) => t > from && t < end)
     .sort((a, b) => a - b);
@@ -161,7 +195,7 @@ export function clairvoyantRun(scenario: Scenario): ClairvoyantResult {
     if (busy.length === 0) continue;
     // Layers above the spot group's max are the on-demand group's: no spot there, so no spot price cut either.
     const spotGroup = k <= spotLayers;
-    const solved = solveLayer(busy, spotGroup ? places : onDemandPlaces, spotGroup ? priceTimes : [], boot);
+    const solved = solveLayer(busy, spotGroup ? places : onDemandPlaces, spotGroup ? priceTimes : [], boot, spotGroup && freeRides);
     cost += solved.cost;
     total.boot_usd += solved.boot;
     spotSeconds += solved.spotSeconds;
@@ -208,7 +242,7 @@ interface SolvedLayer {
 }
 
 /** One layer's cheapest plan: a state (pool or off) per segment, by dynamic programming, then read back. */
-function solveLayer(busy: [number, number][], places: Place[], priceTimes: number[], boot: number): SolvedLayer {
+function solveLayer(busy: [number, number][], places: Place[], priceTimes: number[], boot: number, freeRides: boolean): SolvedLayer {
   // Segment boundaries: the busy intervals' ends and the price changes in the layer's span.
   const first = busy[0]![0];
   const cuts: number[] = [];
@@ -233,7 +267,18 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
   }
   const S = places.length + 1; // state 0: off
   const OFF = 0;
+  /** cameFrom code: the segment begins where a free ride ended (rideStart, ridePlace, rideFrom say which). */
+  const FREE = S;
   const INF = Number.POSITIVE_INFINITY;
+  // Free rides: a spot instance EC2 interrupts within its first hour is not billed at all, and a price interruption
+  // is known in advance. arrive[i]: the cheapest cost with a free ride ending at bounds[i] (the layer must be
+  // served by a launch, or be off, from there); the ride began at segment rideStart[i], in place ridePlace[i],
+  // after state rideFrom[i] (FREE: right after another ride).
+  const arrive = new Float64Array(segs + 1).fill(INF);
+  const rideStart = new Int32Array(segs + 1);
+  const ridePlace = new Int16Array(segs + 1);
+  const rideFrom = new Int16Array(segs + 1);
+  let endRide = { cost: INF, start: 0, place: 0, from: 0 };
   let value = new Float64Array(S).fill(INF);
   value[OFF] = 0;
   let next = new Float64Array(S);
@@ -274,15 +319,49 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
     let second = best === OFF ? 1 : OFF;
     for (let x = 0; x < S; x++) if (x !== best && value[x]! < value[second]!) second = x;
     next.fill(INF);
+    const free = arrive[s]!;
     // Off: free, but only when the layer is not needed.
     if (!needed[s]) {
       next[OFF] = value[best]!;
       cameFrom[s * S + OFF] = best;
+      if (free < next[OFF]!) {
+        next[OFF] = free;
+        cameFrom[s * S + OFF] = FREE;
+      }
+    }
+    // A free ride starting here: launched a boot before `a` into a spot pool whose price passes the max price (EC2
+    // warns then, and takes the instance two minutes later) within the first hour: nothing billed. It serves the
+    // layer from `a` to the warning, from the cheapest state so far (the old instance stops at `a`).
+    if (freeRides) {
+      const startCost = Math.min(value[best]!, free);
+      const startFrom = free < value[best]! ? FREE : best;
+      for (let x = 1; x < S && startCost < INF; x++) {
+        const place = places[x - 1]!;
+        if (!place.series || !place.passes) continue;
+        const launchAt = a - boot;
+        // The launch must succeed, the instance serve, and the warning come in time for EC2 to take it within the hour.
+        if (!canLaunchSpot(place.series.at(launchAt), place.maxPrice)) continue;
+        const next = upperBound(place.passes, launchAt);
+        const warned = next < place.passes.length ? place.passes[next]! : INF;
+        if (warned <= a || warned >= launchAt + FREE_RIDE_SECONDS) continue;
+        // The ride serves until the last segment boundary at or before the warning.
+        const end = upperBound(bounds, warned) - 1;
+        if (end <= s) continue;
+        if (end >= segs) {
+          if (startCost < endRide.cost) endRide = { cost: startCost, start: s, place: x, from: startFrom };
+        } else if (startCost < arrive[end]!) {
+          arrive[end] = startCost;
+          rideStart[end] = s;
+          ridePlace[end] = x;
+          rideFrom[end] = startFrom;
+        }
+      }
     }
     priceAt(a);
     for (let x = 1; x < S; x++) {
-      // Spot only while the pool's price is below the max price.
-      if (rate[x]! >= places[x - 1]!.maxPrice && places[x - 1]!.series) continue;
+      // Spot only while the pool can launch and keep spot: at or below the max price (canLaunchSpot, the rule the
+      // decisions and the simulated cloud share).
+      if (places[x - 1]!.series && !canLaunchSpot(rate[x]!, places[x - 1]!.maxPrice)) continue;
       const other = best === x ? second : best;
       let v = value[x]!;
       let from = x;
@@ -294,20 +373,51 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
           from = other;
         }
       }
+      // A launch as a free ride ends (booted while the ridden instance serves out its warning).
+      if (free < v) {
+        const launched = free + bootCost(x, a);
+        if (launched < v) {
+          v = launched;
+          from = FREE;
+        }
+      }
       if (v === INF) continue;
       next[x] = v + (rate[x]! * (b - a)) / 3600;
       cameFrom[s * S + x] = from;
     }
     [value, next] = [next, value];
   }
-  // Read the plan back from the cheapest final state.
+  // Read the plan back from the cheapest final state (or a free ride to the end). states[s] < 0: a free ride in
+  // place -states[s].
   let state = OFF;
   for (let x = 1; x < S; x++) if (value[x]! < value[state]!) state = x;
-  const cost = value[state]!;
   const states = new Int16Array(segs);
-  for (let s = segs - 1; s >= 0; s--) {
+  let cost = value[state]!;
+  let s = segs - 1;
+  /** A free ride ends at bounds[rideEnd]: read it back, then what came before it. */
+  let rideEnd = -1;
+  if (endRide.cost < cost) {
+    cost = endRide.cost;
+    states.fill(-endRide.place, endRide.start, segs);
+    s = endRide.start - 1;
+    if (endRide.from === FREE) rideEnd = endRide.start;
+    else state = endRide.from;
+  }
+  while (s >= 0 || rideEnd >= 0) {
+    if (rideEnd >= 0) {
+      const e = rideEnd;
+      rideEnd = -1;
+      states.fill(-ridePlace[e]!, rideStart[e]!, e);
+      s = rideStart[e]! - 1;
+      if (rideFrom[e] === FREE) rideEnd = rideStart[e]!;
+      else state = rideFrom[e]!;
+      continue;
+    }
     states[s] = state;
-    state = cameFrom[s * S + state]!;
+    const from = cameFrom[s * S + state]!;
+    if (from === FREE) rideEnd = s;
+    else state = from;
+    s--;
   }
   let bootUsd = 0;
   let spotSeconds = 0;
@@ -322,8 +432,14 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
     const a = bounds[s]!;
     const b = bounds[s + 1]!;
     pathT[s] = a;
-    pathRate[s] = x === OFF ? 0 : price(x, a);
+    pathRate[s] = x <= OFF ? 0 : price(x, a);
     pathCum[s + 1] = pathCum[s]! + (pathRate[s]! * (b - a)) / 3600;
+    if (x < 0) {
+      // A free ride: spot hours (its boot too), nothing billed. Two rides in a row in one pool read as one here.
+      spotSeconds += (x !== prev ? boot : 0) + (b - a);
+      prev = x;
+      continue;
+    }
     if (x !== OFF && x !== prev) {
       bootUsd += bootCost(x, a);
       if (places[x - 1]!.series) spotSeconds += boot;
@@ -407,6 +523,18 @@ function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
   const sorted = Float64Array.from(values).sort();
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The first index whose value is above x (sorted ascending). */
+function upperBound(sorted: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** USD the layer's instance costs over [a, b] along its chosen path. */

@@ -50,14 +50,14 @@ export function shortfall(ours: FrontierPoint, theirs: FrontierPoint): string {
 }
 
 /**
- * One sentence: how many baseline points a spotfarm point dominates, and for each that none does, its figures and
- * what spotfarm did at the wait it delivered (the matched run), or why there was no such run.
+ * How many baseline points a spotfarm point dominates (`head`), and for each that none does (`undominated`), its
+ * figures and what spotfarm did at the wait it delivered (the matched run), or why there was no such run.
  */
-export function dominanceVerdict(json: BacktestJson): string {
+export function dominanceParts(json: BacktestJson): { head: string; undominated: string[] } | undefined {
   const dom = json.sweep?.dominance ?? [];
-  if (dom.length === 0) return '';
+  if (dom.length === 0) return undefined;
   const free = dom.filter((d) => d.dominated_by.length === 0);
-  if (free.length === 0) return `every baseline point (${dom.length}) is dominated by a spotfarm point`;
+  if (free.length === 0) return { head: `every baseline point (${dom.length}) is dominated by a spotfarm point`, undominated: [] };
   const frontier = json.frontier ?? [];
   const unmatched = json.sweep?.matching?.unmatched ?? [];
   const why = (d: (typeof dom)[number]): string => {
@@ -73,7 +73,14 @@ export function dominanceVerdict(json: BacktestJson): string {
         : '';
     return `${d.policy} at ${d.value} (${figures}${after})`;
   };
-  return `${dom.length - free.length} of ${dom.length} baseline points are dominated by a spotfarm point; not: ` + free.map(why).join(', ');
+  return { head: `${dom.length - free.length} of ${dom.length} baseline points are dominated by a spotfarm point`, undominated: free.map(why) };
+}
+
+/** dominanceParts in one sentence ('' without a sweep that has spotfarm and a baseline). */
+export function dominanceVerdict(json: BacktestJson): string {
+  const parts = dominanceParts(json);
+  if (!parts) return '';
+  return parts.undominated.length ? `${parts.head}; not: ${parts.undominated.join(', ')}` : parts.head;
 }
 
 /**

@@ -14,7 +14,7 @@ import { MARK_STYLE, POLICY_COLORS, buildCharts, timeRange, type ChartSpec } fro
 import { BREAKDOWN_CSS, breakdownHtml } from './breakdown';
 import { CLIENT_JS } from './client';
 import { SUMMARY_COLUMNS, costVsClairvoyant, costVsOracle, formatDuration, formatInt, formatUsd, policiesIn } from './format';
-import { dominanceVerdict, frontierChart, frontierRows, matchingNotes, type FrontierChartSpec } from './frontier';
+import { dominanceParts, frontierChart, frontierRows, matchingNotes, type FrontierChartSpec } from './frontier';
 import { poolTableHtml } from './pools';
 
 export { createProgress, formatSummaryTable, type Progress } from './summary';
@@ -165,7 +165,11 @@ function frontierSection(result: BacktestResult, chart: FrontierChartSpec | unde
       return `<tr${cls}><td>${escapeHtml(p.value)}</td><th scope="row">${swatch}${escapeHtml(p.policy)}</th><td>${escapeHtml(r.target)}</td><td>${escapeHtml(formatUsd(p.cost_usd))}</td><td>${escapeHtml(formatDuration(p.wait_p95_s))}</td><td${p.jobs_lost > 0 ? ' class="bad"' : ''}>${escapeHtml(formatInt(p.jobs_lost))}</td>${dom || '<td></td>'}</tr>`;
     })
     .join('');
-  const verdict = dominanceVerdict(json);
+  const parts = dominanceParts(json);
+  const verdict = parts
+    ? `<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): ${escapeHtml(parts.head)}${parts.undominated.length ? '; not:' : '.'}</p>` +
+      (parts.undominated.length ? `<ul class="frontier-undominated">${parts.undominated.map((u) => `<li>${escapeHtml(u)}</li>`).join('')}</ul>` : '')
+    : '';
   const notes = matchingNotes(json)
     .map((n) => `<p class="note frontier-matching">${escapeHtml(n)}.</p>`)
     .join('\n');
@@ -176,7 +180,7 @@ function frontierSection(result: BacktestResult, chart: FrontierChartSpec | unde
 <p class="note">${escapeHtml(chart.note + unplaced)}</p>
 <div class="chart" id="${chart.id}"></div>
 </section>
-${verdict ? `<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): ${escapeHtml(verdict)}.</p>` : ''}
+${verdict}
 <div class="table-wrap"><table class="summary frontier"><thead><tr><th scope="col">${setting}</th><th scope="col">Policy</th><th scope="col">Baseline set to</th><th scope="col">Cost</th><th scope="col">Wait p95</th><th scope="col">Lost</th><th scope="col">Dominated by</th></tr></thead><tbody>${rows}</tbody></table></div>
 ${notes}
 <p class="note">spotfarm ran with ${setting} at each value; each baseline ran at the target that moves with the value as spotfarm’s own sizing does (docs/backtest.md, “Frontier”; matched runs: “Cost at equal service”). ${escapeHtml(String(json.sweep.runs))} simulations.</p>`;

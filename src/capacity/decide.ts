@@ -33,7 +33,6 @@ import {
   lateAllowance,
   lateJobsAt,
   learnJobSeconds,
-  RECEIVE_DELAY_SECONDS,
   trackLate,
   serviceNeed,
   trackNeed,
@@ -242,6 +241,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       secondsPerJob,
       acceptableWait: s.acceptableWait,
       bootSeconds: boot,
+      idleReceiveDelay: s.idleReceiveDelay,
     });
     const slots = groups.reduce((n, g) => n + supply(g), 0) * s.slotsPerInstance;
     const late = trackLate(state, { visible, inFlight, slots, secondsPerJob, acceptableWait: s.acceptableWait }, at, iso);
@@ -306,7 +306,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
     wanted = f.held;
     why =
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
-      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${RECEIVE_DELAY_SECONDS}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s)` +
+      `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${s.idleReceiveDelay}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s)` +
       (f.headroom > 0
         ? `; the farm takes ${f.unreactiveSeconds}s longer than acceptableWait to bring capacity up, so ${f.headroom} free slot(s) are held for the jobs that arrive meanwhile (the busy slots' rate, ${inFlight} / ${f.secondsPerJob}s)`
         : '') +

@@ -78,7 +78,8 @@ export const TICK_SECONDS = 60;
 /**
  * How much later than a busy one an idle instance's worker takes a message (busy-first receiving, worker/rules.ts):
  * a queued job that waits for an instance launched now is taken that much after the boot. The worker agent's
- * default (`--idle-receive-delay` changes it on the instance; the scaler cannot see that).
+ * default, and the idleReceiveDelay setting's (a farm whose workers run with another `--idle-receive-delay` sets
+ * it: the scaler cannot see the flag).
  */
 export const RECEIVE_DELAY_SECONDS = IDLE_RECEIVE_DELAY_SECONDS;
 /** Boot time (launch to in service) assumed until the farm has shown one: EC2 boot plus a worker's start. */
@@ -230,8 +231,10 @@ export function serviceNeed(o: {
   acceptableWait: number;
   /** Launch to in service (learned): how late an instance launched now starts a queued job. */
   bootSeconds: number;
+  /** The workers' idle receive delay (the idleReceiveDelay setting; RECEIVE_DELAY_SECONDS, the agent's default). */
+  idleReceiveDelay?: number;
 }): ServiceSizing {
-  const reaction = TICK_SECONDS + o.bootSeconds + RECEIVE_DELAY_SECONDS;
+  const reaction = TICK_SECONDS + o.bootSeconds + (o.idleReceiveDelay ?? RECEIVE_DELAY_SECONDS);
   const budget = Math.max(0, o.acceptableWait - reaction);
   // Each busy slot starts at most one queued job within the budget (see the header: Need).
   const startable = o.inFlight * Math.min(1, budget / o.secondsPerJob);

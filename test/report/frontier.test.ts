@@ -117,7 +117,10 @@ describe('the frontier in the terminal and the report markup', () => {
 
     // Assess
     expect(html).toContain('<div class="chart" id="chart-frontier"></div>');
-    expect(html).toContain('11 of 12 baseline points are dominated by a spotfarm point; not: aws-native at 20m');
+    expect(html).toContain(
+      '<p class="headline" id="frontier-verdict">Dominance (cost ≤, p95 ≤, lost ≤): 11 of 12 baseline points are dominated by a spotfarm point; not:</p>' +
+        '<ul class="frontier-undominated"><li>aws-native at 20m ($101.00, p95 51m40s)</li></ul>',
+    );
     expect(html.match(/<tr[^>]*><td>(2m|5m|10m|20m)<\/td>/g)).toHaveLength(16);
     expect(chart.unplaced).toBe(1);
     expect(chart.series.map((s) => [s.label, s.points.length])).toEqual([

@@ -11,7 +11,7 @@ import { oracle } from '../../sim/policies/oracle';
 import { loadConfig } from '../../src/config';
 import { world } from './support/world';
 import { missingHandlers, SpotfarmUnavailableError, spotfarmEnvironment, withEnvironment } from '../../sim/policies/spotfarm';
-import { percentile, runBacktest } from '../../sim/runner';
+import { percentile, runBacktest, spotfarmIdleReceiveDelay } from '../../sim/runner';
 import { T0, testScenario } from './support/scenario';
 import { fakeHandlers } from './support/fake-handlers';
 
@@ -29,6 +29,19 @@ describe('the oracle', () => {
     const expected = ((1000 * 0.1 + 2600 * 0.21) / 3600 + (1800 * 0.21) / 3600) / 2;
     expect(o.cost_usd).toBeCloseTo(expected, 12);
     expect(o).toMatchObject({ jobs_submitted: 2, jobs_completed: 2, jobs_lost: 0, wait_p95_s: null, swaps: null });
+  });
+});
+
+describe("spotfarm's workers", () => {
+  it('run with the idle receive delay the idleReceiveDelay setting names, else the agent\'s default', () => {
+    // Prepare
+    const plain = testScenario({ jobs: [{ at: 0, runtime: 60 }] });
+    const set = { ...plain, spotfarm: { idleReceiveDelay: '0s' } };
+    const minutes = { ...plain, spotfarm: { idleReceiveDelay: '2m' } };
+    // Act, Assess
+    expect(spotfarmIdleReceiveDelay(plain)).toBeUndefined();
+    expect(spotfarmIdleReceiveDelay(set)).toBe(0);
+    expect(spotfarmIdleReceiveDelay(minutes)).toBe(120);
   });
 });
 

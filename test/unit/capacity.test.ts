@@ -298,6 +298,29 @@ describe('service policy: headroom when acceptableWait is shorter than the farm 
 });
 
 describe('service policy: the wait budget', () => {
+  it.each<Row>([
+    {
+      name: 'takes the idle receive delay the farm names (idleReceiveDelay, its workers\' --idle-receive-delay) off',
+      spot: group('ml-spot', 10),
+      queue: { visible: 30, inFlight: 40 },
+      settings: { ...service, idleReceiveDelay: 0 },
+      // 600 - 60 - 120 - 0 = 420 s: 40 x 420 / 600 = 28 start in time, 2 cannot wait: ceil(42 / 4) = 11.
+      spotTo: 11,
+      reason: /start 28 within 420s \(acceptableWait 600s - a tick - a boot of 120s - the idle receive delay 0s/,
+    },
+    {
+      name: 'and a longer one shortens the budget and brings the headroom sooner',
+      spot: group('ml-spot', 10),
+      queue: { visible: 0, inFlight: 40 },
+      settings: { ...service, acceptableWait: 240, idleReceiveDelay: 120 },
+      // 60 + 120 + 120 = 300 s to react, 60 s more than acceptableWait: ceil(40 x 60 / 600) = 4 free slots, ceil(44 / 4) = 11.
+      spotTo: 11,
+      reason: /takes 60s longer than acceptableWait .* 4 free slot/,
+    },
+  ])('$name', (row) => {
+    check(row);
+  });
+
   it('takes the worker agent\'s idle receive delay off, as well as a tick and a boot (busy-first receiving)', () => {
     // Arrange: the scaler's figure is the worker's own constant, not a copy that could drift.
     expect(RECEIVE_DELAY_SECONDS).toBe(IDLE_RECEIVE_DELAY_SECONDS);

@@ -59,6 +59,7 @@ describe('readGroupTags', () => {
     { tag: 'minDwell', value: '99999d', range: 'a duration (90s, 30m, 2h, 1d) from 1s to 30d' },
     { tag: 'minDwell', value: '0s', range: 'a duration (90s, 30m, 2h, 1d) from 1s to 30d' },
     { tag: 'scaleInCooldown', value: '2d', range: 'a duration (90s, 30m, 2h, 1d) from 0s to 1d' },
+    { tag: 'idleReceiveDelay', value: '11m', range: 'a duration (90s, 30m, 2h, 1d) from 0s to 10m' },
   ])('refuses spotfarm:$tag=$value, saying the range', ({ tag, value, range }) => {
     // Act
     const read = () => readGroupTags('ml-spot', { ...farmTags, [`spotfarm:${tag}`]: value }, DEFAULT_SETTINGS);
@@ -74,6 +75,8 @@ describe('readGroupTags', () => {
     { tag: 'minDwell', value: '1s', expected: 1 },
     { tag: 'minDwell', value: '30d', expected: 30 * 86_400 },
     { tag: 'backlogPerInstance', value: ' 2.5 ', expected: 2.5 },
+    { tag: 'idleReceiveDelay', value: '0s', expected: 0 },
+    { tag: 'idleReceiveDelay', value: '10m', expected: 600 },
   ])('accepts the edges: spotfarm:$tag=$value', ({ tag, value, expected }) => {
     // Act
     // (hysteresis 0, so the smallest swapRatio is not refused for leaving no room to return)
