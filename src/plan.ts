@@ -6,6 +6,7 @@
 import type { CapacityPlan } from './capacity/plan';
 import { groupSpotPrice } from './prices';
 import { isRunning } from './model';
+import { noRouteToOnDemand, onDemandGroupFull, type OnDemandGroupFacts } from './route';
 import type { FarmObservation, GroupObservation, Observation } from './observe';
 import { describeSettings } from './settings';
 
@@ -38,6 +39,11 @@ export interface PlanFarm {
   farm: string;
   queue: { name: string | null; visible?: number; inFlight?: number; delayed?: number; error?: string };
   groups: PlanGroup[];
+  /**
+   * What the owner should know about the farm as a whole, in plain words with what to do: a spot group with no
+   * route to on-demand (src/route.ts), or one whose on-demand group is at its max now. Empty when none.
+   */
+  warnings: string[];
   /** The queue scaler's section (src/capacity/plan.ts planCapacity), added by functions/plan.ts. */
   capacity?: CapacityPlan;
   [section: string]: unknown;
@@ -116,7 +122,23 @@ export function planFarm(f: FarmObservation): PlanFarm {
       ...(!f.queueName ? { error: 'no group of this farm is tagged spotfarm:queue' } : {}),
     },
     groups: f.groups.map(planGroup),
+    warnings: farmWarnings(f),
   };
+}
+
+/** The farm's route to on-demand, per spot group (src/route.ts): said once per group, the missing route first. */
+export function farmWarnings(f: FarmObservation): string[] {
+  const onDemand: OnDemandGroupFacts[] = f.groups
+    .filter((g) => g.role === 'on-demand')
+    .map((g) => ({ name: g.group.name, max: g.group.max, desired: g.group.desired }));
+  const out: string[] = [];
+  for (const g of f.groups) {
+    if (g.role !== 'spot') continue;
+    const spot = { name: g.group.name, style: g.group.launch.style, mixedFallback: g.settings.mixedFallback };
+    const said = noRouteToOnDemand(spot, f.farm, onDemand) ?? onDemandGroupFull(spot, f.farm, onDemand);
+    if (said) out.push(said);
+  }
+  return out;
 }
 
 export function buildPlan(observation: Observation, farmFilter: string): Plan {

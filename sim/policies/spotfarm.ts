@@ -14,7 +14,8 @@ import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import * as asg from '../cloud/autoscaling-api';
 import { startQueueMetrics } from '../cloud/cloudwatch';
-import { Tables } from '../cloud/dynamodb-api';
+import { groupKey } from '../../src/aws/state-store';
+import { getItem, Tables } from '../cloud/dynamodb-api';
 import * as ec2 from '../cloud/ec2-api';
 import { NotImplementedInSimulator } from '../cloud/errors';
 import type { SdkConnection } from '../cloud/sdk';
@@ -339,6 +340,39 @@ function lambdaContext(fn: string): Context {
   };
 }
 
+/**
+ * The backtest's `swaps` counts every fall-back to on-demand and every return, whatever its mechanism
+ * (docs/backtest.md). A launch source that changes market is counted by the simulated Auto Scaling
+ * (sim/cloud/autoscaling.ts, noteLaunchSourceChange). A mixed-instances group that falls back through the farm's
+ * on-demand group (mixedFallback=on-demand-group, the default) changes nothing in AWS: the fall-back is the market
+ * controller's state (src/market/state.ts), which the capacity controller reads to give the group's share to the
+ * on-demand group. Those are counted here, from that state after each price check, with the same marks.
+ */
+export function countMarketSwapsThroughOnDemandGroup(world: World, tables: Tables, farm: SpotfarmFarm): () => void {
+  let last: 'spot' | 'on-demand' = 'spot';
+  return () => {
+    const { Item } = getItem(tables, { TableName: STATE_TABLE, Key: { pk: { S: groupKey(farm.spotGroup) }, sk: { S: 'state' } } });
+    const data = Item?.data?.S;
+    if (data === undefined) return;
+    const market = (JSON.parse(data) as { market?: { market?: 'spot' | 'on-demand'; originals?: { style?: string; fallback?: string } } }).market;
+    const now = market?.market ?? 'spot';
+    if (now === last) return;
+    last = now;
+    const o = market?.originals;
+    // Other styles changed their launch source, which Auto Scaling counted already.
+    if (o?.style !== 'mixed-instances' || o.fallback !== 'on-demand-group') return;
+    world.swaps++;
+    world.marks.push({
+      t: world.now,
+      kind: now === 'on-demand' ? 'swap-to-on-demand' : 'swap-to-spot',
+      detail:
+        now === 'on-demand'
+          ? `${farm.spotGroup} falls back through ${farm.onDemandGroup}: its launch source unchanged, its share goes to the on-demand group`
+          : `${farm.spotGroup} takes its share back from ${farm.onDemandGroup}`,
+    });
+  };
+}
+
 /** Lambda async retries: 2, one minute and then two minutes after the failure. */
 const RETRY_DELAYS = [60, 120];
 
@@ -356,13 +390,19 @@ export function installSpotfarm(world: World, handlers: Record<SpotfarmFunction,
   startQueueMetrics(world);
   const stats: SpotfarmStats = { invocations: {}, failedEvents: 0, retries: 0, errors: new Map(), notImplemented: new Set() };
 
+  const countSwaps = countMarketSwapsThroughOnDemandGroup(world, tables, farm);
   const invoke = (fn: SpotfarmFunction, event: unknown, attempt = 0): Promise<void> => {
     stats.invocations[fn] = (stats.invocations[fn] ?? 0) + 1;
     connection.target = { world, tables };
     return handlers[fn](structuredClone(event), lambdaContext(fn)).then(
-      () => connection.resetHistory(),
+      () => {
+        connection.resetHistory();
+        if (fn === 'price-check') countSwaps();
+      },
       (err: unknown) => {
         connection.resetHistory();
+        // A check may fail after its swap was committed (its notice, say): the swap counts all the same.
+        if (fn === 'price-check') countSwaps();
         const message = `${fn}: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
         const gap = /the simulated cloud does not implement [^:]+?(?=$|:)/.exec(message);
         if (err instanceof NotImplementedInSimulator || gap) stats.notImplemented.add(gap ? gap[0] : message);

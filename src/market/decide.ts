@@ -39,6 +39,7 @@ import type { LaunchMarket } from '../observe';
 import { assessPools, decidePoolCap, decideTypeDrop, describePools, groupBreakerTripped, spotSourceOf, type PoolAssessment, type PoolSignal } from './pools';
 import type { GroupRole, GroupSettings } from '../settings';
 import type { MixedOverride } from '../model';
+import { noRouteToOnDemand, type OnDemandGroupFacts } from '../route';
 
 export { breakerState, BREAKER_MIN_INSTANCE_HOURS, BREAKER_MIN_INTERRUPTIONS } from '../breaker';
 export type { MarketAction } from './actions';
@@ -72,6 +73,13 @@ export interface MarketSignals {
    */
   fallbackRoom: number;
   /**
+   * The farm's on-demand fallback groups (name, max, desired). A group that falls back through them
+   * (mixedFallback=on-demand-group) with none, or all at max 0, has no route to on-demand (src/route.ts): a
+   * fall-back would only stop its spot launches, so it is not made and the decision says so. Undefined (an older
+   * caller): taken as a route.
+   */
+  onDemandGroups?: OnDemandGroupFacts[];
+  /**
    * Failed on-demand launches of the group since it fell back, in the last `capacityWindow` (any refusal: no
    * on-demand capacity, the template's launch refused, a quota). The fall-back did not restore capacity.
    */
@@ -104,6 +112,8 @@ export interface MarketSignals {
 
 export interface MarketInput {
   asgName: string;
+  /** The group's farm (named in what to do when the farm has no route to on-demand). */
+  farm?: string;
   role: GroupRole;
   /** What new instances get now, read from the group's launch source; undefined when unreadable. */
   observed: LaunchMarket | undefined;
@@ -331,7 +341,12 @@ function decideScheduled(
     // takes the shortfall as the wait needs it; without, the fall-back would add nothing and only stop the group's
     // spot launches until its return.
     const through = input.current.style === 'mixed-instances' && input.current.fallback === 'on-demand-group';
-    const route = otherRouteToOnDemand(signals, through);
+    // No route at all: the group falls back through the farm's on-demand group and there is none, or its max is 0
+    // (src/route.ts). Then no fall-back is made, whatever its rule: it would take nothing of the group's share and
+    // only stop its spot launches, leaving the jobs with no capacity growth until the return (docs/market.md).
+    const missingRoute = missingRouteOf(input, through);
+    if (missingRoute) figures.routeToOnDemand = 'none';
+    const route = missingRoute ?? otherRouteToOnDemand(signals, through);
     const noRoute = "the farm's on-demand group has no room (or there is none): no other route to on-demand";
     const capacityShort = signals.capacityFailures >= settings.capacityFailures && signals.shortfall > 0;
     const priceConfirmed = high && state.highStreak >= settings.confirmChecks;
@@ -365,8 +380,16 @@ function decideScheduled(
     // Why a signal that reached its threshold did not move the group (said in the decision's reason).
     const held: string[] = [];
     if (!trigger && capacityShort) {
-      held.push(`${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min and the group is ${signals.shortfall} short, but ${route}`);
+      held.push(
+        `${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min and the group is ${signals.shortfall} short, but ${missingRoute ? 'there is no route to on-demand' : route}`,
+      );
     }
+    if (trigger && missingRoute && !options.force) {
+      held.push(`the ${trigger} rule would fall back to on-demand (${reason})`);
+      trigger = undefined;
+    }
+    // Said once, in this check's one decision line; the pools' own levers (cap, type drop) still apply below.
+    if (missingRoute && held.length) held.push(`${missingRoute}; a fall-back would only stop the group's spot launches, so the group stays on spot`);
     if (held.length) figures.held = held;
 
     if (!trigger) {
@@ -435,7 +458,7 @@ function decideScheduled(
       return nothing(
         `staying on spot: ${heldNote}` +
           (high
-            ? `spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
+            ? `spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak < settings.confirmChecks ? `${state.highStreak} of ${settings.confirmChecks}` : state.highStreak} checks`
             : `spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`) +
           capNote,
         state,
@@ -484,6 +507,13 @@ function decideScheduled(
   const stay = (reason: string): MarketDecision => ({ ...nothing(failing + reason, state), ...(notice ? { notice } : {}) });
   if (options.force) return stay(`already on on-demand (${options.force.reason})`);
   if (!state.originals) return stay('on on-demand with no remembered spot configuration to return to');
+  // Fallen back through an on-demand group that is gone or has max 0 (changed since, or a state from before this
+  // rule): the fall-back takes nothing of the share and only stops the group's spot launches, so it ends now.
+  const missingRoute = missingRouteOf(input, state.originals.style === 'mixed-instances' && state.originals.fallback === 'on-demand-group');
+  if (missingRoute) {
+    figures.routeToOnDemand = 'none';
+    return goBack(state, failing + `returning to spot at once: ${missingRoute}; the fall-back only stops the group's spot launches`, state.originals);
+  }
   if (inMarket < dwell) {
     return stay(`staying on on-demand: ${Math.ceil((dwell - inMarket) / 60)} min of the ${dwell / 60} min dwell left`);
   }
@@ -577,6 +607,13 @@ export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'
     return "the group falls back through the farm's on-demand group (mixedFallback=on-demand-group), which has no room (or there is none): a fall-back would add no on-demand capacity and would stop the group's spot launches until its return";
   }
   return undefined;
+}
+
+/** The farm's missing route to on-demand for a group falling back through its on-demand group (src/route.ts). */
+function missingRouteOf(input: MarketInput, through: boolean): string | undefined {
+  const groups = input.signals.onDemandGroups;
+  if (!through || groups === undefined) return undefined;
+  return noRouteToOnDemand({ name: input.asgName, style: 'mixed-instances', mixedFallback: 'on-demand-group' }, input.farm, groups);
 }
 
 /** The pools out now, each keeping the time it went out while it stays out. */

@@ -14,6 +14,7 @@ import { BREAKER_MIN_INTERRUPTIONS, capLevel, type PoolSignal } from './pools';
 import { QUIET_PERIOD_SECONDS, readMarketState, type MarketOriginals, type VersionedMarketState } from './state';
 import { isRunning } from '../model';
 import { observeFarms, type GroupObservation, type Observation, type ObserveOptions } from '../observe';
+import type { OnDemandGroupFacts } from '../route';
 import { isCapacityFailure, isOnDemandLaunchFailure, readCapacityFailures, readPoolInterruptions } from '../records';
 
 /** What the market controller reads beyond the groups (observeFarms): launch sources and prices. */
@@ -269,6 +270,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
 
       const input: MarketInput = {
         asgName: g.group.name,
+        farm: g.farm,
         role: g.role,
         observed: throughOnDemandGroup(stored, g) ? 'on-demand' : g.market,
         current: originalsOf(g),
@@ -279,6 +281,7 @@ export async function gatherMarket(observation: Observation, config: Readonly<Co
           ...(onDemandFailures.size > 0 ? { onDemandFailures: onDemandFailures.size, onDemandFailure: [...onDemandFailures.values()][0]! } : {}),
           shortfall: Math.max(0, g.group.desired - running.length),
           fallbackRoom: fallbackRoom(groups, g),
+          onDemandGroups: onDemandGroupsOf(groups, g),
           interruptions,
           instances,
           ...(managed ? { pools, instanceTypes: g.instanceTypes, spotMaxPrice: g.launch?.spotMaxPrice } : {}),
@@ -313,6 +316,13 @@ function fallbackRoom(groups: readonly GroupObservation[], spot: GroupObservatio
   return groups
     .filter((g) => g.farm === spot.farm && g.role === 'on-demand')
     .reduce((room, g) => room + Math.max(0, g.group.max - g.group.desired), 0);
+}
+
+/** The farm's on-demand fallback groups (their max says whether the farm has a route to on-demand, src/route.ts). */
+function onDemandGroupsOf(groups: readonly GroupObservation[], spot: GroupObservation): OnDemandGroupFacts[] {
+  return groups
+    .filter((g) => g.farm === spot.farm && g.role === 'on-demand')
+    .map((g) => ({ name: g.group.name, max: g.group.max, desired: g.group.desired }));
 }
 
 /**

@@ -152,6 +152,76 @@ describe("decideMarket with a farm's on-demand group: capacity falls back only w
     expect(decide(input({ current: percentage, state: spotState() }, { ...short, fallbackRoom: 0 })).action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'capacity' });
   });
 
+  describe('a farm with no route to on-demand (a mixed group through an on-demand group that is absent or has max 0)', () => {
+    const through = { ...mixed, fallback: 'on-demand-group' as const };
+    const none = { onDemandGroups: [] };
+    const zero = { onDemandGroups: [{ name: 'ml-on-demand', max: 0, desired: 0 }] };
+
+    it.each([
+      { rule: 'the breaker trips, no on-demand group', signals: { ...none, interruptions: 4, instances: 8 }, due: /the breaker rule would fall back to on-demand \(interruption breaker: 4 interruptions/, what: /and the farm has none, .*add an on-demand group \(tags spotfarm:farm=ml, spotfarm:role=on-demand\), or tag ml-spot spotfarm:mixedFallback=percentage/ },
+      { rule: 'price confirmed, the on-demand group has max 0', state: { highStreak: 1 }, signals: { ...zero, ...dear }, due: /the price rule would fall back to on-demand \(spot costs 1.2 x on-demand, at or above swapRatio 1, for 2 checks\)/, what: /the farm's on-demand group ml-on-demand has max 0, .*raise the max of ml-on-demand, or tag ml-spot spotfarm:mixedFallback=percentage/ },
+      { rule: 'capacity failures while short, no on-demand group', signals: { ...none, capacityFailures: 3, shortfall: 2 }, due: /3 spot capacity failures in the last 15 min and the group is 2 short, but there is no route to on-demand/, what: /and the farm has none/ },
+    ])('$rule: no fall-back, and the decision says once why and what to do', ({ state, signals, due, what }) => {
+      // Act
+      const d = decide(input({ farm: 'ml', current: through, state: spotState(state) }, signals));
+      // Assess
+      expect(d.action.kind).toBe('skip');
+      expect(d.action.reason).toMatch(/^staying on spot: /);
+      expect(d.action.reason).toMatch(due);
+      expect(d.action.reason).toMatch(/this farm has no route to on-demand: the mixed-instances group ml-spot falls back through the farm's on-demand group \(mixedFallback=on-demand-group\)/);
+      expect(d.action.reason).toMatch(what);
+      expect(d.action.reason).toMatch(/a fall-back would only stop the group's spot launches, so the group stays on spot/);
+      // Once per check: the missing route is said once, whatever held the group.
+      expect(d.action.reason.split('this farm has no route to on-demand').length).toBe(2);
+      expect(d.action.figures).toMatchObject({ routeToOnDemand: 'none' });
+      expect(d.state?.market).toBe('spot');
+      expect(d.state?.pending).toBeUndefined();
+    });
+
+    it('all three rules due at once: the route is still said once', () => {
+      const d = decide(input({ farm: 'ml', current: through, state: spotState({ highStreak: 5 }) }, { ...none, ...dear, capacityFailures: 3, shortfall: 2, interruptions: 9 }));
+      expect(d.action.kind).toBe('skip');
+      expect(d.action.reason.split('this farm has no route to on-demand').length).toBe(2);
+    });
+
+    it('nothing due: nothing said (plan says the missing route)', () => {
+      const d = decide(input({ farm: 'ml', current: through, state: spotState() }, { ...none, ...cheap }));
+      expect(d.action.reason).toBe('staying on spot: spot costs 0.3 x on-demand, below swapRatio 1');
+    });
+
+    it.each([
+      { rule: 'an on-demand group with room', signals: { onDemandGroups: [{ name: 'ml-on-demand', max: 10, desired: 0 }], fallbackRoom: 10 } },
+      { rule: 'an on-demand group at its max (a moment, not the configuration)', signals: { onDemandGroups: [{ name: 'ml-on-demand', max: 10, desired: 10 }], fallbackRoom: 0 } },
+      { rule: 'an older caller that does not say the on-demand groups', signals: {} },
+    ])('$rule: the breaker falls back as before', ({ signals }) => {
+      const d = decide(input({ farm: 'ml', current: through, state: spotState() }, { ...signals, interruptions: 4, instances: 8 }));
+      expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'breaker' });
+    });
+
+    it.each([
+      { rule: 'mixedFallback=percentage', current: { ...mixed, fallback: 'percentage' as const } },
+      { rule: 'a launch template', current: { style: 'launch-template' as const, templateId: 'lt-1', templateName: undefined, version: '$Latest', resolvedVersion: 1 } },
+      { rule: 'a launch configuration', current: { style: 'launch-configuration' as const, name: 'ml-spot' } },
+    ])('$rule has a route of its own (its own swap): the breaker falls back without an on-demand group', ({ current }) => {
+      const d = decide(input({ farm: 'ml', current, state: spotState() }, { ...none, interruptions: 4, instances: 8 }));
+      expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'breaker' });
+    });
+
+    it('a manual fall-back is made all the same (the user asked for it)', () => {
+      const d = decide(input({ farm: 'ml', current: through, state: spotState() }, none), {}, 0, { force: { trigger: 'manual', reason: 'by hand' } });
+      expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'manual' });
+    });
+
+    it('a group already fallen back through it (the group changed since): returns to spot at once, inside the dwell', () => {
+      const d = decide(
+        input({ farm: 'ml', observed: 'on-demand', current: through, state: onDemandState({ since: iso(-5), originals: through }) }, { ...zero, interruptions: 4, instances: 4 }),
+      );
+      expect(d.action).toMatchObject({ kind: 'swapToSpot', to: through });
+      expect(d.action.reason).toMatch(/^returning to spot at once: this farm has no route to on-demand: .*ml-on-demand has max 0/);
+      expect(d.after?.market).toBe('spot');
+    });
+  });
+
   it('the breaker still moves the group with room in the on-demand group: interruptions that relaunch leave no shortfall to cover', () => {
     const d = decide(input({ state: spotState() }, { interruptions: 4, instances: 8, fallbackRoom: 10 }));
     expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'breaker' });
