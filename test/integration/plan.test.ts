@@ -31,6 +31,21 @@ describe('plan against moto server', () => {
         Tags: [{ Key: 'spotfarm:farm', Value: 'other' }, { Key: 'spotfarm:swapRatio', Value: 'cheap' }],
       }),
     );
+    // A third farm: one mixed-instances spot group and no on-demand group, so no route to on-demand.
+    await autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'solo-spot',
+        MinSize: 0,
+        MaxSize: 4,
+        DesiredCapacity: 0,
+        AvailabilityZones: ['us-east-1a'],
+        MixedInstancesPolicy: {
+          LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateName: farm.onDemandTemplate, Version: '1' }, Overrides: [{ InstanceType: 'c5.large' }] },
+          InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
+        },
+        Tags: [{ Key: 'spotfarm:farm', Value: 'solo' }, { Key: 'spotfarm:queue', Value: farm.queueName }],
+      }),
+    );
     await autoscaling.send(
       new CreateAutoScalingGroupCommand({
         AutoScalingGroupName: 'untagged',
@@ -92,6 +107,19 @@ describe('plan against moto server', () => {
     expect(plan.notes).toContain(
       `backtest farm demo on its last 30 days: npx spotfarm scenario from-account --farm demo --region us-east-1 --out scenario-demo && npx spotfarm backtest scenario-demo/scenario.yaml`,
     );
+  });
+
+  it('says per farm, in plain words, when a farm has no route to on-demand, and what to do', async () => {
+    // Act
+    const plan = await handler({}, lambdaContext('plan'));
+    // Assess: the mixed-instances farm without an on-demand group is told; the demo farm (one on-demand group) is not.
+    const solo = plan.farms.find((f) => f.farm === 'solo')!;
+    expect(solo.warnings).toEqual([
+      expect.stringMatching(
+        /^this farm has no route to on-demand: the mixed-instances group solo-spot falls back through the farm's on-demand group \(mixedFallback=on-demand-group\), and the farm has none, .*To fix: add an on-demand group \(tags spotfarm:farm=solo, spotfarm:role=on-demand\), or tag solo-spot spotfarm:mixedFallback=percentage/,
+      ),
+    ]);
+    expect(plan.farms.find((f) => f.farm === 'demo')!.warnings).toEqual([]);
   });
 
   it('skips a group with a malformed setting, naming group, tag and value, and never lists untagged groups', async () => {

@@ -309,8 +309,41 @@ describe('price-check against moto server', () => {
     expect(await instanceIds('lc-spot')).toEqual(before);
   });
 
+  it('mixed instances, by default, and the farm has no on-demand group: no fall-back, and the decision says why and what to do', async () => {
+    // Prepare: the mixed farm has no on-demand group (yet); spot dear by the group's swapRatio.
+    const policy = (await group('mixed-spot')).MixedInstancesPolicy!;
+    await clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: tags('mixed-spot', 'mixed', { 'spotfarm:swapRatio': '0.0001', 'spotfarm:hysteresis': '0', 'spotfarm:confirmChecks': '1', 'spotfarm:minDwell': '1m' }),
+      }),
+    );
+    // Act
+    const held = await invoke({ time: at(75.5) });
+    // Assess
+    expect(outcome(held, 'mixed-spot')).toMatchObject({
+      action: 'skip',
+      reason: expect.stringMatching(
+        /^staying on spot: the price rule would fall back to on-demand .*this farm has no route to on-demand: the mixed-instances group mixed-spot falls back through the farm's on-demand group \(mixedFallback=on-demand-group\), and the farm has none, .*add an on-demand group \(tags spotfarm:farm=mixed, spotfarm:role=on-demand\), or tag mixed-spot spotfarm:mixedFallback=percentage/,
+      ),
+    });
+    expect((await group('mixed-spot')).MixedInstancesPolicy).toEqual(policy);
+    expect(await state('mixed-spot')).toMatchObject({ market: 'spot' });
+    expect((await notifications()).filter((m) => /mixed-spot/.test(m.Subject ?? ''))).toEqual([]);
+  });
+
   it('mixed instances, by default: the fall-back leaves the group alone and records it for the on-demand group', async () => {
-    // Prepare
+    // Prepare: the farm gets its on-demand group, the route a fall-back goes through.
+    await clients.autoscaling.send(
+      new CreateAutoScalingGroupCommand({
+        AutoScalingGroupName: 'mixed-on-demand',
+        MinSize: 0,
+        MaxSize: 2,
+        DesiredCapacity: 0,
+        AvailabilityZones: ['us-east-1a'],
+        LaunchTemplate: { LaunchTemplateName: farm.onDemandTemplate, Version: '1' },
+        Tags: tags('mixed-on-demand', 'mixed', { 'spotfarm:role': 'on-demand' }),
+      }),
+    );
     const policy = (await group('mixed-spot')).MixedInstancesPolicy!;
     const mixedTags = (swapRatio: string) =>
       clients.autoscaling.send(
