@@ -25,10 +25,7 @@ export type ScalingPolicy = 'service' | 'target' | 'step';
 export type MixedFallback = 'on-demand-group' | 'percentage';
 
 export interface GroupSettings {
-  /**
-   * Fall back to on-demand when spot >= on-demand x swapRatio where spot still launches; above the max price in
-   * every AZ, only when the farm's on-demand group has no room (src/market/decide.ts).
-   */
+  /** Fall back to on-demand when spot >= on-demand x swapRatio. */
   swapRatio: number;
   /** Consecutive price checks a price signal must hold before a swap either way. */
   confirmChecks: number;

@@ -7,8 +7,9 @@
  * (jobs pack perfectly, as if they could move between instances); every launch pays `boot_seconds` of the new
  * instance's price before it serves; an instance pays its own pool's price (a spot pool's price at each moment, or
  * its type's on-demand price) and moves to another pool only by a new launch, which pays another boot; a spot
- * instance may run only while its pool's price is below the max price (the type's on-demand price, as spotfarm and
- * the recipe set it); a dip in demand is bridged (the instance kept, idle) when that is cheaper than a new boot.
+ * instance may run only while its pool's price is at or below the max price (`canLaunchSpot`, src/pools.ts; the
+ * type's on-demand price, as spotfarm and the recipe set it); a dip in demand is bridged (the instance kept, idle)
+ * when that is cheaper than a new boot.
  *
  * Free rides, as EC2 bills: a spot instance EC2 interrupts within its first hour is not billed at all (EC2 user
  * guide, "Billing for interrupted Spot Instances"; sim/cloud/ec2.ts), and a price interruption is known in advance
@@ -60,7 +61,7 @@ interface Place {
   type: string;
   series: StepSeries | undefined;
   onDemand: number;
-  /** The type's max price (on-demand): a spot instance may run only while its pool's price is below it. */
+  /** The type's max price (on-demand): a spot instance may run only while its pool's price is at or below it. */
   maxPrice: number;
   /**
    * Spot: the times its price passes the max price (EC2 warns then), ascending; a launch while the price is above
@@ -358,8 +359,9 @@ function solveLayer(busy: [number, number][], places: Place[], priceTimes: numbe
     }
     priceAt(a);
     for (let x = 1; x < S; x++) {
-      // Spot only while the pool's price is below the max price.
-      if (rate[x]! >= places[x - 1]!.maxPrice && places[x - 1]!.series) continue;
+      // Spot only while the pool can launch and keep spot: at or below the max price (canLaunchSpot, the rule the
+      // decisions and the simulated cloud share).
+      if (places[x - 1]!.series && !canLaunchSpot(rate[x]!, places[x - 1]!.maxPrice)) continue;
       const other = best === x ? second : best;
       let v = value[x]!;
       let from = x;

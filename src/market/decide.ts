@@ -5,14 +5,14 @@
  *
  * Rules (docs/market.md "When a group swaps"; every threshold is a per-group setting):
  * - To on-demand when, for `confirmChecks` consecutive checks, the group's spot/on-demand ratio
- *   (src/prices.ts) is >= `swapRatio` where spot still launches; at once when capacity failures in
- *   `capacityWindow` reach `capacityFailures` while the group is short, or when the group's pools were interrupted
+ *   (src/prices.ts) is >= `swapRatio` (whatever the room: a swap stops spot relaunching into a spike); at once
+ *   when capacity failures in `capacityWindow` reach `capacityFailures` while the group is short, or when the
+ *   group's pools were interrupted
  *   at `breakerInterruptions` per instance-hour over `breakerWindow` (and at least BREAKER_MIN_INTERRUPTIONS times)
- *   with no good pool left; or when forced (a user's manual fall-back). Capacity failures and spot above the max
- *   price in every AZ are a shortfall: while the farm's on-demand group has room it covers them (the capacity
- *   controller, as the promised wait needs), and the group falls back only once that group is full or absent. EC2
- *   bills no spot instance above its max price, nor one it interrupts in its first hour, so a spike costs the
- *   rework only, and a swap would buy on-demand the wait does not need and hold it for the dwell.
+ *   with no good pool left; or when forced (a user's manual fall-back). Capacity failures are a shortfall: while
+ *   the farm's on-demand group has room it covers them (the capacity controller, as the promised wait needs, and
+ *   only until spot is back), and the group falls back only once that group is full or absent; a swap would buy
+ *   on-demand the wait does not need and hold it for the dwell.
  *   The interruption controller's breaker trip and capacity burst only ask for a check now: this same rule decides.
  * - Back to spot only after the dwell (`minDwell`, doubled per back-off level, at most 24 h) on on-demand, with
  *   the ratio <= `swapRatio - hysteresis` for `confirmChecks` consecutive checks, no capacity failure in the
@@ -50,9 +50,9 @@ export interface MarketSignals {
   onDemandPrice: number | undefined;
   /**
    * AZs where the group can launch spot now (its cheapest type priced at or below the max price, src/prices.ts).
-   * 0: spot is above the max price everywhere, so spot launches fail and running spot instances are interrupted:
-   * the group is short, not dear (EC2 never bills a spot instance above its max price). Undefined (an older
-   * caller): taken as launchable, the rule before this field.
+   * 0: spot is above the max price everywhere, so spot launches fail and running spot instances are interrupted
+   * (EC2 never bills a spot instance above its max price); the decision's reason says so. Undefined (an older
+   * caller): taken as launchable.
    */
   launchableAzs?: number;
   /** Spot capacity failures (launches refused for capacity or price) in the last `capacityWindow`. */
@@ -67,8 +67,8 @@ export interface MarketSignals {
    * Instances the farm's on-demand fallback group can still add (its max - desired; 0 without one). The capacity
    * controller covers a spot shortfall with that group, when and as far as the promised wait needs it, and gives
    * the cover back as soon as spot instances are in service again, which is cheaper than moving the spot group
-   * itself: so while this is above 0 the farm has another route to on-demand and a shortfall (capacity failures,
-   * spot above the max price) does not move the group (otherRouteToOnDemand).
+   * itself: so while this is above 0 the farm has another route to on-demand and capacity failures do not move
+   * the group (otherRouteToOnDemand).
    */
   fallbackRoom: number;
   /**
@@ -323,15 +323,25 @@ function decideScheduled(
     figures.highStreak = state.highStreak;
     figures.confirmChecks = settings.confirmChecks;
 
-    // The farm's other route to on-demand: its on-demand group, while it has room. A shortfall (spot capacity
-    // failing, or spot above the max price everywhere) is the capacity controller's to cover with that group, as
-    // far as the promised wait needs it; the group falls back whole only when the farm has no other route.
-    const route = otherRouteToOnDemand(signals);
+    // The farm's other route to on-demand: its on-demand group, while it has room. A spot capacity shortfall is
+    // the capacity controller's to cover with that group, as far as the promised wait needs it; the group falls
+    // back for capacity only when the farm has no other route. (Price is not a shortfall: see the price rule.)
+    // A mixed-instances group that falls back through the on-demand group (mixedFallback=on-demand-group) has no
+    // route of its own: its fall-back is that group taking its share, the cover's route too. With room the cover
+    // takes the shortfall as the wait needs it; without, the fall-back would add nothing and only stop the group's
+    // spot launches until its return.
+    const through = input.current.style === 'mixed-instances' && input.current.fallback === 'on-demand-group';
+    const route = otherRouteToOnDemand(signals, through);
     const noRoute = "the farm's on-demand group has no room (or there is none): no other route to on-demand";
     const capacityShort = signals.capacityFailures >= settings.capacityFailures && signals.shortfall > 0;
     const priceConfirmed = high && state.highStreak >= settings.confirmChecks;
-    // Spot launches somewhere at this price (at or below the max price): the group pays it, and no shortfall will
-    // bring the on-demand group in, so the swap is the only route to on-demand.
+    // Price falls back whatever the room. Where spot still launches at this price (at or below the max price) the
+    // group pays it and no launch fails, so nothing else brings on-demand in. Above the max price in every AZ spot
+    // launches fail and EC2 interrupts the running spot instances (billing none above its max price, nor one it
+    // interrupts in its first hour), but a spike flickers: the group relaunches spot in every dip and loses it at
+    // the next jump, each time handing its jobs back, and the cover (which leaves as soon as spot is in service)
+    // follows it. Only the swap's dwell stops that; measured, deferring such spikes to the cover bounced jobs up to
+    // 30 times and dead-lettered two on the bundled default (docs/market.md).
     const launchable = signals.launchableAzs === undefined || signals.launchableAzs > 0;
     figures.launchableAzs = signals.launchableAzs;
 
@@ -346,21 +356,16 @@ function decideScheduled(
     } else if (breaker.tripped) {
       trigger = 'breaker';
       reason = `interruption breaker: ${signals.interruptions} interruptions in the group's pools in the last ${settings.breakerWindow / 60} min; ${breaker.why}`;
-    } else if (priceConfirmed && (launchable || route === undefined)) {
+    } else if (priceConfirmed) {
       trigger = 'price';
       reason = launchable
         ? `spot costs ${round(signals.ratio)} x on-demand, at or above swapRatio ${settings.swapRatio}, for ${state.highStreak} checks`
-        : `spot costs ${round(signals.ratio)} x on-demand, above the max price in every AZ, for ${state.highStreak} checks: spot launches fail and running spot instances are interrupted, and ${noRoute}`;
+        : `spot costs ${round(signals.ratio)} x on-demand, above the max price in every AZ, for ${state.highStreak} checks: the fall-back stops the group relaunching spot into the spike (an instance launched in a dip is interrupted when the price jumps again, handing its jobs back), which the on-demand group's cover cannot`;
     }
     // Why a signal that reached its threshold did not move the group (said in the decision's reason).
     const held: string[] = [];
     if (!trigger && capacityShort) {
       held.push(`${signals.capacityFailures} spot capacity failures in the last ${settings.capacityWindow / 60} min and the group is ${signals.shortfall} short, but ${route}`);
-    }
-    if (!trigger && priceConfirmed && !launchable) {
-      held.push(
-        `spot is above the max price in every AZ (${round(signals.ratio)} x on-demand) for ${state.highStreak} checks: spot launches fail and running spot instances are interrupted (EC2 bills no spot instance above its max price, nor one it interrupts in its first hour), so this is a shortfall, and ${route}`,
-      );
     }
     if (held.length) figures.held = held;
 
@@ -425,12 +430,14 @@ function decideScheduled(
         }
       }
       const capNote = (drop ? `; ${drop.reason}` : '') + (cap ? `; ${cap.reason}` : '');
-      if (held.length) return nothing(`staying on spot: ${held.join('; ')}${capNote}`, state);
-      if (signals.ratio === undefined) return nothing(`staying on spot: no spot price for any of the group's pools${capNote}`, state);
+      const heldNote = held.length ? `${held.join('; ')}; ` : '';
+      if (signals.ratio === undefined) return nothing(`staying on spot: ${heldNote}no spot price for any of the group's pools${capNote}`, state);
       return nothing(
-        (high
-          ? `staying on spot: spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
-          : `staying on spot: spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`) + capNote,
+        `staying on spot: ${heldNote}` +
+          (high
+            ? `spot costs ${round(signals.ratio)} x on-demand (>= ${settings.swapRatio}) for ${state.highStreak} of ${settings.confirmChecks} checks`
+            : `spot costs ${round(signals.ratio)} x on-demand, below swapRatio ${settings.swapRatio}`) +
+          capNote,
         state,
       );
     }
@@ -561,10 +568,15 @@ function decideScheduled(
  * when it has none. The farm's on-demand group, while it has room, takes a spot shortfall (the capacity
  * controller, after fallbackDelay, or under `service` once the late jobs exceed what the p95 allows) and gives it
  * back as soon as spot instances are in service again; a swapped group holds on-demand for the dwell and keeps its
- * on-demand instances until it scales in. So the group falls back whole only once that group is full or absent.
+ * on-demand instances until it scales in. So the group falls back whole only once that group is full or absent,
+ * and a group whose fall-back is that group taking its share (`throughOnDemandGroup`) never for a shortfall.
  */
-export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'>): string | undefined {
-  return signals.fallbackRoom > 0 ? `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom} more)` : undefined;
+export function otherRouteToOnDemand(signals: Pick<MarketSignals, 'fallbackRoom'>, throughOnDemandGroup = false): string | undefined {
+  if (signals.fallbackRoom > 0) return `the farm's on-demand group covers the shortfall (room for ${signals.fallbackRoom} more)`;
+  if (throughOnDemandGroup) {
+    return "the group falls back through the farm's on-demand group (mixedFallback=on-demand-group), which has no room (or there is none): a fall-back would add no on-demand capacity and would stop the group's spot launches until its return";
+  }
+  return undefined;
 }
 
 /** The pools out now, each keeping the time it went out while it stays out. */

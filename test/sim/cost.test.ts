@@ -72,6 +72,15 @@ describe('the clairvoyant farm', () => {
       parts: { busy_usd: h(1800, 0.1) + h(1800, 0.21), boot_usd: h(60, 0.1) + h(60, 0.21), on_demand_premium_usd: h(60, 0.21 - 0.1) },
     },
     {
+      rule: 'a pool exactly at the max price still runs spot (it launches, and EC2 interrupts only above it)',
+      jobs: [{ at: 0, runtime: 3600 }],
+      spot: { 'us-east-1a': [[-600, 0.1], [1800, 0.21]] },
+      slots: 1,
+      // Staying costs what on-demand would, without a second boot.
+      cost: h(60 + 1800, 0.1) + h(1800, 0.21),
+      parts: { boot_usd: h(60, 0.1), idle_usd: 0, on_demand_premium_usd: 0 },
+    },
+    {
       rule: 'a spot instance EC2 takes within its first hour costs nothing: the bound rides it to the warning',
       jobs: [{ at: 0, runtime: 3600 }],
       spot: { 'us-east-1a': [[-600, 0.1], [1800, 0.5]], 'us-east-1b': [[-600, 0.3]] },

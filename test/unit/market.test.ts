@@ -108,38 +108,48 @@ describe('decideMarket: falling back to on-demand', () => {
   });
 });
 
-describe("decideMarket with a farm's on-demand group: the group falls back whole only with no other route to on-demand", () => {
-  // EC2 bills a spot instance at most its max price (on-demand by default) and not at all when it interrupts it in
-  // its first hour; spot above the max price in every AZ means spot launches fail and running spot instances are
-  // interrupted: a shortfall, which the capacity controller covers with the farm's on-demand group while it has room.
-  const aboveMax: Partial<MarketSignals> = { ratio: 5.4, launchableAzs: 0, shortfall: 12, capacityFailures: 4 };
+describe("decideMarket with a farm's on-demand group: capacity falls back only with no other route to on-demand", () => {
+  // The capacity controller covers a spot shortfall with the farm's on-demand group while it has room (as the
+  // promised wait needs, and only until spot is back); a swap would buy on-demand the wait does not need and hold it
+  // for the dwell. Price is not a shortfall: a spike's dips relaunch spot that the next jump takes, which only the
+  // swap's dwell stops.
+  const short: Partial<MarketSignals> = { shortfall: 12, capacityFailures: 4 };
 
-  it('spot above the max price in every AZ, confirmed, the on-demand group has room: stays and says why', () => {
-    const d = decide(input({ state: spotState({ highStreak: 1 }) }, { ...aboveMax, fallbackRoom: 10 }));
+  it('capacity failures while short, the on-demand group has room: stays and says why (figures.held)', () => {
+    const d = decide(input({ state: spotState() }, { ...short, fallbackRoom: 10 }));
     expect(d.action.kind).toBe('skip');
-    expect(d.action.reason).toMatch(/^staying on spot: 4 spot capacity failures .* 12 short, but the farm's on-demand group covers the shortfall \(room for 10 more\); spot is above the max price in every AZ \(5.4 x on-demand\) for 2 checks: spot launches fail and running spot instances are interrupted/);
-    expect(d.action.figures).toMatchObject({ launchableAzs: 0, fallbackRoom: 10, held: [expect.stringMatching(/capacity failures/), expect.stringMatching(/above the max price/)] });
-    // The streak is kept, so the group falls back at once if the on-demand group fills up.
-    expect(d.state?.highStreak).toBe(2);
+    expect(d.action.reason).toMatch(/^staying on spot: 4 spot capacity failures in the last 15 min and the group is 12 short, but the farm's on-demand group covers the shortfall \(room for 10 more\); spot costs 0.3 x on-demand, below swapRatio 1$/);
+    expect(d.action.figures).toMatchObject({ fallbackRoom: 10, held: [expect.stringMatching(/capacity failures/)] });
   });
 
-  it('the on-demand group full (or none) while spot is above the max price everywhere: falls back on price', () => {
-    const d = decide(input({ state: spotState({ highStreak: 2 }) }, { ...aboveMax, capacityFailures: 0, fallbackRoom: 0 }));
+  it('spot above the max price in every AZ, confirmed: falls back on price whatever the room, to stop relaunching into the spike', () => {
+    const d = decide(input({ state: spotState({ highStreak: 1 }) }, { ...short, ratio: 5.4, launchableAzs: 0, fallbackRoom: 10 }));
     expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'price' });
-    expect(d.action.reason).toMatch(/above the max price in every AZ, for 3 checks: .* no other route to on-demand/);
+    expect(d.action.reason).toMatch(/above the max price in every AZ, for 2 checks: the fall-back stops the group relaunching spot into the spike/);
+    expect(d.action.figures).toMatchObject({ launchableAzs: 0 });
   });
 
-  it('spot at swapRatio where it still launches (at or below the max price): swaps whatever the room, no shortfall will bring the on-demand group in', () => {
+  it('spot at swapRatio where it still launches (at or below the max price): falls back on price whatever the room', () => {
     const d = decide(input({ state: spotState({ highStreak: 1 }) }, { ratio: 1.0, launchableAzs: 2, fallbackRoom: 10 }));
     expect(d.action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'price' });
     expect(d.action.reason).toMatch(/spot costs 1 x on-demand, at or above swapRatio 1, for 2 checks/);
   });
 
   it('a signalled check (a capacity burst) while the on-demand group has room: nothing moves, nothing stored', () => {
-    const d = decide(input({ state: spotState() }, { ...aboveMax, ratio: 0.3, launchableAzs: 1, fallbackRoom: 10 }), {}, 0, { signal: true });
+    const d = decide(input({ state: spotState() }, { ...short, fallbackRoom: 10 }), {}, 0, { signal: true });
     expect(d.action.kind).toBe('skip');
     expect(d.action.reason).toMatch(/covers the shortfall \(room for 10 more\).*\(a signalled check: nothing stored\)/);
     expect(d.state).toBeUndefined();
+  });
+
+  it('a mixed group that falls back through the on-demand group, which is full: a fall-back would add nothing, so it stays', () => {
+    const through = { ...mixed, fallback: 'on-demand-group' as const };
+    const d = decide(input({ current: through, state: spotState() }, { ...short, fallbackRoom: 0 }));
+    expect(d.action.kind).toBe('skip');
+    expect(d.action.reason).toMatch(/falls back through the farm's on-demand group \(mixedFallback=on-demand-group\), which has no room .*would add no on-demand capacity/);
+    // The same group with mixedFallback=percentage has a route of its own: it falls back.
+    const percentage = { ...mixed, fallback: 'percentage' as const };
+    expect(decide(input({ current: percentage, state: spotState() }, { ...short, fallbackRoom: 0 })).action).toMatchObject({ kind: 'swapToOnDemand', trigger: 'capacity' });
   });
 
   it('the breaker still moves the group with room in the on-demand group: interruptions that relaunch leave no shortfall to cover', () => {

@@ -205,8 +205,13 @@ describe('price-check handler', () => {
   const ON_DEMAND_ICE =
     'Could not launch On-Demand Instances. InsufficientInstanceCapacity - We currently do not have sufficient c5.large capacity in the Availability Zone you requested (us-east-1a). Launching EC2 instance failed.';
   const SPOT_ICE = 'Could not launch Spot Instances. InsufficientInstanceCapacity - There is no Spot capacity available that matches your request. Launching EC2 instance failed.';
-  /** A mixed-instances group short of desired (5 wanted, 2 running), base capacity 1 on-demand, no fallback group. */
-  function shortMixedGroup(message: string) {
+  /**
+   * A mixed-instances group short of desired (5 wanted, 2 running), base capacity 1 on-demand, no fallback group.
+   * `tags`: more spotfarm settings. A group that falls back through the on-demand group (the default) has no
+   * fall-back for a shortfall without one (it would add nothing), so the capacity rule is shown on a
+   * `mixedFallback=percentage` group, which has a route of its own.
+   */
+  function shortMixedGroup(message: string, tags: { Key: string; Value: string }[] = []) {
     const failed = (id: string, minutes: number) => ({
       ActivityId: id,
       AutoScalingGroupName: 'ml-spot',
@@ -224,6 +229,7 @@ describe('price-check handler', () => {
         spotGroup({
           DesiredCapacity: 5,
           LaunchTemplate: undefined,
+          Tags: [...spotGroup().Tags!, ...tags],
           MixedInstancesPolicy: {
             LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateId: 'lt-0abc', LaunchTemplateName: 'ml-spot', Version: '$Latest' }, Overrides: [{ InstanceType: 'c5.large' }] },
             InstancesDistribution: { OnDemandBaseCapacity: 1, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
@@ -233,21 +239,27 @@ describe('price-check handler', () => {
     });
   }
 
+  const PERCENTAGE = [{ Key: 'spotfarm:mixedFallback', Value: 'percentage' }];
+
   it('item 6 (control): spot capacity failures of the same short group fall it back (one swap message)', async () => {
-    shortMixedGroup(SPOT_ICE);
+    shortMixedGroup(SPOT_ICE, PERCENTAGE);
     await priceCheck(tick(), context('price-check'));
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
   });
 
   it('item 6: on-demand capacity failures of a short mixed-instances group do not push it to on-demand', async () => {
-    shortMixedGroup(ON_DEMAND_ICE);
+    shortMixedGroup(ON_DEMAND_ICE, PERCENTAGE);
     await priceCheck(tick(), context('price-check'));
     expect(asMock).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
     expect(snsMock).not.toHaveReceivedCommand(PublishCommand);
   });
 
   it('item 2: the default fall-back of a mixed-instances group leaves the group alone (no OnDemandPercentageAboveBaseCapacity change, which would replace the fleet)', async () => {
-    shortMixedGroup(SPOT_ICE);
+    // A fall-back it still takes: spot at on-demand (c5.large $0.085, the bundled table) where it launches.
+    shortMixedGroup(SPOT_ICE, [{ Key: 'spotfarm:confirmChecks', Value: '1' }]);
+    ec2Mock.on(DescribeSpotPriceHistoryCommand).resolves({
+      SpotPriceHistory: ['us-east-1a', 'us-east-1b'].map((az) => ({ AvailabilityZone: az, InstanceType: 'c5.large', ProductDescription: 'Linux/UNIX', SpotPrice: '0.085000', Timestamp: new Date(TICK - 600_000) })),
+    });
     await priceCheck(tick(), context('price-check'));
     expect(snsMock).toHaveReceivedCommandTimes(PublishCommand, 1);
     expect(asMock).not.toHaveReceivedCommand(UpdateAutoScalingGroupCommand);
