@@ -14,6 +14,8 @@ export default defineConfig({
       AWS_REGION: 'us-east-1',
       AWS_EC2_METADATA_DISABLED: 'true',
       SPOTFARM_LOG_LEVEL: 'SILENT',
+      // The SDK's notice that Node 20 support ends (the Lambda runtime is nodejs22.x): once per process is noise.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   },
 });

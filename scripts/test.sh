@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SLS_TELEMETRY_DISABLED=1
+# The SDK's Node 20 end-of-support notice, printed by every process that loads it (Lambda runs nodejs22.x).
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 bash scripts/venv.sh
 echo "spotfarm: type check"
 npx tsc --noEmit
