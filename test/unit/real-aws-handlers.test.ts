@@ -211,7 +211,21 @@ describe('price-check handler', () => {
    * fall-back for a shortfall without one (it would add nothing), so the capacity rule is shown on a
    * `mixedFallback=percentage` group, which has a route of its own.
    */
-  function shortMixedGroup(message: string, tags: { Key: string; Value: string }[] = []) {
+  /** The farm's on-demand group: the route a default mixed-instances group falls back through (src/route.ts). */
+  const onDemandGroup = (): AutoScalingGroup =>
+    spotGroup({
+      AutoScalingGroupName: 'ml-od',
+      AutoScalingGroupARN: spotGroup().AutoScalingGroupARN!.replace(/ml-spot$/, 'ml-od'),
+      DesiredCapacity: 0,
+      LaunchTemplate: { LaunchTemplateId: 'lt-0od', LaunchTemplateName: 'ml-od', Version: '$Latest' },
+      Instances: [],
+      Tags: [
+        { Key: 'spotfarm:farm', Value: 'ml' },
+        { Key: 'spotfarm:role', Value: 'on-demand' },
+      ],
+    });
+
+  function shortMixedGroup(message: string, tags: { Key: string; Value: string }[] = [], others: AutoScalingGroup[] = []) {
     const failed = (id: string, minutes: number) => ({
       ActivityId: id,
       AutoScalingGroupName: 'ml-spot',
@@ -235,6 +249,7 @@ describe('price-check handler', () => {
             InstancesDistribution: { OnDemandBaseCapacity: 1, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
           },
         }),
+        ...others,
       ],
     });
   }
@@ -255,8 +270,9 @@ describe('price-check handler', () => {
   });
 
   it('item 2: the default fall-back of a mixed-instances group leaves the group alone (no OnDemandPercentageAboveBaseCapacity change, which would replace the fleet)', async () => {
-    // A fall-back it still takes: spot at on-demand (c5.large $0.085, the bundled table) where it launches.
-    shortMixedGroup(SPOT_ICE, [{ Key: 'spotfarm:confirmChecks', Value: '1' }]);
+    // A fall-back it still takes: spot at on-demand (c5.large $0.085, the bundled table) where it launches. The farm
+    // has its on-demand group: without one, a default mixed-instances group has no route and is not fallen back.
+    shortMixedGroup(SPOT_ICE, [{ Key: 'spotfarm:confirmChecks', Value: '1' }], [onDemandGroup()]);
     ec2Mock.on(DescribeSpotPriceHistoryCommand).resolves({
       SpotPriceHistory: ['us-east-1a', 'us-east-1b'].map((az) => ({ AvailabilityZone: az, InstanceType: 'c5.large', ProductDescription: 'Linux/UNIX', SpotPrice: '0.085000', Timestamp: new Date(TICK - 600_000) })),
     });
