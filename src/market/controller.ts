@@ -222,14 +222,25 @@ async function announce(config: Readonly<Config>, view: GroupMarketView, action:
     figures: action.figures ?? {},
     runningInstances: view.group.group.instances.filter(isRunning).length,
     note:
-      action.kind === 'swapToOnDemand' ? swapNote(action.from) : action.kind === 'swapToSpot' ? swapNote(action.to) : 'running instances keep the max price they launched with',
+      action.kind === 'swapToOnDemand'
+        ? swapNote(action.from, view.input.signals.fallbackRoom)
+        : action.kind === 'swapToSpot'
+          ? swapNote(action.to)
+          : 'running instances keep the max price they launched with',
   });
   logger.info('market swap', { asgName: action.asgName, to, trigger });
 }
 
-/** What the swap does to running instances, truthfully per style (docs/market.md). */
-export function swapNote(originals: MarketOriginals): string {
+/**
+ * What the swap does to running instances, truthfully per style (docs/market.md). `fallbackRoom` (a fall-back
+ * only): what the farm's on-demand group can still add; a mixed-instances group that falls back through it while
+ * it is at its max gets nothing from it until it has room, and the message says so rather than promise the share.
+ */
+export function swapNote(originals: MarketOriginals, fallbackRoom?: number): string {
   if (originals.style === 'mixed-instances') {
+    if (originals.fallback === 'on-demand-group' && fallbackRoom === 0) {
+      return "the group itself is unchanged; the farm's on-demand group is at its max now, so nothing takes the group's share until it has room (raise its max if this lasts); running instances are not touched";
+    }
     return originals.fallback === 'on-demand-group'
       ? 'the group itself is unchanged; the queue scaler gives its share to the farm\'s on-demand group; running instances are not touched'
       : 'the on-demand percentage changed: Auto Scaling gradually replaces running instances to reach the new mix, interrupting their jobs';

@@ -123,6 +123,13 @@ describe('the swap notification says what happens to running instances', () => {
   ])('%j', (originals, note) => {
     expect(swapNote(originals)).toMatch(note);
   });
+
+  it('a mixed-instances fall-back through an on-demand group at its max does not promise the share', () => {
+    const originals = { style: 'mixed-instances' as const, onDemandPercentageAboveBaseCapacity: 0, fallback: 'on-demand-group' as const };
+    expect(swapNote(originals, 0)).toMatch(/at its max now, so nothing takes the group's share until it has room/);
+    expect(swapNote(originals, 0)).not.toMatch(/gives its share/);
+    expect(swapNote(originals, 3)).toMatch(/gives its share to the farm's on-demand group/);
+  });
 });
 
 describe('executeSpotMaxPrice: the capped copy (launch template, launch configuration)', () => {
