@@ -53,6 +53,12 @@ export interface ManagedGroup {
   desired: number;
   capacityRebalance: boolean;
   instances: GroupInstance[];
+  /**
+   * A mixed-instances group on mixedFallback=on-demand-group (src/route.ts): its fall-back is the farm's on-demand
+   * group taking its share, so the market controller never falls it back for capacity (docs/market.md) and a
+   * capacity burst asks for no check. Undefined: not known, taken as false.
+   */
+  fallsBackThroughOnDemandGroup?: boolean;
 }
 
 /** An instance spotfarm detached, as the tags it put on it say. */
@@ -357,6 +363,18 @@ export function decideLaunchFailure(obs: LaunchFailureObservation): Action[] {
   const count = new Set([...obs.capacityFailures, failureId]).size;
   const { capacityFailures: limit, capacityWindow } = group.settings;
   if (count < limit) return actions.length > 0 ? actions : [skip(group.name, `capacity failure ${failureId} already recorded`, figures)];
+  if (group.fallsBackThroughOnDemandGroup) {
+    // The market controller would only log that it holds (src/market/decide.ts): the farm's on-demand group, through
+    // which this group falls back, is the capacity controller's to grow for the shortfall. Recorded, not signalled.
+    return [
+      ...actions,
+      skip(
+        group.name,
+        `${count} spot capacity failures in the last ${capacityWindow / 60} min (limit ${limit}), the latest ${cause}: no market check asked, a mixed-instances group on mixedFallback=on-demand-group never falls back for capacity (the farm's on-demand group covers the shortfall)`,
+        { ...figures, cause, capacityFailures: count, capacityFailuresLimit: limit },
+      ),
+    ];
+  }
   actions.push({
     kind: 'requestMarketCheck',
     asgName: group.name,

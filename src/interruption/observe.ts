@@ -25,6 +25,7 @@ import type { GroupSnapshot, Market } from '../model';
 import { observeFarms, type GroupObservation } from '../observe';
 import { INTERRUPTION_RECORD, marketOf, readCapacityFailures } from '../records';
 import { readGroupTags } from '../settings';
+import { fallsBackThroughOnDemandGroup } from '../route';
 import { ALIVE_STATES, DEADLINE_TAG, DETACHED_FROM_TAG, readDetachTags } from './tags';
 
 export function toManagedGroup(g: GroupObservation): ManagedGroup {
@@ -38,6 +39,7 @@ export function toManagedGroup(g: GroupObservation): ManagedGroup {
     desired: g.group.desired,
     capacityRebalance: g.group.capacityRebalance,
     instances: g.group.instances,
+    fallsBackThroughOnDemandGroup: fallsBackThroughOnDemandGroup({ style: g.group.launch.style, mixedFallback: g.settings.mixedFallback }),
   };
 }
 

@@ -285,6 +285,13 @@ describe('decideLaunchFailure', () => {
     { rule: 'not a managed group', o: obs({ group: undefined }), expected: ['skip'], reason: /not a managed group/ },
     { rule: 'not a capacity reason', o: obs({}, "The image id '[ami-0abc]' does not exist. Launching EC2 instance failed."), expected: ['skip'], reason: /would not fix/ },
     { rule: 'an on-demand group', o: obs({ group: onDemand() }), expected: ['skip'], reason: /nothing spotfarm can fall back to/ },
+    // The market controller never falls such a group back for capacity (docs/market.md): recorded, no check asked.
+    {
+      rule: 'a mixed-instances group falling back through the on-demand group: recorded, no market check',
+      o: obs({ capacityFailures: ['act-0'], group: group({ fallsBackThroughOnDemandGroup: true }) }),
+      expected: ['recordCapacityFailure', 'skip'],
+      reason: /no market check asked, a mixed-instances group on mixedFallback=on-demand-group never falls back for capacity/,
+    },
   ])('$rule', ({ o, expected, reason }) => {
     const actions = decideLaunchFailure(o);
     expect(kinds(actions)).toEqual(expected);
