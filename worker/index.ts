@@ -22,6 +22,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { WorkerConfigError, awsErrorName, errorMessage, fatalQueueError } from './errors';
 import { createImdsClient, MetadataAnswerError, type InstanceAction, type MetadataClient } from './imds';
+import { receiveOrder } from './receive-order';
 import type { JobEnd } from './job-metrics';
 import { jsonLog, type Log } from './log';
 import {
@@ -120,6 +121,11 @@ export interface WorkerOptions {
   idleReceiveWaitSeconds?: number;
   /** Toggle scale-in protection on the instance's group (default true when metadata is available). */
   protectFromScaleIn?: boolean;
+  /**
+   * Take new work after the farm's other instances (on-demand last, worker/policy.ts planReceive). By default: when
+   * the instance's group is the farm's on-demand group (tagged `spotfarm:role=on-demand`; worker/receive-order.ts).
+   */
+  receiveLast?: boolean;
   log?: Log;
 }
 
@@ -210,6 +216,8 @@ class Worker {
   private exitReason: ExitReason = 'stopped';
   private lease = 0;
   private instanceId: string | undefined;
+  /** The instance takes new work after the farm's spot instances (planReceive, on-demand last). */
+  private receiveLast = false;
   private protection: ScaleInProtection | undefined;
   private slotFreed: () => void = () => {};
   private protecting: Promise<void> | undefined;
@@ -220,6 +228,7 @@ class Worker {
   constructor(private readonly options: WorkerOptions) {
     this.log = options.log ?? jsonLog();
     this.slots = options.slots ?? 1;
+    this.receiveLast = options.receiveLast ?? false;
     this.fifo = /\.fifo$/.test(options.queueUrl ?? '');
     const region = regionFor(options.queueUrl);
     this.sqs = options.sqs ?? new SQSClient(region ? { region } : {});
@@ -367,7 +376,7 @@ class Worker {
 
   private metadata: MetadataClient | undefined;
 
-  /** Learns the instance id; unreachable metadata is logged once and the worker runs without it. */
+  /** Learns the instance id and its group; unreachable metadata is logged once and the worker runs without it. */
   private async readMetadata(): Promise<void> {
     if (this.options.metadata === false) return;
     const metadata = this.options.metadata ?? createImdsClient();
@@ -386,6 +395,11 @@ class Worker {
     const client = this.options.autoScaling ?? new AutoScalingClient(region ? { region } : {});
     const protection = new ScaleInProtection(client, this.instanceId, this.log);
     if (await protection.init()) this.protection = protection;
+    if (this.options.receiveLast === undefined && protection.asgName !== undefined) {
+      const order = await receiveOrder(client, protection.asgName);
+      this.receiveLast = order.last;
+      this.log(order.failed ? 'warn' : 'info', 'receive_order', { group: protection.asgName, last: order.last, reason: order.reason });
+    }
   }
 
   /** Polls spot/instance-action (and the rebalance recommendation) until the worker drains. */
@@ -508,6 +522,7 @@ class Worker {
         first,
         lastReceiveFull,
         waitSeconds: this.options.receiveWaitSeconds ?? RECEIVE_WAIT_SECONDS,
+        last: this.receiveLast,
         idleDelaySeconds: this.options.idleReceiveDelaySeconds,
         idleWaitSeconds: this.options.idleReceiveWaitSeconds,
       });

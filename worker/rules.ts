@@ -69,7 +69,9 @@ export const MAX_MESSAGE_ATTRIBUTES = 10;
  * instance's share of new work follows the time it spends polling. An instance with one free slot long-polls all
  * the time; one with more free slots waits IDLE_RECEIVE_DELAY_SECONDS * (free - 1) / (slots - 1) before each brief
  * poll (the whole delay when it runs nothing). New work lands on the fullest instances, the emptiest drain, lose their
- * scale-in protection and are scaled in. A message waits at most about this long more; each poll takes up to all
+ * scale-in protection and are scaled in. An on-demand instance waits one such delay more than a spot instance with
+ * the same free slots (on-demand last, worker/policy.ts), so the dearer capacity drains first. A message waits at
+ * most about this long more (twice it for an all-on-demand farm running nothing); each poll takes up to all
  * free slots, so a large backlog still reaches every instance within it. 30 s: measured in docs/worker.md
  * ("Busy-first receiving"), idle share down 6 points on calm-2023 and storm, every p95 shorter than with no delay; longer
  * delays cost more (the service policy takes the delay off its wait budget).

@@ -9,7 +9,9 @@
  * up to the free slots of that poller (one ReceiveMessage answer). The agent polls busy-first (worker/policy.ts
  * planReceive, the same rule and constants): a new instance and one with a single free slot poll all the time; one
  * with more free slots polls briefly after a delay that grows with its free slots, the whole
- * IDLE_RECEIVE_DELAY_SECONDS when it runs nothing. Approximations: a delayed instance's polls are instants, every
+ * IDLE_RECEIVE_DELAY_SECONDS when it runs nothing; an instance of the farm's on-demand group (tagged
+ * spotfarm:role=on-demand) waits one idle delay more (on-demand last: the agent reads its group's tags at start,
+ * worker/receive-order.ts). Approximations: a delayed instance's polls are instants, every
  * `delay + wait` seconds from its last change (a job taken or ended), as if its poll under way then ended at once.
  */
 import { mulberry32, hashString } from '../rng';
@@ -22,6 +24,7 @@ import {
   RECEIVE_WAIT_SECONDS,
 } from '../../worker/rules';
 import type { Instance } from './resources';
+import { ON_DEMAND_ROLE, ROLE_TAG } from '../../worker/receive-order';
 import type { WorkQueue } from './sqs';
 import type { World } from './world';
 
@@ -76,6 +79,7 @@ export class Workers {
       slots: instance.slots,
       first: false,
       lastReceiveFull: full,
+      last: receivesLast(instance),
       waitSeconds: RECEIVE_WAIT_SECONDS,
       idleDelaySeconds: this.idleDelay,
       idleWaitSeconds: this.idleWait,
@@ -206,4 +210,9 @@ export class Workers {
       if (this.queue.expire(job, token)) this.dispatch();
     });
   }
+}
+
+/** The agent on this instance takes new work last: its group is the farm's on-demand group (worker/receive-order.ts). */
+function receivesLast(instance: Instance): boolean {
+  return instance.group?.tags.some((t) => t.Key === ROLE_TAG && t.Value === ON_DEMAND_ROLE) ?? false;
 }

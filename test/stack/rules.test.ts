@@ -153,7 +153,7 @@ describe('work queue and worker role rules', () => {
   };
 
   it.each([
-    { name: 'what a worker needs', statements: [queue, protect, { Effect: 'Allow', Action: 'autoscaling:DescribeAutoScalingInstances', Resource: '*' }], problem: undefined },
+    { name: 'what a worker needs', statements: [queue, protect, { Effect: 'Allow', Action: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeAutoScalingGroups'], Resource: '*' }], problem: undefined },
     { name: 'another queue', statements: [{ ...queue, Resource: 'arn:aws:sqs:us-east-1:1:*' }], problem: 'sqs:ReceiveMessage on arn:aws:sqs:us-east-1:1:*' },
     { name: 'sending to another queue', statements: [{ ...queue, Action: 'sqs:SendMessage', Resource: 'arn:aws:sqs:us-east-1:1:other' }], problem: 'sqs:SendMessage on arn:aws:sqs:us-east-1:1:other' },
     { name: 'purging the queue', statements: [{ ...queue, Action: 'sqs:PurgeQueue' }], problem: 'sqs:PurgeQueue is not something a worker needs' },

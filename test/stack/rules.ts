@@ -184,7 +184,8 @@ const WORKER_QUEUE_ACTIONS = new Set([
 
 /**
  * The worker role: the work queue (receive, delete, change visibility, re-send on a hand-back, read its attributes), scale-in protection
- * on the farm's two groups (tag-conditioned), DescribeAutoScalingInstances, and at most the agent bundle object.
+ * on the farm's two groups (tag-conditioned), DescribeAutoScalingInstances and DescribeAutoScalingGroups, and at most the
+ * agent bundle object.
  */
 export function workerRoleProblems(
   template: CloudFormationTemplate,
@@ -207,8 +208,9 @@ export function workerRoleProblems(
     for (const action of list(statement.Action)) {
       if (WORKER_QUEUE_ACTIONS.has(action)) {
         if (resources.some((r) => r !== `<${queueId}.Arn>`)) problems.push(`${roleId}: ${action} on ${resources.join(', ')}`);
-      } else if (action === 'autoscaling:DescribeAutoScalingInstances') {
-        // No resource-level permissions exist for it: '*' is the only possible resource.
+      } else if (action === 'autoscaling:DescribeAutoScalingInstances' || action === 'autoscaling:DescribeAutoScalingGroups') {
+        // No resource-level permissions exist for them: '*' is the only possible resource. The agent finds its group
+        // and reads the group's spotfarm:role tag (on-demand last, worker/receive-order.ts).
       } else if (action === 'autoscaling:SetInstanceProtection') {
         const foreign = resources.filter((r) => !groups.some((g) => r.endsWith(`:autoScalingGroupName/${g}`)));
         if (foreign.length > 0) problems.push(`${roleId}: ${action} on ${foreign.join(', ')}`);

@@ -28,11 +28,12 @@ export function clients(endpoint: string) {
   };
 }
 
-/** A launch template and a group of one instance; returns the group's name and the instance's id. */
+/** A launch template and a group of one instance (tagged with `tags`); returns the group's name and the instance's id. */
 export async function createGroup(
   autoScaling: AutoScalingClient,
   ec2: EC2Client,
   name: string,
+  tags: Record<string, string> = {},
 ): Promise<{ groupName: string; instanceId: string }> {
   const images = await ec2.send(new DescribeImagesCommand({}));
   const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
@@ -50,6 +51,7 @@ export async function createGroup(
       MaxSize: 2,
       DesiredCapacity: 1,
       AvailabilityZones: [`${REGION}a`],
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value, PropagateAtLaunch: true })),
     }),
   );
   const groups = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }));

@@ -114,6 +114,32 @@ describe('planReceive (busy-first)', () => {
     expect(plan.waitSeconds).toBe(wait);
   });
 
+  it.each([
+    { name: 'on-demand, 1 of 2 running (one free slot): the idle delay, brief poll', running: 1, slots: 2, delay: D, wait: w },
+    { name: 'on-demand, idle 4-slot instance: twice the idle delay', running: 0, slots: 4, delay: 2 * D, wait: w },
+    { name: 'on-demand, 1 of 4 running: two thirds of the delay more than a spot one', running: 1, slots: 4, delay: (2 * D) / 3 + D, wait: w },
+    { name: 'on-demand 1-slot instance: the idle delay', running: 0, slots: 1, delay: D, wait: w },
+    { name: 'on-demand, first receive: at once', running: 0, slots: 4, first: true, delay: 0, wait: W },
+    { name: 'on-demand, its last receive was full (a backlog flows): at once', running: 0, slots: 4, full: true, delay: 0, wait: W },
+  ])('on-demand last: $name', ({ running, slots, first, full, delay, wait }) => {
+    // Act
+    const plan = planReceive({ running, slots, first: first ?? false, lastReceiveFull: full, waitSeconds: W, last: true });
+    // Assess
+    expect(plan.delaySeconds).toBeCloseTo(delay, 9);
+    expect(plan.waitSeconds).toBe(wait);
+  });
+
+  it('on-demand last: an on-demand instance never polls sooner than a spot one with the same free slots; a delay of 0 turns it off', () => {
+    for (let slots = 1; slots <= 8; slots++) {
+      for (let running = 0; running < slots; running++) {
+        const spot = planReceive({ running, slots, first: false, waitSeconds: W }).delaySeconds;
+        const onDemand = planReceive({ running, slots, first: false, waitSeconds: W, last: true }).delaySeconds;
+        expect(onDemand).toBeCloseTo(spot + D, 9);
+      }
+    }
+    expect(planReceive({ running: 1, slots: 2, first: false, waitSeconds: W, idleDelaySeconds: 0, last: true })).toEqual({ delaySeconds: 0, waitSeconds: W });
+  });
+
   it('a delay of 0 turns busy-first off; the delay never passes the idle delay', () => {
     // Act / Assess
     expect(planReceive({ running: 0, slots: 4, first: false, waitSeconds: W, idleDelaySeconds: 0 })).toEqual({ delaySeconds: 0, waitSeconds: W });
