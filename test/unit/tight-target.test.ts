@@ -55,12 +55,12 @@ describe('receiveDelayOutlastsTarget: acceptableWait below the idle receive dela
 });
 
 describe('plan: a wait target the workers cannot keep with busy-first receiving', () => {
-  it('acceptableWait 10s with the default 30 s delay: says the target cannot be kept, and both halves of the cure', () => {
+  it('acceptableWait 10s with the default 30 s delay: says busy-first receiving cannot keep it, both halves of the cure, and the other way out', () => {
     // Act
     const warnings = capacityWarnings(farm(group('ml-spot', 'spot', { acceptableWait: 10 }), group('ml-od', 'on-demand', { acceptableWait: 10 })));
     // Assess
     expect(warnings).toEqual([tightTargetAdvice({ acceptableWait: 10, idleReceiveDelay: 30 })]);
-    expect(warnings[0]).toMatch(/^acceptableWait 10s is shorter than the workers' idle receive delay \(idleReceiveDelay 30s\).*cannot be kept/);
+    expect(warnings[0]).toMatch(/^acceptableWait 10s is shorter than the workers' idle receive delay \(idleReceiveDelay 30s\), which busy-first receiving cannot keep/);
     expect(warnings[0]).toContain('--idle-receive-delay 0');
     expect(warnings[0]).toContain('spotfarm:idleReceiveDelay=0s');
     expect(warnings[0]).toContain('set acceptableWait to at least 30s');
