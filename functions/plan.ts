@@ -4,7 +4,7 @@
  */
 import { describeInstanceMarkets } from '../src/aws/ec2';
 import { getQueueDepth } from '../src/aws/sqs';
-import { planCapacity, readCapacityPlanInputs } from '../src/capacity/plan';
+import { capacityWarnings, planCapacity, readCapacityPlanInputs } from '../src/capacity/plan';
 import { wallClock } from '../src/clock';
 import { getConfig } from '../src/config';
 import { planInterruptions, readInterruptionPlanInputs } from '../src/interruption/plan';
@@ -28,6 +28,8 @@ export const handler = withMiddleware('plan', async (event: unknown): Promise<Pl
   for (const farmPlan of plan.farms) {
     const observed = observation.farms.find((f) => f.farm === farmPlan.farm)!;
     farmPlan.capacity = planCapacity(observed, await readCapacityPlanInputs(config, observed), now);
+    // A wait target its settings cannot keep, with what to do: said with the farm's other warnings.
+    farmPlan.warnings.push(...capacityWarnings(observed));
   }
   // The interruption function's section per group: recent interruptions per pool, the breaker (reads only).
   const groups = observation.farms.flatMap((f) => f.groups);

@@ -145,6 +145,12 @@ export interface FrontierPoint {
    * run's acceptableWait equals ("cost at equal service", docs/backtest.md), or null for a plain swept point.
    */
   matched?: { policy: PolicyName; value: string }[] | null;
+  /**
+   * spotfarm points (an addition): settings the run had besides the swept one, as the tags spell them. Present only
+   * when there are some: `{idleReceiveDelay: "0s"}` at an acceptableWait the workers' default idle receive delay
+   * outlasts (its workers and its scaler at 0 s, as `plan` advises; sweep.also_set_note, docs/backtest.md).
+   */
+  also_set?: Record<string, string>;
 }
 
 /** What a baseline was set to at one value of the sweep (docs/backtest.md, "Frontier"). */
@@ -173,6 +179,8 @@ export interface SweepInfo {
    * setting swept, a pinned backlogPerInstance, no spotfarm); `unmatched`: undominated points left without one.
    */
   matching: { runs: number; note: string | null; unmatched: { policy: PolicyName; value: string; reason: string }[] };
+  /** Why some spotfarm points have `also_set` (an addition), or null when none has. */
+  also_set_note: string | null;
   /** Diagnostics of the runs besides the plain backtest's (which are in `stats`). */
   run_stats: { value: string; policy: PolicyName; stats: RunStats }[];
 }

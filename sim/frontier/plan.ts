@@ -15,7 +15,7 @@
 import type { RecipeAlarms } from '../policies/baselines';
 import { POLICY_NAMES, type BacktestJson, type BaselineTargets, type FrontierPoint, type PolicyName, type SweepInfo } from '../result';
 import type { Scenario } from '../scenario';
-import { baselineTargets, isScenarioValue, plainTargets, recipeAlarms, spotfarmSettingsWith, spotfarmTagsAt, type Sweep } from './sweep';
+import { baselineTargets, isScenarioValue, plainTargets, recipeAlarms, spotfarmSettingsWith, tightTargetTags, type Sweep } from './sweep';
 import { applySettings, DEFAULT_SETTINGS } from '../../src/settings';
 import { formatDuration } from '../../src/duration';
 
@@ -30,6 +30,11 @@ export interface SweepTask {
   policies: PolicyName[];
   /** spotfarm's `spotfarm:<setting>` tags for this run. */
   spotfarm: Record<string, string>;
+  /**
+   * Of those tags, the ones the sweep set besides the swept setting (sweep.ts tightTargetTags: idleReceiveDelay 0s
+   * at a target the workers' idle receive delay outlasts); empty when none. Its spotfarm point says so (`also_set`).
+   */
+  alsoSet: Record<string, string>;
   /** on-demand-only and aws-native: their target tracking target. */
   targetBacklogPerInstance: number;
   recipeAlarms: RecipeAlarms;
@@ -60,6 +65,7 @@ export function planSweep(scenario: Scenario, sweep: Sweep, policies: readonly P
       value: undefined,
       policies: [...policies],
       spotfarm: { ...scenario.spotfarm },
+      alsoSet: {},
       targetBacklogPerInstance: plain.target_backlog_per_instance,
       recipeAlarms: recipeAlarms(plain),
     },
@@ -73,7 +79,11 @@ export function planSweep(scenario: Scenario, sweep: Sweep, policies: readonly P
   for (const value of sweep.values) {
     const at = baselineTargets(scenario, sweep, value);
     targets.push(at);
-    const tags = isScenarioValue(scenario, sweep, value) ? { ...scenario.spotfarm } : spotfarmTagsAt(scenario, sweep, value);
+    // At the scenario's own value, its own tags; at a target the workers' idle receive delay outlasts, with what
+    // plan advises for it (tightTargetTags), which makes a run of its own.
+    const own = isScenarioValue(scenario, sweep, value) ? { ...scenario.spotfarm } : { ...scenario.spotfarm, [sweep.setting]: value };
+    const alsoSet = tightTargetTags(scenario, own);
+    const tags = { ...own, ...alsoSet };
     const from: Partial<Record<PolicyName, number>> = {};
     const fresh: PolicyName[] = [];
     for (const p of frontier) {
@@ -92,6 +102,7 @@ export function planSweep(scenario: Scenario, sweep: Sweep, policies: readonly P
         value,
         policies: fresh,
         spotfarm: tags,
+        alsoSet,
         targetBacklogPerInstance: at.target_backlog_per_instance,
         recipeAlarms: recipeAlarms(at),
       });
@@ -233,11 +244,14 @@ export function planMatches(
   for (const run of sorted) {
     if (swept.has(run.seconds)) continue;
     run.task = firstId + tasks.length;
+    const own = { ...scenario.spotfarm, [sweep.setting]: run.value };
+    const alsoSet = tightTargetTags(scenario, own);
     tasks.push({
       id: run.task,
       value: run.value,
       policies: ['spotfarm'],
-      spotfarm: spotfarmTagsAt(scenario, sweep, run.value),
+      spotfarm: { ...own, ...alsoSet },
+      alsoSet,
       targetBacklogPerInstance: plain.target_backlog_per_instance,
       recipeAlarms: recipeAlarms(plain),
     });
@@ -265,6 +279,7 @@ export function withMatches(
     }
     const s = results(run.task)?.policies.spotfarm;
     if (s === undefined) throw new Error(`matched run ${run.task} (${MATCH_SETTING}=${run.value}) has no figures for spotfarm`);
+    const alsoSet = plan.tasks.find((t) => t.id === run.task)?.alsoSet ?? {};
     out.push({
       policy: 'spotfarm',
       setting: sweep.setting,
@@ -272,10 +287,16 @@ export function withMatches(
       cost_usd: s.cost_usd,
       wait_p95_s: s.wait_p95_s,
       jobs_lost: s.jobs_lost,
+      ...alsoSetOf(alsoSet),
       matched: [...run.for],
     });
   }
   return markDominance(out);
+}
+
+/** A point's `also_set`: absent when the run set nothing besides the swept setting. */
+function alsoSetOf(alsoSet: Record<string, string>): Pick<FrontierPoint, 'also_set'> {
+  return Object.keys(alsoSet).length ? { also_set: { ...alsoSet } } : {};
 }
 
 /** The frontier's points, value by value, each policy in the report's order, from the runs' JSON. */
@@ -287,7 +308,8 @@ export function frontierPoints(sweep: Sweep, plan: SweepPlan, results: readonly 
       if (task === undefined) continue;
       const s = results[task]?.policies[policy];
       if (s === undefined) throw new Error(`sweep run ${task} has no figures for ${policy}`);
-      out.push({ policy, setting: sweep.setting, value, cost_usd: s.cost_usd, wait_p95_s: s.wait_p95_s, jobs_lost: s.jobs_lost });
+      const alsoSet = policy === 'spotfarm' ? (plan.tasks[task]?.alsoSet ?? {}) : {};
+      out.push({ policy, setting: sweep.setting, value, cost_usd: s.cost_usd, wait_p95_s: s.wait_p95_s, jobs_lost: s.jobs_lost, ...alsoSetOf(alsoSet) });
     }
   }
   return out;

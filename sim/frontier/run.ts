@@ -19,7 +19,7 @@ import type { BacktestResult, PolicyName } from '../result';
 import { progressTotal, runBacktest, type RunOptions } from '../runner';
 import type { Scenario } from '../scenario';
 import { dominance, frontierPoints, planMatches, planSweep, withMatches, type SweepTask } from './plan';
-import { checkSweep, type Sweep } from './sweep';
+import { checkSweep, tightTargetNote, type Sweep } from './sweep';
 
 /** A scenario as plain data (the market's step functions as arrays), for workerData. */
 export interface PlainScenario extends Omit<Scenario, 'market'> {
@@ -211,6 +211,7 @@ export async function runSweep(scenario: Scenario, sweep: Sweep, options: SweepO
       threads,
       runs: allTasks.length,
       matching: { runs: matches.tasks.length, note: matches.note, unmatched: matches.unmatched },
+      also_set_note: frontier.some((p) => p.also_set) ? tightTargetNote() : null,
       // The other runs' diagnostics (failed events, gaps in the simulated cloud), for the CLI's warnings.
       run_stats: allResults.slice(1).flatMap((r, i) =>
         Object.entries(r.json.stats ?? {}).flatMap(([policy, stats]) =>

@@ -13,6 +13,9 @@
  * At the scenario's own settings r = 1, so that point is the plain backtest's. A setting that does not enter the
  * sizing (swapRatio, minDwell, ...) leaves r = 1: the baselines run once and appear at every value.
  */
+import { scalingPolicyOf } from '../../src/capacity/decide';
+import { receiveDelayOutlastsTarget } from '../../src/capacity/service';
+import { formatDuration } from '../../src/duration';
 import { applySettings, DEFAULT_SETTINGS, effectiveBacklogPerInstance, SETTING_NAMES, type GroupSettings } from '../../src/settings';
 import { STEP_ALARMS, type RecipeAlarms } from '../policies/baselines';
 import type { BaselineTargets } from '../result';
@@ -94,9 +97,32 @@ export function checkSweep(scenario: Scenario, sweep: Sweep): void {
   }
 }
 
-/** spotfarm's tags at one value: the scenario's, with the swept setting replaced. */
-export function spotfarmTagsAt(scenario: Scenario, sweep: Sweep, value: string): Record<string, string> {
-  return { ...scenario.spotfarm, [sweep.setting]: value };
+/** What a run at a target the workers' idle receive delay outlasts sets besides the swept setting. */
+export const TIGHT_TARGET_TAGS: Readonly<Record<string, string>> = Object.freeze({ idleReceiveDelay: '0s' });
+
+/**
+ * The tags a spotfarm run adds to `tags` (the scenario's with the swept value) to run as a user following `plan`'s
+ * advice would: a service-policy target shorter than the workers' idle receive delay cannot be kept with busy-first
+ * receiving (src/capacity/service.ts, receiveDelayOutlastsTarget), and plan says to start the workers with
+ * `--idle-receive-delay 0` and tag `idleReceiveDelay=0s`. The tag does both here: the scaler reads it and the
+ * backtest starts spotfarm's simulated workers with it (sim/runner.ts). Nothing when the scenario or the sweep sets
+ * idleReceiveDelay itself: that is the user's choice, and the run keeps it. Empty otherwise.
+ */
+export function tightTargetTags(scenario: Scenario, tags: Record<string, string>): Record<string, string> {
+  if (tags.idleReceiveDelay !== undefined) return {};
+  const { settings, problems } = applySettings(DEFAULT_SETTINGS, { slotsPerInstance: String(scenario.farm.slotsPerInstance), ...tags });
+  if (problems.length || scalingPolicyOf(settings) !== 'service' || !receiveDelayOutlastsTarget(settings)) return {};
+  return { ...TIGHT_TARGET_TAGS };
+}
+
+/** Why a point has `also_set` (the JSON's sweep.also_set_note, the table's and the report's note). */
+export function tightTargetNote(): string {
+  return (
+    `an acceptableWait shorter than the workers' idle receive delay (${formatDuration(DEFAULT_SETTINGS.idleReceiveDelay)} by default) cannot be kept ` +
+    'with busy-first receiving, and spotfarm plan says to start the workers with --idle-receive-delay 0 and tag ' +
+    `idleReceiveDelay=0s: spotfarm's runs at such a target (when the scenario does not set idleReceiveDelay) do so, ` +
+    'its simulated workers and its scaler both; their points say idleReceiveDelay 0s'
+  );
 }
 
 /** True when the value changes none of spotfarm's settings (it is the scenario's own): the plain run serves it. */

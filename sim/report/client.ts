@@ -274,7 +274,8 @@ export const CLIENT_JS = String.raw`(function () {
             mine[key] = { x: x, y: y, text: [], color: s.color };
             labels.push(mine[key]);
           }
-          mine[key].text.push(p.matches ? p.value + ' (' + p.matches + ')' : p.value);
+          var label = p.also ? p.value + ' [' + p.also + ']' : p.value;
+          mine[key].text.push(p.matches ? label + ' (' + p.matches + ')' : label);
           taken.push({ x0: x - 7 * px, y0: y - 7 * px, x1: x + 7 * px, y1: y + 7 * px });
           ctx.fillStyle = s.color;
           ctx.strokeStyle = s.color;

@@ -15,7 +15,10 @@ export function describeTarget(policy: PolicyName, t: BaselineTargets | undefine
 
 export interface FrontierRow {
   point: FrontierPoint;
-  /** What the point's policy was set to: a baseline's target, or which baseline points a matched run matches. */
+  /**
+   * What the point's policy was set to: a baseline's target, or which baseline points a matched run matches, and
+   * what a spotfarm run set besides the swept setting (`with idleReceiveDelay 0s`).
+   */
   target: string;
   /** spotfarm values whose point dominates this one (baselines only). */
   dominatedBy: string[] | undefined;
@@ -28,9 +31,21 @@ export function frontierRows(json: BacktestJson): FrontierRow[] {
   const dom = new Map((json.sweep?.dominance ?? []).map((d) => [`${d.policy}|${d.value}`, d.dominated_by]));
   return frontier.map((point) => ({
     point,
-    target: point.matched?.length ? `p95 of ${describeMatched(point.matched)}` : describeTarget(point.policy, targets.get(point.value)),
+    target: [
+      point.matched?.length ? `p95 of ${describeMatched(point.matched)}` : describeTarget(point.policy, targets.get(point.value)),
+      point.also_set ? `with ${describeAlsoSet(point.also_set)}` : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
     dominatedBy: point.policy === 'spotfarm' ? undefined : (dom.get(`${point.policy}|${point.value}`) ?? []),
   }));
+}
+
+/** `idleReceiveDelay 0s` (a point's also_set, as the tags spell them). */
+export function describeAlsoSet(alsoSet: Readonly<Record<string, string>>): string {
+  return Object.entries(alsoSet)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }
 
 /** `aws-native at 20m, recipe at 2m` */
@@ -67,7 +82,7 @@ export function dominanceParts(json: BacktestJson): { head: string; undominated:
     const m = frontier.find((p) => p.policy === 'spotfarm' && p.matched?.some((x) => x.policy === d.policy && x.value === d.value));
     const skipped = unmatched.find((u) => u.policy === d.policy && u.value === d.value);
     const after = m
-      ? `; spotfarm at its p95 (${m.setting} ${m.value}): ${formatUsd(m.cost_usd)}, p95 ${formatDuration(m.wait_p95_s)}, ${shortfall(m, b) || 'not dominating'}`
+      ? `; spotfarm at its p95 (${m.setting} ${m.value}${m.also_set ? `, ${describeAlsoSet(m.also_set)}` : ''}): ${formatUsd(m.cost_usd)}, p95 ${formatDuration(m.wait_p95_s)}, ${shortfall(m, b) || 'not dominating'}`
       : skipped
         ? `; not matched: ${skipped.reason}`
         : '';
@@ -140,6 +155,8 @@ export function matchingNotes(json: BacktestJson): string[] {
         'seconds, at least 1s), to compare cost at equal service; "p95 of" names the point it matches',
     );
   }
+  // Points run with more than the swept setting say so in their row; this says why.
+  if (json.sweep?.also_set_note && (json.frontier ?? []).some((p) => p.also_set)) notes.push(`also set: ${json.sweep.also_set_note}`);
   const undominated = (json.sweep?.dominance ?? []).some((d) => d.dominated_by.length === 0);
   if (matching?.note && undominated) notes.push(`no matched runs: ${matching.note}`);
   return notes;
@@ -160,7 +177,7 @@ export interface FrontierChartSpec {
     matched: boolean;
     color: string;
     /** x: p95 wait, seconds; y: cost, USD. A point without a p95 (no job started) cannot be placed and is left out. */
-    points: { x: number; y: number; value: string; lost: number; dominated: boolean; matches?: string }[];
+    points: { x: number; y: number; value: string; lost: number; dominated: boolean; matches?: string; also?: string }[];
   }[];
   /** Points left out for want of a p95 wait. */
   unplaced: number;
@@ -193,9 +210,11 @@ export function frontierChart(json: BacktestJson, colors: Record<PolicyName, str
       lost: p.jobs_lost,
       dominated: (r.dominatedBy?.length ?? 0) > 0,
       ...(p.matched?.length ? { matches: describeMatched(p.matched) } : {}),
+      ...(p.also_set ? { also: describeAlsoSet(p.also_set) } : {}),
     });
   }
   const anyMatched = rows.some((r) => r.point.matched?.length);
+  const alsoSet = rows.find((r) => r.point.also_set)?.point.also_set;
   return {
     id: 'chart-frontier',
     title: `Cost against p95 wait, ${json.sweep.setting} swept`,
@@ -207,6 +226,10 @@ export function frontierChart(json: BacktestJson, colors: Record<PolicyName, str
         ? ` An open diamond is spotfarm run again with ${json.sweep.setting} set to the p95 wait a baseline point ` +
           'delivered (the point it matches is named beside it): cost at equal service. A swept spotfarm point whose ' +
           'value is such a wait already is ringed.'
+        : '') +
+      (alsoSet
+        ? ` A spotfarm point labelled ${describeAlsoSet(alsoSet)} ran with it: its target is shorter than the workers' ` +
+          'idle receive delay, which busy-first receiving cannot keep, so its workers and its scaler ran as plan advises.'
         : ''),
     height: 360,
     setting: json.sweep.setting,

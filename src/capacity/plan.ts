@@ -4,9 +4,10 @@ import type { Config } from '../config';
 import type { Market } from '../model';
 import type { FarmObservation } from '../observe';
 import { marketOf } from '../records';
-import { decideCapacity, emptyCapacityState, type CapacityDecision, type CapacityState } from './decide';
+import { decideCapacity, emptyCapacityState, scalingPolicyOf, type CapacityDecision, type CapacityState } from './decide';
 import { capacityInputOf, farmGroups, farmProblem } from './observe';
 import { readCapacityState } from './state';
+import { receiveDelayOutlastsTarget, tightTargetAdvice } from './service';
 
 /** What `plan` shows of the queue scaler for one farm. */
 export interface CapacityPlan {
@@ -62,4 +63,17 @@ export function planCapacity(farm: FarmObservation, inputs: CapacityPlanInputs, 
     spotMarket: inputs.spotMarket,
     recentDecisions,
   };
+}
+
+/**
+ * What the owner should know about the queue scaler's settings, for the farm's `warnings` in `plan` (pure): a
+ * wait target the workers' idle receive delay outlasts (service.ts, receiveDelayOutlastsTarget). Only under the
+ * `service` policy: the others size by a backlog per instance and promise no wait.
+ */
+export function capacityWarnings(farm: FarmObservation): string[] {
+  const groups = farmGroups(farm);
+  if (!groups.ok) return [];
+  const s = groups.settings;
+  if (scalingPolicyOf(s) !== 'service' || !receiveDelayOutlastsTarget(s)) return [];
+  return [tightTargetAdvice(s)];
 }

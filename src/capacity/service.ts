@@ -53,6 +53,7 @@
  */
 
 import { IDLE_RECEIVE_DELAY_SECONDS } from '../../worker/rules';
+import { formatDuration } from '../duration';
 
 /**
  * One of the farm's two groups, as the decision needs it. Declared here, below decide.ts (which re-exports it), so
@@ -250,6 +251,36 @@ export function serviceNeed(o: {
     headroom,
     need: Math.ceil((o.inFlight + waitingTooLong + headroom) / o.slotsPerInstance),
   };
+}
+
+/**
+ * Whether the workers' idle receive delay outlasts the wait target: acceptableWait < idleReceiveDelay. With
+ * busy-first receiving an instance that runs nothing takes a job only up to idleReceiveDelay after it is queued,
+ * however many free slots it has. The headroom above holds free slots for the jobs that arrive within the reaction
+ * time (tick + boot + idle receive delay) the target does not cover; but every instance it adds runs nothing, so
+ * a job that lands on one still waits for its receive. More headroom shortens the tick and the boot, never the
+ * receive delay: at acceptableWait >= idleReceiveDelay the delay fits within the target and the rest is the
+ * headroom's; below it no sizing keeps the target. (Measured: calm-2023 at acceptableWait=1s delivered p95 16s
+ * with the default 30 s delay, 0s with --idle-receive-delay 0 and idleReceiveDelay=0s; docs/scaling.md.)
+ */
+export function receiveDelayOutlastsTarget(s: { acceptableWait: number; idleReceiveDelay: number }): boolean {
+  return s.acceptableWait < s.idleReceiveDelay;
+}
+
+/**
+ * What to do about it, in the words `plan` shows per farm (receiveDelayOutlastsTarget). The cure makes every free
+ * slot take a job at once; it does not promise the target (bursts beyond the headroom still wait for a boot:
+ * measured at acceptableWait=1s, p95 16 s -> 0 s on calm-2023 but 17 s -> 26 s on pool-at-on-demand; docs/scaling.md).
+ */
+export function tightTargetAdvice(s: { acceptableWait: number; idleReceiveDelay: number }): string {
+  const delay = formatDuration(s.idleReceiveDelay);
+  return (
+    `acceptableWait ${formatDuration(s.acceptableWait)} is shorter than the workers' idle receive delay (idleReceiveDelay ${delay}), ` +
+    `which busy-first receiving cannot keep: an instance running no job takes a queued job up to ${delay} late, however many ` +
+    'free slots the farm holds. For a shorter wait, start the workers with --idle-receive-delay 0 and tag the farm\'s groups ' +
+    'spotfarm:idleReceiveDelay=0s (every free slot then takes a job at once, at the idle share busy-first receiving saves; ' +
+    `docs/scaling.md); or set acceptableWait to at least ${delay}`
+  );
 }
 
 /** The share of jobs the p95 target lets wait past acceptableWait. */

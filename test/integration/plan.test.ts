@@ -31,7 +31,8 @@ describe('plan against moto server', () => {
         Tags: [{ Key: 'spotfarm:farm', Value: 'other' }, { Key: 'spotfarm:swapRatio', Value: 'cheap' }],
       }),
     );
-    // A third farm: one mixed-instances spot group and no on-demand group, so no route to on-demand.
+    // A third farm: one mixed-instances spot group and no on-demand group, so no route to on-demand; and a wait
+    // target (10 s) shorter than the workers' default idle receive delay (30 s).
     await autoscaling.send(
       new CreateAutoScalingGroupCommand({
         AutoScalingGroupName: 'solo-spot',
@@ -43,7 +44,7 @@ describe('plan against moto server', () => {
           LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateName: farm.onDemandTemplate, Version: '1' }, Overrides: [{ InstanceType: 'c5.large' }] },
           InstancesDistribution: { OnDemandBaseCapacity: 0, OnDemandPercentageAboveBaseCapacity: 0, SpotAllocationStrategy: 'price-capacity-optimized' },
         },
-        Tags: [{ Key: 'spotfarm:farm', Value: 'solo' }, { Key: 'spotfarm:queue', Value: farm.queueName }],
+        Tags: [{ Key: 'spotfarm:farm', Value: 'solo' }, { Key: 'spotfarm:queue', Value: farm.queueName }, { Key: 'spotfarm:acceptableWait', Value: '10s' }],
       }),
     );
     await autoscaling.send(
@@ -109,7 +110,7 @@ describe('plan against moto server', () => {
     );
   });
 
-  it('says per farm, in plain words, when a farm has no route to on-demand, and what to do', async () => {
+  it('says per farm, in plain words, when a farm has no route to on-demand or a wait target its workers cannot keep, and what to do', async () => {
     // Act
     const plan = await handler({}, lambdaContext('plan'));
     // Assess: the mixed-instances farm without an on-demand group is told; the demo farm (one on-demand group) is not.
@@ -117,6 +118,9 @@ describe('plan against moto server', () => {
     expect(solo.warnings).toEqual([
       expect.stringMatching(
         /^this farm has no route to on-demand: the mixed-instances group solo-spot falls back through the farm's on-demand group \(mixedFallback=on-demand-group\), and the farm has none, .*To fix: add an on-demand group \(tags spotfarm:farm=solo, spotfarm:role=on-demand\), or tag solo-spot spotfarm:mixedFallback=percentage/,
+      ),
+      expect.stringMatching(
+        /^acceptableWait 10s is shorter than the workers' idle receive delay \(idleReceiveDelay 30s\), which busy-first receiving cannot keep.* start the workers with --idle-receive-delay 0 and tag the farm's groups spotfarm:idleReceiveDelay=0s/,
       ),
     ]);
     expect(plan.farms.find((f) => f.farm === 'demo')!.warnings).toEqual([]);

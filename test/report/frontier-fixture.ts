@@ -69,6 +69,7 @@ export function withFrontier(result: BacktestResult = buildFixture(), opts: { ma
         threads: 2,
         runs: opts.matched ? 5 : 4,
         matching: { runs: opts.matched ? 1 : 0, note: null, unmatched: [] },
+        also_set_note: null,
         run_stats: [],
       },
     },

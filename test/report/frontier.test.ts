@@ -14,6 +14,7 @@ import { POLICY_COLORS } from '../../sim/report/charts';
 import { renderReportHtml, writeReport } from '../../sim/report/index';
 import { buildFixture } from './fixtures';
 import { withFrontier } from './frontier-fixture';
+import { tightTargetNote } from '../../sim/frontier/sweep';
 
 const CHROMIUM = process.env.SPOTFARM_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -101,6 +102,33 @@ describe('the frontier in the terminal and the report markup', () => {
     expect(html).toContain('<p class="note frontier-matching">matched: spotfarm run again with acceptableWait');
   });
 
+  it('says on a spotfarm point run with idleReceiveDelay 0s that it was, and why: table, verdict, chart, page', async () => {
+    // Prepare: the matched run as a sweep makes it at a target below the workers' idle receive delay.
+    const result = withFrontier(undefined, { matched: true });
+    const json = result.json;
+    const m = json.frontier!.find((p) => p.matched?.length)!;
+    m.also_set = { idleReceiveDelay: '0s' };
+    json.sweep!.also_set_note = tightTargetNote();
+
+    // Act
+    const text = formatFrontierTable(json);
+    const chart = frontierChart(json, POLICY_COLORS)!;
+    const html = await renderReportHtml(result);
+
+    // Assess
+    const lines = text.trimEnd().split('\n');
+    expect(lines[2 + 16]).toMatch(/^51m40s\s+spotfarm\s+p95 of aws-native at 20m; with idleReceiveDelay 0s\s+\$98\.60\s+53m10s\s+0$/);
+    expect(lines).toContainEqual(expect.stringMatching(/^also set: an acceptableWait shorter than the workers' idle receive delay \(30s by default\) cannot be kept with busy-first receiving.*--idle-receive-delay 0/));
+    expect(lines.at(-1)).toContain('spotfarm at its p95 (acceptableWait 51m40s, idleReceiveDelay 0s): $98.60');
+    expect(chart.series.at(-1)!.points[0]).toMatchObject({ value: '51m40s', also: 'idleReceiveDelay 0s' });
+    expect(chart.note).toContain('A spotfarm point labelled idleReceiveDelay 0s ran with it');
+    expect(frontierChart(withFrontier().json, POLICY_COLORS)!.note).not.toContain('idleReceiveDelay');
+    expect(html).toMatch(/<td>p95 of aws-native at 20m; with idleReceiveDelay 0s<\/td>/);
+    expect(html).toContain('<p class="note frontier-matching">also set: an acceptableWait shorter than');
+    // Without such a point, nothing is said.
+    expect(formatFrontierTable(withFrontier(undefined, { matched: true }).json)).not.toContain('also set');
+  });
+
   it('prints nothing and draws no frontier without a sweep', async () => {
     const plain = buildFixture();
     expect(formatFrontierTable(plain.json)).toBe('');
@@ -137,7 +165,11 @@ describe('the frontier chart in headless Chromium', () => {
   it('draws every policy’s points, offline and without errors, beside the time charts', async () => {
     // Prepare
     if (MISSING !== undefined) throw new Error(MISSING);
-    const file = await writeReport(withFrontier(undefined, { matched: true }), join(dir, 'frontier'));
+    // The matched run labelled as one run with idleReceiveDelay 0s (its label then names it too).
+    const result = withFrontier(undefined, { matched: true });
+    result.json.frontier!.find((p) => p.matched?.length)!.also_set = { idleReceiveDelay: '0s' };
+    result.json.sweep!.also_set_note = tightTargetNote();
+    const file = await writeReport(result, join(dir, 'frontier'));
     const fileUrl = pathToFileURL(file).href;
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const requests: string[] = [];

@@ -1,6 +1,6 @@
 /** `spotfarm backtest --sweep`: usage errors name the setting or the value and write nothing; a real sweep's output. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -88,5 +88,36 @@ describe('spotfarm backtest --sweep', () => {
     expect(out).toMatch(/^30m\s+aws-native\s+target 12 visible\/instance\s+\$/m);
     expect(out).toMatch(/^dominance \(cost <=, p95 <=, lost <=\): /m);
     expect(readFileSync(join(report, 'index.html'), 'utf8')).toContain('id="chart-frontier"');
+  });
+
+  it('runs a target below the workers\' idle receive delay as plan advises (idleReceiveDelay 0s), and says so in the table and the JSON', async () => {
+    // Prepare: the sweep, and the same farm written as a user following plan's advice would set it.
+    const sweepDir = mkdtempSync(join(dir, 'tight-'));
+    const scenario = writeShortDefault(sweepDir, '30m', '30m');
+    const advisedDir = mkdtempSync(join(dir, 'advised-'));
+    const advised = writeShortDefault(advisedDir, '30m', '30m');
+    writeFileSync(advised, `${readFileSync(advised, 'utf8')}\nspotfarm:\n  acceptableWait: 15s\n  idleReceiveDelay: 0s\n`);
+    const json = join(sweepDir, 'sweep.json');
+    const advisedJson = join(advisedDir, 'advised.json');
+    const c = capture();
+
+    // Act
+    const code = await main(['backtest', scenario, '--policies', 'spotfarm,oracle', '--sweep', 'acceptableWait=15s,5m', '--threads', '0', '--json', json, '--quiet'], c.io);
+    const advisedCode = await main(['backtest', advised, '--policies', 'spotfarm', '--json', advisedJson, '--quiet'], capture().io);
+
+    // Assess
+    expect(c.err.join('')).toBe('');
+    expect([code, advisedCode]).toEqual([0, 0]);
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    const [tight, loose] = doc.frontier as FrontierPoint[];
+    expect([tight!.value, tight!.also_set]).toEqual(['15s', { idleReceiveDelay: '0s' }]);
+    expect([loose!.value, loose!.also_set]).toEqual(['5m', undefined]);
+    expect(doc.sweep.also_set_note).toMatch(/^an acceptableWait shorter than the workers' idle receive delay/);
+    // The 15s point is the farm plan advises: the same figures as a backtest of that farm.
+    const own = JSON.parse(readFileSync(advisedJson, 'utf8')).policies.spotfarm;
+    expect([tight!.cost_usd, tight!.wait_p95_s, tight!.jobs_lost]).toEqual([own.cost_usd, own.wait_p95_s, own.jobs_lost]);
+    const out = c.out.join('');
+    expect(out).toMatch(/^15s\s+spotfarm\s+with idleReceiveDelay 0s\s+\$/m);
+    expect(out).toMatch(/^also set: an acceptableWait shorter than/m);
   });
 });

@@ -6,9 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dominance, dominates, dominatorOf, markDominance, matchSeconds, planMatches, planSweep, withMatches } from '../../sim/frontier/plan';
+import { dominance, dominates, dominatorOf, frontierPoints, markDominance, matchSeconds, planMatches, planSweep, withMatches } from '../../sim/frontier/plan';
 import { fromPlainScenario, runSweep, toPlainScenario } from '../../sim/frontier/run';
-import { baselineTargets, checkSweep, parseSweep, sweepNotes, SweepError, SWEEPABLE } from '../../sim/frontier/sweep';
+import { baselineTargets, checkSweep, parseSweep, sweepNotes, SweepError, SWEEPABLE, tightTargetTags } from '../../sim/frontier/sweep';
 import { POLICY_NAMES, type BacktestResult, type FrontierPoint } from '../../sim/result';
 import { parseDuration } from '../../src/duration';
 import { loadScenario, type Scenario } from '../../sim/scenario';
@@ -117,6 +117,75 @@ describe('planSweep', () => {
   });
 });
 
+describe('targets the workers\' idle receive delay outlasts (below 30 s): run as plan advises', () => {
+  it('runs a swept value below the delay with idleReceiveDelay 0s (workers and scaler), and says so on its point', () => {
+    // Act
+    const sweep = parseSweep('acceptableWait=15s,29s,30s,10m');
+    const plan = planSweep(four(), sweep, ['spotfarm', 'aws-native']);
+    // Assess
+    expect(plan.tasks.map((t) => [t.value, t.spotfarm, t.alsoSet])).toEqual([
+      [undefined, {}, {}],
+      ['15s', { acceptableWait: '15s', idleReceiveDelay: '0s' }, { idleReceiveDelay: '0s' }],
+      ['29s', { acceptableWait: '29s', idleReceiveDelay: '0s' }, { idleReceiveDelay: '0s' }],
+      ['30s', { acceptableWait: '30s' }, {}],
+    ]);
+    const figures = { cost_usd: 1, wait_p95_s: 1, jobs_lost: 0 };
+    const results = plan.tasks.map(() => ({ policies: { spotfarm: figures, 'aws-native': figures } }) as never);
+    const points = frontierPoints(sweep, plan, results).filter((p) => p.policy === 'spotfarm');
+    expect(points.map((p) => [p.value, p.also_set])).toEqual([
+      ['15s', { idleReceiveDelay: '0s' }],
+      ['29s', { idleReceiveDelay: '0s' }],
+      ['30s', undefined],
+      ['10m', undefined],
+    ]);
+    // The contract's keys stay, in their order; also_set is only on the points that have it.
+    expect(Object.keys(points[0]!)).toEqual(['policy', 'setting', 'value', 'cost_usd', 'wait_p95_s', 'jobs_lost', 'also_set']);
+    expect(Object.keys(points[2]!)).not.toContain('also_set');
+  });
+
+  it('gives the scenario\'s own tight value a run of its own, not the plain backtest\'s', () => {
+    const plan = planSweep(four({ acceptableWait: '20s' }), parseSweep('acceptableWait=20s,5m'), ['spotfarm']);
+    expect(plan.tasks.map((t) => [t.value, t.spotfarm])).toEqual([
+      [undefined, { acceptableWait: '20s' }],
+      ['20s', { acceptableWait: '20s', idleReceiveDelay: '0s' }],
+      ['5m', { acceptableWait: '5m' }],
+    ]);
+  });
+
+  it.each<[string, Scenario, string]>([
+    ['the scenario sets idleReceiveDelay itself', four({ idleReceiveDelay: '10s' }), 'acceptableWait=15s'],
+    ['the sweep is of idleReceiveDelay', four({ acceptableWait: '15s' }), 'idleReceiveDelay=0s,30s'],
+    ['the target policy (acceptableWait only sets a backlog per instance)', four({ scalingPolicy: 'target' }), 'acceptableWait=15s'],
+    ['a pinned backlogPerInstance', four({ backlogPerInstance: '8' }), 'acceptableWait=15s'],
+  ])('leaves the delay alone when %s', (_, scenario, arg) => {
+    const sweep = parseSweep(arg);
+    const plan = planSweep(scenario, sweep, ['spotfarm']);
+    expect(plan.tasks.every((t) => Object.keys(t.alsoSet).length === 0)).toBe(true);
+    expect(tightTargetTags(scenario, { ...scenario.spotfarm, [sweep.setting]: sweep.values[0]! })).toEqual({});
+  });
+
+  it('a matched run at a wait below the delay: the same, and a swept value at that wait serves it', () => {
+    const point = (policy: FrontierPoint['policy'], value: string, cost: number, p95: number): FrontierPoint => ({
+      policy, setting: 'acceptableWait', value, cost_usd: cost, wait_p95_s: p95, jobs_lost: 0,
+    });
+    const sweep = parseSweep('acceptableWait=20s,2m');
+    const swept = [
+      { ...point('spotfarm', '20s', 300, 25), also_set: { idleReceiveDelay: '0s' } },
+      point('spotfarm', '2m', 150, 100),
+      point('recipe', '20s', 600, 20.5), // matched at 20 s: the swept 20s point serves it
+      point('recipe', '2m', 576, 0), // matched at 1 s: a run with idleReceiveDelay 0s
+    ];
+    const plan = planMatches(four(), sweep, swept, ['spotfarm', 'recipe'], 3);
+    expect(plan.runs.map((r) => [r.value, r.task])).toEqual([['1s', 3], ['20s', undefined]]);
+    expect(plan.tasks.map((t) => t.alsoSet)).toEqual([{ idleReceiveDelay: '0s' }]);
+    const frontier = withMatches(sweep, swept, plan, () => ({ policies: { spotfarm: { cost_usd: 200, wait_p95_s: 0, jobs_lost: 0 } } }) as never);
+    expect(frontier.filter((p) => p.matched?.length).map((p) => [p.value, p.also_set])).toEqual([
+      ['20s', { idleReceiveDelay: '0s' }],
+      ['1s', { idleReceiveDelay: '0s' }],
+    ]);
+  });
+});
+
 describe('dominance', () => {
   const point = (policy: FrontierPoint['policy'], value: string, cost: number, p95: number | null, lost = 0): FrontierPoint => ({
     policy, setting: 'acceptableWait', value, cost_usd: cost, wait_p95_s: p95, jobs_lost: lost,
@@ -220,9 +289,10 @@ describe('cost at equal service: matched runs', () => {
       { value: '1s', seconds: 1, task: 4, for: [{ policy: 'recipe', value: '2m' }, { policy: 'recipe', value: '5m' }] },
       { value: '45m11s', seconds: 2711, task: 5, for: [{ policy: 'aws-native', value: '2m' }, { policy: 'aws-native', value: '5m' }] },
     ]);
-    expect(plan.tasks.map((t) => [t.id, t.value, t.policies, t.spotfarm])).toEqual([
-      [4, '1s', ['spotfarm'], { acceptableWait: '1s' }],
-      [5, '45m11s', ['spotfarm'], { acceptableWait: '45m11s' }],
+    // At 1 s, below the workers' idle receive delay (30 s), as plan advises: workers and scaler at 0 s.
+    expect(plan.tasks.map((t) => [t.id, t.value, t.policies, t.spotfarm, t.alsoSet])).toEqual([
+      [4, '1s', ['spotfarm'], { acceptableWait: '1s', idleReceiveDelay: '0s' }, { idleReceiveDelay: '0s' }],
+      [5, '45m11s', ['spotfarm'], { acceptableWait: '45m11s' }, {}],
     ]);
   });
 
@@ -267,7 +337,10 @@ describe('cost at equal service: matched runs', () => {
 
     // Assess
     expect(frontier.slice(6)).toEqual([
-      { policy: 'spotfarm', setting: 'acceptableWait', value: '1s', cost_usd: 500, wait_p95_s: 0, jobs_lost: 0, matched: [{ policy: 'recipe', value: '2m' }] },
+      {
+        policy: 'spotfarm', setting: 'acceptableWait', value: '1s', cost_usd: 500, wait_p95_s: 0, jobs_lost: 0,
+        also_set: { idleReceiveDelay: '0s' }, matched: [{ policy: 'recipe', value: '2m' }],
+      },
       { policy: 'spotfarm', setting: 'acceptableWait', value: '45m11s', cost_usd: 125, wait_p95_s: 2600, jobs_lost: 0, matched: [{ policy: 'aws-native', value: '2m' }] },
     ]);
     // recipe at 2m (p95 0, $576) is dominated by the matched run at 1s (p95 0, $500); aws-native at 2m is not
@@ -315,7 +388,7 @@ describe('a small real sweep (2 hours of the default scenario, spotfarm\'s real 
     const swept = frontier.slice(0, 3 * 4);
     const contract = ['policy', 'setting', 'value', 'cost_usd', 'wait_p95_s', 'jobs_lost'];
     for (const p of frontier) {
-      expect(Object.keys(p)).toEqual([...contract, p.policy === 'spotfarm' ? 'matched' : 'dominated_by']);
+      expect(Object.keys(p)).toEqual([...contract, ...(p.also_set ? ['also_set'] : []), p.policy === 'spotfarm' ? 'matched' : 'dominated_by']);
       expect(p.setting).toBe('acceptableWait');
       expect(p.cost_usd).toBeGreaterThan(0);
     }
