@@ -308,7 +308,7 @@ export function decideCapacity(input: CapacityInput, now: Date): CapacityDecisio
       `${visible} visible, ${inFlight} in flight: the busy slots start ${f.startable} within ${f.waitBudget}s ` +
       `(acceptableWait ${s.acceptableWait}s - a tick - a boot of ${f.bootSeconds}s - the idle receive delay ${s.idleReceiveDelay}s; ${f.secondsPerJobSource === 'learned' ? `jobs take ${f.secondsPerJob}s, learned from the queue` : `secondsPerJob ${f.secondsPerJob}s`}; queue age ${f.queueAgeSeconds}s)` +
       (f.headroom > 0
-        ? `; the farm takes ${f.unreactiveSeconds}s longer than acceptableWait to bring capacity up, so ${f.headroom} free slot(s) are held for the jobs that arrive meanwhile (the busy slots' rate, ${inFlight} / ${f.secondsPerJob}s)`
+        ? `; the farm takes ${f.unreactiveSeconds}s longer than acceptableWait to bring capacity up, so ${f.headroom} free slot(s) are held for the jobs that arrive meanwhile (the busy slots' rate, ${inFlight} / ${f.secondsPerJob}s, to the 95th percentile of its count)`
         : '') +
       `, so ${f.need} instance(s) of ${s.slotsPerInstance} slots; ${f.held} the most of the last ${f.holdDownSeconds}s`;
   } else if (policy === 'target') {

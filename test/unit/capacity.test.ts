@@ -271,18 +271,20 @@ describe('service policy: headroom when acceptableWait is shorter than the farm 
       queue: { visible: 0, inFlight: 40 },
       settings: { ...service, acceptableWait: 30 },
       // A tick + a boot + the idle receive delay = 210 s, 180 s more than acceptableWait: jobs arrive at 40 / 600 a
-      // second, 12 of them meanwhile, so 12 free slots: ceil((40 + 12) / 4) = 13.
-      spotTo: 13,
-      reason: /the farm takes 180s longer than acceptableWait to bring capacity up, so 12 free slot\(s\) are held .*so 13 instance\(s\)/,
+      // second, 12 of them meanwhile on average, 12 + 1.645 x sqrt(12) = 17.7 at the 95th percentile, so 18 free
+      // slots: ceil((40 + 18) / 4) = 15.
+      spotTo: 15,
+      reason: /the farm takes 180s longer than acceptableWait to bring capacity up, so 18 free slot\(s\) are held .*95th percentile.*so 15 instance\(s\)/,
     },
     {
       name: 'the visible jobs cannot wait either: every one needs a slot, besides the headroom',
       spot: group('ml-spot', 10),
       queue: { visible: 6, inFlight: 40 },
       settings: { ...service, acceptableWait: 120 },
-      // 90 s unreactive: ceil(40 x 90 / 600) = 6 slots of headroom; ceil((40 + 6 + 6) / 4) = 13.
-      spotTo: 13,
-      reason: /start 0 within 0s .*6 free slot\(s\) are held/,
+      // 90 s unreactive: 40 x 90 / 600 = 6 arrivals on average, ceil(6 + 1.645 x sqrt(6)) = 11 slots of headroom;
+      // ceil((40 + 6 + 11) / 4) = 15.
+      spotTo: 15,
+      reason: /start 0 within 0s .*11 free slot\(s\) are held/,
     },
     {
       name: 'none while the farm reacts within acceptableWait',
@@ -293,7 +295,7 @@ describe('service policy: headroom when acceptableWait is shorter than the farm 
     },
   ])('$name', (row) => {
     const decision = check(row);
-    expect(decision.figures.service?.headroom).toBe(row.settings?.acceptableWait === 30 ? 12 : row.settings?.acceptableWait === 120 ? 6 : 0);
+    expect(decision.figures.service?.headroom).toBe(row.settings?.acceptableWait === 30 ? 18 : row.settings?.acceptableWait === 120 ? 11 : 0);
   });
 });
 
@@ -313,9 +315,10 @@ describe('service policy: the wait budget', () => {
       spot: group('ml-spot', 10),
       queue: { visible: 0, inFlight: 40 },
       settings: { ...service, acceptableWait: 240, idleReceiveDelay: 120 },
-      // 60 + 120 + 120 = 300 s to react, 60 s more than acceptableWait: ceil(40 x 60 / 600) = 4 free slots, ceil(44 / 4) = 11.
-      spotTo: 11,
-      reason: /takes 60s longer than acceptableWait .* 4 free slot/,
+      // 60 + 120 + 120 = 300 s to react, 60 s more than acceptableWait: 4 arrivals on average, ceil(4 + 1.645 x 2) = 8
+      // free slots, ceil(48 / 4) = 12.
+      spotTo: 12,
+      reason: /takes 60s longer than acceptableWait .* 8 free slot/,
     },
   ])('$name', (row) => {
     check(row);
