@@ -166,11 +166,11 @@ export interface ReceiveInput {
  *
  * Polls at once: the first receive (a new instance launched for a backlog takes it at once); the receive after
  * one that brought all it asked for (a backlog is flowing: an instance whose jobs are short keeps taking work at
- * its own pace, not one batch per delay); and any spot instance of one slot (idle or full, it cannot hold work that
+ * its own pace, not one batch per delay); and any instance of one slot outside the on-demand group (idle or full, it cannot hold work that
  * another instance could have taken).
  *
  * On-demand last. An instance of the farm's on-demand group waits one whole idle delay more than any other instance
- * with the same free slots would (so `idleDelaySeconds` with one free slot, twice that running nothing): a message that any spot
+ * with the same free slots would (`idleDelaySeconds` with one free slot, twice that running nothing): a message that any spot
  * instance with room could take goes to it first. Busy-first alone fed the fullest instances, on-demand ones
  * included, and with two slots an instance with one job polls all the time: the on-demand instances the farm
  * launched for a burst beyond the spot group's max kept taking work for hours after it, while idle spot instances
