@@ -17,7 +17,15 @@ import { T0, testScenario } from '../sim/support/scenario';
 import { alive, group } from '../sim/support/world';
 import { clients, collectLog, createQueue, until, work } from './farm';
 
-describe('busy-first receiving: the agent on moto', () => {
+/** A job processor per worker name that records which worker ran each body; bodies starting "long" run a minute. */
+function recordingProcess(ranOn: Map<string, string>): (name: string) => JobProcessor {
+  return (name) => async (message, { signal }) => {
+    ranOn.set(message.Body ?? '', name);
+    await work(message.Body?.startsWith('long') ? 60_000 : 50, signal);
+  };
+}
+
+describe('busy-first receiving and on-demand last: the agent on moto', () => {
   let moto: MotoServer;
   let sqs: SQSClient;
 
@@ -34,12 +42,7 @@ describe('busy-first receiving: the agent on moto', () => {
     const idleDelay = 8;
     const queueUrl = await createQueue(sqs, 'busy-first', 60, []);
     const ranOn = new Map<string, string>();
-    const processOn =
-      (name: string): JobProcessor =>
-      async (message, { signal }) => {
-        ranOn.set(message.Body ?? '', name);
-        await work(message.Body?.startsWith('long') ? 60_000 : 50, signal);
-      };
+    const processOn = recordingProcess(ranOn);
     const options = { queueUrl, slots: 2, sqs, metadata: false, receiveWaitSeconds: 1, metadataPollSeconds: 0.1, idleReceiveDelaySeconds: idleDelay } satisfies Partial<WorkerOptions>;
     const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
     const idle = collectLog();
@@ -68,31 +71,13 @@ describe('busy-first receiving: the agent on moto', () => {
     expect(['short-1', 'short-2', 'short-3', 'long-2'].map((b) => ranOn.get(b))).toEqual(['B', 'B', 'B', 'B']);
     expect([ranOn.get('backlog-1'), ranOn.get('backlog-2')]).toEqual(['I', 'I']);
   });
-});
 
-describe('on-demand last: the agent on moto', () => {
-  let moto: MotoServer;
-  let sqs: SQSClient;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    sqs = clients(moto.endpoint).sqs;
-  });
-  afterAll(async () => {
-    await moto?.stop();
-  });
-
-  it('one-slot instances: new work goes to the spot instance while it has room; with it full, the on-demand one takes the next job at its delayed poll', async () => {
+  it('on-demand last, one-slot instances: new work goes to the spot instance while it has room; with it full, the on-demand one takes the next job at its delayed poll', async () => {
     // Prepare: S (spot) and O (on-demand), one slot each, both idle after their first long poll.
     const idleDelay = 8;
     const queueUrl = await createQueue(sqs, 'on-demand-last', 60, []);
     const ranOn = new Map<string, string>();
-    const processOn =
-      (name: string): JobProcessor =>
-      async (message, { signal }) => {
-        ranOn.set(message.Body ?? '', name);
-        await work(message.Body?.startsWith('long') ? 60_000 : 50, signal);
-      };
+    const processOn = recordingProcess(ranOn);
     const options = { queueUrl, slots: 1, sqs, metadata: false, receiveWaitSeconds: 1, metadataPollSeconds: 0.1, idleReceiveDelaySeconds: idleDelay } satisfies Partial<WorkerOptions>;
     const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
     // (receiveLast is what the agent sets itself from its group's spotfarm:role tag: test/worker/receive-order.test.ts.)
