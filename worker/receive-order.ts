@@ -21,10 +21,21 @@ export interface ReceiveOrder {
   failed: boolean;
 }
 
-/** Whether the instance's group is the farm's on-demand group. A refused or failed read costs only the order. */
-export async function receiveOrder(client: AutoScalingClient, groupName: string): Promise<ReceiveOrder> {
+/** How long the read may take before the agent gives up on it and starts receiving (busy-first only). */
+export const RECEIVE_ORDER_TIMEOUT_MS = 10_000;
+
+/**
+ * Whether the instance's group is the farm's on-demand group. A refused, failed or unanswered read (within
+ * `timeoutMs`: the agent reads this before its first receive, so a reply that never comes must not hold the work
+ * up) costs only the order.
+ */
+export async function receiveOrder(client: AutoScalingClient, groupName: string, timeoutMs = RECEIVE_ORDER_TIMEOUT_MS): Promise<ReceiveOrder> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const out = await client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] }));
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { name: 'TimeoutError' })), timeoutMs);
+    });
+    const out = await Promise.race([client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [groupName] })), unanswered]);
     const group = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === groupName);
     const role = group?.Tags?.find((t) => t.Key === ROLE_TAG)?.Value;
     if (role === ON_DEMAND_ROLE) {
@@ -37,5 +48,7 @@ export async function receiveOrder(client: AutoScalingClient, groupName: string)
       failed: true,
       reason: `describing auto scaling group ${groupName}: ${awsErrorName(error)}: ${errorMessage(error)}; receives busy-first (grant autoscaling:DescribeAutoScalingGroups for on-demand last)`,
     };
+  } finally {
+    clearTimeout(timer);
   }
 }

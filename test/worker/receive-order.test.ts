@@ -81,6 +81,20 @@ describe('receiveOrder when the group cannot be read', () => {
     mock.restore();
   });
 
+  it('a read that never answers gives up after the timeout and leaves the order busy-first', async () => {
+    // Prepare: a reply that never comes (a lost reply: the call hangs).
+    const client = new AutoScalingClient({ region: 'us-east-1' });
+    const mock = mockClient(client);
+    mock.on(DescribeAutoScalingGroupsCommand).callsFake(() => new Promise(() => {}));
+    // Act
+    // (Without the timeout this await never ends and the test times out.)
+    const order = await receiveOrder(client, 'od-workers', 200);
+    // Assess
+    expect(order).toMatchObject({ last: false, failed: true });
+    expect(order.reason).toMatch(/TimeoutError: no answer within 0.2s/);
+    mock.restore();
+  });
+
   it('a group that is gone leaves the order busy-first', async () => {
     // Prepare
     const client = new AutoScalingClient({ region: 'us-east-1' });
