@@ -36,6 +36,7 @@ import {
 } from './policy';
 import { ScaleInProtection } from './protection';
 import {
+  AUTO_SCALING_TIMEOUT_SECONDS,
   FAILURE_BACKOFF_BASE_SECONDS,
   FAILURE_BACKOFF_MAX_SECONDS,
   FINISH_MARGIN_SECONDS,
@@ -392,7 +393,15 @@ class Worker {
     }
     if (this.options.protectFromScaleIn === false) return;
     const region = regionFor(this.options.queueUrl);
-    const client = this.options.autoScaling ?? new AutoScalingClient(region ? { region } : {});
+    const timeout = AUTO_SCALING_TIMEOUT_SECONDS * 1000;
+    const client =
+      this.options.autoScaling ??
+      new AutoScalingClient({
+        ...(region ? { region } : {}),
+        // throwOnRequestTimeout: without it this version of @smithy/node-http-handler only logs a warning when the
+        // request timeout passes, and the call keeps waiting.
+        requestHandler: { requestTimeout: timeout, connectionTimeout: timeout, throwOnRequestTimeout: true },
+      });
     const protection = new ScaleInProtection(client, this.instanceId, this.log);
     if (await protection.init()) this.protection = protection;
     if (this.options.receiveLast === undefined && protection.asgName !== undefined) {

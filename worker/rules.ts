@@ -77,5 +77,12 @@ export const MAX_MESSAGE_ATTRIBUTES = 10;
  * delays cost more (the service policy takes the delay off its wait budget).
  */
 export const IDLE_RECEIVE_DELAY_SECONDS = 30;
+/**
+ * How long one Auto Scaling call of the agent (finding its group, its role tag, scale-in protection) may go
+ * without an answer before the SDK gives it up and retries (at most 3 attempts). These calls answer in well under
+ * a second; without a bound, one reply lost on the way (a connection the network drops silently) held the agent
+ * for as long as the operating system kept the socket: at start, before its first receive.
+ */
+export const AUTO_SCALING_TIMEOUT_SECONDS = 5;
 /** Long-poll wait of a delayed receive (1 s is SQS's shortest long poll: it still asks every server). */
 export const IDLE_RECEIVE_WAIT_SECONDS = 1;

@@ -173,6 +173,30 @@ process.stdin.on('end', () => {
     await until(async () => (await messagesLeft(c.sqs, queueUrl)) === 0, 10_000);
   });
 
+  it('Auto Scaling that never answers at start: the agent gives its group up within the request timeout and runs its jobs', async () => {
+    // Fails without AUTO_SCALING_TIMEOUT_SECONDS: the agent waits for DescribeAutoScalingInstances as long as the
+    // socket lives, before its first receive, and the job never starts within the test's wait.
+    // Prepare: every Auto Scaling reply held for two minutes (moto did the call; the answer is lost on the way).
+    proxy.setRules([{ service: 'autoscaling', fault: { kind: 'delayReply', ms: 120_000 } }]);
+    proxy.resetCounts();
+    imds.setInstanceAction(undefined);
+    const queueUrl = viaProxy(await createQueue(c.sqs, 'as-silent', 30, ['sleep-0-as']));
+    // Act
+    const worker = start(['--queue-url', queueUrl, '--', job]);
+    try {
+      await until(() => worker.count('job_succeeded') === 1, 45_000);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      proxy.setRules([]);
+    }
+    // Assess: protection was given up with the timeout's error, and the job ran once all the same.
+    const disabled = worker.events().find((e) => e.event === 'protection_disabled');
+    expect(String(disabled?.reason)).toMatch(/TimeoutError|timed? ?out/i);
+    expect(starts('sleep-0-as')).toHaveLength(1);
+    expect(proxy.counts()['autoscaling:DescribeAutoScalingInstances']?.faults.delayReply).toBeGreaterThan(0);
+  });
+
   it('on SIGTERM hands back what runs, kills the commands and everything in their process groups, then lifts protection', async () => {
     // Fails on 369a3a0: redelivered runs overwrote each other's entries and were never stopped, and a grandchild
     // ignoring SIGTERM outlived its handed-back job because the SIGKILL was cancelled when the leader exited.
