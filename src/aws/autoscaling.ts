@@ -25,9 +25,10 @@ import {
 import { aws, AwsCallError } from '../errors';
 import type { GroupInstance, GroupSnapshot, LaunchDetails, LaunchSource, MixedOverride, TemplateRef } from '../model';
 import { FARM_TAG } from '../settings';
+import { requestHandler } from './http';
 
 // Auto Scaling has one throttle bucket per account and Region, shared with the console: back off adaptively.
-export const autoScalingClient = new AutoScalingClient({ maxAttempts: 6, retryMode: 'adaptive' });
+export const autoScalingClient = new AutoScalingClient({ maxAttempts: 6, retryMode: 'adaptive', requestHandler });
 
 /**
  * Every group that opted in (`spotfarm:farm`), or only those of one farm, following every page.

@@ -4,8 +4,9 @@
  */
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { aws, AwsCallError } from '../errors';
+import { requestHandler } from './http';
 
-export const cloudWatchClient = new CloudWatchClient({ maxAttempts: 6, retryMode: 'adaptive' });
+export const cloudWatchClient = new CloudWatchClient({ maxAttempts: 6, retryMode: 'adaptive', requestHandler });
 
 /** A statistic, or a percentile such as `p95` (CloudWatch has percentiles of metrics published as raw values). */
 export type MetricStatistic = 'Sum' | 'Average' | 'SampleCount' | 'Minimum' | 'Maximum' | `p${number}`;

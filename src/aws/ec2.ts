@@ -18,8 +18,9 @@ import {
 import { aws, AwsCallError, errorMessage } from '../errors';
 import type { LaunchDetails, Market, Pool, TemplateRef } from '../model';
 import { poolKey } from '../model';
+import { requestHandler } from './http';
 
-export const ec2Client = new EC2Client({ maxAttempts: 6, retryMode: 'adaptive' });
+export const ec2Client = new EC2Client({ maxAttempts: 6, retryMode: 'adaptive', requestHandler });
 
 /** Spot prices are for this product: the Linux price, which the Linux on-demand price is compared with. */
 export const PRODUCT_DESCRIPTION = 'Linux/UNIX';

@@ -9,8 +9,9 @@
  */
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { AwsCallError, aws } from '../errors';
+import { requestHandler } from './http';
 
-export const eventBridgeClient = new EventBridgeClient({ maxAttempts: 5 });
+export const eventBridgeClient = new EventBridgeClient({ maxAttempts: 5, requestHandler });
 
 /** Puts one event on the default bus; throws when EventBridge refuses it. */
 export async function putEvent(

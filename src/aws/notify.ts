@@ -1,8 +1,9 @@
 /** SNS notifications for swaps and breaker trips. The only module that talks to SNS. */
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { aws } from '../errors';
+import { requestHandler } from './http';
 
-export const snsClient = new SNSClient({ maxAttempts: 5 });
+export const snsClient = new SNSClient({ maxAttempts: 5, requestHandler });
 
 /** Publishes one message; a stack without a topic (empty ARN) publishes nothing. */
 export async function notify(

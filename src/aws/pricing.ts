@@ -8,9 +8,10 @@ import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { errorMessage } from '../errors';
 import { logger } from '../log';
 import fallbackTable from './ondemand-fallback.json';
+import { requestHandler } from './http';
 
 // The Price List API lives in a few regions only; us-east-1 answers for every priced region.
-export const pricingClient = new PricingClient({ region: 'us-east-1', maxAttempts: 2 });
+export const pricingClient = new PricingClient({ region: 'us-east-1', maxAttempts: 2, requestHandler });
 
 export type PriceSource = 'pricing-api' | 'fallback-table';
 

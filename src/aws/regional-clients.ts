@@ -8,6 +8,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { requestHandler } from './http';
 
 export interface RegionalClients {
   autoScaling: AutoScalingClient;
@@ -18,7 +19,7 @@ export interface RegionalClients {
 
 /** One client per service in `region` (undefined: the SDK's usual resolution, AWS_REGION and the profile). */
 export function regionalClients(region?: string): RegionalClients {
-  const config = { region, maxAttempts: 6, retryMode: 'adaptive' as const };
+  const config = { region, maxAttempts: 6, retryMode: 'adaptive' as const, requestHandler };
   return {
     autoScaling: new AutoScalingClient(config),
     ec2: new EC2Client(config),

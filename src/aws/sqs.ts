@@ -5,8 +5,9 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { AwsCallError, aws, SpotfarmError } from '../errors';
 import type { QueueDepth } from '../model';
+import { requestHandler } from './http';
 
-export const sqsClient = new SQSClient({ maxAttempts: 5 });
+export const sqsClient = new SQSClient({ maxAttempts: 5, requestHandler });
 
 export class QueueNotFoundError extends SpotfarmError {}
 

@@ -12,8 +12,9 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { AwsCallError, aws, SpotfarmError } from '../errors';
+import { requestHandler } from './http';
 
-export const dynamoClient = new DynamoDBClient({ maxAttempts: 5 });
+export const dynamoClient = new DynamoDBClient({ maxAttempts: 5, requestHandler });
 
 /** Another invocation changed the state since we read it: re-read and re-decide. */
 export class StaleStateError extends SpotfarmError {}
