@@ -4,9 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { LaunchSource } from '../../src/model';
-import type { FarmObservation, GroupObservation } from '../../src/observe';
+import type { GroupObservation } from '../../src/observe';
 import { buildPlan, farmWarnings } from '../../src/plan';
-import { DEFAULT_SETTINGS, type MixedFallback } from '../../src/settings';
+import type { MixedFallback } from '../../src/settings';
+import { farmObservation, groupObservation, templateLaunch } from '../support/observation';
 
 const mixedLaunch: LaunchSource = {
   style: 'mixed-instances',
@@ -16,39 +17,17 @@ const mixedLaunch: LaunchSource = {
   onDemandPercentageAboveBaseCapacity: 0,
   spotAllocationStrategy: 'price-capacity-optimized',
 };
-const templateLaunch: LaunchSource = { style: 'launch-template', template: { id: 'lt-1', name: undefined, version: '$Latest' } };
-
 function group(name: string, role: 'spot' | 'on-demand', o: { launch?: LaunchSource; max?: number; desired?: number; mixedFallback?: MixedFallback } = {}): GroupObservation {
-  return {
-    group: {
-      name,
-      arn: undefined,
-      min: 0,
-      max: o.max ?? 10,
-      desired: o.desired ?? 2,
-      availabilityZones: ['us-east-1a'],
-      instances: [],
-      tags: {},
-      launch: o.launch ?? (role === 'spot' ? mixedLaunch : templateLaunch),
-      capacityRebalance: false,
-      terminationPolicies: [],
-      createdTime: undefined,
-    },
-    farm: 'ml',
-    role,
-    queue: 'jobs',
-    settings: { ...DEFAULT_SETTINGS, ...(o.mixedFallback ? { mixedFallback: o.mixedFallback } : {}) },
-    launch: undefined,
-    market: role,
-    instanceTypes: ['r3.large'],
-    spotPrices: [],
-    onDemandPrices: {},
-    instanceMarkets: {},
-    problems: [],
-  };
+  return groupObservation(name, role, {
+    launch: o.launch ?? (role === 'spot' ? mixedLaunch : templateLaunch),
+    ...(o.max !== undefined ? { max: o.max } : {}),
+    ...(o.desired !== undefined ? { desired: o.desired } : {}),
+    settings: o.mixedFallback ? { mixedFallback: o.mixedFallback } : {},
+    instanceType: 'r3.large',
+  });
 }
 
-const farm = (...groups: GroupObservation[]): FarmObservation => ({ farm: 'ml', queueName: 'jobs', queue: undefined, queueError: undefined, groups });
+const farm = farmObservation;
 
 describe('plan: the farm has no route to on-demand', () => {
   it('a mixed-instances group falling back through the on-demand group, and the farm has none: says so, and what to do', () => {

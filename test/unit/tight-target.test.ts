@@ -6,40 +6,13 @@
 import { describe, expect, it } from 'vitest';
 import { capacityWarnings } from '../../src/capacity/plan';
 import { receiveDelayOutlastsTarget, tightTargetAdvice } from '../../src/capacity/service';
-import type { FarmObservation, GroupObservation } from '../../src/observe';
-import { DEFAULT_SETTINGS, type GroupSettings } from '../../src/settings';
+import type { GroupObservation } from '../../src/observe';
+import type { GroupSettings } from '../../src/settings';
+import { farmObservation, groupObservation } from '../support/observation';
 
-function group(name: string, role: 'spot' | 'on-demand', settings: Partial<GroupSettings> = {}): GroupObservation {
-  return {
-    group: {
-      name,
-      arn: undefined,
-      min: 0,
-      max: 10,
-      desired: 2,
-      availabilityZones: ['us-east-1a'],
-      instances: [],
-      tags: {},
-      launch: { style: 'launch-template', template: { id: 'lt-1', name: undefined, version: '$Latest' } },
-      capacityRebalance: false,
-      terminationPolicies: [],
-      createdTime: undefined,
-    },
-    farm: 'ml',
-    role,
-    queue: 'jobs',
-    settings: { ...DEFAULT_SETTINGS, ...settings },
-    launch: undefined,
-    market: role,
-    instanceTypes: ['c5.large'],
-    spotPrices: [],
-    onDemandPrices: {},
-    instanceMarkets: {},
-    problems: [],
-  };
-}
-
-const farm = (...groups: GroupObservation[]): FarmObservation => ({ farm: 'ml', queueName: 'jobs', queue: undefined, queueError: undefined, groups });
+const group = (name: string, role: 'spot' | 'on-demand', settings: Partial<GroupSettings> = {}): GroupObservation =>
+  groupObservation(name, role, { settings, instanceType: 'c5.large' });
+const farm = farmObservation;
 
 describe('receiveDelayOutlastsTarget: acceptableWait below the idle receive delay', () => {
   it.each([
